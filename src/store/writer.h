@@ -1,0 +1,91 @@
+/*
+ * writer.h - the single ledger writer with group commit.
+ *
+ * Callers (HTTP workers, tests, tools) never write money directly. They submit a command to a
+ * bounded queue and block until the batch holding it is durable. One writer thread takes up
+ * to TL_BATCH_EVENTS_MAX events' worth of commands, applies them in the ledger core, writes
+ * them in one store transaction, then wakes every caller with its results. Nothing is
+ * acknowledged before its batch is durable. A batch that fails to commit fails every command
+ * in it with TL_ERR_STORAGE and the ledger state is rolled back to before the batch.
+ *
+ * The writer also releases expired holds: when a hold's timeout passes, it applies an
+ * LEDGER_TRANSFER_EXPIRE_PENDING transfer, recorded like any other.
+ */
+#ifndef TL_STORE_WRITER_H
+#define TL_STORE_WRITER_H
+
+#include <stdint.h>
+
+#include "core/ledger.h"
+#include "store/store.h"
+#include "util/err.h"
+
+struct writer;
+struct writer_batch;
+
+struct writer_command {
+    /* In: events applied in order; LINKED chains stay inside one command. */
+    const struct ledger_event *events;
+    uint32_t event_count; /* 1..TL_COMMAND_EVENTS_MAX */
+    /* Out: one result per event, valid when err == TL_OK. Caller-owned. */
+    struct ledger_event_result *results;
+    /*
+     * Optional, runs on the writer thread after this command's events were applied and before
+     * the batch commits: may attach records (outbox rows, app rows) with writer_batch_attach so
+     * they commit atomically with the money. Returning an error fails only this command's
+     * records, never the batch: the command's events still stand, and err reports it.
+     */
+    enum tl_err (*on_applied)(struct writer_command *cmd, struct writer_batch *batch);
+    void *ctx;
+    /* Out: TL_OK when durable; TL_ERR_STORAGE (nothing happened), TL_ERR_BUSY (queue full),
+     * TL_ERR_SHUTDOWN (writer stopping), TL_ERR_INVALID_REQUEST (bad event count). */
+    enum tl_err err;
+    /* Private to the writer. */
+    struct writer_command *next_;
+    void *wait_;
+};
+
+/* Attaches a record to the batch being built. Copies data. TL_ERR_LIMIT past
+ * TL_COMMAND_RECORDS_MAX records or TL_RECORD_BYTES_MAX bytes. */
+enum tl_err writer_batch_attach(struct writer_batch *batch, const struct store_record *record);
+
+struct writer_config {
+    uint32_t batch_events_max;  /* 1..TL_BATCH_EVENTS_MAX; 0 = TL_BATCH_EVENTS_MAX */
+    uint32_t queue_max;         /* 1..TL_WRITER_QUEUE_MAX; 0 = TL_WRITER_QUEUE_MAX */
+    uint32_t expire_interval_ms; /* how often to sweep expired holds; 0 = 1000 */
+    uint64_t (*clock_ns)(void); /* wall clock for batch timestamps; NULL = CLOCK_REALTIME */
+};
+
+/*
+ * Loads the ledger state from store (every account, the last timestamp) into ledger and
+ * starts the writer thread. The writer borrows store and ledger until writer_stop.
+ */
+enum tl_err writer_start(const struct writer_config *config, struct store *store,
+                         struct ledger *ledger, struct writer **out);
+
+/* Submits and waits until durable or failed; the outcome is in cmd->err and cmd->results.
+ * Returns cmd->err. Thread-safe. */
+enum tl_err writer_submit(struct writer *writer, struct writer_command *cmd);
+
+/* Stops accepting, drains and commits everything queued, joins the thread, frees. */
+void writer_stop(struct writer *writer);
+
+/* Figures for /metrics and benchmarks. Thread-safe snapshot. */
+#define WRITER_LATENCY_BUCKETS 16
+struct writer_stats {
+    uint64_t batches;
+    uint64_t events;
+    uint64_t commands;
+    uint64_t batch_failures;
+    uint32_t queue_depth;
+    uint32_t batch_events_last;
+    /* Commit latency histogram: bucket i counts commits <= writer_latency_bounds_us[i]. */
+    uint64_t commit_latency_us_sum;
+    uint64_t commit_latency_buckets[WRITER_LATENCY_BUCKETS];
+    uint64_t batch_size_buckets[WRITER_LATENCY_BUCKETS]; /* <= writer_batch_size_bounds[i] */
+};
+extern const uint64_t writer_latency_bounds_us[WRITER_LATENCY_BUCKETS];
+extern const uint64_t writer_batch_size_bounds[WRITER_LATENCY_BUCKETS];
+void writer_stats_get(struct writer *writer, struct writer_stats *out);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * err.h - the program's one error enum.
+ *
+ * Every fallible function outside the pure ledger core returns enum tl_err. The table below is
+ * the single source of truth: enum value, stable code name (what API clients see in `code`),
+ * HTTP status and a short title. Only the problem module turns these into HTTP responses; other
+ * modules must not look at the status column.
+ */
+#ifndef TL_UTIL_ERR_H
+#define TL_UTIL_ERR_H
+
+/* X(enum, code, http_status, title) */
+#define TL_ERR_TABLE(X)                                                                        \
+    X(TL_OK, "ok", 200, "OK")                                                                  \
+    X(TL_ERR_INVALID_REQUEST, "invalid_request", 400, "Invalid request")                       \
+    X(TL_ERR_INVALID_AMOUNT, "invalid_amount", 400, "Invalid amount")                          \
+    X(TL_ERR_UNKNOWN_CURRENCY, "unknown_currency", 400, "Unknown currency")                    \
+    X(TL_ERR_INSUFFICIENT_FUNDS, "insufficient_funds", 422, "Insufficient funds")              \
+    X(TL_ERR_RECIPIENT_NOT_FOUND, "recipient_not_found", 422, "Recipient not found")           \
+    X(TL_ERR_NOT_FOUND, "not_found", 404, "Not found")                                         \
+    X(TL_ERR_UNAUTHORIZED, "unauthorized", 401, "Unauthorized")                                \
+    X(TL_ERR_FORBIDDEN, "forbidden", 403, "Forbidden")                                         \
+    X(TL_ERR_CONFLICT, "conflict", 409, "Conflict")                                            \
+    X(TL_ERR_IDEMPOTENCY_KEY_REUSED, "idempotency_key_reused", 409, "Idempotency key reused")  \
+    X(TL_ERR_RATE_LIMITED, "rate_limited", 429, "Too many requests")                           \
+    X(TL_ERR_PAYLOAD_TOO_LARGE, "payload_too_large", 413, "Payload too large")                 \
+    X(TL_ERR_OVERFLOW, "overflow", 422, "Amount overflow")                                     \
+    X(TL_ERR_LIMIT, "limit_exceeded", 400, "Limit exceeded")                                   \
+    X(TL_ERR_NOMEM, "out_of_memory", 503, "Service unavailable")                               \
+    X(TL_ERR_BUSY, "service_busy", 503, "Service busy")                                        \
+    X(TL_ERR_SHUTDOWN, "shutting_down", 503, "Service shutting down")                          \
+    X(TL_ERR_STORAGE, "storage_error", 503, "Storage error")                                   \
+    X(TL_ERR_CORRUPT, "storage_corrupt", 500, "Storage corrupt")                               \
+    X(TL_ERR_IO, "io_error", 500, "I/O error")                                                 \
+    X(TL_ERR_INTERNAL, "internal_error", 500, "Internal error")
+
+enum tl_err {
+#define TL_ERR_ENUM(e, code, status, title) e,
+    TL_ERR_TABLE(TL_ERR_ENUM)
+#undef TL_ERR_ENUM
+        TL_ERR_COUNT
+};
+
+/* Stable code name ("insufficient_funds"). Cannot fail: out-of-range values assert. */
+const char *tl_err_code(enum tl_err err);
+/* Human title ("Insufficient funds"). Cannot fail. */
+const char *tl_err_title(enum tl_err err);
+/* HTTP status for the problem module only. Cannot fail. */
+int tl_err_http_status(enum tl_err err);
+
+#endif
