@@ -1,10 +1,9 @@
 /*
  * id128.h - 128-bit identifiers.
  *
- * Ledger accounts and transfers are named by 128-bit ids. Ids made here are UUIDv7 (RFC 9562),
- * time-sortable
- * (48-bit Unix milliseconds, then 80 random bits, as in UUIDv7/ULID) so that the store's
- * primary-key B-trees grow at their right edge. The all-zero id is reserved and never valid.
+ * Ledger accounts and transfers are named by 128-bit ids. Ids made here are UUIDv7 (RFC 9562):
+ * 48-bit Unix milliseconds, version, variant and 74 random bits, so they sort by time and the
+ * store's primary-key B-trees grow at their right edge. The all-zero id is reserved and never valid.
  * Byte form is big-endian (hi first), so memcmp order equals numeric order.
  */
 #ifndef TL_UTIL_ID128_H

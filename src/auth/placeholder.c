@@ -1,0 +1,1 @@
+/* placeholder: remove when the first real file lands */
