@@ -10,11 +10,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "core/currency_table.h" /* generated table: sorted by code, codes unique */
 #include "util/assert.h"
-
-/* Generated at build time by tools/gen_currencies.py, sorted by code, codes unique. */
-extern const struct money_currency money_currency_table[];
-extern const unsigned money_currency_table_count;
 
 /* Letters in an ISO 4217 alphabetic code. */
 #define MONEY_CODE_CHARS 3

@@ -69,7 +69,8 @@ void id128_to_hex(struct id128 id, char out[ID128_HEX_BYTES]);
 /* Parses exactly 32 hex digits; returns false (out untouched) on anything else. */
 bool id128_from_hex(const char *s, size_t len, struct id128 *out);
 
-/* A new time-sortable id from the wall clock and libsodium's randomness. Never zero. */
+/* A new UUIDv7 from the wall clock and libsodium's randomness. Never zero. The program must
+ * have called sodium_init() (every main() does) before the first call. */
 struct id128 id128_new(void);
 /* The Unix milliseconds embedded in an id made by id128_new. */
 static inline uint64_t id128_unix_ms(struct id128 id)
