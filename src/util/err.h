@@ -32,7 +32,10 @@
     X(TL_ERR_STORAGE, "storage_error", 503, "Storage error")                                   \
     X(TL_ERR_CORRUPT, "storage_corrupt", 500, "Storage corrupt")                               \
     X(TL_ERR_IO, "io_error", 500, "I/O error")                                                 \
-    X(TL_ERR_INTERNAL, "internal_error", 500, "Internal error")
+    X(TL_ERR_INTERNAL, "internal_error", 500, "Internal error")                                \
+    X(TL_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, "Method not allowed")              \
+    X(TL_ERR_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "Unsupported media type")  \
+    X(TL_ERR_NOT_READY, "not_ready", 503, "Service not ready")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,

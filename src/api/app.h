@@ -1,0 +1,56 @@
+/*
+ * app.h - the services a request may use, reached through req->app.
+ *
+ * One api_app lives for the whole server. It borrows the writer and the reader pool from main
+ * and owns the metrics registry and the rate-limit tables. Handlers read it; only the server
+ * (draining) and main (setup, teardown) change it.
+ *
+ * Never: hold the ledger (the writer thread owns it) or a writable store handle.
+ */
+#ifndef TL_API_APP_H
+#define TL_API_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/http.h"
+#include "api/router.h"
+#include "util/err.h"
+
+struct config;
+struct metrics;
+struct ratelimit;
+struct readers;
+struct writer;
+
+/* The authenticate phase: reads credentials (Authorization header) and fills req->principal.
+ * Returns TL_OK or the error to answer (TL_ERR_UNAUTHORIZED). Must never log credentials. */
+typedef enum tl_err (*api_authenticate_fn)(void *ctx, struct http_request *req);
+
+struct api_app {
+    const struct config *config; /* may be NULL in tests */
+    const struct route *routes;  /* normally api_routes */
+    size_t route_count;
+    struct writer *writer;   /* NULL when no ledger runs (tests): money routes answer 503 */
+    struct readers *readers; /* NULL: http_request_store answers TL_ERR_STORAGE */
+    struct metrics *metrics; /* never NULL */
+    struct ratelimit *limits[ROUTE_LIMIT_COUNT]; /* NULL: that class is not limited */
+    api_authenticate_fn authenticate;            /* NULL: ROUTE_AUTH routes answer 401 */
+    void *authenticate_ctx;
+    uint64_t (*clock_ns)(void); /* monotonic, for rate limits; NULL = clock_mono_ns */
+    _Atomic bool draining;      /* set when shutdown starts: /readyz answers 503 */
+};
+
+/*
+ * Sets up app for the api_routes table: metrics registry and the rate-limit tables of config's
+ * [ratelimit] section (config may be NULL: no rate limits). Borrows writer and readers (either
+ * may be NULL). TL_ERR_NOMEM or TL_ERR_INVALID_REQUEST (bad limits); app is cleaned up on error.
+ */
+enum tl_err api_app_init(struct api_app *app, const struct config *config, struct writer *writer,
+                         struct readers *readers);
+/* Frees what api_app_init made. Cannot fail. */
+void api_app_fini(struct api_app *app);
+
+#endif

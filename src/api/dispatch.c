@@ -1,0 +1,175 @@
+#include "api/dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/metrics.h"
+#include "api/ratelimit.h"
+#include "api/readers.h"
+#include "util/assert.h"
+#include "util/clock.h"
+
+static enum tl_err dispatch_route(struct api_app *app, struct http_request *req,
+                                  struct http_response *resp)
+{
+    struct router_match match;
+    req->route_index = app->route_count;
+    switch (router_match(app->routes, app->route_count, req->method, req->path, &match)) {
+    case ROUTER_FOUND:
+        req->route_index = match.route_index;
+        req->route = &app->routes[match.route_index];
+        memcpy(req->params, match.params, sizeof(req->params));
+        req->param_count = match.param_count;
+        return TL_OK;
+    case ROUTER_METHOD_NOT_ALLOWED:
+        TL_ASSERT(http_response_header_set(resp, "Allow", match.allow) == TL_OK);
+        return http_fail(resp, TL_ERR_METHOD_NOT_ALLOWED, NULL,
+                         "this endpoint does not answer that method; see the Allow header");
+    case ROUTER_NOT_FOUND:
+        return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such endpoint");
+    }
+    TL_UNREACHABLE();
+    return TL_ERR_INTERNAL;
+}
+
+/* Takes a token for key from class limit_class; 429 with Retry-After when it is empty. */
+static enum tl_err dispatch_limit(struct api_app *app, unsigned limit_class, const char *key,
+                                  struct http_response *resp)
+{
+    struct ratelimit *rl = app->limits[limit_class];
+    uint32_t retry_after_s = 0;
+    if (rl == NULL) {
+        return TL_OK;
+    }
+    uint64_t now_ns = app->clock_ns != NULL ? app->clock_ns() : clock_mono_ns();
+    if (ratelimit_take(rl, key, strlen(key), now_ns, &retry_after_s)) {
+        return TL_OK;
+    }
+    char seconds[16];
+    snprintf(seconds, sizeof(seconds), "%u", retry_after_s);
+    TL_ASSERT(http_response_header_set(resp, "Retry-After", seconds) == TL_OK);
+    metrics_rate_limited(app->metrics, limit_class);
+    return http_fail(resp, TL_ERR_RATE_LIMITED, NULL, "too many requests; see Retry-After");
+}
+
+/* User and lookup classes: keyed by the principal, else by the client address. */
+static enum tl_err dispatch_limit_principal(struct api_app *app, struct http_request *req,
+                                            struct http_response *resp)
+{
+    enum route_limit limit = req->route->limit;
+    if (limit != ROUTE_LIMIT_USER && limit != ROUTE_LIMIT_LOOKUP) {
+        return TL_OK;
+    }
+    if (!req->principal.authenticated) {
+        return limit == ROUTE_LIMIT_LOOKUP ? dispatch_limit(app, limit, req->client_ip, resp)
+                                           : TL_OK;
+    }
+    char key[ID128_HEX_BYTES + 2] = "u:";
+    id128_to_hex(req->principal.user_id, key + 2);
+    return dispatch_limit(app, limit, key, resp);
+}
+
+static enum tl_err dispatch_authenticate(struct api_app *app, struct http_request *req,
+                                         struct http_response *resp)
+{
+    if ((req->route->flags & ROUTE_AUTH) == 0) {
+        return TL_OK;
+    }
+    enum tl_err err = TL_ERR_UNAUTHORIZED;
+    if (app->authenticate != NULL) {
+        err = app->authenticate(app->authenticate_ctx, req);
+    }
+    if (err == TL_OK && !req->principal.authenticated) {
+        err = TL_ERR_UNAUTHORIZED; /* an authenticator that forgot to say who */
+    }
+    if (err != TL_OK) {
+        memset(&req->principal, 0, sizeof(req->principal));
+        return http_fail(resp, err, NULL, "valid credentials are required");
+    }
+    return TL_OK;
+}
+
+/* "application/json", any case, optionally followed by parameters (charset=utf-8). */
+static bool dispatch_is_json(const char *content_type)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    if (content_type == NULL || strncasecmp(content_type, json, n) != 0) {
+        return false;
+    }
+    return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ';
+}
+
+static enum tl_err dispatch_content(struct http_request *req, struct http_response *resp)
+{
+    if (req->body_bytes == 0 || dispatch_is_json(http_request_header(req, "Content-Type"))) {
+        return TL_OK;
+    }
+    return http_fail(resp, TL_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                     "request bodies must be application/json");
+}
+
+static enum tl_err dispatch_idempotency(struct http_request *req, struct http_response *resp)
+{
+    if ((req->route->flags & ROUTE_IDEMPOTENT) == 0) {
+        return TL_OK;
+    }
+    const char *key = http_request_header(req, "Idempotency-Key");
+    if (key == NULL) {
+        return TL_OK;
+    }
+    size_t len = strlen(key);
+    bool ok = len >= 1 && len <= DISPATCH_IDEMPOTENCY_KEY_BYTES_MAX;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = key[i] > 0x20 && key[i] < 0x7f;
+    }
+    if (!ok) {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "Idempotency-Key",
+                         "must be 1 to 255 visible ASCII characters");
+    }
+    req->idempotency_key = key;
+    return TL_OK;
+}
+
+/* Every phase before the handler, in order; the first error stops the walk. */
+static enum tl_err dispatch_phases(struct api_app *app, struct http_request *req,
+                                   struct http_response *resp)
+{
+    enum tl_err err = dispatch_route(app, req, resp);
+    if (err == TL_OK && req->route->limit != ROUTE_LIMIT_NONE) {
+        err = dispatch_limit(app, ROUTE_LIMIT_IP, req->client_ip, resp);
+    }
+    if (err == TL_OK) {
+        err = dispatch_authenticate(app, req, resp);
+    }
+    if (err == TL_OK) {
+        err = dispatch_limit_principal(app, req, resp);
+    }
+    if (err == TL_OK) {
+        err = dispatch_content(req, resp);
+    }
+    if (err == TL_OK) {
+        err = dispatch_idempotency(req, resp);
+    }
+    if (err == TL_OK) {
+        err = req->route->handler(req, resp);
+    }
+    return err;
+}
+
+void dispatch_run(struct api_app *app, struct http_request *req, struct http_response *resp)
+{
+    TL_ASSERT(app != NULL);
+    TL_ASSERT(req->path != NULL);
+    req->app = app;
+    enum tl_err err = dispatch_phases(app, req, resp);
+    if (err != TL_OK) {
+        /* Headers set for the failure (Allow, Retry-After) stay; the body becomes the problem. */
+        http_response_problem(resp, req, err, resp->problem_param, resp->problem_detail);
+    }
+    if (req->reader_ != NULL) {
+        readers_release(app->readers, req->reader_);
+        req->reader_ = NULL;
+    }
+}

@@ -1,1 +1,0 @@
-/* placeholder: remove when the first real file lands */

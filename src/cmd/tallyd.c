@@ -1,0 +1,209 @@
+/*
+ * tallyd - the Tally API server. Wiring only: configuration, store, ledger, writer, readers,
+ * API, server, then wait for SIGTERM/SIGINT and take it all down in reverse order.
+ *
+ *   tallyd [serve] [options]   run the server (default)
+ *   tallyd migrate [options]   apply database migrations and exit
+ *
+ * Exit status: 0 after a clean shutdown, 1 when something failed at startup, 2 for a bad
+ * command line or configuration.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "api/readers.h"
+#include "api/server.h"
+#include "core/ledger.h"
+#include "core/money.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "util/config.h"
+#include "util/log.h"
+
+extern char **environ;
+
+#define TALLYD_DB_FILE "tally.db"
+
+struct tallyd {
+    struct config config;
+    char db_path[TL_CONFIG_PATH_BYTES_MAX + 16];
+    struct store *store;
+    struct ledger *ledger;
+    struct writer *writer;
+    struct readers *readers;
+    struct api_app app;
+    bool app_ready;
+    struct server *server;
+};
+
+static int tallyd_fail(const char *what, enum tl_err err)
+{
+    fprintf(stderr, "tallyd: %s: %s\n", what, tl_err_code(err));
+    return 1;
+}
+
+static struct server_config tallyd_server_config(const struct config *c)
+{
+    struct server_config server_config = {
+        .listen = c->listen,
+        .port = (uint16_t)c->port,
+        .threads = c->threads,
+        .connections_max = c->connections_max,
+        .connections_per_ip_max = c->connections_per_ip_max,
+        .timeout_s = c->timeout_s,
+        .tls_cert_path = c->tls_cert,
+        .tls_key_path = c->tls_key,
+        .allow_insecure_http = c->allow_insecure_http,
+    };
+    return server_config;
+}
+
+/* Checks the server policy, the data directory, its secret and the configured currency,
+ * before anything opens. */
+static int tallyd_prepare(struct tallyd *t)
+{
+    char error[CONFIG_ERROR_BYTES];
+    uint8_t secret[CONFIG_SECRET_BYTES];
+    enum log_level level = LOG_INFO;
+    if (log_level_parse(t->config.log_level, &level)) {
+        log_level_set(level);
+    }
+    struct server_config server_config = tallyd_server_config(&t->config);
+    char server_error[SERVER_ERROR_BYTES];
+    if (server_config_check(&server_config, server_error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", server_error);
+        return 2;
+    }
+    if (money_currency_find(t->config.default_currency, 3) == NULL) {
+        fprintf(stderr, "tallyd: app.default_currency: '%s' is not an ISO 4217 currency\n",
+                t->config.default_currency);
+        return 2;
+    }
+    if (config_data_dir_prepare(t->config.data_dir, error) != TL_OK ||
+        config_secret_load(t->config.data_dir, secret, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 1;
+    }
+    explicit_bzero(secret, sizeof(secret));
+    snprintf(t->db_path, sizeof(t->db_path), "%s/" TALLYD_DB_FILE, t->config.data_dir);
+    return 0;
+}
+
+static int tallyd_migrate(struct tallyd *t)
+{
+    struct store_config store_config = {.backend = NULL, .path = t->db_path, .read_only = false};
+    uint32_t version = 0;
+    enum tl_err err = store_open(&store_config, &t->store);
+    if (err != TL_OK) {
+        return tallyd_fail("cannot open the store", err);
+    }
+    err = store_schema_version(t->store, &version);
+    store_close(t->store);
+    if (err != TL_OK) {
+        return tallyd_fail("cannot read the schema version", err);
+    }
+    LOG(LOG_INFO, "migrated", LOG_STR("path", t->db_path), LOG_U64("schema_version", version));
+    return 0;
+}
+
+/* Store, ledger, writer, readers, API, server: each needs the one before it. */
+static int tallyd_start(struct tallyd *t)
+{
+    const struct config *c = &t->config;
+    struct store_config store_config = {.backend = NULL, .path = t->db_path, .read_only = false};
+    struct ledger_config ledger_config = {.accounts_max = c->accounts_max};
+    struct writer_config writer_config = {0};
+    char error[SERVER_ERROR_BYTES];
+    enum tl_err err = store_open(&store_config, &t->store);
+    if (err != TL_OK) {
+        return tallyd_fail("cannot open the store", err);
+    }
+    if ((err = ledger_open(&ledger_config, &t->ledger)) != TL_OK) {
+        return tallyd_fail("cannot allocate the ledger", err);
+    }
+    if ((err = writer_start(&writer_config, t->store, t->ledger, &t->writer)) != TL_OK) {
+        return tallyd_fail("cannot start the ledger writer", err);
+    }
+    if ((err = readers_open(&store_config, c->threads, &t->readers)) != TL_OK) {
+        return tallyd_fail("cannot open reader store handles", err);
+    }
+    if ((err = api_app_init(&t->app, c, t->writer, t->readers)) != TL_OK) {
+        return tallyd_fail("cannot set up the API", err);
+    }
+    t->app_ready = true;
+    struct server_config server_config = tallyd_server_config(c);
+    if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 1;
+    }
+    return 0;
+}
+
+/* Reverse order of tallyd_start; each step tolerates what never started. */
+static void tallyd_stop(struct tallyd *t)
+{
+    server_stop(t->server); /* no handler runs after this */
+    if (t->app_ready) {
+        api_app_fini(&t->app);
+    }
+    readers_close(t->readers);
+    if (t->writer != NULL) {
+        writer_stop(t->writer); /* commits everything queued */
+    }
+    if (t->ledger != NULL) {
+        ledger_close(t->ledger);
+    }
+    if (t->store != NULL) {
+        store_close(t->store);
+    }
+}
+
+static int tallyd_serve(struct tallyd *t)
+{
+    sigset_t stop_signals;
+    int signal_number = 0;
+    /* Blocked before any thread starts, so every thread inherits the mask and only sigwait
+     * below receives them. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = tallyd_start(t);
+    if (rc == 0) {
+        sigwait(&stop_signals, &signal_number);
+        const char *name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+        LOG(LOG_INFO, "stopping", LOG_STR("signal", name));
+    }
+    tallyd_stop(t);
+    if (rc == 0) {
+        LOG(LOG_INFO, "stopped");
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct tallyd t;
+    char error[CONFIG_ERROR_BYTES];
+    if (config_parse(argc, argv, environ, &t.config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 2;
+    }
+    if (t.config.help) {
+        config_help_print(stdout, "tallyd");
+        return 0;
+    }
+    int rc = tallyd_prepare(&t);
+    if (rc != 0) {
+        return rc;
+    }
+    if (t.config.command == CONFIG_COMMAND_MIGRATE) {
+        return tallyd_migrate(&t);
+    }
+    return tallyd_serve(&t);
+}

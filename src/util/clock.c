@@ -1,0 +1,46 @@
+#include "util/clock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "util/assert.h"
+
+static uint64_t clock_read_ns(clockid_t id)
+{
+    struct timespec ts;
+    int rc = clock_gettime(id, &ts);
+    TL_ASSERT(rc == 0);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_mono_ns(void)
+{
+    return clock_read_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t clock_wall_ns(void)
+{
+    return clock_read_ns(CLOCK_REALTIME);
+}
+
+void clock_iso8601(uint64_t wall_ns, char out[CLOCK_ISO8601_BYTES])
+{
+    time_t seconds = (time_t)(wall_ns / 1000000000ull);
+    unsigned micros = (unsigned)((wall_ns % 1000000000ull) / 1000ull);
+    struct tm tm;
+    /* gmtime_r is the thread-safe form; it fails only for years beyond int. */
+    const struct tm *filled = gmtime_r(&seconds, &tm);
+    TL_ASSERT(filled != NULL);
+    int n =
+        snprintf(out, CLOCK_ISO8601_BYTES, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+    TL_ASSERT(n == CLOCK_ISO8601_BYTES - 1);
+}
+
+void clock_sleep_ms(uint32_t ms)
+{
+    struct timespec left = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+}

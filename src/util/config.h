@@ -1,0 +1,105 @@
+/*
+ * config.h - tallyd's configuration: one option table, four sources.
+ *
+ * Every option is one row of the table in config.c: INI section and key, environment name
+ * (TALLY_<SECTION>_<KEY>), command-line flag, type, default, bounds and help text. Values are
+ * applied in order default -> INI file (--config FILE) -> environment -> flags, and every
+ * value is validated as it is applied; the first bad one fails with a one-line message.
+ * `tallyd --help` is printed from the same table, so documentation cannot drift from code.
+ *
+ * Also here: the data directory (created mode 0700) and the server secret it holds
+ * (secret.key, 32 random bytes, mode 0600, generated on first start).
+ *
+ * Never: log or print a secret, or read a value that is not in the table.
+ */
+#ifndef TL_UTIL_CONFIG_H
+#define TL_UTIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/err.h"
+#include "util/limits.h"
+
+enum config_command {
+    CONFIG_COMMAND_SERVE = 0, /* the default */
+    CONFIG_COMMAND_MIGRATE = 1,
+};
+
+/* An IPv6 address in text plus NUL. */
+#define CONFIG_LISTEN_BYTES 46
+/* One line of error text for the operator. */
+#define CONFIG_ERROR_BYTES 320
+
+struct config {
+    enum config_command command;
+    bool help;
+    char config_path[TL_CONFIG_PATH_BYTES_MAX]; /* "" when no file was given */
+    /* [server] */
+    char listen[CONFIG_LISTEN_BYTES]; /* IPv4 or IPv6 literal */
+    uint32_t port;                    /* 0: any free port (it is logged) */
+    uint32_t threads;
+    uint32_t connections_max;
+    uint32_t connections_per_ip_max;
+    uint32_t timeout_s;
+    bool allow_insecure_http;
+    /* [tls] */
+    char tls_cert[TL_CONFIG_PATH_BYTES_MAX]; /* PEM paths; both or neither */
+    char tls_key[TL_CONFIG_PATH_BYTES_MAX];
+    /* [data] */
+    char data_dir[TL_CONFIG_PATH_BYTES_MAX];
+    /* [app] */
+    bool sandbox;
+    char default_currency[4]; /* three upper-case letters */
+    /* [ledger] */
+    uint32_t accounts_max;
+    /* [ratelimit]: requests per minute and burst per key */
+    uint32_t ratelimit_ip_per_min;
+    uint32_t ratelimit_ip_burst;
+    uint32_t ratelimit_user_per_min;
+    uint32_t ratelimit_user_burst;
+    uint32_t ratelimit_lookup_per_min;
+    uint32_t ratelimit_lookup_burst;
+    /* [log] */
+    char log_level[8]; /* debug, info, warn, error */
+};
+
+/*
+ * Fills *out from defaults, the INI file named by --config, the environment envp (a
+ * NULL-terminated "NAME=value" array, normally environ) and argv. On error returns
+ * TL_ERR_INVALID_REQUEST (bad value, unknown option or key) or TL_ERR_IO (unreadable file)
+ * and writes one line (no newline) to error; *out is then unspecified. --help sets out->help
+ * and stops validating the rest of the command line.
+ */
+enum tl_err config_parse(int argc, char *const *argv, char *const *envp, struct config *out,
+                         char error[CONFIG_ERROR_BYTES]);
+
+/* Prints the usage text: every option with its flag, environment name and default. */
+void config_help_print(FILE *out, const char *program);
+
+/* True when the listen address is loopback (127.0.0.0/8 or ::1). Cannot fail. */
+bool config_listen_is_loopback(const char *listen);
+
+/*
+ * Creates the data directory mode 0700 if missing (its parent must exist), tightens an
+ * existing one to 0700, and creates secret.key (32 bytes from libsodium, mode 0600) if it is
+ * missing. TL_ERR_IO with a one-line message on failure.
+ */
+enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERROR_BYTES]);
+
+/* Bytes of the server secret (HMAC key for tokens). */
+#define CONFIG_SECRET_BYTES 32
+/* File name of the secret inside the data directory. */
+#define CONFIG_SECRET_FILE "secret.key"
+
+/*
+ * Reads <data_dir>/secret.key into out. TL_ERR_IO when missing or unreadable, TL_ERR_CORRUPT
+ * when it is not exactly CONFIG_SECRET_BYTES long or readable by group or others. out is
+ * untouched on error. Callers wipe their copy (sodium_memzero) when done.
+ */
+enum tl_err config_secret_load(const char *data_dir, uint8_t out[CONFIG_SECRET_BYTES],
+                               char error[CONFIG_ERROR_BYTES]);
+
+#endif
