@@ -35,7 +35,15 @@
     X(TL_ERR_INTERNAL, "internal_error", 500, "Internal error")                                \
     X(TL_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, "Method not allowed")              \
     X(TL_ERR_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, "Unsupported media type")  \
-    X(TL_ERR_NOT_READY, "not_ready", 503, "Service not ready")
+    X(TL_ERR_NOT_READY, "not_ready", 503, "Service not ready")                                \
+    X(TL_ERR_HANDLE_TAKEN, "handle_taken", 409, "Handle taken")                                \
+    X(TL_ERR_EMAIL_TAKEN, "email_taken", 409, "Email taken")                                   \
+    X(TL_ERR_PHONE_TAKEN, "phone_taken", 409, "Phone taken")                                   \
+    X(TL_ERR_WEAK_PASSWORD, "weak_password", 400, "Weak password")                             \
+    X(TL_ERR_INVALID_CREDENTIALS, "invalid_credentials", 401, "Invalid credentials")           \
+    X(TL_ERR_CANNOT_PAY_SELF, "cannot_pay_self", 422, "Cannot pay yourself")                   \
+    X(TL_ERR_WALLET_NOT_FOUND, "wallet_not_found", 422, "Wallet not found")                    \
+    X(TL_ERR_WALLET_EXISTS, "wallet_exists", 409, "Wallet exists")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,
