@@ -22,6 +22,11 @@
 
 #include "util/err.h"
 #include "util/id128.h"
+#include "util/limits.h"
+
+/* Events one batch may hold over all its apply calls: a full writer batch plus an expiry sweep.
+ * More is a bug of the caller and asserts. */
+#define LEDGER_BATCH_EVENTS_MAX (TL_BATCH_EVENTS_MAX + TL_EXPIRE_SWEEP_MAX)
 
 /* What an account is for. Wallets are liabilities (the platform owes the user). */
 enum ledger_account_kind {
@@ -37,13 +42,13 @@ enum ledger_account_kind {
 };
 #define LEDGER_KIND_MAX 9
 
-/* Account flags. */
+/* Account flags. LINKED belongs to the request: it is not recorded on the created account. */
 #define LEDGER_ACCOUNT_LINKED (1u << 0) /* event chains with the next event in the call */
 #define LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS (1u << 1) /* wallets: no overdraft */
 #define LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS (1u << 2) /* asset-side accounts */
 #define LEDGER_ACCOUNT_FLAGS_KNOWN (LEDGER_ACCOUNT_LINKED | LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS | LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)
 
-/* Transfer flags. */
+/* Transfer flags. LINKED belongs to the request: it is not recorded on the posting. */
 #define LEDGER_TRANSFER_LINKED (1u << 0)         /* chains with the next event in the call */
 #define LEDGER_TRANSFER_PENDING (1u << 1)        /* a hold: moves into *_pending */
 #define LEDGER_TRANSFER_POST_PENDING (1u << 2)   /* posts a hold, fully or partly */
@@ -95,7 +100,8 @@ struct ledger_transfer {
     struct id128 user_ref;          /* what it belongs to (a payment id), may be zero */
     int64_t amount;     /* > 0; on post 0 means the full held amount; on void/expire 0 or full */
     uint64_t timestamp; /* ns, assigned by the ledger; must be 0 on create */
-    uint32_t timeout_s; /* holds only: expires at timestamp + timeout_s; 0 = never */
+    uint32_t timeout_s; /* holds only: expires at timestamp + timeout_s; 0 = never. An event
+                         * whose own timestamp is at or past that may only expire the hold. */
     uint16_t currency;  /* ISO 4217 number; may be 0 on post/void: taken from the hold */
     uint16_t code;      /* enum ledger_code */
     uint16_t flags;     /* LEDGER_TRANSFER_* */
@@ -116,7 +122,8 @@ struct ledger_posting {
     uint8_t pending_status; /* enum ledger_pending_status as of this batch (holds only) */
 };
 
-/* Outcomes, each with a stable name: X(enum, "name"). */
+/* Outcomes, each with a stable name: X(enum, "name"). "pending_expired" is
+ * LEDGER_PENDING_HAS_EXPIRED because LEDGER_PENDING_EXPIRED names the hold status. */
 #define LEDGER_RESULT_TABLE(X)                                                                 \
     X(LEDGER_OK, "ok")                                                                         \
     X(LEDGER_LINKED_EVENT_FAILED, "linked_event_failed")                                       \
@@ -151,7 +158,7 @@ struct ledger_posting {
     X(LEDGER_PENDING_ALREADY_POSTED, "pending_already_posted")                                 \
     X(LEDGER_PENDING_ALREADY_VOIDED, "pending_already_voided")                                 \
     X(LEDGER_PENDING_ALREADY_EXPIRED, "pending_already_expired")                               \
-    X(LEDGER_PENDING_EXPIRED, "pending_expired")                                               \
+    X(LEDGER_PENDING_HAS_EXPIRED, "pending_expired")                                           \
     X(LEDGER_PENDING_NOT_EXPIRED, "pending_not_expired")                                       \
     X(LEDGER_EXCEEDS_CREDITS, "exceeds_credits")                                               \
     X(LEDGER_EXCEEDS_DEBITS, "exceeds_debits")                                                 \
@@ -194,6 +201,9 @@ struct ledger_event_result {
  * prefetches the transfers its events name (their own ids and pending_ids) and answers these
  * lookups from that prefetch. get returns false when no transfer has that id; otherwise fills
  * *out (resolved, as recorded) and *status (the hold's state, LEDGER_PENDING_NONE if not a hold).
+ * It must answer the same way for the same id throughout a batch. The ledger asks the batch's
+ * own changes first (transfers it created, holds it resolved), so the prefetch may be stale
+ * about those. A NULL lookup (or transfer_get) means the store holds no transfers.
  */
 struct ledger_lookup {
     bool (*transfer_get)(void *ctx, struct id128 id, struct ledger_transfer *out,
@@ -202,7 +212,7 @@ struct ledger_lookup {
 };
 
 struct ledger_config {
-    uint32_t accounts_max; /* capacity of the account table */
+    uint32_t accounts_max; /* capacity of the account table, 1..2^30 */
 };
 
 struct ledger;
@@ -218,7 +228,9 @@ struct ledger_batch_out {
     uint32_t posting_count;
     const struct ledger_account *const *accounts; /* created or changed, final state, once */
     uint32_t account_count;
-    const struct ledger_pending_update *pending_updates; /* holds resolved, once each */
+    /* Holds resolved, once each, including holds created in this batch (whose posting already
+     * carries the final pending_status). */
+    const struct ledger_pending_update *pending_updates;
     uint32_t pending_update_count;
 };
 
@@ -245,9 +257,13 @@ uint32_t ledger_account_count(const struct ledger *ledger);
  * now_ns is the writer's clock; timestamps are max(now_ns, last + 1) and strictly increase.
  * apply fills results[i] for events[i]. Events flagged LINKED chain with the next event of the
  * same call: all succeed or none does (the failing event reports its own result, the others
- * LEDGER_LINKED_EVENT_FAILED). A chain left open at the end of the call fails as
- * LEDGER_LINKED_EVENT_CHAIN_OPEN. apply cannot fail as a whole: every outcome is per event.
- * rollback restores exactly the state at begin.
+ * LEDGER_LINKED_EVENT_FAILED). Only LEDGER_OK succeeds: LEDGER_EXISTS fails a chain too.
+ * A chain left open at the end of the call is not run: every event of it gets
+ * LEDGER_LINKED_EVENT_CHAIN_OPEN. Failed events take no timestamp. apply cannot fail as a
+ * whole: every outcome is per event. A batch holds at most LEDGER_BATCH_EVENTS_MAX events.
+ * begin copies *lookup (NULL allowed); its ctx must stay valid until commit or rollback, and
+ * so does what output returns.
+ * rollback restores exactly the state at begin (the writer calls it when the store fails).
  */
 void ledger_batch_begin(struct ledger *ledger, uint64_t now_ns, const struct ledger_lookup *lookup);
 void ledger_batch_apply(struct ledger *ledger, const struct ledger_event *events, uint32_t count,
@@ -256,7 +272,9 @@ void ledger_batch_output(const struct ledger *ledger, struct ledger_batch_out *o
 void ledger_batch_commit(struct ledger *ledger);
 void ledger_batch_rollback(struct ledger *ledger);
 
-/* Full scan of every invariant (tests and startup); asserts, so it returns only when sound. */
+/* Full scan of every invariant (tests and startup); asserts, so it returns only when sound.
+ * Per currency, total debits must equal total credits, so it assumes every account is loaded
+ * (after ledger_account_load refreshed only some, only the per-event checks apply). */
 void ledger_invariants_check(const struct ledger *ledger);
 
 /* Available balance of a wallet-like account: credits_posted - debits_posted - debits_pending.
