@@ -1,0 +1,484 @@
+/*
+ * bench_durable.c - durable throughput of the writer over SQLite (real fsyncs).
+ *
+ * Creates 100,000 funded wallets in a fresh database, then for each batch size (1, 128 and
+ * 8190 events) runs two workloads for a fixed time with enough submitting threads to fill the
+ * batches: "random" (independent transfers between random wallets) and "hot-fee" (linked
+ * pairs: a payment between random wallets plus a fee from the payer to one hot fee account).
+ * Prints transfers per second, batches per second, the batch commit latency (p50/p99 of
+ * store_batch_commit, interpolated in the writer's histogram), the share of the run the writer
+ * spent inside store_batch_commit, and the submit-to-acknowledge latency (p50/p99, measured
+ * here per command, within 9%).
+ *
+ *   bench_durable [--seconds N] [--dir DIR] [--case I]
+ * --case runs only the I-th row of the table (0-based), for profiling one configuration.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ledger.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "util/assert.h"
+#include "util/limits.h"
+
+#define BENCH_WALLETS 100000u
+#define BENCH_FUNDING_MINOR 1000000000000ll
+#define BENCH_CURRENCY 978
+#define BENCH_SETUP_THREADS 32u
+#define BENCH_FEE_ACCOUNT (BENCH_WALLETS + 1u)
+#define BENCH_THREAD_STACK_BYTES (256u * 1024u)
+/* Submit latency histogram: bucket i covers [2^(i/8), 2^((i+1)/8)) microseconds. */
+#define LATENCY_BUCKETS 256u
+
+struct bench_case {
+    const char *workload; /* "random" or "hot-fee" */
+    uint32_t batch_events_max;
+    uint32_t threads;
+    uint32_t command_events;
+    bool hot;
+};
+
+struct bench_result {
+    uint64_t transfers;
+    uint64_t commands;
+    double seconds;
+    struct writer_stats stats; /* difference over the run */
+    uint64_t latency_buckets[LATENCY_BUCKETS];
+};
+
+struct bench_thread {
+    pthread_t thread;
+    struct writer *writer;
+    const struct bench_case *bench;
+    uint64_t seed;
+    uint64_t transfers;
+    uint64_t commands;
+    uint64_t failures;
+    uint64_t latency_buckets[LATENCY_BUCKETS];
+};
+
+static atomic_bool bench_stop;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t prng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static struct id128 account_id(uint64_t n)
+{
+    return id128_make(0xacc0000000000000ull, n);
+}
+
+static struct ledger_event transfer_event(uint64_t debit, uint64_t credit, int64_t amount,
+                                          uint16_t code, uint16_t flags)
+{
+    struct ledger_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = LEDGER_EVENT_TRANSFER;
+    e.as.transfer.id = id128_new();
+    e.as.transfer.debit_account_id = account_id(debit);
+    e.as.transfer.credit_account_id = account_id(credit);
+    e.as.transfer.amount = amount;
+    e.as.transfer.currency = BENCH_CURRENCY;
+    e.as.transfer.code = code;
+    e.as.transfer.flags = flags;
+    return e;
+}
+
+static struct ledger_event account_event(uint64_t n, uint16_t kind, uint32_t flags)
+{
+    struct ledger_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = LEDGER_EVENT_ACCOUNT;
+    e.as.account.id = account_id(n);
+    e.as.account.currency = BENCH_CURRENCY;
+    e.as.account.kind = kind;
+    e.as.account.flags = flags;
+    return e;
+}
+
+static void submit_all_ok(struct writer *writer, const struct ledger_event *events, uint32_t count)
+{
+    struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
+    struct writer_command cmd = {.events = events, .event_count = count, .results = results};
+    TL_ASSERT(writer_submit(writer, &cmd) == TL_OK);
+    for (uint32_t i = 0; i < count; i++) {
+        TL_ASSERT(results[i].result == LEDGER_OK);
+    }
+}
+
+/* ---- Setup: 100,000 wallets, each created and funded in the same command ---- */
+
+struct setup_thread {
+    pthread_t thread;
+    struct writer *writer;
+    uint32_t first;
+    uint32_t last; /* inclusive */
+};
+
+static void *setup_main(void *arg)
+{
+    struct setup_thread *s = arg;
+    struct ledger_event events[TL_COMMAND_EVENTS_MAX];
+    uint32_t n = s->first;
+    while (n <= s->last) {
+        uint32_t count = 0;
+        for (; n <= s->last && count + 2 <= TL_COMMAND_EVENTS_MAX; n++) {
+            events[count++] =
+                account_event(n, LEDGER_KIND_WALLET, LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS);
+            events[count++] = transfer_event(0, n, BENCH_FUNDING_MINOR, LEDGER_CODE_DEPOSIT, 0);
+        }
+        submit_all_ok(s->writer, events, count);
+    }
+    return NULL;
+}
+
+static void bench_setup(struct writer *writer)
+{
+    struct ledger_event events[2] = {
+        account_event(0, LEDGER_KIND_SANDBOX_FUNDING, 0),
+        account_event(BENCH_FEE_ACCOUNT, LEDGER_KIND_FEE_REVENUE,
+                      LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS),
+    };
+    submit_all_ok(writer, events, 2);
+    struct setup_thread threads[BENCH_SETUP_THREADS];
+    uint32_t per_thread = BENCH_WALLETS / BENCH_SETUP_THREADS;
+    for (uint32_t t = 0; t < BENCH_SETUP_THREADS; t++) {
+        threads[t].writer = writer;
+        threads[t].first = 1 + t * per_thread;
+        threads[t].last = t + 1 == BENCH_SETUP_THREADS ? BENCH_WALLETS : (t + 1) * per_thread;
+        TL_ASSERT(pthread_create(&threads[t].thread, NULL, setup_main, &threads[t]) == 0);
+    }
+    for (uint32_t t = 0; t < BENCH_SETUP_THREADS; t++) {
+        TL_ASSERT(pthread_join(threads[t].thread, NULL) == 0);
+    }
+}
+
+/* ---- One measured run ---- */
+
+static uint32_t latency_bucket(uint64_t ns)
+{
+    uint64_t us = ns / 1000u + 1u;
+    uint32_t bucket = 0;
+    double edge = 1.0;
+    while (bucket + 1 < LATENCY_BUCKETS && (double)us >= edge * 1.0905077326652577) {
+        edge *= 1.0905077326652577; /* 2^(1/8) */
+        bucket++;
+    }
+    return bucket;
+}
+
+static double latency_bucket_upper_ms(uint32_t bucket)
+{
+    double us = 1.0;
+    for (uint32_t i = 0; i <= bucket; i++) {
+        us *= 1.0905077326652577;
+    }
+    return us / 1000.0;
+}
+
+static uint32_t command_build(struct bench_thread *t, struct ledger_event *events)
+{
+    uint32_t count = t->bench->command_events;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t debit = prng_next(&t->seed) % BENCH_WALLETS + 1u;
+        uint64_t credit = prng_next(&t->seed) % (BENCH_WALLETS - 1u) + 1u;
+        credit += credit >= debit;
+        int64_t amount = (int64_t)(prng_next(&t->seed) % 10000u) + 100;
+        if (!t->bench->hot) {
+            events[i] = transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, 0);
+            continue;
+        }
+        events[i] =
+            transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, LEDGER_TRANSFER_LINKED);
+        i++;
+        events[i] = transfer_event(debit, BENCH_FEE_ACCOUNT, amount / 100, LEDGER_CODE_FEE, 0);
+    }
+    return count;
+}
+
+static void *bench_thread_main(void *arg)
+{
+    struct bench_thread *t = arg;
+    struct ledger_event events[TL_COMMAND_EVENTS_MAX];
+    struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
+    while (!atomic_load_explicit(&bench_stop, memory_order_relaxed)) {
+        struct writer_command cmd = {.results = results};
+        cmd.events = events;
+        cmd.event_count = command_build(t, events);
+        uint64_t start_ns = mono_ns();
+        enum tl_err err = writer_submit(t->writer, &cmd);
+        uint64_t elapsed_ns = mono_ns() - start_ns;
+        if (err != TL_OK) {
+            t->failures++;
+            continue;
+        }
+        t->latency_buckets[latency_bucket(elapsed_ns)]++;
+        t->commands++;
+        for (uint32_t i = 0; i < cmd.event_count; i++) {
+            t->transfers += results[i].result == LEDGER_OK;
+        }
+    }
+    return NULL;
+}
+
+static void stats_subtract(struct writer_stats *after, const struct writer_stats *before)
+{
+    after->batches -= before->batches;
+    after->events -= before->events;
+    after->commands -= before->commands;
+    after->batch_failures -= before->batch_failures;
+    after->commit_latency_us_sum -= before->commit_latency_us_sum;
+    for (uint32_t i = 0; i < WRITER_LATENCY_BUCKETS; i++) {
+        after->commit_latency_buckets[i] -= before->commit_latency_buckets[i];
+        after->batch_size_buckets[i] -= before->batch_size_buckets[i];
+    }
+}
+
+static void bench_run(const struct bench_case *bench, struct store *store, struct ledger *ledger,
+                      double seconds, struct bench_result *out)
+{
+    struct writer_config config = {.batch_events_max = bench->batch_events_max};
+    struct writer *writer = NULL;
+    TL_ASSERT(writer_start(&config, store, ledger, &writer) == TL_OK);
+    struct bench_thread *threads = calloc(bench->threads, sizeof *threads);
+    TL_ASSERT(threads != NULL);
+    pthread_attr_t attr;
+    TL_ASSERT(pthread_attr_init(&attr) == 0);
+    TL_ASSERT(pthread_attr_setstacksize(&attr, BENCH_THREAD_STACK_BYTES) == 0);
+
+    atomic_store(&bench_stop, false);
+    struct writer_stats before;
+    writer_stats_get(writer, &before);
+    uint64_t start_ns = mono_ns();
+    for (uint32_t i = 0; i < bench->threads; i++) {
+        threads[i].writer = writer;
+        threads[i].bench = bench;
+        threads[i].seed = 0x5eed0000u + i * 7919u + bench->batch_events_max;
+        TL_ASSERT(pthread_create(&threads[i].thread, &attr, bench_thread_main, &threads[i]) == 0);
+    }
+    struct timespec duration = {.tv_sec = (time_t)seconds,
+                                .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&duration, &duration) != 0 && errno == EINTR) {
+    }
+    atomic_store(&bench_stop, true);
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < bench->threads; i++) {
+        TL_ASSERT(pthread_join(threads[i].thread, NULL) == 0);
+        TL_ASSERT(threads[i].failures == 0);
+        out->transfers += threads[i].transfers;
+        out->commands += threads[i].commands;
+        for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
+            out->latency_buckets[b] += threads[i].latency_buckets[b];
+        }
+    }
+    out->seconds = (double)(mono_ns() - start_ns) / 1e9;
+    writer_stats_get(writer, &out->stats);
+    stats_subtract(&out->stats, &before);
+    writer_stop(writer);
+    pthread_attr_destroy(&attr);
+    free(threads);
+}
+
+/* ---- Reporting ---- */
+
+/* Quantile of the writer's cumulative commit histogram, interpolated inside its bucket. */
+static double commit_quantile_ms(const struct writer_stats *stats, double q)
+{
+    uint64_t total = stats->commit_latency_buckets[WRITER_LATENCY_BUCKETS - 1];
+    if (total == 0) {
+        return 0.0;
+    }
+    double rank = q * (double)total;
+    uint64_t below = 0;
+    double lower_us = 0.0;
+    for (uint32_t i = 0; i < WRITER_LATENCY_BUCKETS; i++) {
+        uint64_t cumulative = stats->commit_latency_buckets[i];
+        double upper_us =
+            i + 1 == WRITER_LATENCY_BUCKETS ? lower_us * 2.0 : (double)writer_latency_bounds_us[i];
+        if ((double)cumulative >= rank && cumulative > below) {
+            double within = (rank - (double)below) / (double)(cumulative - below);
+            return (lower_us + within * (upper_us - lower_us)) / 1000.0;
+        }
+        below = cumulative;
+        lower_us = upper_us;
+    }
+    return lower_us / 1000.0;
+}
+
+static double ack_quantile_ms(const struct bench_result *r, double q)
+{
+    uint64_t total = 0;
+    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
+        total += r->latency_buckets[b];
+    }
+    double rank = q * (double)total;
+    uint64_t seen = 0;
+    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
+        seen += r->latency_buckets[b];
+        if ((double)seen >= rank && seen > 0) {
+            return latency_bucket_upper_ms(b);
+        }
+    }
+    return 0.0;
+}
+
+static void bench_print(const struct bench_case *bench, const struct bench_result *r)
+{
+    double batches = (double)r->stats.batches;
+    /* The share of the run the writer thread spent inside store_batch_commit. */
+    double commit_share = (double)r->stats.commit_latency_us_sum / 1e6 / r->seconds * 100.0;
+    printf("%-8s %6u %8u %5u %12.0f %10.0f %9.1f %9.2f %9.2f %8.0f%% %9.2f %9.2f\n",
+           bench->workload, bench->batch_events_max, bench->threads, bench->command_events,
+           (double)r->transfers / r->seconds, batches / r->seconds,
+           batches > 0 ? (double)r->stats.events / batches : 0.0,
+           commit_quantile_ms(&r->stats, 0.50), commit_quantile_ms(&r->stats, 0.99), commit_share,
+           ack_quantile_ms(r, 0.50), ack_quantile_ms(r, 0.99));
+    fflush(stdout);
+}
+
+static void machine_print(const char *path)
+{
+    struct utsname u;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (uname(&u) == 0) {
+        printf("machine: %s %s %s, %ld online CPUs\n", u.sysname, u.release, u.machine, cpus);
+    }
+    printf("database: %s (sqlite WAL, synchronous=FULL: every commit fsyncs)\n", path);
+}
+
+/* ---- main ---- */
+
+static const struct bench_case bench_cases[] = {
+    {"random", 1, 8, 1, false},       {"hot-fee", 2, 8, 2, true},
+    {"random", 128, 64, 8, false},    {"hot-fee", 128, 64, 8, true},
+    {"random", 8190, 256, 64, false}, {"hot-fee", 8190, 256, 64, true},
+};
+
+struct bench_args {
+    double seconds;
+    const char *dir;
+    long only_case; /* -1 = every case */
+};
+
+static bool args_parse(int argc, char **argv, struct bench_args *args)
+{
+    long case_count = (long)(sizeof bench_cases / sizeof bench_cases[0]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            args->seconds = strtod(argv[++i], &end);
+            if (end == NULL || *end != '\0' || args->seconds <= 0.0 || args->seconds > 600.0) {
+                return false;
+            }
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            args->dir = argv[++i];
+        } else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            args->only_case = strtol(argv[++i], &end, 10);
+            if (end == NULL || *end != '\0' || args->only_case < 0 ||
+                args->only_case >= case_count) {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void db_remove(const char *path, const char *dir, bool own_dir)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char file[600];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        unlink(file);
+    }
+    if (own_dir) {
+        rmdir(dir);
+    }
+}
+
+/* One row of the table on a fresh database, so every row starts from the same state. */
+static void bench_case_run(const struct bench_case *bench, const char *path, double seconds)
+{
+    struct store_config store_config = {.backend = "sqlite", .path = path};
+    struct ledger_config ledger_config = {.accounts_max = 1u << 18};
+    struct store *store = NULL;
+    struct ledger *ledger = NULL;
+    struct writer *writer = NULL;
+    struct writer_config setup_config = {0};
+    TL_ASSERT(store_open(&store_config, &store) == TL_OK);
+    TL_ASSERT(ledger_open(&ledger_config, &ledger) == TL_OK);
+    TL_ASSERT(writer_start(&setup_config, store, ledger, &writer) == TL_OK);
+    bench_setup(writer);
+    writer_stop(writer);
+
+    struct bench_result result;
+    bench_run(bench, store, ledger, seconds, &result);
+    bench_print(bench, &result);
+    ledger_invariants_check(ledger);
+    store_close(store);
+    ledger_close(ledger);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_args args = {.seconds = 5.0, .only_case = -1};
+    char dir[512];
+    char path[600];
+    if (!args_parse(argc, argv, &args)) {
+        fprintf(stderr, "usage: bench_durable [--seconds N] [--dir DIR] [--case I]\n");
+        return 2;
+    }
+    if (args.dir != NULL) {
+        snprintf(dir, sizeof dir, "%s", args.dir);
+    } else {
+        snprintf(dir, sizeof dir, "/tmp/tally-bench-XXXXXX");
+        if (mkdtemp(dir) == NULL) {
+            perror("bench_durable: mkdtemp");
+            return 1;
+        }
+    }
+    snprintf(path, sizeof path, "%s/bench_durable.db", dir);
+
+    printf("bench_durable: writer + sqlite, %u funded wallets (created and funded before each "
+           "row, not timed), %.1f s per row\n",
+           BENCH_WALLETS, args.seconds);
+    machine_print(path);
+    printf("\n%-8s %6s %8s %5s %12s %10s %9s %9s %9s %9s %9s %9s\n", "workload", "batch", "threads",
+           "cmd", "transfers/s", "batches/s", "avg_batch", "commit50", "commit99", "in_commit",
+           "ack50", "ack99");
+    printf("%-8s %6s %8s %5s %12s %10s %9s %9s %9s %9s %9s %9s\n", "", "events", "", "events", "",
+           "", "events", "ms", "ms", "", "ms", "ms");
+    for (size_t i = 0; i < sizeof bench_cases / sizeof bench_cases[0]; i++) {
+        if (args.only_case >= 0 && (size_t)args.only_case != i) {
+            continue;
+        }
+        db_remove(path, dir, false);
+        bench_case_run(&bench_cases[i], path, args.seconds);
+    }
+    db_remove(path, dir, args.dir == NULL);
+    return 0;
+}
