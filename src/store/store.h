@@ -24,12 +24,17 @@
 struct store;
 
 struct store_config {
-    const char *backend; /* "sqlite" (default when NULL) */
+    const char *backend; /* "sqlite" (default when NULL); "fault" wraps sqlite for tests */
     const char *path;    /* sqlite: database file; postgres: conninfo */
-    bool read_only;      /* a reader handle: no migrations, no writes */
+    bool read_only;      /* a reader handle: no migrations, no writes, never creates */
 };
 
-/* Opens a handle and, unless read_only, applies pending migrations. */
+/*
+ * Opens a handle and, unless read_only, applies pending migrations. Errors:
+ * TL_ERR_INVALID_REQUEST (unknown backend, no path), TL_ERR_STORAGE (cannot open, migrations
+ * fail, the stored schema is not this binary's; the cause is logged), TL_ERR_NOMEM. *out is set
+ * only on TL_OK. store_close takes NULL; closing with a batch open is a caller bug.
+ */
 enum tl_err store_open(const struct store_config *config, struct store **out);
 void store_close(struct store *store);
 
@@ -68,8 +73,8 @@ enum tl_err store_transfers_get(struct store *store, const struct id128 *ids, ui
                                 struct ledger_transfer *out, enum ledger_pending_status *status,
                                 bool *found);
 
-/* Open holds whose expiry (timestamp + timeout) is at or before now_ns, oldest first, at
- * most limit. */
+/* Open holds whose expiry (timestamp + timeout) is at or before now_ns, oldest first (by
+ * expiry, then by timestamp), at most limit. TL_ERR_LIMIT when limit > TL_EXPIRE_SWEEP_MAX. */
 enum tl_err store_pending_expired(struct store *store, uint64_t now_ns, uint32_t limit,
                                   struct ledger_transfer *out, uint32_t *out_count);
 
@@ -92,9 +97,16 @@ struct store_batch {
     uint32_t record_count;
 };
 
-/* Writes the batch and commits durably. On error the transaction is rolled back. */
+/*
+ * Writes the batch and commits durably. On error the transaction is rolled back and the batch
+ * is over (no abort needed): TL_ERR_STORAGE when the backend refused or failed (I/O, a full
+ * disk, a transfer id or account key that already exists), TL_ERR_CORRUPT when the batch and
+ * the stored data disagree (a resolved hold that is not stored or not open, a posting naming
+ * an account that exists nowhere) or stored data fails an integrity check.
+ */
 enum tl_err store_batch_commit(struct store *store, const struct store_batch *batch);
-/* Rolls back an open batch transaction. Cannot fail (errors are logged by the backend). */
+/* Rolls back an open batch transaction; does nothing when none is open. Cannot fail (errors
+ * are logged by the backend). */
 void store_batch_abort(struct store *store);
 
 /* ---- Reads ---- */
@@ -109,7 +121,8 @@ enum tl_err store_transfer_get(struct store *store, struct id128 id, struct ledg
  * Cursors are transfer timestamps (unique): starting_after_ts returns older entries than it,
  * ending_before_ts newer entries than it (still newest first); both 0 means the newest page.
  * limit is 1..TL_PAGE_LIMIT_MAX. *has_more says whether entries exist beyond the page in the
- * direction of travel.
+ * direction of travel. TL_ERR_INVALID_REQUEST when limit is out of range or both cursors are
+ * set. An unknown account has an empty history.
  */
 struct store_page {
     uint64_t starting_after_ts;
@@ -121,7 +134,10 @@ enum tl_err store_history(struct store *store, struct id128 account_id,
                           const struct store_page *page, struct ledger_posting *out,
                           uint32_t *out_count, bool *has_more);
 
-/* Outbox rows in commit order after seq (0 = from the start), at most limit. */
+/* Outbox rows in commit order after seq (0 = from the start), at most limit. On TL_OK the
+ * caller frees the rows with store_outbox_rows_free; on error nothing is allocated.
+ * TL_ERR_LIMIT when limit > STORE_OUTBOX_LIST_MAX. */
+#define STORE_OUTBOX_LIST_MAX 1024
 struct store_outbox_row {
     uint64_t seq;
     struct id128 key;

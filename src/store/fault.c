@@ -1,0 +1,309 @@
+/*
+ * fault.c - the fault-injecting backend (see fault.h).
+ *
+ * Each counted call first asks fault_hit(); a hit returns TL_ERR_STORAGE before the inner
+ * backend sees the call. Calls go straight to the inner backend's vtable: store.c already
+ * checked the arguments and keeps the batch state on the outer handle, so the inner handle's
+ * own batch state stays unused.
+ */
+#include "store/fault.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store/backend.h"
+#include "util/assert.h"
+
+struct store_fault {
+    struct store base; /* first: the handle callers hold */
+    struct store *inner;
+    uint64_t op_count;
+    uint64_t fail_op; /* op_count value that fails; 0 = none armed */
+};
+
+static struct store_fault *fault_from(struct store *store)
+{
+    TL_ASSERT(store != NULL);
+    TL_ASSERT(store->ops == &store_fault_ops);
+    return (struct store_fault *)store;
+}
+
+/* Counts one operation; true when it is the armed one (which disarms). */
+static bool fault_hit(struct store_fault *f, const char *what)
+{
+    f->op_count++;
+    TL_ASSERT(f->op_count != 0);
+    if (f->op_count != f->fail_op) {
+        return false;
+    }
+    f->fail_op = 0;
+    fprintf(stderr, "store.fault: failing operation %llu (%s)\n", (unsigned long long)f->op_count,
+            what);
+    return true;
+}
+
+enum tl_err store_fault_open(const struct store_config *inner, struct store **out)
+{
+    struct store_fault *f;
+    enum tl_err err;
+
+    TL_ASSERT(inner != NULL);
+    TL_ASSERT(out != NULL);
+    f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    err = store_open(inner, &f->inner);
+    if (err != TL_OK) {
+        free(f);
+        return err;
+    }
+    store_init(&f->base, &store_fault_ops, inner->read_only);
+    TL_ASSERT(f->inner->read_only == inner->read_only);
+    *out = &f->base;
+    return TL_OK;
+}
+
+void store_fault_fail_at(struct store *store, uint64_t nth)
+{
+    struct store_fault *f = fault_from(store);
+    f->fail_op = nth == 0 ? 0 : f->op_count + nth;
+    TL_ASSERT(nth == 0 || f->fail_op > f->op_count);
+}
+
+uint64_t store_fault_op_count(const struct store *store)
+{
+    TL_ASSERT(store != NULL);
+    TL_ASSERT(store->ops == &store_fault_ops);
+    return ((const struct store_fault *)store)->op_count;
+}
+
+/* The "fault" backend by name: wraps the default backend at the same path. */
+static enum tl_err fault_open(const struct store_config *config, struct store **out)
+{
+    struct store_config inner = *config;
+    inner.backend = NULL;
+    return store_fault_open(&inner, out);
+}
+
+static void fault_close(struct store *store)
+{
+    struct store_fault *f = fault_from(store);
+    store_close(f->inner);
+    free(f);
+}
+
+/*
+ * Every counted call below has the same shape: count it, fail it if it is the armed one,
+ * else hand it to the inner backend's vtable.
+ */
+
+static enum tl_err fault_schema_version(struct store *store, uint32_t *out_version)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "schema_version")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->schema_version(f->inner, out_version);
+}
+
+/* Not counted: it cannot fail. */
+static bool fault_exclusive(const struct store *store)
+{
+    const struct store_fault *f = (const struct store_fault *)store;
+    TL_ASSERT(store->ops == &store_fault_ops);
+    return f->inner->ops->exclusive(f->inner);
+}
+
+static enum tl_err fault_ping(struct store *store)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "ping")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->ping(f->inner);
+}
+
+static enum tl_err fault_accounts_scan(struct store *store,
+                                       enum tl_err (*fn)(void *ctx, const struct ledger_account *a),
+                                       void *ctx)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "accounts_scan")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->accounts_scan(f->inner, fn, ctx);
+}
+
+static enum tl_err fault_timestamp_last(struct store *store, uint64_t *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "timestamp_last")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->timestamp_last(f->inner, out);
+}
+
+static enum tl_err fault_batch_begin(struct store *store)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "batch_begin")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->batch_begin(f->inner);
+}
+
+static enum tl_err fault_accounts_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                      struct ledger_account *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "accounts_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->accounts_get(f->inner, ids, count, out, found);
+}
+
+static enum tl_err fault_transfers_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                       struct ledger_transfer *out,
+                                       enum ledger_pending_status *status, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "transfers_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->transfers_get(f->inner, ids, count, out, status, found);
+}
+
+static enum tl_err fault_pending_expired(struct store *store, uint64_t now_ns, uint32_t limit,
+                                         struct ledger_transfer *out, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "pending_expired")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->pending_expired(f->inner, now_ns, limit, out, out_count);
+}
+
+static enum tl_err fault_accounts_write(struct store *store,
+                                        const struct ledger_account *const *accounts,
+                                        uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "accounts_write")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->accounts_write(f->inner, accounts, count);
+}
+
+static enum tl_err fault_postings_write(struct store *store, const struct ledger_posting *postings,
+                                        uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "postings_write")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->postings_write(f->inner, postings, count);
+}
+
+static enum tl_err fault_pending_write(struct store *store,
+                                       const struct ledger_pending_update *updates, uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "pending_write")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->pending_write(f->inner, updates, count);
+}
+
+static enum tl_err fault_records_write(struct store *store, const struct store_record *records,
+                                       uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "records_write")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->records_write(f->inner, records, count);
+}
+
+static enum tl_err fault_commit(struct store *store)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "commit")) {
+        return TL_ERR_STORAGE; /* store.c then aborts: the inner transaction rolls back */
+    }
+    return f->inner->ops->commit(f->inner);
+}
+
+/* Not counted: abort cannot fail, and it must always reach the inner backend. */
+static void fault_abort(struct store *store)
+{
+    struct store_fault *f = fault_from(store);
+    f->inner->ops->abort(f->inner);
+}
+
+static enum tl_err fault_account_get(struct store *store, struct id128 id,
+                                     struct ledger_account *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "account_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->account_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_transfer_get(struct store *store, struct id128 id,
+                                      struct ledger_posting *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "transfer_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->transfer_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_history(struct store *store, struct id128 account_id,
+                                 const struct store_page *page, struct ledger_posting *out,
+                                 uint32_t *out_count, bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "history")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->history(f->inner, account_id, page, out, out_count, has_more);
+}
+
+static enum tl_err fault_outbox_list(struct store *store, uint64_t after_seq, uint32_t limit,
+                                     struct store_outbox_row *out, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "outbox_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return f->inner->ops->outbox_list(f->inner, after_seq, limit, out, out_count);
+}
+
+const struct store_ops store_fault_ops = {
+    .name = "fault",
+    .open = fault_open,
+    .close = fault_close,
+    .schema_version = fault_schema_version,
+    .exclusive = fault_exclusive,
+    .ping = fault_ping,
+    .accounts_scan = fault_accounts_scan,
+    .timestamp_last = fault_timestamp_last,
+    .batch_begin = fault_batch_begin,
+    .accounts_get = fault_accounts_get,
+    .transfers_get = fault_transfers_get,
+    .pending_expired = fault_pending_expired,
+    .accounts_write = fault_accounts_write,
+    .postings_write = fault_postings_write,
+    .pending_write = fault_pending_write,
+    .records_write = fault_records_write,
+    .commit = fault_commit,
+    .abort = fault_abort,
+    .account_get = fault_account_get,
+    .transfer_get = fault_transfer_get,
+    .history = fault_history,
+    .outbox_list = fault_outbox_list,
+    .app = NULL, /* forwarding the application rows comes with them */
+};
