@@ -9,6 +9,10 @@
  * PII (email, phone, display name) lives only in these rows, never in ledger rows.
  *
  * Every function returns TL_OK, TL_ERR_STORAGE (logged), TL_ERR_CORRUPT, or what it lists.
+ * A string argument a client could have sent that is empty or does not fit its
+ * STORE_*_BYTES_MAX is TL_ERR_INVALID_REQUEST; other bad arguments (NULL, zero ids, times of 0,
+ * an unterminated array, a write on a reader handle or inside an open batch) are caller bugs
+ * and assert. Outputs are filled only on TL_OK.
  */
 #ifndef TL_STORE_APP_H
 #define TL_STORE_APP_H
@@ -59,16 +63,21 @@ struct store_wallet {
 };
 
 /* Inserts the user and their first wallet row in one transaction. TL_ERR_CONFLICT with
- * *conflict set when the handle, email or phone is taken; nothing is written then. */
+ * *conflict set when the handle, email or phone is taken (checked in that order; handle and
+ * email compare ASCII case-insensitively and are stored lower-cased); nothing is written then.
+ * TL_ERR_INVALID_REQUEST when handle, email or password_hash is empty. *conflict is
+ * STORE_USER_CONFLICT_NONE on every other return. */
 enum tl_err store_user_create(struct store *store, const struct store_user *user,
                               const struct store_wallet *wallet,
                               enum store_user_conflict *conflict);
 /* Removes a user made by store_user_create, their wallet rows and sessions, when their ledger
- * account could not be opened (compensation; never for a user whose money moved). */
+ * account could not be opened (compensation; never for a user whose money moved). TL_OK also
+ * when no such user exists (a retried compensation). */
 enum tl_err store_user_delete(struct store *store, struct id128 user_id);
 enum tl_err store_user_get(struct store *store, struct id128 id, struct store_user *out,
                            bool *found);
-/* By normalized handle, email or phone: exactly one of them non-NULL. */
+/* By normalized handle, email or phone: exactly one of them non-NULL. TL_ERR_INVALID_REQUEST
+ * when it is empty or too long for its field. */
 enum tl_err store_user_find(struct store *store, const char *handle, const char *email,
                             const char *phone, struct store_user *out, bool *found);
 
@@ -133,7 +142,9 @@ enum store_direction {
     STORE_DIRECTION_SENT = 1,
     STORE_DIRECTION_RECEIVED = 2,
 };
-/* A user's payments, newest first, cursors are created_ns values as in store_history. */
+/* A user's payments, newest first, cursors are created_ns values as in store_history (limit
+ * 1..TL_PAGE_LIMIT_MAX, at most one cursor, else TL_ERR_INVALID_REQUEST). ANY lists a payment
+ * once even when the user is on both sides. */
 enum tl_err store_payments_list(struct store *store, struct id128 user_id,
                                 enum store_direction direction, const struct store_page *page,
                                 struct store_payment *out, uint32_t *out_count, bool *has_more);
@@ -151,8 +162,10 @@ struct store_idempotency {
 };
 
 /* Direct insert for POSTs that do not go through the writer. TL_ERR_CONFLICT when the key
- * exists in that scope already (nothing written). */
+ * exists in that scope already (nothing written). TL_ERR_INVALID_REQUEST when scope or key is
+ * empty; TL_ERR_LIMIT when body_bytes > TL_RECORD_BYTES_MAX (the same bound as a record). */
 enum tl_err store_idempotency_put(struct store *store, const struct store_idempotency *row);
+/* TL_ERR_INVALID_REQUEST when scope or key is empty or too long; TL_ERR_NOMEM (the body). */
 enum tl_err store_idempotency_get(struct store *store, const char *scope, const char *key,
                                   struct store_idempotency *out, bool *found);
 /* Deletes rows created before before_ns; *out_deleted counts them. */

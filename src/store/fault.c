@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "store/app_backend.h"
 #include "store/backend.h"
 #include "util/assert.h"
 
@@ -282,6 +283,204 @@ static enum tl_err fault_outbox_list(struct store *store, uint64_t after_seq, ui
     return f->inner->ops->outbox_list(f->inner, after_seq, limit, out, out_count);
 }
 
+/* ---- The application rows of app.h: counted and forwarded like the calls above ---- */
+
+static const struct store_app_ops *fault_inner_app(const struct store_fault *f)
+{
+    TL_ASSERT(f->inner->ops->app != NULL);
+    return f->inner->ops->app;
+}
+
+static enum tl_err fault_user_create(struct store *store, const struct store_user *user,
+                                     const struct store_wallet *wallet,
+                                     enum store_user_conflict *conflict)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_create(f->inner, user, wallet, conflict);
+}
+
+static enum tl_err fault_user_delete(struct store *store, struct id128 user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_delete")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_delete(f->inner, user_id);
+}
+
+static enum tl_err fault_user_get(struct store *store, struct id128 id, struct store_user *out,
+                                  bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_user_find(struct store *store, const char *handle, const char *email,
+                                   const char *phone, struct store_user *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_find")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_find(f->inner, handle, email, phone, out, found);
+}
+
+static enum tl_err fault_wallet_open(struct store *store, const struct store_wallet *wallet,
+                                     struct store_wallet *out, bool *created)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "wallet_open")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->wallet_open(f->inner, wallet, out, created);
+}
+
+static enum tl_err fault_wallet_get(struct store *store, struct id128 id, struct store_wallet *out,
+                                    bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "wallet_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->wallet_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_wallet_find(struct store *store, struct id128 user_id, uint16_t currency,
+                                     struct store_wallet *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "wallet_find")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->wallet_find(f->inner, user_id, currency, out, found);
+}
+
+static enum tl_err fault_wallets_list(struct store *store, struct id128 user_id,
+                                      struct store_wallet *out, uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "wallets_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->wallets_list(f->inner, user_id, out, max, out_count);
+}
+
+static enum tl_err fault_session_create(struct store *store, const struct store_session *session)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_create(f->inner, session);
+}
+
+static enum tl_err fault_session_get(struct store *store,
+                                     const uint8_t token_hash[STORE_HASH_BYTES],
+                                     struct store_session *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_get(f->inner, token_hash, out, found);
+}
+
+static enum tl_err fault_session_revoke(struct store *store,
+                                        const uint8_t token_hash[STORE_HASH_BYTES])
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_revoke")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_revoke(f->inner, token_hash);
+}
+
+static enum tl_err fault_payment_get(struct store *store, struct id128 id,
+                                     struct store_payment *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "payment_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->payment_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_payments_list(struct store *store, struct id128 user_id,
+                                       enum store_direction direction,
+                                       const struct store_page *page, struct store_payment *out,
+                                       uint32_t *out_count, bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "payments_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->payments_list(f->inner, user_id, direction, page, out, out_count,
+                                             has_more);
+}
+
+static enum tl_err fault_idempotency_put(struct store *store, const struct store_idempotency *row)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_put(f->inner, row);
+}
+
+static enum tl_err fault_idempotency_get(struct store *store, const char *scope, const char *key,
+                                         struct store_idempotency *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_get(f->inner, scope, key, out, found);
+}
+
+static enum tl_err fault_idempotency_prune(struct store *store, uint64_t before_ns,
+                                           uint32_t *out_deleted)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_prune")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_prune(f->inner, before_ns, out_deleted);
+}
+
+/* Not counted: it runs inside the records_write phase, which counted already (the inner
+ * backend's records_write calls its own record_write, so this one is for completeness). */
+static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
+{
+    struct store_fault *f = fault_from(store);
+    return fault_inner_app(f)->record_write(f->inner, record);
+}
+
+static const struct store_app_ops fault_app_ops = {
+    .user_create = fault_user_create,
+    .user_delete = fault_user_delete,
+    .user_get = fault_user_get,
+    .user_find = fault_user_find,
+    .wallet_open = fault_wallet_open,
+    .wallet_get = fault_wallet_get,
+    .wallet_find = fault_wallet_find,
+    .wallets_list = fault_wallets_list,
+    .session_create = fault_session_create,
+    .session_get = fault_session_get,
+    .session_revoke = fault_session_revoke,
+    .payment_get = fault_payment_get,
+    .payments_list = fault_payments_list,
+    .idempotency_put = fault_idempotency_put,
+    .idempotency_get = fault_idempotency_get,
+    .idempotency_prune = fault_idempotency_prune,
+    .record_write = fault_record_write,
+};
+
 const struct store_ops store_fault_ops = {
     .name = "fault",
     .open = fault_open,
@@ -305,5 +504,5 @@ const struct store_ops store_fault_ops = {
     .transfer_get = fault_transfer_get,
     .history = fault_history,
     .outbox_list = fault_outbox_list,
-    .app = NULL, /* forwarding the application rows comes with them */
+    .app = &fault_app_ops,
 };

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "store/backend.h"
+#include "store/sqlite_private.h"
 #include "util/assert.h"
 #include "util/limits.h"
 
@@ -177,6 +178,7 @@ struct store_sqlite {
     struct account_slot *slots;
     uint32_t slot_count; /* a power of two, at least twice the batch's accounts; 0 = none */
     bool slots_valid;    /* filled by accounts_write of the open batch */
+    struct store_sqlite_app *app; /* the application rows' statements (sqlite_app.c) */
 };
 
 static struct store_sqlite *sqlite_from(struct store *store)
@@ -559,6 +561,7 @@ static void sqlite_close(struct store *store)
     for (int i = 0; i < STMT_COUNT; i++) {
         sqlite3_finalize(s->stmts[i]);
     }
+    store_sqlite_app_close(s->app);
     free(s->accounts_sorted);
     free(s->slots);
     if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK) {
@@ -619,6 +622,7 @@ static enum tl_err sqlite_open(const struct store_config *config, struct store *
         err = TL_ERR_STORAGE;
     }
     err = err == TL_OK ? sqlite_prepare_all(s) : err;
+    err = err == TL_OK ? store_sqlite_app_open(s->db, &s->app) : err;
     if (err != TL_OK) {
         goto out_close;
     }
@@ -1128,7 +1132,14 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
-        TL_ASSERT(r->kind == STORE_RECORD_OUTBOX);
+        if (r->kind != STORE_RECORD_OUTBOX) {
+            /* Payment and idempotency rows (app.h) are sqlite_app.c's. */
+            enum tl_err err = store_sqlite_app_ops.record_write(store, r);
+            if (err != TL_OK) {
+                return err;
+            }
+            continue;
+        }
         id128_to_bytes(r->key, bytes);
         bind_id(stmt, 1, bytes);
         int rc = sqlite3_bind_text(stmt, 2, r->topic, -1, SQLITE_STATIC);
@@ -1338,6 +1349,13 @@ struct sqlite3 *store_sqlite_db(struct store *store)
     return s->db;
 }
 
+struct store_sqlite_app *store_sqlite_app_of(struct store *store)
+{
+    struct store_sqlite *s = sqlite_from(store);
+    TL_ASSERT(s->app != NULL); /* made at open */
+    return s->app;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -1361,5 +1379,5 @@ const struct store_ops store_sqlite_ops = {
     .transfer_get = sqlite_transfer_get,
     .history = sqlite_history,
     .outbox_list = sqlite_outbox_list,
-    .app = NULL, /* the application rows of app.h are not written yet */
+    .app = &store_sqlite_app_ops,
 };

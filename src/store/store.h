@@ -80,7 +80,9 @@ enum tl_err store_pending_expired(struct store *store, uint64_t now_ns, uint32_t
 
 /* A row that rides along with a batch and commits atomically with it. */
 enum store_record_kind {
-    STORE_RECORD_OUTBOX = 1, /* an event for notifications/webhooks: topic + JSON payload */
+    STORE_RECORD_OUTBOX = 1,      /* an event for notifications/webhooks: topic + JSON payload */
+    STORE_RECORD_PAYMENT = 2,     /* a payment row (app.h: store_record_payment) */
+    STORE_RECORD_IDEMPOTENCY = 3, /* an idempotency row (app.h: store_record_idempotency) */
 };
 
 struct store_record {

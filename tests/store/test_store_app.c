@@ -1,0 +1,1344 @@
+/*
+ * test_store_app.c - the store suite for the application rows of app.h, run per backend.
+ *
+ * Like test_store.c, each test runs once per backend named in TALLY_STORE_BACKENDS
+ * (comma-separated; default "sqlite"), each time on a fresh, empty store. Payment and
+ * idempotency records go through real batches (store_batch_begin, store_batch_commit), and
+ * payments_list is compared page by page with a naive model of the same rows.
+ */
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/app.h"
+#include "store/app_backend.h"
+#include "store/backend.h"
+#include "store/fault.h"
+#include "store/store.h"
+#include "test.h"
+#include "util/limits.h"
+
+/* ---- Backends under test (the pattern of test_store.c) ---- */
+
+struct fixture {
+    const struct test_backend *backend;
+    char path[256];
+    struct store_config config;
+};
+
+struct test_backend {
+    const char *name;
+    void (*fresh)(struct fixture *f);
+    void (*remove)(struct fixture *f);
+};
+
+static char sqlite_root[64];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void sqlite_root_remove(void)
+{
+    if (sqlite_root[0] != '\0') {
+        nftw(sqlite_root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+static void sqlite_fresh(struct fixture *f)
+{
+    static unsigned test_index;
+    if (sqlite_root[0] == '\0') {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(sqlite_root, sizeof(sqlite_root), "%s/tally-app-XXXXXX", tmp ? tmp : "/tmp");
+        assert_non_null(mkdtemp(sqlite_root));
+        atexit(sqlite_root_remove);
+    }
+    test_index++;
+    snprintf(f->path, sizeof(f->path), "%s/t%u.db", sqlite_root, test_index);
+}
+
+static void sqlite_remove(struct fixture *f)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char path[300];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
+        unlink(path);
+    }
+}
+
+static const struct test_backend test_backends[] = {
+    {"sqlite", sqlite_fresh, sqlite_remove},
+};
+
+static const struct test_backend *test_backend_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(test_backends) / sizeof(test_backends[0]); i++) {
+        if (strlen(test_backends[i].name) == len && memcmp(test_backends[i].name, name, len) == 0) {
+            return &test_backends[i];
+        }
+    }
+    fail_msg("TALLY_STORE_BACKENDS names an unknown backend: %.*s", (int)len, name);
+    return NULL;
+}
+
+static void each_backend(void (*body)(struct fixture *f))
+{
+    const char *list = getenv("TALLY_STORE_BACKENDS");
+    if (list == NULL || list[0] == '\0') {
+        list = "sqlite";
+    }
+    while (*list != '\0') {
+        size_t len = strcspn(list, ",");
+        if (len > 0) {
+            struct fixture f;
+            memset(&f, 0, sizeof(f));
+            f.backend = test_backend_find(list, len);
+            f.backend->fresh(&f);
+            f.config.backend = f.backend->name;
+            f.config.path = f.path;
+            body(&f);
+            f.backend->remove(&f);
+        }
+        list += len + (list[len] == ',');
+    }
+}
+
+static struct store *open_writer(const struct fixture *f)
+{
+    struct store *store = NULL;
+    assert_int_equal(store_open(&f->config, &store), TL_OK);
+    assert_non_null(store);
+    return store;
+}
+
+static struct store *open_reader(const struct fixture *f)
+{
+    struct store_config config = f->config;
+    struct store *store = NULL;
+    config.read_only = true;
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_non_null(store);
+    return store;
+}
+
+/* ---- Rows ---- */
+
+#define EUR 978
+#define USD 840
+#define T0 1700000000000000000ull
+
+static struct id128 user_id(uint64_t n)
+{
+    return id128_make(0x0190000000007000ull | (n << 20), 0x8000000000000000ull | n);
+}
+
+static struct id128 wallet_id(uint64_t n)
+{
+    return id128_make(0x0192000000007000ull | (n << 20), 0x8000000000000000ull | n);
+}
+
+static struct id128 payment_id(uint64_t n)
+{
+    return id128_make(0x0193000000007000ull, 0x9000000000000000ull | n);
+}
+
+static void text_set(char *out, size_t out_bytes, const char *text)
+{
+    size_t bytes = strlen(text) + 1;
+    assert_true(bytes <= out_bytes);
+    memcpy(out, text, bytes);
+}
+
+/* User n with its first wallet (wallet n, EUR). phone may be "". */
+static void user_make(uint64_t n, const char *handle, const char *email, const char *phone,
+                      struct store_user *user, struct store_wallet *wallet)
+{
+    memset(user, 0, sizeof(*user));
+    user->id = user_id(n);
+    text_set(user->handle, sizeof(user->handle), handle);
+    text_set(user->email, sizeof(user->email), email);
+    text_set(user->phone, sizeof(user->phone), phone);
+    snprintf(user->display_name, sizeof(user->display_name), "User %llu \xc3\xa9",
+             (unsigned long long)n);
+    snprintf(user->password_hash, sizeof(user->password_hash),
+             "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$%llu", (unsigned long long)n);
+    user->created_ns = T0 + n;
+    memset(wallet, 0, sizeof(*wallet));
+    wallet->id = wallet_id(n);
+    wallet->user_id = user->id;
+    wallet->currency = EUR;
+    wallet->created_ns = T0 + n;
+}
+
+static void user_create_ok(struct store *store, const struct store_user *user,
+                           const struct store_wallet *wallet)
+{
+    enum store_user_conflict conflict = STORE_USER_CONFLICT_HANDLE;
+    assert_int_equal(store_user_create(store, user, wallet, &conflict), TL_OK);
+    assert_int_equal(conflict, STORE_USER_CONFLICT_NONE);
+}
+
+static void assert_id_eq(struct id128 a, struct id128 b)
+{
+    assert_int_equal(a.hi, b.hi);
+    assert_int_equal(a.lo, b.lo);
+}
+
+static void assert_user_eq(const struct store_user *a, const struct store_user *b)
+{
+    assert_id_eq(a->id, b->id);
+    assert_string_equal(a->handle, b->handle);
+    assert_string_equal(a->email, b->email);
+    assert_string_equal(a->phone, b->phone);
+    assert_string_equal(a->display_name, b->display_name);
+    assert_string_equal(a->password_hash, b->password_hash);
+    assert_int_equal(a->created_ns, b->created_ns);
+}
+
+static void assert_wallet_eq(const struct store_wallet *a, const struct store_wallet *b)
+{
+    assert_id_eq(a->id, b->id);
+    assert_id_eq(a->user_id, b->user_id);
+    assert_int_equal(a->currency, b->currency);
+    assert_int_equal(a->created_ns, b->created_ns);
+}
+
+static void assert_payment_eq(const struct store_payment *a, const struct store_payment *b)
+{
+    assert_id_eq(a->id, b->id);
+    assert_id_eq(a->from_user, b->from_user);
+    assert_id_eq(a->to_user, b->to_user);
+    assert_id_eq(a->from_wallet, b->from_wallet);
+    assert_id_eq(a->to_wallet, b->to_wallet);
+    assert_int_equal(a->amount, b->amount);
+    assert_int_equal(a->fee, b->fee);
+    assert_int_equal(a->currency, b->currency);
+    assert_int_equal(a->status, b->status);
+    assert_int_equal(a->created_ns, b->created_ns);
+    assert_int_equal(a->sender_available_after, b->sender_available_after);
+    assert_int_equal(a->recipient_available_after, b->recipient_available_after);
+    assert_string_equal(a->to_text, b->to_text);
+    assert_string_equal(a->note, b->note);
+}
+
+static void assert_user_absent(struct store *store, struct id128 id)
+{
+    struct store_user got;
+    bool found = true;
+    assert_int_equal(store_user_get(store, id, &got, &found), TL_OK);
+    assert_false(found);
+}
+
+static void assert_wallet_absent(struct store *store, struct id128 id)
+{
+    struct store_wallet got;
+    bool found = true;
+    assert_int_equal(store_wallet_get(store, id, &got, &found), TL_OK);
+    assert_false(found);
+}
+
+/* Payment n from one user (and their wallet) to another at created_ns. */
+static struct store_payment payment_make(uint64_t n, uint64_t from, uint64_t to,
+                                         uint64_t created_ns)
+{
+    struct store_payment p;
+    memset(&p, 0, sizeof(p));
+    p.id = payment_id(n);
+    p.from_user = user_id(from);
+    p.to_user = user_id(to);
+    p.from_wallet = wallet_id(from);
+    p.to_wallet = wallet_id(to);
+    p.amount = (int64_t)(100 + n);
+    p.fee = (int64_t)(n % 3);
+    p.currency = EUR;
+    p.status = STORE_PAYMENT_SUCCEEDED;
+    p.created_ns = created_ns;
+    p.sender_available_after = 5000 - (int64_t)n;
+    p.recipient_available_after = 7000 + (int64_t)n;
+    snprintf(p.to_text, sizeof(p.to_text), "@user%llu", (unsigned long long)to);
+    if (n % 2 == 0) {
+        snprintf(p.note, sizeof(p.note), "note %llu: caf\xc3\xa9", (unsigned long long)n);
+    }
+    return p;
+}
+
+/* ---- Batches of records ---- */
+
+#define RECORDS_MAX 8
+
+/* Serialized records of one batch with the buffers they point into. */
+struct record_batch {
+    struct store_record records[RECORDS_MAX];
+    struct store_payment payment_bufs[RECORDS_MAX];
+    uint8_t idempotency_bufs[RECORDS_MAX][2048];
+    uint32_t count;
+};
+
+static void record_batch_payment(struct record_batch *b, const struct store_payment *p)
+{
+    assert_true(b->count < RECORDS_MAX);
+    store_record_payment(p, &b->payment_bufs[b->count], &b->records[b->count]);
+    assert_int_equal(b->records[b->count].kind, STORE_RECORD_PAYMENT);
+    b->count++;
+}
+
+static void record_batch_idempotency(struct record_batch *b, const struct store_idempotency *row)
+{
+    assert_true(b->count < RECORDS_MAX);
+    assert_int_equal(store_record_idempotency(row, b->idempotency_bufs[b->count],
+                                              sizeof(b->idempotency_bufs[b->count]),
+                                              &b->records[b->count]),
+                     TL_OK);
+    assert_int_equal(b->records[b->count].kind, STORE_RECORD_IDEMPOTENCY);
+    b->count++;
+}
+
+/* A batch of records only: no accounts, postings or hold updates. */
+static enum tl_err record_batch_commit(struct store *store, const struct record_batch *b)
+{
+    struct store_batch batch;
+    enum tl_err err;
+
+    memset(&batch, 0, sizeof(batch));
+    batch.records = b->records;
+    batch.record_count = b->count;
+    err = store_batch_begin(store);
+    if (err != TL_OK) {
+        return err;
+    }
+    return store_batch_commit(store, &batch);
+}
+
+static void payments_commit(struct store *store, const struct store_payment *payments,
+                            uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i += RECORDS_MAX) {
+        struct record_batch b;
+        memset(&b, 0, sizeof(b));
+        for (uint32_t j = i; j < count && j < i + RECORDS_MAX; j++) {
+            record_batch_payment(&b, &payments[j]);
+        }
+        assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    }
+}
+
+static struct store_idempotency idempotency_make(const char *scope, const char *key,
+                                                 uint8_t hash_byte, uint16_t status,
+                                                 uint64_t created_ns, const char *body)
+{
+    struct store_idempotency row;
+    memset(&row, 0, sizeof(row));
+    text_set(row.scope, sizeof(row.scope), scope);
+    text_set(row.key, sizeof(row.key), key);
+    memset(row.request_hash, hash_byte, sizeof(row.request_hash));
+    row.status = status;
+    row.created_ns = created_ns;
+    row.body = body;
+    row.body_bytes = (uint32_t)strlen(body);
+    return row;
+}
+
+/* The stored row for scope and key must be expected (its body compared as text). */
+static void assert_idempotency_stored(struct store *store, const struct store_idempotency *expected)
+{
+    struct store_idempotency got;
+    bool found = false;
+    assert_int_equal(store_idempotency_get(store, expected->scope, expected->key, &got, &found),
+                     TL_OK);
+    assert_true(found);
+    assert_string_equal(got.scope, expected->scope);
+    assert_string_equal(got.key, expected->key);
+    assert_memory_equal(got.request_hash, expected->request_hash, STORE_HASH_BYTES);
+    assert_int_equal(got.status, expected->status);
+    assert_int_equal(got.created_ns, expected->created_ns);
+    assert_int_equal(got.body_bytes, expected->body_bytes);
+    assert_non_null(got.body);
+    assert_memory_equal(got.body, expected->body, expected->body_bytes);
+    assert_int_equal(got.body[got.body_bytes], '\0');
+    free((void *)got.body);
+}
+
+static void assert_idempotency_absent(struct store *store, const char *scope, const char *key)
+{
+    struct store_idempotency got;
+    bool found = true;
+    assert_int_equal(store_idempotency_get(store, scope, key, &got, &found), TL_OK);
+    assert_false(found);
+}
+
+/* ---- Users ---- */
+
+static void body_user_create_find(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_user alice, got;
+    struct store_wallet wallet, wallet_got;
+    bool found = false;
+
+    user_make(1, "alice", "Alice.Smith@Example.COM", "+15550001", &alice, &wallet);
+    user_create_ok(store, &alice, &wallet);
+    text_set(alice.email, sizeof(alice.email), "alice.smith@example.com"); /* stored lower */
+
+    assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_user_find(store, "alice", NULL, NULL, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_user_find(store, NULL, "ALICE.smith@example.com", NULL, &got, &found),
+                     TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_user_find(store, NULL, NULL, "+15550001", &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+
+    assert_int_equal(store_user_find(store, "bob", NULL, NULL, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_user_find(store, NULL, "bob@example.com", NULL, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_user_find(store, NULL, NULL, "+15550002", &got, &found), TL_OK);
+    assert_false(found);
+    assert_user_absent(store, user_id(2));
+
+    /* The first wallet came with the user. */
+    assert_int_equal(store_wallet_get(store, wallet.id, &wallet_got, &found), TL_OK);
+    assert_true(found);
+    assert_wallet_eq(&wallet_got, &wallet);
+
+    /* Survives a reopen. */
+    store_close(store);
+    store = open_writer(f);
+    assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+    store_close(store);
+}
+
+static void test_user_create_find(void **state)
+{
+    (void)state;
+    each_backend(body_user_create_find);
+}
+
+/* A conflicting create names the field and writes nothing: neither user nor wallet. */
+static void expect_conflict(struct store *store, const struct store_user *user,
+                            const struct store_wallet *wallet, enum store_user_conflict expected)
+{
+    enum store_user_conflict conflict = STORE_USER_CONFLICT_NONE;
+    assert_int_equal(store_user_create(store, user, wallet, &conflict), TL_ERR_CONFLICT);
+    assert_int_equal(conflict, expected);
+    assert_user_absent(store, user->id);
+    assert_wallet_absent(store, wallet->id);
+}
+
+static void body_user_conflicts(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_user alice, other, got;
+    struct store_wallet wallet, other_wallet;
+    bool found = false;
+
+    user_make(1, "alice", "alice@example.com", "+15550001", &alice, &wallet);
+    user_create_ok(store, &alice, &wallet);
+
+    user_make(2, "alice", "other@example.com", "+15550002", &other, &other_wallet);
+    expect_conflict(store, &other, &other_wallet, STORE_USER_CONFLICT_HANDLE);
+    user_make(2, "ALICE", "other@example.com", "+15550002", &other, &other_wallet);
+    expect_conflict(store, &other, &other_wallet, STORE_USER_CONFLICT_HANDLE);
+    user_make(2, "other", "Alice@Example.com", "+15550002", &other, &other_wallet);
+    expect_conflict(store, &other, &other_wallet, STORE_USER_CONFLICT_EMAIL);
+    user_make(2, "other", "other@example.com", "+15550001", &other, &other_wallet);
+    expect_conflict(store, &other, &other_wallet, STORE_USER_CONFLICT_PHONE);
+    /* Several fields taken: the handle is named first. */
+    user_make(2, "alice", "alice@example.com", "+15550001", &other, &other_wallet);
+    expect_conflict(store, &other, &other_wallet, STORE_USER_CONFLICT_HANDLE);
+    /* The same id again is not a field conflict, and nothing changes. */
+    user_make(1, "third", "third@example.com", "", &other, &other_wallet);
+    other_wallet.id = wallet_id(3);
+    enum store_user_conflict conflict = STORE_USER_CONFLICT_NONE;
+    assert_int_equal(store_user_create(store, &other, &other_wallet, &conflict), TL_ERR_STORAGE);
+    assert_int_equal(conflict, STORE_USER_CONFLICT_NONE);
+    assert_wallet_absent(store, wallet_id(3));
+
+    /* The original is untouched and the free values still work. */
+    assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &alice);
+    user_make(2, "other", "other@example.com", "+15550002", &other, &other_wallet);
+    user_create_ok(store, &other, &other_wallet);
+
+    /* Empty required fields are refused before the backend. */
+    user_make(4, "", "four@example.com", "", &other, &other_wallet);
+    assert_int_equal(store_user_create(store, &other, &other_wallet, &conflict),
+                     TL_ERR_INVALID_REQUEST);
+    user_make(4, "four", "", "", &other, &other_wallet);
+    assert_int_equal(store_user_create(store, &other, &other_wallet, &conflict),
+                     TL_ERR_INVALID_REQUEST);
+    assert_user_absent(store, user_id(4));
+    store_close(store);
+}
+
+static void test_user_conflicts(void **state)
+{
+    (void)state;
+    each_backend(body_user_conflicts);
+}
+
+static void body_users_without_phone(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_user a, b, got;
+    struct store_wallet wa, wb;
+    bool found = false;
+
+    user_make(1, "nophone1", "np1@example.com", "", &a, &wa);
+    user_make(2, "nophone2", "np2@example.com", "", &b, &wb);
+    user_create_ok(store, &a, &wa);
+    user_create_ok(store, &b, &wb);
+    assert_int_equal(store_user_get(store, b.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &b);
+    assert_string_equal(got.phone, "");
+    /* "" names no phone: not a lookup a caller may make. */
+    assert_int_equal(store_user_find(store, NULL, NULL, "", &got, &found), TL_ERR_INVALID_REQUEST);
+    store_close(store);
+}
+
+static void test_users_without_phone(void **state)
+{
+    (void)state;
+    each_backend(body_users_without_phone);
+}
+
+static void body_user_find_lengths(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    char long_text[STORE_EMAIL_BYTES_MAX + 8];
+    struct store_user got;
+    bool found = false;
+
+    memset(long_text, 'a', sizeof(long_text) - 1);
+    long_text[sizeof(long_text) - 1] = '\0';
+    assert_int_equal(store_user_find(store, long_text, NULL, NULL, &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_user_find(store, NULL, long_text, NULL, &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_user_find(store, NULL, NULL, long_text, &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_user_find(store, "", NULL, NULL, &got, &found), TL_ERR_INVALID_REQUEST);
+    /* The longest handle that fits is a lookup like any other. */
+    long_text[STORE_HANDLE_BYTES_MAX - 1] = '\0';
+    assert_int_equal(store_user_find(store, long_text, NULL, NULL, &got, &found), TL_OK);
+    assert_false(found);
+    store_close(store);
+}
+
+static void test_user_find_lengths(void **state)
+{
+    (void)state;
+    each_backend(body_user_find_lengths);
+}
+
+static void session_make(uint8_t hash_byte, uint64_t n, uint64_t user, struct store_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    memset(out->token_hash, hash_byte, sizeof(out->token_hash));
+    out->id = id128_make(0x0194000000007000ull, n);
+    out->user_id = user_id(user);
+    out->created_ns = T0 + n;
+    out->expires_ns = T0 + n + 3600ull * 1000000000ull;
+}
+
+static void body_user_delete(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_user alice, bob, got;
+    struct store_wallet wa, wb, usd, out[4];
+    struct store_session sa, sb, session_got;
+    uint32_t count = 0;
+    bool created = false;
+    bool found = false;
+
+    user_make(1, "alice", "alice@example.com", "+15550001", &alice, &wa);
+    user_make(2, "bob", "bob@example.com", "+15550002", &bob, &wb);
+    user_create_ok(store, &alice, &wa);
+    user_create_ok(store, &bob, &wb);
+    usd = wa;
+    usd.id = wallet_id(11);
+    usd.currency = USD;
+    assert_int_equal(store_wallet_open(store, &usd, &out[0], &created), TL_OK);
+    assert_true(created);
+    session_make(0xa1, 1, 1, &sa);
+    session_make(0xb2, 2, 2, &sb);
+    assert_int_equal(store_session_create(store, &sa), TL_OK);
+    assert_int_equal(store_session_create(store, &sb), TL_OK);
+
+    assert_int_equal(store_user_delete(store, alice.id), TL_OK);
+    assert_user_absent(store, alice.id);
+    assert_wallet_absent(store, wa.id);
+    assert_wallet_absent(store, usd.id);
+    assert_int_equal(store_wallets_list(store, alice.id, out, 4, &count), TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_session_get(store, sa.token_hash, &session_got, &found), TL_OK);
+    assert_false(found);
+    /* Its handle, email and phone are free again. */
+    assert_int_equal(store_user_find(store, "alice", NULL, NULL, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_user_find(store, NULL, NULL, "+15550001", &got, &found), TL_OK);
+    assert_false(found);
+
+    /* Bob is untouched. */
+    assert_int_equal(store_user_get(store, bob.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_user_eq(&got, &bob);
+    assert_int_equal(store_wallets_list(store, bob.id, out, 4, &count), TL_OK);
+    assert_int_equal(count, 1);
+    assert_wallet_eq(&out[0], &wb);
+    assert_int_equal(store_session_get(store, sb.token_hash, &session_got, &found), TL_OK);
+    assert_true(found);
+
+    /* Compensation may run twice. */
+    assert_int_equal(store_user_delete(store, alice.id), TL_OK);
+    user_create_ok(store, &alice, &wa);
+    store_close(store);
+}
+
+static void test_user_delete(void **state)
+{
+    (void)state;
+    each_backend(body_user_delete);
+}
+
+/* ---- Wallets ---- */
+
+static void body_wallets(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_user alice;
+    struct store_wallet first, w, got, list[4];
+    uint16_t currencies[3] = {USD, 826, 392};
+    uint32_t count = 99;
+    bool created = false;
+    bool found = false;
+
+    user_make(1, "alice", "alice@example.com", "", &alice, &first);
+    first.created_ns = T0 + 500; /* the EUR wallet is not the oldest */
+    user_create_ok(store, &alice, &first);
+
+    /* Opened newest id first but with older times: the list follows created_ns. */
+    for (uint32_t i = 0; i < 3; i++) {
+        w = first;
+        w.id = wallet_id(20 - i);
+        w.currency = currencies[i];
+        w.created_ns = T0 + 100 + i;
+        assert_int_equal(store_wallet_open(store, &w, &got, &created), TL_OK);
+        assert_true(created);
+        assert_wallet_eq(&got, &w);
+    }
+    /* An existing currency answers with the stored row, whatever id was offered. */
+    w = first;
+    w.id = wallet_id(30);
+    w.created_ns = T0 + 900;
+    assert_int_equal(store_wallet_open(store, &w, &got, &created), TL_OK);
+    assert_false(created);
+    assert_wallet_eq(&got, &first);
+    assert_wallet_absent(store, wallet_id(30));
+
+    assert_int_equal(store_wallet_find(store, alice.id, 826, &got, &found), TL_OK);
+    assert_true(found);
+    assert_id_eq(got.id, wallet_id(19));
+    assert_int_equal(store_wallet_find(store, alice.id, 36, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_wallet_find(store, user_id(2), EUR, &got, &found), TL_OK);
+    assert_false(found);
+
+    assert_int_equal(store_wallets_list(store, alice.id, list, 4, &count), TL_OK);
+    assert_int_equal(count, 4);
+    assert_id_eq(list[0].id, wallet_id(20));
+    assert_id_eq(list[1].id, wallet_id(19));
+    assert_id_eq(list[2].id, wallet_id(18));
+    assert_wallet_eq(&list[3], &first);
+    count = 99;
+    assert_int_equal(store_wallets_list(store, alice.id, list, 3, &count), TL_ERR_LIMIT);
+    assert_int_equal(count, 99); /* not filled on error */
+    assert_int_equal(store_wallets_list(store, alice.id, NULL, 0, &count), TL_ERR_LIMIT);
+    assert_int_equal(store_wallets_list(store, user_id(2), NULL, 0, &count), TL_OK);
+    assert_int_equal(count, 0);
+    store_close(store);
+}
+
+static void test_wallets(void **state)
+{
+    (void)state;
+    each_backend(body_wallets);
+}
+
+/* ---- Sessions ---- */
+
+static void body_sessions(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_session s, other, got;
+    uint8_t unknown[STORE_HASH_BYTES];
+    bool found = false;
+
+    session_make(0x11, 1, 1, &s);
+    session_make(0x22, 2, 1, &other);
+    assert_int_equal(store_session_create(store, &s), TL_OK);
+    assert_int_equal(store_session_create(store, &other), TL_OK);
+    assert_int_equal(store_session_get(store, s.token_hash, &got, &found), TL_OK);
+    assert_true(found);
+    assert_memory_equal(got.token_hash, s.token_hash, STORE_HASH_BYTES);
+    assert_id_eq(got.id, s.id);
+    assert_id_eq(got.user_id, s.user_id);
+    assert_int_equal(got.created_ns, s.created_ns);
+    assert_int_equal(got.expires_ns, s.expires_ns);
+    assert_false(got.revoked);
+
+    assert_int_equal(store_session_revoke(store, s.token_hash), TL_OK);
+    assert_int_equal(store_session_get(store, s.token_hash, &got, &found), TL_OK);
+    assert_true(found);
+    assert_true(got.revoked);
+    assert_int_equal(store_session_revoke(store, s.token_hash), TL_OK); /* again: still there */
+    assert_int_equal(store_session_get(store, other.token_hash, &got, &found), TL_OK);
+    assert_true(found);
+    assert_false(got.revoked);
+
+    memset(unknown, 0x33, sizeof(unknown));
+    assert_int_equal(store_session_revoke(store, unknown), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_session_get(store, unknown, &got, &found), TL_OK);
+    assert_false(found);
+    store_close(store);
+}
+
+static void test_sessions(void **state)
+{
+    (void)state;
+    each_backend(body_sessions);
+}
+
+/* ---- Payments ---- */
+
+/* A payment record committed with real ledger rows in the same batch. */
+static void body_payment_with_ledger(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store *reader;
+    struct ledger_account accounts[2];
+    const struct ledger_account *changed[2] = {&accounts[0], &accounts[1]};
+    struct ledger_posting posting;
+    struct store_payment p = payment_make(1, 1, 2, T0 + 3), got;
+    struct record_batch records;
+    struct store_batch batch;
+    bool found = false;
+
+    memset(accounts, 0, sizeof(accounts));
+    for (int i = 0; i < 2; i++) {
+        accounts[i].id = wallet_id((uint64_t)i + 1);
+        accounts[i].user_data = user_id((uint64_t)i + 1);
+        accounts[i].timestamp = T0 + 1 + (uint64_t)i;
+        accounts[i].currency = EUR;
+        accounts[i].kind = LEDGER_KIND_WALLET;
+    }
+    accounts[0].credits_posted = 1000; /* as if funded */
+    accounts[0].debits_posted = p.amount;
+    accounts[1].credits_posted = p.amount;
+    memset(&posting, 0, sizeof(posting));
+    posting.transfer.id = p.id;
+    posting.transfer.debit_account_id = accounts[0].id;
+    posting.transfer.credit_account_id = accounts[1].id;
+    posting.transfer.user_ref = p.id;
+    posting.transfer.amount = p.amount;
+    posting.transfer.timestamp = p.created_ns;
+    posting.transfer.currency = EUR;
+    posting.transfer.code = LEDGER_CODE_PAYMENT;
+    posting.debit_after.credits_posted = 1000;
+    posting.debit_after.debits_posted = p.amount;
+    posting.credit_after.credits_posted = p.amount;
+
+    memset(&records, 0, sizeof(records));
+    record_batch_payment(&records, &p);
+    memset(&batch, 0, sizeof(batch));
+    batch.ledger.postings = &posting;
+    batch.ledger.posting_count = 1;
+    batch.ledger.accounts = changed;
+    batch.ledger.account_count = 2;
+    batch.records = records.records;
+    batch.record_count = records.count;
+
+    reader = open_reader(f);
+    assert_int_equal(store_batch_begin(store), TL_OK);
+    assert_int_equal(store_payment_get(reader, p.id, &got, &found), TL_OK);
+    assert_false(found); /* not before the commit */
+    assert_int_equal(store_batch_commit(store, &batch), TL_OK);
+    assert_int_equal(store_payment_get(reader, p.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_payment_eq(&got, &p);
+    struct ledger_posting stored;
+    assert_int_equal(store_transfer_get(reader, p.id, &stored, &found), TL_OK);
+    assert_true(found);
+    assert_int_equal(stored.transfer.timestamp, got.created_ns);
+    store_close(reader);
+    store_close(store);
+}
+
+static void test_payment_with_ledger(void **state)
+{
+    (void)state;
+    each_backend(body_payment_with_ledger);
+}
+
+/* Extreme values come back exactly; a duplicate id or time fails its whole batch. */
+static void body_payment_records(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_payment big = payment_make(1, 1, 2, T0 + 10), dup, got;
+    struct store_idempotency row = idempotency_make("user:1", "k-1", 1, 201, T0, "{}");
+    struct record_batch b;
+    bool found = false;
+
+    big.amount = INT64_MAX;
+    big.fee = INT64_MAX;
+    big.sender_available_after = INT64_MIN;
+    big.recipient_available_after = INT64_MAX;
+    big.currency = UINT16_MAX;
+    memset(big.to_text, 't', sizeof(big.to_text) - 1);
+    memset(big.note, 'n', sizeof(big.note) - 1);
+    memset(&b, 0, sizeof(b));
+    record_batch_payment(&b, &big);
+    assert_true(b.records[0].data_bytes <= STORE_RECORD_PAYMENT_BYTES);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_int_equal(store_payment_get(store, big.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_payment_eq(&got, &big);
+
+    /* The same id at another time, with an idempotency row: nothing of the batch stays. */
+    dup = payment_make(1, 2, 1, T0 + 11);
+    memset(&b, 0, sizeof(b));
+    record_batch_idempotency(&b, &row);
+    record_batch_payment(&b, &dup);
+    assert_int_equal(record_batch_commit(store, &b), TL_ERR_STORAGE);
+    assert_idempotency_absent(store, "user:1", "k-1");
+    /* Another id at the same time. */
+    dup = payment_make(2, 2, 1, T0 + 10);
+    memset(&b, 0, sizeof(b));
+    record_batch_payment(&b, &dup);
+    assert_int_equal(record_batch_commit(store, &b), TL_ERR_STORAGE);
+    assert_int_equal(store_payment_get(store, dup.id, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_payment_get(store, big.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_payment_eq(&got, &big);
+    store_close(store);
+}
+
+static void test_payment_records(void **state)
+{
+    (void)state;
+    each_backend(body_payment_records);
+}
+
+/* The record layout round-trips without a store. */
+static void test_record_payment_layout(void **state)
+{
+    struct store_payment p = payment_make(7, 1, 2, T0 + 1), back;
+    struct store_payment buf;
+    struct store_record r;
+
+    (void)state;
+    memset(p.note, 'x', sizeof(p.note) - 1);
+    store_record_payment(&p, &buf, &r);
+    assert_int_equal(r.kind, STORE_RECORD_PAYMENT);
+    assert_id_eq(r.key, p.id);
+    assert_ptr_equal(r.data, &buf);
+    assert_true(r.data_bytes <= STORE_RECORD_PAYMENT_BYTES);
+    store_record_payment_decode(&r, &back);
+    assert_payment_eq(&back, &p);
+}
+
+#define MODEL_PAYMENTS_MAX 64
+
+/* The naive answer: every payment involving user in direction, newest first. */
+static uint32_t model_list(const struct store_payment *all, uint32_t count, uint64_t user,
+                           enum store_direction direction, struct store_payment *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = count; i-- > 0;) {
+        bool sent = id128_eq(all[i].from_user, user_id(user));
+        bool received = id128_eq(all[i].to_user, user_id(user));
+        bool match = direction == STORE_DIRECTION_SENT       ? sent
+                     : direction == STORE_DIRECTION_RECEIVED ? received
+                                                             : sent || received;
+        if (match) {
+            out[n++] = all[i];
+        }
+    }
+    return n;
+}
+
+/* Walks every page older, then every page newer from the oldest, against the model. */
+static void check_pages(struct store *store, uint64_t user, enum store_direction direction,
+                        uint32_t limit, const struct store_payment *expected, uint32_t total)
+{
+    struct store_payment page[TL_PAGE_LIMIT_MAX];
+    struct store_page cursor = {0, 0, limit};
+    uint32_t seen = 0;
+    uint32_t count = 0;
+    bool more = true;
+
+    while (more) {
+        assert_int_equal(
+            store_payments_list(store, user_id(user), direction, &cursor, page, &count, &more),
+            TL_OK);
+        assert_true(count <= limit);
+        for (uint32_t i = 0; i < count; i++) {
+            assert_true(seen + i < total);
+            assert_payment_eq(&page[i], &expected[seen + i]);
+        }
+        seen += count;
+        assert_int_equal(more, seen < total);
+        assert_true(count == limit || !more);
+        if (count > 0) {
+            cursor.starting_after_ts = page[count - 1].created_ns;
+        }
+    }
+    assert_int_equal(seen, total);
+    if (total == 0) {
+        return;
+    }
+    /* Back up from the oldest: each page is the limit entries just newer, newest first. */
+    cursor.starting_after_ts = 0;
+    cursor.ending_before_ts = expected[total - 1].created_ns;
+    seen = 1; /* entries at or after the cursor, counted from the oldest */
+    more = true;
+    while (more) {
+        assert_int_equal(
+            store_payments_list(store, user_id(user), direction, &cursor, page, &count, &more),
+            TL_OK);
+        uint32_t newest = total - seen - count; /* index of page[0] in expected */
+        for (uint32_t i = 0; i < count; i++) {
+            assert_payment_eq(&page[i], &expected[newest + i]);
+        }
+        seen += count;
+        assert_int_equal(more, seen < total);
+        if (count > 0) {
+            cursor.ending_before_ts = page[0].created_ns;
+        }
+    }
+    assert_int_equal(seen, total);
+}
+
+static void body_payments_list(struct fixture *f)
+{
+    static const enum store_direction directions[] = {STORE_DIRECTION_ANY, STORE_DIRECTION_SENT,
+                                                      STORE_DIRECTION_RECEIVED};
+    struct store *store = open_writer(f);
+    struct store_payment all[MODEL_PAYMENTS_MAX];
+    struct store_payment expected[MODEL_PAYMENTS_MAX];
+    struct store_payment page[TL_PAGE_LIMIT_MAX];
+    struct store_page cursor = {0, 0, 10};
+    uint32_t count = 0;
+    bool more = false;
+
+    /* Users 1..4 paying each other in a fixed pseudo-random pattern, a self-payment too. */
+    for (uint32_t i = 0; i < MODEL_PAYMENTS_MAX; i++) {
+        uint64_t from = 1 + (i * 7u) % 4u;
+        uint64_t to = i % 13u == 5u ? from : 1 + (i * 5u + 1u) % 4u;
+        all[i] = payment_make(i + 1, from, to, T0 + 1000 + (uint64_t)i * 3);
+    }
+    payments_commit(store, all, MODEL_PAYMENTS_MAX);
+
+    for (uint64_t user = 1; user <= 5; user++) {
+        for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
+            uint32_t total = model_list(all, MODEL_PAYMENTS_MAX, user, directions[d], expected);
+            assert_true(user == 5 || total > 0);
+            for (uint32_t limit = 1; limit <= 9; limit++) {
+                check_pages(store, user, directions[d], limit, expected, total);
+            }
+            check_pages(store, user, directions[d], TL_PAGE_LIMIT_MAX, expected, total);
+        }
+    }
+
+    /* A cursor between stored times and one past every time. */
+    cursor.starting_after_ts = T0 + 1000 + 3 * 10 + 1; /* just after payment 11 */
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_OK);
+    assert_true(count > 0);
+    assert_true(page[0].created_ns <= T0 + 1000 + 3 * 10);
+    cursor.starting_after_ts = UINT64_MAX;
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_OK);
+    assert_int_equal(count, 10);
+    cursor.starting_after_ts = 0;
+    cursor.ending_before_ts = UINT64_MAX;
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_OK);
+    assert_int_equal(count, 0);
+    assert_false(more);
+
+    /* Bad pages. */
+    cursor.ending_before_ts = 0;
+    cursor.limit = 0;
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_ERR_INVALID_REQUEST);
+    cursor.limit = TL_PAGE_LIMIT_MAX + 1;
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_ERR_INVALID_REQUEST);
+    cursor.limit = 5;
+    cursor.starting_after_ts = T0 + 2000;
+    cursor.ending_before_ts = T0 + 1000;
+    assert_int_equal(
+        store_payments_list(store, user_id(1), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_ERR_INVALID_REQUEST);
+    store_close(store);
+}
+
+static void test_payments_list(void **state)
+{
+    (void)state;
+    each_backend(body_payments_list);
+}
+
+/* ---- Idempotency ---- */
+
+static void body_idempotency(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_idempotency a =
+        idempotency_make("user:1", "key-a", 0xaa, 201, T0 + 10, "{\"id\":\"a\"}");
+    struct store_idempotency again =
+        idempotency_make("user:1", "key-a", 0xbb, 500, T0 + 11, "other");
+    struct store_idempotency other_scope =
+        idempotency_make("ip:192.0.2.1", "key-a", 0xcc, 200, T0 + 20, "");
+    struct store_idempotency late = idempotency_make("user:2", "key-b", 0xdd, 202, T0 + 30, "late");
+    char long_key[STORE_IDEMPOTENCY_KEY_BYTES_MAX + 1];
+    struct store_idempotency got;
+    uint32_t deleted = 99;
+    bool found = false;
+
+    assert_int_equal(store_idempotency_put(store, &a), TL_OK);
+    assert_idempotency_stored(store, &a);
+    assert_int_equal(store_idempotency_put(store, &again), TL_ERR_CONFLICT);
+    assert_idempotency_stored(store, &a); /* the first row stays */
+    assert_int_equal(store_idempotency_put(store, &other_scope), TL_OK);
+    assert_idempotency_stored(store, &other_scope); /* an empty body comes back as "" */
+    assert_int_equal(store_idempotency_put(store, &late), TL_OK);
+    assert_idempotency_absent(store, "user:2", "key-a");
+    assert_idempotency_absent(store, "user:1", "key-b");
+
+    /* Lengths a client could send. */
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    assert_int_equal(store_idempotency_get(store, "user:1", long_key, &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_idempotency_get(store, "user:1", "", &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+    long_key[STORE_IDEMPOTENCY_KEY_BYTES_MAX - 1] = '\0';
+    assert_int_equal(store_idempotency_get(store, "user:1", long_key, &got, &found), TL_OK);
+    assert_false(found);
+    struct store_idempotency empty_key = a;
+    empty_key.key[0] = '\0';
+    assert_int_equal(store_idempotency_put(store, &empty_key), TL_ERR_INVALID_REQUEST);
+    struct store_idempotency huge = a;
+    huge.body_bytes = TL_RECORD_BYTES_MAX + 1;
+    assert_int_equal(store_idempotency_put(store, &huge), TL_ERR_LIMIT);
+
+    /* Prune: strictly before. */
+    assert_int_equal(store_idempotency_prune(store, T0 + 10, &deleted), TL_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(store_idempotency_prune(store, T0 + 21, &deleted), TL_OK);
+    assert_int_equal(deleted, 2);
+    assert_idempotency_absent(store, "user:1", "key-a");
+    assert_idempotency_absent(store, "ip:192.0.2.1", "key-a");
+    assert_idempotency_stored(store, &late);
+    assert_int_equal(store_idempotency_put(store, &again), TL_OK); /* the key is free again */
+    assert_int_equal(store_idempotency_prune(store, UINT64_MAX, &deleted), TL_OK);
+    assert_int_equal(deleted, 2);
+    store_close(store);
+}
+
+static void test_idempotency(void **state)
+{
+    (void)state;
+    each_backend(body_idempotency);
+}
+
+/* Pruning more rows than one chunk deletes them all. */
+static void body_idempotency_prune_many(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    uint32_t deleted = 0;
+    char key[32];
+
+    for (uint32_t i = 0; i < 2500; i++) {
+        snprintf(key, sizeof(key), "k%u", i);
+        struct store_idempotency row = idempotency_make("user:1", key, 1, 200, T0 + i, "x");
+        assert_int_equal(store_idempotency_put(store, &row), TL_OK);
+    }
+    assert_int_equal(store_idempotency_prune(store, T0 + 2100, &deleted), TL_OK);
+    assert_int_equal(deleted, 2100);
+    assert_int_equal(store_idempotency_prune(store, T0 + 2100, &deleted), TL_OK);
+    assert_int_equal(deleted, 0);
+    assert_idempotency_absent(store, "user:1", "k2099");
+    assert_int_equal(store_idempotency_prune(store, T0 + 5000, &deleted), TL_OK);
+    assert_int_equal(deleted, 400);
+    store_close(store);
+}
+
+static void test_idempotency_prune_many(void **state)
+{
+    (void)state;
+    each_backend(body_idempotency_prune_many);
+}
+
+/* Records: the first row for a key wins, within a batch, across batches and over a put. */
+static void body_idempotency_records(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store_idempotency first =
+        idempotency_make("user:1", "r-1", 0x01, 201, T0 + 1, "{\"first\":true}");
+    struct store_idempotency second =
+        idempotency_make("user:1", "r-1", 0x02, 409, T0 + 2, "second");
+    struct store_idempotency put = idempotency_make("user:1", "r-2", 0x03, 200, T0 + 3, "put");
+    struct store_idempotency over_put =
+        idempotency_make("user:1", "r-2", 0x04, 201, T0 + 4, "record");
+    struct store_idempotency empty = idempotency_make("user:2", "r-1", 0x05, 204, T0 + 5, "");
+    struct record_batch b;
+
+    memset(&b, 0, sizeof(b));
+    record_batch_idempotency(&b, &first);
+    record_batch_idempotency(&b, &second);
+    record_batch_idempotency(&b, &empty);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_idempotency_stored(store, &first);
+    assert_idempotency_stored(store, &empty);
+
+    memset(&b, 0, sizeof(b));
+    record_batch_idempotency(&b, &second);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_idempotency_stored(store, &first);
+
+    assert_int_equal(store_idempotency_put(store, &put), TL_OK);
+    memset(&b, 0, sizeof(b));
+    record_batch_idempotency(&b, &over_put);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_idempotency_stored(store, &put);
+    assert_int_equal(store_idempotency_put(store, &first), TL_ERR_CONFLICT);
+    store_close(store);
+}
+
+static void test_idempotency_records(void **state)
+{
+    (void)state;
+    each_backend(body_idempotency_records);
+}
+
+/* The serializer refuses what does not fit, in the buffer or in a batch record. */
+static void test_record_idempotency_limits(void **state)
+{
+    static char body[TL_RECORD_BYTES_MAX + 1];
+    static uint8_t buf[TL_RECORD_BYTES_MAX + 4096];
+    struct store_idempotency row = idempotency_make("user:1", "key", 1, 200, T0, "");
+    struct store_idempotency back;
+    struct store_record r;
+
+    (void)state;
+    memset(body, 'b', sizeof(body) - 1);
+    row.body = body;
+    row.body_bytes = 100;
+    assert_int_equal(store_record_idempotency(&row, buf, 64, &r), TL_ERR_LIMIT);
+    assert_int_equal(store_record_idempotency(&row, buf, 200, &r), TL_OK);
+    assert_true(r.data_bytes <= 200);
+    store_record_idempotency_decode(&r, &back);
+    assert_string_equal(back.scope, "user:1");
+    assert_string_equal(back.key, "key");
+    assert_int_equal(back.body_bytes, 100);
+    assert_memory_equal(back.body, body, 100);
+    /* A bigger buffer does not lift the batch record limit. */
+    row.body_bytes = TL_RECORD_BYTES_MAX;
+    assert_int_equal(store_record_idempotency(&row, buf, sizeof(buf), &r), TL_ERR_LIMIT);
+    row.body_bytes = TL_RECORD_BYTES_MAX - 1024;
+    assert_int_equal(store_record_idempotency(&row, buf, sizeof(buf), &r), TL_OK);
+    assert_true(r.data_bytes <= TL_RECORD_BYTES_MAX);
+}
+
+/* ---- Readers, migrations, the fault backend ---- */
+
+static void body_reader_sees_all(struct fixture *f)
+{
+    struct store *store = open_writer(f);
+    struct store *reader = open_reader(f);
+    struct store_user alice, got_user;
+    struct store_wallet wallet, wallets[2];
+    struct store_session session, got_session;
+    struct store_payment p = payment_make(1, 1, 2, T0 + 50), page[2];
+    struct store_idempotency row = idempotency_make("user:1", "k", 9, 201, T0 + 60, "body");
+    struct store_page cursor = {0, 0, 2};
+    uint32_t count = 0;
+    bool found = false;
+    bool more = true;
+
+    user_make(1, "alice", "alice@example.com", "+15550001", &alice, &wallet);
+    user_create_ok(store, &alice, &wallet);
+    session_make(0x44, 1, 1, &session);
+    assert_int_equal(store_session_create(store, &session), TL_OK);
+    payments_commit(store, &p, 1);
+    assert_int_equal(store_idempotency_put(store, &row), TL_OK);
+
+    assert_int_equal(store_user_find(reader, NULL, "alice@example.com", NULL, &got_user, &found),
+                     TL_OK);
+    assert_true(found);
+    assert_user_eq(&got_user, &alice);
+    assert_int_equal(store_wallets_list(reader, alice.id, wallets, 2, &count), TL_OK);
+    assert_int_equal(count, 1);
+    assert_wallet_eq(&wallets[0], &wallet);
+    assert_int_equal(store_session_get(reader, session.token_hash, &got_session, &found), TL_OK);
+    assert_true(found);
+    assert_int_equal(
+        store_payments_list(reader, alice.id, STORE_DIRECTION_SENT, &cursor, page, &count, &more),
+        TL_OK);
+    assert_int_equal(count, 1);
+    assert_false(more);
+    assert_payment_eq(&page[0], &p);
+    assert_idempotency_stored(reader, &row);
+    store_close(reader);
+    store_close(store);
+}
+
+static void test_reader_sees_all(void **state)
+{
+    (void)state;
+    each_backend(body_reader_sees_all);
+}
+
+/* A database at schema version 1 (ledger only) gains the app tables on open, data kept. */
+static void body_migrate_from_v1(struct fixture *f)
+{
+    struct store *store;
+    struct store_user alice, got;
+    struct store_wallet wallet;
+    struct ledger_account account;
+    sqlite3 *db = NULL;
+    uint32_t version = 0;
+    bool found = false;
+
+    if (strcmp(f->backend->name, "sqlite") != 0) {
+        return;
+    }
+    assert_true(store_sqlite_migration_count >= 2);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, store_sqlite_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO accounts VALUES (1, x'00000000000000000000000000"
+                                  "000001', x'00000000000000000000000000000000', 0, 0, 0, 0, "
+                                  "978, 1, 0); PRAGMA user_version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+    store = open_writer(f);
+    assert_int_equal(store_schema_version(store, &version), TL_OK);
+    assert_int_equal(version, STORE_SCHEMA_VERSION);
+    assert_int_equal(store_account_get(store, id128_make(0, 1), &account, &found), TL_OK);
+    assert_true(found);
+    user_make(1, "alice", "alice@example.com", "", &alice, &wallet);
+    user_create_ok(store, &alice, &wallet);
+    assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
+    assert_true(found);
+    store_close(store);
+}
+
+static void test_migrate_from_v1(void **state)
+{
+    (void)state;
+    each_backend(body_migrate_from_v1);
+}
+
+/* Through the fault backend every app call counts as one operation and can fail. */
+static void body_fault_app(struct fixture *f)
+{
+    struct store_config config = f->config;
+    struct store *store = NULL;
+    struct store_user alice, got;
+    struct store_wallet wallet;
+    struct store_session session;
+    enum store_user_conflict conflict = STORE_USER_CONFLICT_NONE;
+    uint64_t ops;
+    bool found = true;
+
+    if (strcmp(f->backend->name, "sqlite") != 0) {
+        return; /* "fault" by name always wraps sqlite */
+    }
+    config.backend = "fault";
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    user_make(1, "alice", "alice@example.com", "", &alice, &wallet);
+
+    ops = store_fault_op_count(store);
+    store_fault_fail_at(store, 1);
+    assert_int_equal(store_user_create(store, &alice, &wallet, &conflict), TL_ERR_STORAGE);
+    assert_int_equal(conflict, STORE_USER_CONFLICT_NONE);
+    assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_fault_op_count(store), ops + 2);
+    user_create_ok(store, &alice, &wallet);
+
+    session_make(0x55, 1, 1, &session);
+    store_fault_fail_at(store, 1);
+    assert_int_equal(store_session_create(store, &session), TL_ERR_STORAGE);
+    assert_int_equal(store_session_create(store, &session), TL_OK);
+    store_fault_fail_at(store, 1);
+    assert_int_equal(store_user_find(store, "alice", NULL, NULL, &got, &found), TL_ERR_STORAGE);
+    assert_int_equal(store_user_find(store, "alice", NULL, NULL, &got, &found), TL_OK);
+    assert_true(found);
+    assert_int_equal(store_fault_op_count(store), ops + 7);
+    store_close(store);
+}
+
+static void test_fault_app(void **state)
+{
+    (void)state;
+    each_backend(body_fault_app);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_user_create_find),
+    cmocka_unit_test(test_user_conflicts),
+    cmocka_unit_test(test_users_without_phone),
+    cmocka_unit_test(test_user_find_lengths),
+    cmocka_unit_test(test_user_delete),
+    cmocka_unit_test(test_wallets),
+    cmocka_unit_test(test_sessions),
+    cmocka_unit_test(test_payment_with_ledger),
+    cmocka_unit_test(test_payment_records),
+    cmocka_unit_test(test_record_payment_layout),
+    cmocka_unit_test(test_payments_list),
+    cmocka_unit_test(test_idempotency),
+    cmocka_unit_test(test_idempotency_prune_many),
+    cmocka_unit_test(test_idempotency_records),
+    cmocka_unit_test(test_record_idempotency_limits),
+    cmocka_unit_test(test_reader_sees_all),
+    cmocka_unit_test(test_migrate_from_v1),
+    cmocka_unit_test(test_fault_app),
+};
+
+TL_TEST_MAIN(tests)
