@@ -44,4 +44,8 @@ if [ $ran -eq 0 ]; then
     echo "bench/run.sh: no benchmarks in $build/bench" >&2
     exit 1
 fi
+
+# HTTP API under load: POST /v1/payments with wrk over keep-alive and TLS (bench/http_payments.sh).
+echo
+bash "$root/bench/http_payments.sh" "$build" || status=1
 exit $status

@@ -1,6 +1,8 @@
 #include "api/app.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/metrics.h"
 #include "api/ratelimit.h"
@@ -29,6 +31,18 @@ static enum tl_err app_limits_init(struct api_app *app, const struct config *con
     return TL_OK;
 }
 
+static void app_store_init(struct api_app *app)
+{
+    pthread_condattr_t attr;
+    TL_ASSERT(pthread_condattr_init(&attr) == 0);
+    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
+    TL_ASSERT(pthread_cond_init(&app->app_store_freed, &attr) == 0);
+    pthread_condattr_destroy(&attr);
+    TL_ASSERT(pthread_mutex_init(&app->app_store_mutex, NULL) == 0);
+    app->app_store = NULL;
+    app->app_store_busy = false;
+}
+
 enum tl_err api_app_init(struct api_app *app, const struct config *config, struct writer *writer,
                          struct readers *readers)
 {
@@ -43,6 +57,7 @@ enum tl_err api_app_init(struct api_app *app, const struct config *config, struc
     app->writer = writer;
     app->readers = readers;
     atomic_init(&app->draining, false);
+    app_store_init(app);
     enum tl_err err = metrics_new(app_route_names, api_route_count, &app->metrics);
     if (err == TL_OK && config != NULL) {
         err = app_limits_init(app, config);
@@ -61,4 +76,50 @@ void api_app_fini(struct api_app *app)
     }
     metrics_free(app->metrics);
     app->metrics = NULL;
+    TL_ASSERT(!app->app_store_busy);
+    pthread_cond_destroy(&app->app_store_freed);
+    pthread_mutex_destroy(&app->app_store_mutex);
+    app->app_store = NULL; /* borrowed: main closes it */
+}
+
+enum tl_err api_app_store_acquire(struct api_app *app, struct store **out)
+{
+    struct timespec deadline;
+    if (app->app_store == NULL) {
+        return TL_ERR_STORAGE;
+    }
+    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
+    deadline.tv_sec += (time_t)(API_APP_STORE_WAIT_MS / 1000u);
+    deadline.tv_nsec += (long)(API_APP_STORE_WAIT_MS % 1000u) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    enum tl_err err = TL_OK;
+    TL_ASSERT(pthread_mutex_lock(&app->app_store_mutex) == 0);
+    while (app->app_store_busy) {
+        int rc = pthread_cond_timedwait(&app->app_store_freed, &app->app_store_mutex, &deadline);
+        if (rc == ETIMEDOUT) {
+            err = TL_ERR_BUSY;
+            break;
+        }
+        TL_ASSERT(rc == 0);
+    }
+    if (err == TL_OK) {
+        app->app_store_busy = true;
+        *out = app->app_store;
+    }
+    TL_ASSERT(pthread_mutex_unlock(&app->app_store_mutex) == 0);
+    return err;
+}
+
+void api_app_store_release(struct api_app *app, struct store *store)
+{
+    TL_ASSERT(store != NULL);
+    TL_ASSERT(store == app->app_store);
+    TL_ASSERT(pthread_mutex_lock(&app->app_store_mutex) == 0);
+    TL_ASSERT(app->app_store_busy);
+    app->app_store_busy = false;
+    TL_ASSERT(pthread_cond_signal(&app->app_store_freed) == 0);
+    TL_ASSERT(pthread_mutex_unlock(&app->app_store_mutex) == 0);
 }

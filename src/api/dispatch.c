@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/ratelimit.h"
 #include "api/readers.h"
@@ -132,9 +133,14 @@ static enum tl_err dispatch_idempotency(struct http_request *req, struct http_re
     return TL_OK;
 }
 
-/* Every phase before the handler, in order; the first error stops the walk. */
+/*
+ * Every phase up to and including the handler, in order; the first error stops the walk. A
+ * request with an Idempotency-Key claims its key before the handler runs and may be answered
+ * from the store instead (idem->replayed); the handler can reach its claim through
+ * idempotency_current() to commit its answer with the money (see idempotency.h).
+ */
 static enum tl_err dispatch_phases(struct api_app *app, struct http_request *req,
-                                   struct http_response *resp)
+                                   struct http_response *resp, struct idempotency_request *idem)
 {
     enum tl_err err = dispatch_route(app, req, resp);
     if (err == TL_OK && req->route->limit != ROUTE_LIMIT_NONE) {
@@ -152,8 +158,13 @@ static enum tl_err dispatch_phases(struct api_app *app, struct http_request *req
     if (err == TL_OK) {
         err = dispatch_idempotency(req, resp);
     }
-    if (err == TL_OK) {
+    if (err == TL_OK && req->idempotency_key != NULL) {
+        err = idempotency_begin(req, resp, idem);
+    }
+    if (err == TL_OK && !idem->replayed) {
+        idempotency_enter(idem);
         err = req->route->handler(req, resp);
+        idempotency_enter(NULL);
     }
     return err;
 }
@@ -163,11 +174,15 @@ void dispatch_run(struct api_app *app, struct http_request *req, struct http_res
     TL_ASSERT(app != NULL);
     TL_ASSERT(req->path != NULL);
     req->app = app;
-    enum tl_err err = dispatch_phases(app, req, resp);
+    struct idempotency_request idem;
+    idempotency_request_init(&idem);
+    enum tl_err err = dispatch_phases(app, req, resp, &idem);
     if (err != TL_OK) {
         /* Headers set for the failure (Allow, Retry-After) stay; the body becomes the problem. */
         http_response_problem(resp, req, err, resp->problem_param, resp->problem_detail);
     }
+    /* After the problem is rendered: what a retry replays is exactly what this one sent. */
+    idempotency_finish(req, resp, &idem);
     if (req->reader_ != NULL) {
         readers_release(app->readers, req->reader_);
         req->reader_ = NULL;

@@ -1,6 +1,7 @@
 /*
  * tallyd - the Tally API server. Wiring only: configuration, store, ledger, writer, readers,
- * API, server, then wait for SIGTERM/SIGINT and take it all down in reverse order.
+ * identity services, API, server, then wait for SIGTERM/SIGINT and take it all down in reverse
+ * order.
  *
  *   tallyd [serve] [options]   run the server (default)
  *   tallyd migrate [options]   apply database migrations and exit
@@ -14,9 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/accounts.h"
 #include "api/app.h"
+#include "api/authn.h"
+#include "api/idempotency.h"
 #include "api/readers.h"
 #include "api/server.h"
+#include "auth/password.h"
+#include "auth/throttle.h"
+#include "auth/token.h"
 #include "core/ledger.h"
 #include "core/money.h"
 #include "store/store.h"
@@ -35,8 +42,14 @@ struct tallyd {
     struct ledger *ledger;
     struct writer *writer;
     struct readers *readers;
+    struct store *app_store; /* the writable handle for users, sessions and wallet rows */
+    struct token_key token_key;
+    struct password_ctx *passwords;
+    struct throttle *throttle;
+    struct authn *authn;
     struct api_app app;
     bool app_ready;
+    struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
     struct server *server;
 };
 
@@ -88,7 +101,11 @@ static int tallyd_prepare(struct tallyd *t)
         fprintf(stderr, "tallyd: %s\n", error);
         return 1;
     }
+    enum tl_err err = token_key_init(&t->token_key, secret, sizeof(secret));
     explicit_bzero(secret, sizeof(secret));
+    if (err != TL_OK) {
+        return tallyd_fail("cannot use the server secret", err);
+    }
     snprintf(t->db_path, sizeof(t->db_path), "%s/" TALLYD_DB_FILE, t->config.data_dir);
     return 0;
 }
@@ -110,7 +127,36 @@ static int tallyd_migrate(struct tallyd *t)
     return 0;
 }
 
-/* Store, ledger, writer, readers, API, server: each needs the one before it. */
+/* Password hashing, the login throttle, sessions: what the identity routes need. */
+static int tallyd_identity_start(struct tallyd *t)
+{
+    struct password_config password_config;
+    struct throttle_config throttle_config;
+    password_config_default(&password_config);
+    throttle_config_default(&throttle_config);
+    enum tl_err err = password_ctx_new(&password_config, &t->passwords);
+    if (err != TL_OK) {
+        return tallyd_fail("cannot set up password hashing", err);
+    }
+    if ((err = throttle_new(&throttle_config, &t->throttle)) != TL_OK) {
+        return tallyd_fail("cannot set up the login throttle", err);
+    }
+    struct authn_config authn_config = {
+        .token_key = &t->token_key,
+        .passwords = t->passwords,
+        .throttle = t->throttle,
+        .session_ttl_s = t->config.auth_session_ttl_s,
+        /* At most half the workers (rounded up) may be hashing or waiting to: the rest
+         * always serve payments. */
+        .hash_waiters_max = (t->config.threads + 1) / 2 - AUTHN_HASH_CONCURRENCY,
+    };
+    if ((err = authn_new(&authn_config, &t->authn)) != TL_OK) {
+        return tallyd_fail("cannot set up sessions", err);
+    }
+    return 0;
+}
+
+/* Store, ledger, writer, readers, identity, API, server: each needs the one before it. */
 static int tallyd_start(struct tallyd *t)
 {
     const struct config *c = &t->config;
@@ -128,13 +174,32 @@ static int tallyd_start(struct tallyd *t)
     if ((err = writer_start(&writer_config, t->store, t->ledger, &t->writer)) != TL_OK) {
         return tallyd_fail("cannot start the ledger writer", err);
     }
+    /* Sandbox funding and fee revenue of the default currency; others open on first use. */
+    const struct money_currency *currency = money_currency_find(c->default_currency, 3);
+    if ((err = accounts_system_ensure(t->writer, currency->numeric)) != TL_OK) {
+        return tallyd_fail("cannot open the system accounts", err);
+    }
     if ((err = readers_open(&store_config, c->threads, &t->readers)) != TL_OK) {
         return tallyd_fail("cannot open reader store handles", err);
+    }
+    if ((err = store_open(&store_config, &t->app_store)) != TL_OK) {
+        return tallyd_fail("cannot open the application store handle", err);
+    }
+    int rc = tallyd_identity_start(t);
+    if (rc != 0) {
+        return rc;
     }
     if ((err = api_app_init(&t->app, c, t->writer, t->readers)) != TL_OK) {
         return tallyd_fail("cannot set up the API", err);
     }
     t->app_ready = true;
+    t->app.app_store = t->app_store;
+    t->app.authn = t->authn;
+    t->app.authenticate = authn_authenticate;
+    t->app.authenticate_ctx = t->authn;
+    if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
+        return tallyd_fail("cannot start the idempotency pruner", err);
+    }
     struct server_config server_config = tallyd_server_config(c);
     if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
         fprintf(stderr, "tallyd: %s\n", error);
@@ -147,9 +212,15 @@ static int tallyd_start(struct tallyd *t)
 static void tallyd_stop(struct tallyd *t)
 {
     server_stop(t->server); /* no handler runs after this */
+    idempotency_pruner_stop(t->pruner);
     if (t->app_ready) {
         api_app_fini(&t->app);
     }
+    authn_free(t->authn);
+    throttle_free(t->throttle);
+    password_ctx_free(t->passwords);
+    token_key_wipe(&t->token_key);
+    store_close(t->app_store);
     readers_close(t->readers);
     if (t->writer != NULL) {
         writer_stop(t->writer); /* commits everything queued */

@@ -55,6 +55,11 @@ struct config {
     char default_currency[4]; /* three upper-case letters */
     /* [ledger] */
     uint32_t accounts_max;
+    /* [auth] */
+    uint32_t auth_session_ttl_s; /* how long a session token from POST /v1/sessions lives */
+    /* [fees]: peer-to-peer payment fee paid by the sender (core/fees.h); 0 and 0 = free */
+    uint32_t fees_p2p_bps;         /* basis points of the amount, 0..10000 */
+    uint32_t fees_p2p_fixed_minor; /* plus this many minor units of the payment's currency */
     /* [ratelimit]: requests per minute and burst per key */
     uint32_t ratelimit_ip_per_min;
     uint32_t ratelimit_ip_burst;

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# http_payments.sh BUILD_DIR - HTTP throughput and latency of POST /v1/payments (make bench).
+#
+# Starts a fresh tallyd (--sandbox, plain HTTP on a free loopback port, its data dir on disk
+# under /tmp), signs up BENCH_USERS users and funds each with a large sandbox deposit, then runs
+# wrk (bench/payments.lua: keep-alive, a bearer token per request, 1-cent payments around a ring
+# of users so no balance runs out) at each connection count of BENCH_CONNECTIONS to find the
+# knee, one run with an Idempotency-Key on every request, and one run over TLS (the same data
+# dir restarted with a self-signed P-256 certificate). Prints a table: payments/s (201s only),
+# latency p50/p90/p99 and any answer other than 201. wrk and tallyd share this machine's CPUs.
+#
+#   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256"  BENCH_USERS=64  BENCH_WRK_THREADS=2
+#
+# Exits non-zero when tallyd cannot be set up or a run answers less than 99% 201s.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build="$root/$build"
+tallyd="$build/src/cmd/tallyd"
+seconds=${BENCH_SECONDS:-10}
+connections=${BENCH_CONNECTIONS:-1 4 16 64 128 256}
+user_count=${BENCH_USERS:-64}
+wrk_threads=${BENCH_WRK_THREADS:-2}
+work=$(mktemp -d /tmp/tally-bench-http.XXXXXX)
+pid=""
+
+cleanup() {
+    [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+die() {
+    echo "http_payments.sh: $*" >&2
+    exit 1
+}
+
+for tool in wrk curl jq openssl; do
+    command -v "$tool" >/dev/null || die "$tool is required (make deps installs it)"
+done
+[ -x "$tallyd" ] || die "$tallyd is not built"
+
+# Only the benchmark's own client talks to this server: no rate limit should shape the result
+# (the maximum per address, 1,000,000 a minute, is ~16,700/s; a 429 shows up in the table).
+export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
+export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
+export TALLY_SERVER_CONNECTIONS_MAX=4096 TALLY_SERVER_CONNECTIONS_PER_IP_MAX=4096
+export TALLY_LOG_LEVEL=${TALLY_LOG_LEVEL:-warn}
+
+# start ARGS... : tallyd on the bench data dir and a free loopback port; sets pid and port.
+start() {
+    : >"$work/tallyd.log"
+    TALLY_LOG_LEVEL=info "$tallyd" --data-dir "$work/data" --sandbox --port 0 "$@" \
+        2>>"$work/tallyd.log" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 200); do
+        port=$(jq -r 'select(.event == "listening") | .port' "$work/tallyd.log" 2>/dev/null | head -n 1)
+        [ -n "$port" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    [ -n "$port" ] || die "tallyd did not start: $(tail -n 3 "$work/tallyd.log")"
+}
+
+stop() {
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+}
+
+# ready BASE [CURL_ARGS...] : waits up to 10 s for /readyz.
+ready() {
+    local base=$1
+    shift
+    for _ in $(seq 1 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$@" "$base/readyz")" = 200 ] && return 0
+        sleep 0.05
+    done
+    die "tallyd not ready at $base"
+}
+
+# post BASE PATH TOKEN BODY [CURL_ARGS...] : prints the body; fails unless 201.
+post() {
+    local base=$1 path=$2 token=$3 body=$4 out auth=()
+    shift 4
+    [ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
+    out=$(curl -s -w '\n%{http_code}' --max-time 30 -X POST "$@" -H 'Content-Type: application/json' \
+        "${auth[@]}" --data-binary "$body" "$base$path") || return 1
+    [ "${out##*$'\n'}" = 201 ] || {
+        echo "POST $path answered ${out##*$'\n'}: ${out%$'\n'*}" >&2
+        return 1
+    }
+    printf '%s\n' "${out%$'\n'*}"
+}
+
+password=$(openssl rand -base64 18 | tr '/+' '_-')
+deposit_minor=1000000000000 # 10,000,000,000.00 USD each: a 1-cent ring never gets near zero
+
+# login_all BASE [CURL_ARGS...] : a fresh token for every bench user into $work/users.txt.
+login_all() {
+    local base=$1 i handle out
+    shift
+    : >"$work/users.txt"
+    for i in $(seq 1 "$user_count"); do
+        handle=$(printf 'bench_u%03d' "$i")
+        out=$(post "$base" /v1/sessions "" \
+            "{\"login\": \"$handle\", \"password\": \"$password\"}" "$@") ||
+            die "log-in of $handle failed"
+        echo "$(jq -r .token <<<"$out") $handle" >>"$work/users.txt"
+    done
+}
+
+# run_wrk LABEL CONNECTIONS URL KEYED : one wrk run; appends a table row to $work/table.txt.
+# shellcheck disable=SC2154 # the r_* variables are set by printf -v from the RESULT line
+run_wrk() {
+    local label=$1 conns=$2 url=$3 keyed=$4 threads=$wrk_threads line
+    [ "$threads" -le "$conns" ] || threads=$conns
+    TALLY_BENCH_USERS="$work/users.txt" TALLY_BENCH_IDEMPOTENCY=$keyed \
+        TALLY_BENCH_RUN="run$conns-$RANDOM$RANDOM" \
+        wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 10s --latency \
+        -s "$root/bench/payments.lua" "$url" >"$work/wrk.txt" 2>&1
+    line=$(grep '^RESULT ' "$work/wrk.txt")
+    if [ -z "$line" ]; then
+        echo "wrk failed:" >&2
+        cat "$work/wrk.txt" >&2
+        status=1
+        return
+    fi
+    # "RESULT k=v ..." -> shell variables r_k
+    local kv
+    for kv in ${line#RESULT }; do
+        printf -v "r_${kv%%=*}" '%s' "${kv#*=}"
+    done
+    local others
+    others=$(tr ',' '\n' <<<"$r_statuses" | grep -v '^201:' | paste -sd, -)
+    [ "$r_socket_errors" = 0 ] || others="${others:+$others,}socket:$r_socket_errors"
+    printf '%-26s %6s %12s %9s %9s %9s %9s  %s\n' "$label" "$conns" "$r_ok_rps" "$r_p50_ms" \
+        "$r_p90_ms" "$r_p99_ms" "$r_max_ms" "${others:-none}" | tee -a "$work/table.txt"
+    echo "$label $conns $r_ok_rps $r_p99_ms" >>"$work/points.txt"
+    if [ "$r_requests" -eq 0 ] || [ $((r_ok * 100)) -lt $((r_requests * 99)) ]; then
+        echo "   ^ fewer than 99% of $r_requests answers were 201" >&2
+        status=1
+    fi
+}
+
+status=0
+echo "== http_payments: POST /v1/payments over keep-alive on loopback, $user_count users, ${seconds} s per run"
+echo "== $(nproc) CPUs shared by wrk ($wrk_threads threads) and tallyd; $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)"
+
+start --listen 127.0.0.1
+base="http://127.0.0.1:$port"
+ready "$base"
+echo "-- setting up: $user_count users, a sandbox deposit each"
+for i in $(seq 1 "$user_count"); do
+    handle=$(printf 'bench_u%03d' "$i")
+    post "$base" /v1/users "" "{\"handle\": \"$handle\", \"email\": \"$handle@example.com\", \"password\": \"$password\", \"display_name\": \"Bench $i\"}" \
+        >/dev/null || die "sign-up of $handle failed"
+done
+login_all "$base"
+while read -r token handle; do
+    post "$base" /v1/deposits "$token" "{\"amount\": $deposit_minor, \"currency\": \"USD\", \"source\": \"sandbox\"}" \
+        >/dev/null || die "deposit for $handle failed"
+done <"$work/users.txt"
+echo "   tallyd worker threads: ${TALLY_SERVER_THREADS:-default ($("$tallyd" --help | awk '/--threads/ {getline; print $NF}'))}"
+
+printf '\n%-26s %6s %12s %9s %9s %9s %9s  %s\n' run conns payments/s p50_ms p90_ms p99_ms max_ms "other answers"
+TALLY_BENCH_USERS="$work/users.txt" wrk -t 1 -c 8 -d 2s -s "$root/bench/payments.lua" "$base" >/dev/null 2>&1 # warm-up
+for c in $connections; do
+    run_wrk "plain HTTP" "$c" "$base" 0
+done
+run_wrk "plain, Idempotency-Key" 64 "$base" 1
+
+# TLS: the same data dir behind a fresh self-signed P-256 certificate.
+stop
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1 || die "openssl failed"
+start --listen 127.0.0.1 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+tls_base="https://127.0.0.1:$port"
+ready "$tls_base" --cacert "$work/cert.pem"
+read -r token _ <"$work/users.txt"
+if [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/cert.pem" \
+    -H "Authorization: Bearer $token" "$tls_base/v1/me")" != 200 ]; then
+    login_all "$tls_base" --cacert "$work/cert.pem"
+fi
+run_wrk "TLS (P-256)" 64 "$tls_base" 0
+
+# Knee: the fewest plain-HTTP connections reaching 95% of the best plain-HTTP throughput.
+knee=$(awk '$1 == "plain" && $2 == "HTTP" {print $3, $4}' "$work/points.txt" | sort -n -k1 |
+    awk '{c[NR] = $1; r[NR] = $2; if ($2 > best) best = $2}
+         END {for (i = 1; i <= NR; i++) if (r[i] >= 0.95 * best) {print c[i], best; exit}}')
+echo
+echo "== knee: ${knee% *} connections reach 95% of the best plain-HTTP rate (${knee#* } payments/s)"
+stop
+exit $status

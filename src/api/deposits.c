@@ -1,0 +1,179 @@
+#include "api/deposits.h"
+
+#include <string.h>
+
+#include "api/accounts.h"
+#include "api/app.h"
+#include "api/idempotency.h"
+#include "api/json.h"
+#include "api/money_cache.h"
+#include "api/movement.h"
+#include "store/writer.h"
+#include "util/assert.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/typeid.h"
+
+#define DEPOSITS_SOURCE_SANDBOX "sandbox"
+
+/* One deposit's writer command and what its hook needs; on the handler's stack. */
+struct deposits_exec {
+    struct writer_command cmd;
+    struct ledger_event event;
+    struct ledger_event_result result;
+    const struct http_request *req;
+    struct http_response *resp;
+    struct idempotency_request *idem;
+    struct render render; /* the head is in resp->body; the hook closes it */
+    enum tl_err outcome;  /* movement_outcome, set by the hook */
+    struct id128 missing; /* the account that was missing (TL_ERR_NOT_FOUND) */
+    bool rendered;        /* resp->body holds the whole 201 answer */
+};
+
+/* Writer thread, before commit: finish the answer and attach it with the money. */
+static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer_batch *batch)
+{
+    struct deposits_exec *x = cmd->ctx;
+    enum tl_err err = TL_OK;
+    x->outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
+    if (x->outcome == TL_OK) {
+        struct accounts_balance after = accounts_balance_of(&x->result.credit_after);
+        movement_render_tail(&x->render, x->result.timestamp, after.available);
+        x->rendered = render_finish(&x->render) == TL_OK;
+        if (x->rendered && x->idem != NULL) {
+            err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
+        }
+    } else if (movement_refusal(x->outcome) && x->idem != NULL) {
+        err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+    }
+    if (err != TL_OK) {
+        /* The money stands and the answer is right; only a retry would run again. */
+        LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+    }
+    return TL_OK;
+}
+
+static void deposits_render_head(struct deposits_exec *x, const struct money_currency *currency,
+                                 struct id128 wallet_id)
+{
+    const struct ledger_transfer *t = &x->event.as.transfer;
+    buf_reset(&x->resp->body);
+    render_init(&x->render, &x->resp->body);
+    render_object_begin(&x->render);
+    render_key(&x->render, "id");
+    render_typeid(&x->render, TYPEID_PREFIX_DEPOSIT, t->id);
+    render_key(&x->render, "status");
+    render_str(&x->render, "succeeded");
+    render_key(&x->render, "amount");
+    render_i64(&x->render, t->amount);
+    render_key(&x->render, "currency");
+    render_str(&x->render, currency->code);
+    render_key(&x->render, "source");
+    render_str(&x->render, DEPOSITS_SOURCE_SANDBOX);
+    render_key(&x->render, "wallet_id");
+    render_typeid(&x->render, TYPEID_PREFIX_WALLET, wallet_id);
+}
+
+/* Submits the deposit; repairs a wallet whose ledger account is missing and tries once more. */
+static enum tl_err deposits_execute(struct http_request *req, struct http_response *resp,
+                                    struct deposits_exec *x, const struct money_currency *currency,
+                                    const struct store_wallet *wallet)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        deposits_render_head(x, currency, wallet->id);
+        x->rendered = false;
+        x->cmd = (struct writer_command){.events = &x->event,
+                                         .event_count = 1,
+                                         .results = &x->result,
+                                         .on_applied = deposits_on_applied,
+                                         .ctx = x};
+        enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err != TL_OK) {
+            return err;
+        }
+        if (x->outcome == TL_OK) {
+            return x->rendered ? TL_OK : TL_ERR_NOMEM;
+        }
+        if (movement_refusal(x->outcome)) {
+            return movement_refusal_fail(resp, x->outcome);
+        }
+        if (x->outcome != TL_ERR_NOT_FOUND || attempt > 0 || !id128_eq(x->missing, wallet->id)) {
+            return TL_ERR_INTERNAL;
+        }
+        err = accounts_wallet_open(req->app->writer, wallet->id, wallet->user_id, wallet->currency);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
+    return TL_ERR_INTERNAL;
+}
+
+static const struct json_field deposits_fields[] = {
+    JSON_AMOUNT("amount", true),
+    JSON_STRING("currency", true, 64),
+    JSON_STRING("source", true, 64),
+};
+
+enum tl_err deposits_create(struct http_request *req, struct http_response *resp)
+{
+    struct json_error error;
+    json_t *body = NULL;
+    const struct money_currency *currency = NULL;
+    const struct config *config = req->app->config;
+    if (config == NULL || !config->sandbox) {
+        return http_fail(resp, TL_ERR_FORBIDDEN, NULL,
+                         "deposits are only available on a sandbox server");
+    }
+    if (req->app->writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
+    enum tl_err err =
+        json_body_read(req->body, req->body_bytes, deposits_fields,
+                       sizeof(deposits_fields) / sizeof(deposits_fields[0]), &body, &error);
+    if (err != TL_OK) {
+        return http_fail(resp, error.err, error.param, error.detail);
+    }
+    int64_t amount = json_field_int(body, "amount", 0);
+    bool sandbox = strcmp(json_field_string(body, "source"), DEPOSITS_SOURCE_SANDBOX) == 0;
+    err = movement_currency(body, resp, &currency);
+    json_decref(body);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!sandbox) {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "source", "must be \"sandbox\"");
+    }
+    struct store *reader = NULL;
+    struct store_wallet wallet;
+    bool found = false;
+    err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = money_cache_wallet_find(reader, req->principal.user_id, currency->numeric, &wallet,
+                                      &found);
+    }
+    if (err == TL_OK && !found) {
+        return http_fail(resp, TL_ERR_WALLET_NOT_FOUND, "currency",
+                         "you have no wallet in this currency");
+    }
+    if (err == TL_OK) {
+        err = accounts_system_ensure(req->app->writer, currency->numeric);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    struct deposits_exec x;
+    memset(&x, 0, sizeof(x));
+    x.req = req;
+    x.resp = resp;
+    x.idem = idempotency_current();
+    x.event = movement_transfer(
+        id128_new(), accounts_system_id(LEDGER_KIND_SANDBOX_FUNDING, currency->numeric), wallet.id,
+        amount, currency->numeric, LEDGER_CODE_DEPOSIT, id128_make(0, 0), 0);
+    err = deposits_execute(req, resp, &x, currency, &wallet);
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    return err;
+}

@@ -1,0 +1,59 @@
+/*
+ * money_cache.h - bounded in-memory read-through caches for the money hot path.
+ *
+ * A payment needs the sender's and the recipient's public face (id, handle, display name) and
+ * both wallets. Those rows do not change once written in this issue (handles and display
+ * names have no update endpoint; a wallet row is immutable), so they are cached in the process
+ * and a payment between known users reads nothing from the store. Only found rows are cached:
+ * a recipient or wallet that does not exist yet may exist a moment later.
+ *
+ *   users       by id                          MONEY_CACHE_USERS entries
+ *   recipients  by (kind, normalized value)    MONEY_CACHE_RECIPIENTS entries -> user id
+ *   wallets     by (user id, currency)         MONEY_CACHE_WALLETS entries
+ *
+ * Each table is 4-way set associative with a lock per set stripe; a full set replaces its
+ * entries in turn. Tables are static: nothing to set up, nothing allocated. Thread-safe.
+ *
+ * Never: cache PII beyond what a payment shows (no email, phone or password hash), or cache a
+ * miss. A later issue that lets users change a handle, email, phone or display name must add
+ * invalidation here first.
+ */
+#ifndef TL_API_MONEY_CACHE_H
+#define TL_API_MONEY_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/validate.h"
+#include "store/app.h"
+#include "util/err.h"
+#include "util/id128.h"
+
+#define MONEY_CACHE_USERS (16u * 1024u)
+#define MONEY_CACHE_RECIPIENTS (16u * 1024u)
+#define MONEY_CACHE_WALLETS (64u * 1024u)
+
+/* What the money endpoints show about a user. */
+struct money_user {
+    struct id128 id;
+    char handle[STORE_HANDLE_BYTES_MAX];
+    char display_name[STORE_DISPLAY_NAME_BYTES_MAX];
+};
+
+/* The user with id, from the cache or reader (a store handle). *found false when there is no
+ * such user. TL_ERR_STORAGE. */
+enum tl_err money_cache_user_get(struct store *reader, struct id128 id, struct money_user *out,
+                                 bool *found);
+
+/* The user a recipient names (validate_recipient's output), from the cache or reader. */
+enum tl_err money_cache_recipient_find(struct store *reader, const struct recipient *recipient,
+                                       struct money_user *out, bool *found);
+
+/* The user's wallet in currency, from the cache or reader. */
+enum tl_err money_cache_wallet_find(struct store *reader, struct id128 user_id, uint16_t currency,
+                                    struct store_wallet *out, bool *found);
+
+/* Remembers a wallet row that was just opened. Cannot fail. */
+void money_cache_wallet_put(const struct store_wallet *wallet);
+
+#endif

@@ -1,0 +1,540 @@
+#include "api/payments.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/accounts.h"
+#include "api/app.h"
+#include "api/idempotency.h"
+#include "api/json.h"
+#include "api/money_cache.h"
+#include "api/movement.h"
+#include "api/page.h"
+#include "api/wallets.h"
+#include "auth/validate.h"
+#include "core/fees.h"
+#include "store/writer.h"
+#include "util/assert.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/typeid.h"
+
+/* Transfers one payment command holds: the payment and its fee. */
+#define PAYMENTS_EVENTS_MAX 2u
+
+static_assert(PAYMENTS_EVENTS_MAX <= TL_COMMAND_EVENTS_MAX, "a payment fits in one command");
+
+/* One payment on its way through the writer; on the handler's stack. */
+struct payments_exec {
+    struct writer_command cmd;
+    struct ledger_event events[PAYMENTS_EVENTS_MAX];
+    struct ledger_event_result results[PAYMENTS_EVENTS_MAX];
+    uint32_t event_count;
+    struct store_payment row;        /* everything but what the ledger decides */
+    struct store_payment record_buf; /* store_record_payment's serialization */
+    struct money_user from;
+    struct money_user to;
+    const struct money_currency *currency;
+    const struct http_request *req;
+    struct http_response *resp;
+    struct idempotency_request *idem;
+    struct render render; /* the head is in resp->body; the hook closes it */
+    enum tl_err outcome;  /* movement_outcome, set by the hook */
+    enum tl_err hook_err; /* the payment row could not be attached: money moved without it */
+    struct id128 missing; /* the account that was missing (TL_ERR_NOT_FOUND) */
+    bool rendered;        /* resp->body holds the whole 201 answer */
+};
+
+/* ---- Rendering (POST answer, GET and list share it) ---- */
+
+static void payments_render_party(struct render *r, struct id128 id, const struct money_user *u)
+{
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, TYPEID_PREFIX_USER, id);
+    render_key(r, "handle");
+    render_str_or_null(r, u != NULL ? u->handle : NULL);
+    render_key(r, "display_name");
+    render_str_or_null(r, u != NULL ? u->display_name : NULL);
+    render_object_end(r);
+}
+
+/* Everything up to "created_at"; the object stays open. */
+static void payments_render_head(struct render *r, const struct store_payment *row,
+                                 const struct money_user *from, const struct money_user *to)
+{
+    const struct money_currency *currency = money_currency_by_numeric(row->currency);
+    TL_ASSERT(currency != NULL);
+    TL_ASSERT(row->status == STORE_PAYMENT_SUCCEEDED);
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, TYPEID_PREFIX_PAYMENT, row->id);
+    render_key(r, "status");
+    render_str(r, "succeeded");
+    render_key(r, "amount");
+    render_i64(r, row->amount);
+    render_key(r, "currency");
+    render_str(r, currency->code);
+    render_key(r, "fee");
+    render_i64(r, row->fee);
+    render_key(r, "from");
+    payments_render_party(r, row->from_user, from);
+    render_key(r, "to");
+    payments_render_party(r, row->to_user, to);
+    render_key(r, "note");
+    render_str_or_null(r, row->note);
+}
+
+/* ---- POST /v1/payments: parse ---- */
+
+static const struct json_field payments_fields[] = {
+    JSON_STRING("to", true, STORE_TO_BYTES_MAX - 1),
+    JSON_AMOUNT("amount", true),
+    JSON_STRING("currency", true, 64),
+    JSON_STRING("note", false, STORE_NOTE_BYTES_MAX - 1),
+};
+
+/* Reads the body into x->row (amount, currency, to_text, note) and *recipient. */
+static enum tl_err payments_parse(const struct http_request *req, struct http_response *resp,
+                                  struct payments_exec *x, struct recipient *recipient)
+{
+    struct json_error error;
+    struct auth_fault fault = {NULL, NULL, NULL};
+    json_t *body = NULL;
+    enum tl_err err =
+        json_body_read(req->body, req->body_bytes, payments_fields,
+                       sizeof(payments_fields) / sizeof(payments_fields[0]), &body, &error);
+    if (err != TL_OK) {
+        return http_fail(resp, error.err, error.param, error.detail);
+    }
+    const char *to = json_field_string(body, "to");
+    const char *note = json_field_string(body, "note");
+    size_t to_len = strlen(to);
+    size_t note_len = note != NULL ? strlen(note) : 0;
+    err = movement_currency(body, resp, &x->currency);
+    if (err == TL_OK && validate_recipient(to, to_len, recipient, &fault) != TL_OK) {
+        err = http_fail(resp, TL_ERR_INVALID_REQUEST, "to", fault.detail);
+    }
+    if (err == TL_OK && note != NULL && validate_note(note, note_len, &fault) != TL_OK) {
+        err = http_fail(resp, TL_ERR_INVALID_REQUEST, "note", fault.detail);
+    }
+    if (err == TL_OK) {
+        TL_ASSERT(to_len < sizeof(x->row.to_text));
+        TL_ASSERT(note_len < sizeof(x->row.note));
+        memcpy(x->row.to_text, to, to_len + 1);
+        memcpy(x->row.note, note != NULL ? note : "", note_len + 1);
+        x->row.amount = json_field_int(body, "amount", 0);
+        x->row.currency = x->currency->numeric;
+        TL_ASSERT(x->row.amount > 0);
+    }
+    json_decref(body);
+    return err;
+}
+
+/* ---- POST /v1/payments: resolve who pays whom, from which wallets, at what fee ---- */
+
+static enum tl_err payments_resolve_users(struct http_request *req, struct http_response *resp,
+                                          struct store *reader, struct payments_exec *x,
+                                          const struct recipient *recipient)
+{
+    bool found = false;
+    enum tl_err err = money_cache_user_get(reader, req->principal.user_id, &x->from, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found) {
+        return http_fail(resp, TL_ERR_UNAUTHORIZED, NULL, "valid credentials are required");
+    }
+    err = money_cache_recipient_find(reader, recipient, &x->to, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found) {
+        return http_fail(resp, TL_ERR_RECIPIENT_NOT_FOUND, "to", "nobody matches this recipient");
+    }
+    if (id128_eq(x->to.id, x->from.id)) {
+        return http_fail(resp, TL_ERR_CANNOT_PAY_SELF, "to", "you cannot pay yourself");
+    }
+    x->row.from_user = x->from.id;
+    x->row.to_user = x->to.id;
+    return TL_OK;
+}
+
+static enum tl_err payments_resolve_wallets(struct http_request *req, struct http_response *resp,
+                                            struct store *reader, struct payments_exec *x)
+{
+    struct store_wallet wallet;
+    bool found = false;
+    uint16_t currency = x->currency->numeric;
+    enum tl_err err = money_cache_wallet_find(reader, x->from.id, currency, &wallet, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found) {
+        return http_fail(resp, TL_ERR_WALLET_NOT_FOUND, "currency",
+                         "you have no wallet in this currency");
+    }
+    x->row.from_wallet = wallet.id;
+    err = money_cache_wallet_find(reader, x->to.id, currency, &wallet, &found);
+    if (err == TL_OK && !found) {
+        bool created = false;
+        err = wallets_open(req->app, x->to.id, currency, &wallet, &created);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    x->row.to_wallet = wallet.id;
+    return TL_OK;
+}
+
+static enum tl_err payments_resolve_fee(struct http_request *req, struct http_response *resp,
+                                        struct payments_exec *x)
+{
+    const struct config *config = req->app->config;
+    uint32_t bps = config != NULL ? config->fees_p2p_bps : 0;
+    uint32_t fixed_minor = config != NULL ? config->fees_p2p_fixed_minor : 0;
+    if (fees_p2p(x->row.amount, bps, fixed_minor, &x->row.fee) != TL_OK) {
+        /* Amount and fee together exceed what any wallet can hold. */
+        return movement_refusal_fail(resp, TL_ERR_INSUFFICIENT_FUNDS);
+    }
+    if (x->row.fee == 0) {
+        return TL_OK;
+    }
+    return accounts_system_ensure(req->app->writer, x->currency->numeric);
+}
+
+/* ---- POST /v1/payments: execute ---- */
+
+/* Writer thread, the money applied and the batch not yet committed. */
+static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch *batch)
+{
+    const struct ledger_event_result *main = &x->results[0];
+    const struct ledger_event_result *last = &x->results[x->event_count - 1];
+    struct store_record record;
+    x->row.created_ns = main->timestamp;
+    /* The fee (when there is one) is the sender's last debit, so its result holds the
+     * sender's balance after both. */
+    x->row.sender_available_after = ledger_balance_available(&last->debit_after);
+    x->row.recipient_available_after = ledger_balance_available(&main->credit_after);
+    store_record_payment(&x->row, &x->record_buf, &record);
+    enum tl_err err = writer_batch_attach(batch, &record);
+    if (err != TL_OK) {
+        x->hook_err = err;
+        return err;
+    }
+    movement_render_tail(&x->render, x->row.created_ns, x->row.sender_available_after);
+    x->rendered = render_finish(&x->render) == TL_OK;
+    if (x->rendered && x->idem != NULL) {
+        err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
+    }
+    return err;
+}
+
+static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer_batch *batch)
+{
+    struct payments_exec *x = cmd->ctx;
+    enum tl_err err = TL_OK;
+    x->outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
+    if (x->outcome == TL_OK) {
+        err = payments_applied(x, batch);
+        if (x->hook_err != TL_OK) {
+            return err; /* nothing of ours attached: the handler reports it */
+        }
+    } else if (movement_refusal(x->outcome) && x->idem != NULL) {
+        err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+    }
+    if (err != TL_OK) {
+        /* The payment row stands; only a retry of this answer would run again. Returning
+         * the error would drop the payment row with it. */
+        LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+    }
+    return TL_OK;
+}
+
+/* The events and the head of the answer, on the worker thread. */
+static void payments_prepare(struct payments_exec *x)
+{
+    uint16_t currency = x->currency->numeric;
+    struct id128 pay = x->row.id;
+    x->event_count = 1;
+    x->events[0] =
+        movement_transfer(pay, x->row.from_wallet, x->row.to_wallet, x->row.amount, currency,
+                          LEDGER_CODE_PAYMENT, pay, x->row.fee > 0 ? LEDGER_TRANSFER_LINKED : 0);
+    if (x->row.fee > 0) {
+        x->events[1] = movement_transfer(id128_new(), x->row.from_wallet,
+                                         accounts_system_id(LEDGER_KIND_FEE_REVENUE, currency),
+                                         x->row.fee, currency, LEDGER_CODE_FEE, pay, 0);
+        x->event_count = 2;
+    }
+    buf_reset(&x->resp->body);
+    render_init(&x->render, &x->resp->body);
+    payments_render_head(&x->render, &x->row, &x->from, &x->to);
+    x->outcome = TL_ERR_INTERNAL;
+    x->hook_err = TL_OK;
+    x->rendered = false;
+    x->cmd = (struct writer_command){.events = x->events,
+                                     .event_count = x->event_count,
+                                     .results = x->results,
+                                     .on_applied = payments_on_applied,
+                                     .ctx = x};
+}
+
+/* Repairs a wallet of this payment whose ledger account is missing (a crash between its row
+ * and its account). Other missing accounts are our bug. */
+static enum tl_err payments_repair(struct http_request *req, struct payments_exec *x)
+{
+    uint16_t currency = x->currency->numeric;
+    if (id128_eq(x->missing, x->row.from_wallet)) {
+        return accounts_wallet_open(req->app->writer, x->row.from_wallet, x->from.id, currency);
+    }
+    if (id128_eq(x->missing, x->row.to_wallet)) {
+        return accounts_wallet_open(req->app->writer, x->row.to_wallet, x->to.id, currency);
+    }
+    return TL_ERR_INTERNAL;
+}
+
+static enum tl_err payments_execute(struct http_request *req, struct http_response *resp,
+                                    struct payments_exec *x)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        payments_prepare(x);
+        enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err != TL_OK && x->hook_err != TL_OK && err == x->hook_err) {
+            char hex[ID128_HEX_BYTES];
+            id128_to_hex(x->row.id, hex);
+            LOG(LOG_ERROR, "payment_row_lost", LOG_STR("request_id", req->request_id),
+                LOG_STR("payment", hex), LOG_STR("error", tl_err_code(err)));
+            return TL_ERR_INTERNAL;
+        }
+        if (err != TL_OK) {
+            return err;
+        }
+        if (x->outcome == TL_OK) {
+            return x->rendered ? TL_OK : TL_ERR_INTERNAL;
+        }
+        if (movement_refusal(x->outcome)) {
+            return movement_refusal_fail(resp, x->outcome);
+        }
+        if (x->outcome != TL_ERR_NOT_FOUND || attempt > 0) {
+            return TL_ERR_INTERNAL;
+        }
+        err = payments_repair(req, x);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
+    return TL_ERR_INTERNAL;
+}
+
+enum tl_err payments_create(struct http_request *req, struct http_response *resp)
+{
+    struct payments_exec x;
+    struct recipient recipient;
+    struct store *reader = NULL;
+    if (req->app->writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
+    memset(&x.row, 0, sizeof(x.row));
+    x.req = req;
+    x.resp = resp;
+    x.idem = idempotency_current();
+    enum tl_err err = payments_parse(req, resp, &x, &recipient);
+    if (err == TL_OK) {
+        err = http_request_store(req, &reader);
+    }
+    if (err == TL_OK) {
+        err = payments_resolve_users(req, resp, reader, &x, &recipient);
+    }
+    if (err == TL_OK) {
+        err = payments_resolve_wallets(req, resp, reader, &x);
+    }
+    if (err == TL_OK) {
+        err = payments_resolve_fee(req, resp, &x);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    x.row.id = id128_new();
+    x.row.status = STORE_PAYMENT_SUCCEEDED;
+    err = payments_execute(req, resp, &x);
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    return err;
+}
+
+/* ---- GET /v1/payments/{id} and GET /v1/payments ---- */
+
+static bool payments_party(const struct store_payment *row, struct id128 user_id)
+{
+    return id128_eq(row->from_user, user_id) || id128_eq(row->to_user, user_id);
+}
+
+/* One stored payment as viewer sees it: balance_after is the viewer's own balance after it
+ * (the sender's is private to the sender). */
+static enum tl_err payments_render(struct render *r, struct store *reader,
+                                   const struct store_payment *row, struct id128 viewer)
+{
+    struct money_user from;
+    struct money_user to;
+    bool from_found = false;
+    bool to_found = false;
+    enum tl_err err = money_cache_user_get(reader, row->from_user, &from, &from_found);
+    if (err == TL_OK) {
+        err = money_cache_user_get(reader, row->to_user, &to, &to_found);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(payments_party(row, viewer));
+    bool sender = id128_eq(row->from_user, viewer);
+    payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL);
+    movement_render_tail(r, row->created_ns,
+                         sender ? row->sender_available_after : row->recipient_available_after);
+    return TL_OK;
+}
+
+static enum tl_err payments_send(struct http_response *resp, struct render *r)
+{
+    enum tl_err err = render_finish(r);
+    if (err == TL_OK) {
+        resp->status = 200;
+        resp->content_type = "application/json";
+    }
+    return err;
+}
+
+enum tl_err payments_get(struct http_request *req, struct http_response *resp)
+{
+    const char *text = http_request_param(req, "id");
+    struct store *reader = NULL;
+    struct store_payment row;
+    struct id128 id;
+    bool found = false;
+    TL_ASSERT(text != NULL);
+    if (typeid_decode(text, strlen(text), TYPEID_PREFIX_PAYMENT, &id, NULL) != TL_OK ||
+        id128_is_zero(id)) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such payment");
+    }
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = store_payment_get(reader, id, &row, &found);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found || !payments_party(&row, req->principal.user_id)) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such payment");
+    }
+    struct render r;
+    render_init(&r, &resp->body);
+    err = payments_render(&r, reader, &row, req->principal.user_id);
+    if (err != TL_OK) {
+        return err;
+    }
+    return payments_send(resp, &r);
+}
+
+static enum tl_err payments_direction(const struct http_request *req, struct http_response *resp,
+                                      enum store_direction *out)
+{
+    const char *text = http_request_query(req, "direction");
+    if (text == NULL) {
+        *out = STORE_DIRECTION_ANY;
+    } else if (strcmp(text, "sent") == 0) {
+        *out = STORE_DIRECTION_SENT;
+    } else if (strcmp(text, "received") == 0) {
+        *out = STORE_DIRECTION_RECEIVED;
+    } else {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "direction",
+                         "direction must be sent or received");
+    }
+    return TL_OK;
+}
+
+/* The page's cursor as a timestamp: a payment the caller sent or received. */
+static enum tl_err payments_cursor(struct http_request *req, struct http_response *resp,
+                                   struct store *reader, const struct page_query *query,
+                                   struct store_page *page)
+{
+    struct store_payment row;
+    bool found = false;
+    page->limit = query->limit;
+    if (!query->has_cursor) {
+        return TL_OK;
+    }
+    enum tl_err err = store_payment_get(reader, query->cursor, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found || !payments_party(&row, req->principal.user_id)) {
+        return page_fail_cursor(query, resp);
+    }
+    TL_ASSERT(row.created_ns != 0);
+    if (query->ending_before) {
+        page->ending_before_ts = row.created_ns;
+    } else {
+        page->starting_after_ts = row.created_ns;
+    }
+    return TL_OK;
+}
+
+static enum tl_err payments_render_list(struct render *r, struct store *reader,
+                                        const struct store_payment *rows, uint32_t count,
+                                        bool has_more, struct id128 viewer)
+{
+    enum tl_err err = TL_OK;
+    render_object_begin(r);
+    render_key(r, "data");
+    render_array_begin(r);
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        err = payments_render(r, reader, &rows[i], viewer);
+    }
+    render_array_end(r);
+    render_key(r, "has_more");
+    render_bool(r, has_more);
+    render_object_end(r);
+    return err;
+}
+
+enum tl_err payments_list(struct http_request *req, struct http_response *resp)
+{
+    struct store *reader = NULL;
+    enum store_direction direction = STORE_DIRECTION_ANY;
+    struct page_query query;
+    struct store_page page = {0, 0, 0};
+    uint32_t count = 0;
+    bool has_more = false;
+    enum tl_err err = payments_direction(req, resp, &direction);
+    if (err == TL_OK) {
+        err = page_from_request(req, TYPEID_PREFIX_PAYMENT, &query, resp);
+    }
+    if (err == TL_OK) {
+        err = http_request_store(req, &reader);
+    }
+    if (err == TL_OK) {
+        err = payments_cursor(req, resp, reader, &query, &page);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    struct store_payment *rows = malloc(query.limit * sizeof(*rows));
+    if (rows == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    err = store_payments_list(reader, req->principal.user_id, direction, &page, rows, &count,
+                              &has_more);
+    struct render r;
+    render_init(&r, &resp->body);
+    if (err == TL_OK) {
+        TL_ASSERT(count <= query.limit);
+        err = payments_render_list(&r, reader, rows, count, has_more, req->principal.user_id);
+    }
+    free(rows);
+    if (err != TL_OK) {
+        return err;
+    }
+    return payments_send(resp, &r);
+}

@@ -1,0 +1,39 @@
+/*
+ * payments.h - /v1/payments: money from one user to another.
+ *
+ *   POST /v1/payments {to, amount, currency, note?}   pay someone ("@handle", "+E164", email)
+ *   GET  /v1/payments/{id}                            sender or recipient only, else 404
+ *   GET  /v1/payments?direction=sent|received         the caller's payments, newest first
+ *
+ * A payment is ONE writer command: the transfer sender wallet -> recipient wallet (code
+ * LEDGER_CODE_PAYMENT, id = the payment id, user_ref = the payment id) and, when the configured
+ * fee (fees.p2p_bps, fees.p2p_fixed_minor; core/fees.h) is not zero, a LINKED fee transfer
+ * sender wallet -> the currency's fee revenue account (LEDGER_CODE_FEE, user_ref = the payment
+ * id). Both move or neither does. The payment row (store_record_payment) and, with an
+ * Idempotency-Key, the answer ride with the same batch, so a payment, its row and its replay
+ * commit together.
+ *
+ * Payment ids are fresh UUIDv7s (id128_new), not derived from the Idempotency-Key: an id must
+ * carry the time of its first execution to sort and to page, which a derivation from the key
+ * cannot know. Retries are deduplicated by the idempotency table (durable, atomic with the
+ * money) and, for concurrent retries in this process, by its in-flight table.
+ *
+ * The hot path reads nothing from the store when its users and wallets are cached
+ * (money_cache.h), allocates nothing beyond the JSON body parse and the response buffer, and
+ * renders the answer by hand (render.h): the head on the worker thread, only the tail
+ * (timestamp, balance after) on the writer thread.
+ *
+ * Refusals move nothing: 422 cannot_pay_self, recipient_not_found, wallet_not_found (the
+ * sender has none in that currency), insufficient_funds. A recipient without a wallet in the
+ * currency gets one opened first.
+ */
+#ifndef TL_API_PAYMENTS_H
+#define TL_API_PAYMENTS_H
+
+#include "api/http.h"
+
+enum tl_err payments_create(struct http_request *req, struct http_response *resp);
+enum tl_err payments_get(struct http_request *req, struct http_response *resp);
+enum tl_err payments_list(struct http_request *req, struct http_response *resp);
+
+#endif

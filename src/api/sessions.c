@@ -1,0 +1,207 @@
+#include "api/sessions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/app.h"
+#include "api/authn.h"
+#include "api/idempotency.h"
+#include "api/json.h"
+#include "api/users.h"
+#include "auth/password.h"
+#include "auth/token.h"
+#include "store/app.h"
+#include "util/assert.h"
+#include "util/log.h"
+
+/* Throttle keys: user id bytes behind one tag, a login string that matched nobody behind
+ * another, so the two can never share a bucket. */
+#define SESSIONS_THROTTLE_KEY_BYTES (1 + VALIDATE_EMAIL_BYTES + 256)
+#define SESSIONS_LOGIN_BYTES_MAX 254u
+
+static const struct json_field sessions_create_fields[] = {
+    JSON_STRING("login", true, SESSIONS_LOGIN_BYTES_MAX),
+    JSON_STRING("password", true, PASSWORD_BYTES_MAX),
+};
+
+static_assert(SESSIONS_LOGIN_BYTES_MAX < SESSIONS_THROTTLE_KEY_BYTES - 1, "a raw login fits");
+
+/* Who a login names, and the key its attempts are throttled under. */
+struct sessions_login {
+    bool found;
+    struct store_user user;
+    uint8_t throttle_key[SESSIONS_THROTTLE_KEY_BYTES];
+    size_t throttle_key_bytes;
+};
+
+static enum tl_err sessions_invalid(struct http_response *resp)
+{
+    return http_fail(resp, TL_ERR_INVALID_CREDENTIALS, NULL, "login or password is wrong");
+}
+
+static enum tl_err sessions_retry_after(struct http_response *resp, enum tl_err err,
+                                        uint32_t seconds, const char *detail)
+{
+    char value[16];
+    snprintf(value, sizeof(value), "%u", seconds);
+    TL_ASSERT(http_response_header_set(resp, "Retry-After", value) == TL_OK);
+    return http_fail(resp, err, NULL, detail);
+}
+
+/*
+ * Finds the user a login names. A login that cannot name anyone (bad shape) is simply not
+ * found: the caller still pays for a dummy verification, so shape tells nothing either.
+ */
+static enum tl_err sessions_login_find(struct http_request *req, const char *login,
+                                       struct sessions_login *out)
+{
+    struct users_key key;
+    struct store *store = NULL;
+    size_t login_len = strlen(login);
+    memset(out, 0, sizeof(*out));
+    enum tl_err err = users_key_parse(login, login_len, &key);
+    if (err == TL_OK) {
+        err = http_request_store(req, &store);
+        if (err == TL_OK) {
+            err = users_find(store, &key, &out->user, &out->found);
+        }
+        if (err != TL_OK) {
+            return err;
+        }
+    }
+    if (out->found) {
+        out->throttle_key[0] = 'u';
+        id128_to_bytes(out->user.id, out->throttle_key + 1);
+        out->throttle_key_bytes = 1 + ID128_BYTES;
+        return TL_OK;
+    }
+    /* Nobody: throttle the normalised form when there is one, else what was sent. */
+    const char *name = err == TL_OK ? key.value : login;
+    size_t name_len = err == TL_OK ? strlen(key.value) : login_len;
+    TL_ASSERT(name_len + 1 <= sizeof(out->throttle_key));
+    out->throttle_key[0] = 'l';
+    memcpy(out->throttle_key + 1, name, name_len);
+    out->throttle_key_bytes = 1 + name_len;
+    return TL_OK;
+}
+
+/* Throttle, then one verification (real or dummy). TL_OK only for the right password. */
+static enum tl_err sessions_login_check(struct http_request *req, struct http_response *resp,
+                                        const struct sessions_login *login, const char *password)
+{
+    struct authn *authn = req->app->authn;
+    uint32_t retry_after_s = 0;
+    enum tl_err err =
+        authn_login_attempt(authn, login->throttle_key, login->throttle_key_bytes, &retry_after_s);
+    if (err == TL_ERR_RATE_LIMITED) {
+        return sessions_retry_after(resp, err, retry_after_s, "too many failed logins; wait");
+    }
+    TL_ASSERT(err == TL_OK);
+    const char *stored = login->found ? login->user.password_hash : NULL;
+    err = authn_password_verify(authn, stored, password, strlen(password));
+    if (err == TL_ERR_BUSY) {
+        return sessions_retry_after(resp, err, AUTHN_HASH_RETRY_AFTER_S,
+                                    "too many logins at once; retry");
+    }
+    if (err == TL_ERR_CORRUPT) {
+        LOG(LOG_ERROR, "password_hash_unreadable", LOG_STR("request_id", req->request_id));
+        return err;
+    }
+    if (err != TL_OK) {
+        return sessions_invalid(resp);
+    }
+    TL_ASSERT(login->found);
+    authn_login_succeeded(authn, login->throttle_key, login->throttle_key_bytes);
+    return TL_OK;
+}
+
+/* A new session for user: stored by token hash, cached, and rendered with the token. */
+static enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
+                                  const struct store_user *user)
+{
+    struct api_app *app = req->app;
+    struct store *store = NULL;
+    char token[TOKEN_STR_BYTES];
+    struct token_hash hash;
+    char expires_at[USERS_TIMESTAMP_BYTES];
+    struct store_session session;
+    memset(&session, 0, sizeof(session));
+    authn_token_new(app->authn, token, &hash);
+    memcpy(session.token_hash, hash.bytes, sizeof(session.token_hash));
+    session.id = id128_new();
+    session.user_id = user->id;
+    session.created_ns = authn_wall_ns(app->authn);
+    session.expires_ns =
+        session.created_ns + (uint64_t)authn_session_ttl_s(app->authn) * 1000000000u;
+    enum tl_err err = api_app_store_acquire(app, &store);
+    if (err == TL_OK) {
+        err = store_session_create(store, &session);
+        api_app_store_release(app, store);
+    }
+    if (err == TL_OK) {
+        struct authn_session cached = {user->id, session.id, session.expires_ns};
+        authn_cache_put(app->authn, &hash, &cached);
+        users_timestamp_format(session.expires_ns, expires_at);
+        err = http_response_json(resp, 201,
+                                 json_pack("{s:s, s:s, s:o}", "token", token, "expires_at",
+                                           expires_at, "user", users_json(user)));
+    }
+    explicit_bzero(token, sizeof(token));
+    return err;
+}
+
+enum tl_err sessions_create(struct http_request *req, struct http_response *resp)
+{
+    struct json_error error;
+    json_t *body = NULL;
+    struct sessions_login login;
+    if (req->app->authn == NULL) {
+        return http_fail(resp, TL_ERR_NOT_READY, NULL, "login is not available");
+    }
+    enum tl_err err = json_body_read(
+        req->body, req->body_bytes, sessions_create_fields,
+        sizeof(sessions_create_fields) / sizeof(sessions_create_fields[0]), &body, &error);
+    if (err != TL_OK) {
+        return http_fail(resp, err, error.param[0] != '\0' ? error.param : NULL, error.detail);
+    }
+    err = sessions_login_find(req, json_field_string(body, "login"), &login);
+    if (err == TL_OK) {
+        err = sessions_login_check(req, resp, &login, json_field_string(body, "password"));
+    }
+    json_decref(body); /* the password lives in it until here */
+    if (err == TL_OK) {
+        /* The answer holds a token: never stored for replay, should the route ever become
+         * ROUTE_IDEMPOTENT. (The server marks every response Cache-Control: no-store.) */
+        idempotency_exclude();
+        err = sessions_issue(req, resp, &login.user);
+    }
+    explicit_bzero(login.user.password_hash, sizeof(login.user.password_hash));
+    return err;
+}
+
+enum tl_err sessions_delete(struct http_request *req, struct http_response *resp)
+{
+    struct api_app *app = req->app;
+    struct store *store = NULL;
+    struct token_hash hash;
+    TL_ASSERT(req->principal.authenticated);
+    /* The authenticate phase accepted this header; hash it again to name the session. */
+    enum tl_err err = authn_request_token_hash(app->authn, req, &hash);
+    if (err != TL_OK) {
+        return http_fail(resp, err, NULL, "log out with the bearer token of the session");
+    }
+    err = api_app_store_acquire(app, &store);
+    if (err != TL_OK) {
+        return err;
+    }
+    err = store_session_revoke(store, hash.bytes);
+    api_app_store_release(app, store);
+    if (err != TL_OK && err != TL_ERR_NOT_FOUND) {
+        return err;
+    }
+    /* After the revoke, so a lookup racing with it cannot cache the old row again. */
+    authn_forget(app->authn, &hash);
+    resp->status = 204;
+    buf_reset(&resp->body);
+    return TL_OK;
+}

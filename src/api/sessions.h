@@ -1,0 +1,28 @@
+/*
+ * sessions.h - log in and log out.
+ *
+ *   POST   /v1/sessions         {login, password} -> 201 {token, expires_at, user}
+ *   DELETE /v1/sessions/current -> 204; the token stops working at once
+ *
+ * A login names a user by handle, @handle, email or E.164 phone. Unknown logins and wrong
+ * passwords both answer 401 invalid_credentials after one Argon2id verification each (a dummy
+ * hash for unknown users), so neither the answer nor its timing says which it was. Attempts
+ * are throttled per account (the user, or the normalised login when nobody matched) before
+ * the password is looked at: 429 rate_limited with Retry-After.
+ *
+ * The token is returned once and stored only as its keyed hash. Because the response holds a
+ * secret, a login is never stored for idempotent replay: its route is not ROUTE_IDEMPOTENT and
+ * a retry simply logs in again.
+ *
+ * Never: log, store or echo a password or token (not even in a problem detail).
+ */
+#ifndef TL_API_SESSIONS_H
+#define TL_API_SESSIONS_H
+
+#include "api/http.h"
+#include "util/err.h"
+
+enum tl_err sessions_create(struct http_request *req, struct http_response *resp);
+enum tl_err sessions_delete(struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * test_idempotency.c - Idempotency-Key without a store: what is stored, scopes, request
+ * fingerprints, the in-flight table under contention, and the dispatcher step (a duplicate in
+ * flight waits, a different body gets 409 at once, handlers see their claim).
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api/dispatch.h"
+#include "api/idempotency.h"
+#include "api/metrics.h"
+#include "test.h"
+#include "util/clock.h"
+
+static void test_storable(void **state)
+{
+    (void)state;
+    const int stored[] = {200, 201, 204, 299, 409, 422};
+    const int never[] = {100, 301, 400, 401, 403, 404, 413, 415, 429, 500, 503};
+    for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+        assert_true(idempotency_storable(stored[i]));
+    }
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        assert_false(idempotency_storable(never[i]));
+    }
+}
+
+static void test_scope(void **state)
+{
+    (void)state;
+    struct http_request req;
+    char scope[STORE_IDEMPOTENCY_SCOPE_BYTES_MAX];
+    memset(&req, 0, sizeof(req));
+    snprintf(req.client_ip, sizeof(req.client_ip), "2001:db8::1");
+    idempotency_scope(&req, scope);
+    assert_string_equal(scope, "ip:2001:db8::1");
+    req.principal.authenticated = true;
+    req.principal.user_id = id128_make(0x0123456789abcdefull, 0xfedcba9876543210ull);
+    idempotency_scope(&req, scope);
+    assert_string_equal(scope, "user:0123456789abcdeffedcba9876543210");
+    /* The longest address text still fits. */
+    memset(&req, 0, sizeof(req));
+    memset(req.client_ip, '9', sizeof(req.client_ip) - 1);
+    idempotency_scope(&req, scope);
+    assert_int_equal(strlen(scope), 3 + sizeof(req.client_ip) - 1);
+}
+
+static void hash_of(enum http_method method, const char *route, const char *body,
+                    uint8_t out[STORE_HASH_BYTES])
+{
+    idempotency_hash(method, route, (const uint8_t *)body, body != NULL ? strlen(body) : 0, out);
+}
+
+static void test_hash(void **state)
+{
+    (void)state;
+    uint8_t a[STORE_HASH_BYTES];
+    uint8_t b[STORE_HASH_BYTES];
+    hash_of(HTTP_POST, "payments.create", "{\"amount\":5}", a);
+    hash_of(HTTP_POST, "payments.create", "{\"amount\":5}", b);
+    assert_memory_equal(a, b, sizeof(a));
+    hash_of(HTTP_POST, "payments.create", "{\"amount\":6}", b);
+    assert_memory_not_equal(a, b, sizeof(a));
+    hash_of(HTTP_POST, "deposits.create", "{\"amount\":5}", b);
+    assert_memory_not_equal(a, b, sizeof(a));
+    hash_of(HTTP_PUT, "payments.create", "{\"amount\":5}", b);
+    assert_memory_not_equal(a, b, sizeof(a));
+    /* Where the route ends and the body starts is part of the fingerprint. */
+    hash_of(HTTP_POST, "ab", "c", a);
+    hash_of(HTTP_POST, "a", "bc", b);
+    assert_memory_not_equal(a, b, sizeof(a));
+    /* No body and an empty body are the same request. */
+    hash_of(HTTP_POST, "wallets.create", NULL, a);
+    hash_of(HTTP_POST, "wallets.create", "", b);
+    assert_memory_equal(a, b, sizeof(a));
+}
+
+/* ---- In-flight table ---- */
+
+static const uint8_t hash_one[STORE_HASH_BYTES] = {1};
+static const uint8_t hash_two[STORE_HASH_BYTES] = {2};
+
+static void test_flight_claims(void **state)
+{
+    (void)state;
+    struct idempotency_flight *first = NULL;
+    struct idempotency_flight *other = NULL;
+    assert_int_equal(idempotency_flight_count(), 0);
+    assert_int_equal(idempotency_flight_acquire("user:1", "k", hash_one, 1000, &first), TL_OK);
+    assert_int_equal(idempotency_flight_count(), 1);
+
+    uint64_t start_ns = clock_mono_ns();
+    assert_int_equal(idempotency_flight_acquire("user:1", "k", hash_two, 5000, &other),
+                     TL_ERR_IDEMPOTENCY_KEY_REUSED);
+    assert_true(clock_mono_ns() - start_ns < 1000000000ull); /* at once, not after the wait */
+
+    start_ns = clock_mono_ns();
+    assert_int_equal(idempotency_flight_acquire("user:1", "k", hash_one, 50, &other), TL_ERR_BUSY);
+    assert_true(clock_mono_ns() - start_ns >= 40000000ull);
+
+    /* Other scope or other key: independent. */
+    assert_int_equal(idempotency_flight_acquire("user:2", "k", hash_two, 0, &other), TL_OK);
+    idempotency_flight_release(other);
+    assert_int_equal(idempotency_flight_acquire("user:1", "k2", hash_two, 0, &other), TL_OK);
+    idempotency_flight_release(other);
+
+    idempotency_flight_release(first);
+    assert_int_equal(idempotency_flight_count(), 0);
+    assert_int_equal(idempotency_flight_acquire("user:1", "k", hash_two, 0, &other), TL_OK);
+    idempotency_flight_release(other);
+    assert_int_equal(idempotency_flight_count(), 0);
+}
+
+struct full_waiter {
+    struct idempotency_flight *flight;
+    enum tl_err err;
+};
+
+static void *full_waiter_main(void *arg)
+{
+    struct full_waiter *w = arg;
+    w->err = idempotency_flight_acquire("user:late", "late", hash_one, 5000, &w->flight);
+    return NULL;
+}
+
+static void test_flight_table_full(void **state)
+{
+    (void)state;
+    static struct idempotency_flight *held[IDEMPOTENCY_INFLIGHT_MAX];
+    for (uint32_t i = 0; i < IDEMPOTENCY_INFLIGHT_MAX; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "key-%u", i);
+        assert_int_equal(idempotency_flight_acquire("user:full", key, hash_one, 0, &held[i]),
+                         TL_OK);
+    }
+    struct idempotency_flight *extra = NULL;
+    assert_int_equal(idempotency_flight_acquire("user:full", "one-more", hash_one, 20, &extra),
+                     TL_ERR_BUSY);
+    /* A waiter gets the first slot that frees up. */
+    struct full_waiter waiter = {NULL, TL_ERR_INTERNAL};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, full_waiter_main, &waiter), 0);
+    clock_sleep_ms(50);
+    idempotency_flight_release(held[7]);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(waiter.err, TL_OK);
+    idempotency_flight_release(waiter.flight);
+    for (uint32_t i = 0; i < IDEMPOTENCY_INFLIGHT_MAX; i++) {
+        if (i != 7) {
+            idempotency_flight_release(held[i]);
+        }
+    }
+    assert_int_equal(idempotency_flight_count(), 0);
+}
+
+#define CONTENDERS 8
+#define ROUNDS 300
+
+static atomic_int inside;
+static atomic_int entered;
+static atomic_int overlap;
+
+static void *contender_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        struct idempotency_flight *flight = NULL;
+        if (idempotency_flight_acquire("user:c", "same", hash_one, 10000, &flight) != TL_OK) {
+            atomic_fetch_add(&overlap, 1000000);
+            continue;
+        }
+        if (atomic_fetch_add(&inside, 1) != 0) {
+            atomic_fetch_add(&overlap, 1);
+        }
+        atomic_fetch_add(&entered, 1);
+        for (volatile int spin = 0; spin < 200; spin++) {
+        }
+        atomic_fetch_sub(&inside, 1);
+        idempotency_flight_release(flight);
+    }
+    return NULL;
+}
+
+static void test_flight_one_at_a_time(void **state)
+{
+    (void)state;
+    pthread_t threads[CONTENDERS];
+    atomic_store(&inside, 0);
+    atomic_store(&entered, 0);
+    atomic_store(&overlap, 0);
+    for (int i = 0; i < CONTENDERS; i++) {
+        assert_int_equal(pthread_create(&threads[i], NULL, contender_main, NULL), 0);
+    }
+    for (int i = 0; i < CONTENDERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    }
+    assert_int_equal(atomic_load(&overlap), 0);
+    assert_int_equal(atomic_load(&entered), CONTENDERS * ROUNDS);
+    assert_int_equal(idempotency_flight_count(), 0);
+}
+
+/* ---- Through the dispatcher ---- */
+
+static sem_t handler_entered;
+static sem_t handler_proceed;
+static atomic_int handler_runs;
+static atomic_bool handler_saw_claim;
+static atomic_bool handler_blocks;
+
+static enum tl_err slow_create(struct http_request *req, struct http_response *resp)
+{
+    atomic_store(&handler_saw_claim, idempotency_current() != NULL);
+    atomic_fetch_add(&handler_runs, 1);
+    if (atomic_load(&handler_blocks)) {
+        sem_post(&handler_entered);
+        sem_wait(&handler_proceed);
+    }
+    (void)req;
+    return http_response_json(resp, 201, json_pack("{s:b}", "ok", 1));
+}
+
+static const struct route table[] = {
+    {HTTP_POST, "/v1/things", slow_create, "things.create", ROUTE_IDEMPOTENT, ROUTE_LIMIT_NONE},
+};
+static const char *table_names[] = {"things.create"};
+
+struct call {
+    struct api_app *app;
+    const char *key;
+    const char *body;
+    int status;
+    char code[64];
+    bool replayed;
+};
+
+static const char *call_lookup(void *ctx, enum http_lookup_kind kind, const char *name)
+{
+    const struct call *c = ctx;
+    if (kind == HTTP_LOOKUP_HEADER && strcasecmp(name, "Idempotency-Key") == 0) {
+        return c->key;
+    }
+    if (kind == HTTP_LOOKUP_HEADER && strcasecmp(name, "Content-Type") == 0) {
+        return "application/json";
+    }
+    return NULL;
+}
+
+static void *call_main(void *arg)
+{
+    struct call *c = arg;
+    struct http_request req;
+    struct http_response resp;
+    memset(&req, 0, sizeof(req));
+    req.method = HTTP_POST;
+    req.path = "/v1/things";
+    req.body = (const uint8_t *)c->body;
+    req.body_bytes = strlen(c->body);
+    snprintf(req.request_id, sizeof(req.request_id), "req_test");
+    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
+    req.lookup_ = call_lookup;
+    req.lookup_ctx_ = c;
+    http_response_init(&resp);
+    dispatch_run(c->app, &req, &resp);
+    c->status = resp.status;
+    c->replayed = http_response_header(&resp, "Idempotent-Replayed") != NULL;
+    json_error_t error;
+    json_t *body = json_loadb(resp.body.data, resp.body.len, 0, &error);
+    const char *code = json_string_value(json_object_get(body, "code"));
+    snprintf(c->code, sizeof(c->code), "%s", code != NULL ? code : "");
+    json_decref(body);
+    http_response_free(&resp);
+    return NULL;
+}
+
+static void test_dispatch_in_flight(void **state)
+{
+    (void)state;
+    struct api_app app;
+    memset(&app, 0, sizeof(app));
+    app.routes = table;
+    app.route_count = 1;
+    assert_int_equal(metrics_new(table_names, 1, &app.metrics), TL_OK);
+    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
+
+    /* Without a key the handler runs with no claim. */
+    atomic_store(&handler_blocks, false);
+    struct call plain = {&app, NULL, "{}", 0, "", false};
+    call_main(&plain);
+    assert_int_equal(plain.status, 201);
+    assert_false(atomic_load(&handler_saw_claim));
+
+    /* The first request holds the key inside its handler. */
+    atomic_store(&handler_blocks, true);
+    atomic_store(&handler_runs, 0);
+    struct call first = {&app, "order-1", "{\"n\":1}", 0, "", false};
+    pthread_t first_thread;
+    assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
+    assert_int_equal(sem_wait(&handler_entered), 0);
+    assert_true(atomic_load(&handler_saw_claim));
+
+    /* Same key, other body: 409 at once, while the first still runs. */
+    struct call other = {&app, "order-1", "{\"n\":2}", 0, "", false};
+    call_main(&other);
+    assert_int_equal(other.status, 409);
+    assert_string_equal(other.code, "idempotency_key_reused");
+
+    /* Same key, same body: waits for the first (the handler does not run meanwhile). */
+    atomic_store(&handler_blocks, false);
+    struct call again = {&app, "order-1", "{\"n\":1}", 0, "", false};
+    pthread_t again_thread;
+    assert_int_equal(pthread_create(&again_thread, NULL, call_main, &again), 0);
+    clock_sleep_ms(100);
+    assert_int_equal(atomic_load(&handler_runs), 1);
+    assert_int_equal(again.status, 0);
+
+    sem_post(&handler_proceed);
+    assert_int_equal(pthread_join(first_thread, NULL), 0);
+    assert_int_equal(pthread_join(again_thread, NULL), 0);
+    assert_int_equal(first.status, 201);
+    /* No store here, so nothing to replay: the waiter ran after the first finished. */
+    assert_int_equal(again.status, 201);
+    assert_int_equal(atomic_load(&handler_runs), 2);
+    assert_int_equal(idempotency_flight_count(), 0);
+
+    sem_destroy(&handler_entered);
+    sem_destroy(&handler_proceed);
+    metrics_free(app.metrics);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_storable),
+    cmocka_unit_test(test_scope),
+    cmocka_unit_test(test_hash),
+    cmocka_unit_test(test_flight_claims),
+    cmocka_unit_test(test_flight_table_full),
+    cmocka_unit_test(test_flight_one_at_a_time),
+    cmocka_unit_test(test_dispatch_in_flight),
+};
+
+TL_TEST_MAIN(tests)
