@@ -677,6 +677,20 @@ static enum ledger_result transfer_plan_balances(const struct ledger *ledger,
     int64_t credits;
 
     TL_ASSERT(posted_delta >= 0);
+    /* Limits come before overflow: whether the debit account can cover a transfer must never
+     * depend on the credit account's balance, or a payer could probe a payee's balance through
+     * the answer. 128-bit sums of int64 values cannot overflow. */
+    if ((debit->flags & LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
+        (__int128)debit->debits_pending + pending_delta + debit->debits_posted + posted_delta >
+            debit->credits_posted) {
+        return LEDGER_EXCEEDS_CREDITS;
+    }
+    if ((credit->flags & LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) &&
+        (__int128)credit->credits_pending + pending_delta + credit->credits_posted +
+                posted_delta >
+            credit->debits_posted) {
+        return LEDGER_EXCEEDS_DEBITS;
+    }
     *d = balance_of(debit);
     *c = balance_of(credit);
     if (__builtin_add_overflow(d->debits_pending, pending_delta, &d->debits_pending) ||
@@ -689,14 +703,10 @@ static enum ledger_result transfer_plan_balances(const struct ledger *ledger,
     }
     TL_ASSERT(d->debits_pending >= 0);
     TL_ASSERT(c->credits_pending >= 0);
-    if ((debit->flags & LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
-        debits > d->credits_posted) {
-        return LEDGER_EXCEEDS_CREDITS;
-    }
-    if ((credit->flags & LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) &&
-        credits > c->debits_posted) {
-        return LEDGER_EXCEEDS_DEBITS;
-    }
+    TL_ASSERT(!(debit->flags & LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) ||
+              debits <= d->credits_posted);
+    TL_ASSERT(!(credit->flags & LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) ||
+              credits <= c->debits_posted);
     return LEDGER_OK;
 }
 

@@ -642,6 +642,9 @@ static void test_overflow(void **state)
     assert_int_equal(run1(transfer(507, ALICE, FEE, 1, 0)), LEDGER_OK);
     assert_balance(FEE, INT64_MAX, 0, 0, 1);
     assert_balance(BOB, 0, 0, INT64_MAX, 0);
+    /* A payer who cannot cover a transfer hears exceeds_credits even when the payee's balance
+     * would overflow: the answer must not reveal anything about the payee. */
+    assert_int_equal(run1(transfer(508, BOB, ALICE, 5, 0)), LEDGER_EXCEEDS_CREDITS);
     /* Per-currency sums pass int64 here; the totals still balance. */
     ledger_invariants_check(ledger);
 }

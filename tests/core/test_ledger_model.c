@@ -301,11 +301,7 @@ static uint32_t model_move(struct ledger_account *d, struct ledger_account *c,
     __int128 d_posted = (__int128)d->debits_posted + posted_change;
     __int128 c_pending = (__int128)c->credits_pending + pending_change;
     __int128 c_posted = (__int128)c->credits_posted + posted_change;
-    if (d_pending > INT64_MAX || d_posted > INT64_MAX || c_pending > INT64_MAX ||
-        c_posted > INT64_MAX || d_pending + d_posted > INT64_MAX ||
-        c_pending + c_posted > INT64_MAX) {
-        return LEDGER_OVERFLOW;
-    }
+    /* Limits first: the payer's answer never depends on the payee's balance. */
     if ((d->flags & LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
         d_pending + d_posted > d->credits_posted) {
         return LEDGER_EXCEEDS_CREDITS;
@@ -313,6 +309,11 @@ static uint32_t model_move(struct ledger_account *d, struct ledger_account *c,
     if ((c->flags & LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) &&
         c_pending + c_posted > c->debits_posted) {
         return LEDGER_EXCEEDS_DEBITS;
+    }
+    if (d_pending > INT64_MAX || d_posted > INT64_MAX || c_pending > INT64_MAX ||
+        c_posted > INT64_MAX || d_pending + d_posted > INT64_MAX ||
+        c_pending + c_posted > INT64_MAX) {
+        return LEDGER_OVERFLOW;
     }
     assert_true(d_pending >= 0);
     assert_true(c_pending >= 0);
