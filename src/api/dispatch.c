@@ -86,6 +86,11 @@ static enum tl_err dispatch_authenticate(struct api_app *app, struct http_reques
     }
     if (err != TL_OK) {
         memset(&req->principal, 0, sizeof(req->principal));
+        if (err == TL_ERR_UNAUTHORIZED) {
+            /* RFC 6750: a 401 names the scheme the client should use. Cannot exceed limits. */
+            TL_ASSERT(http_response_header_set(resp, "WWW-Authenticate", "Bearer realm=\"tally\"") ==
+                      TL_OK);
+        }
         return http_fail(resp, err, NULL, "valid credentials are required");
     }
     return TL_OK;

@@ -170,8 +170,26 @@ void idempotency_scope(const struct http_request *req, char out[STORE_IDEMPOTENC
     TL_ASSERT(n > 0 && n < (int)STORE_IDEMPOTENCY_SCOPE_BYTES_MAX);
 }
 
-/* A public domain-separation key: the hash is a fingerprint, not a secret. */
-static const uint8_t idempotency_domain_key[32] = "tally idempotency request v1....";
+/*
+ * The request fingerprint is keyed with a key derived from the server secret: a sign-up body
+ * holds a password, and an unkeyed (or publicly keyed) fast hash of it kept for 48 hours would
+ * let anyone holding a copy of the database guess passwords at hash speed, past Argon2id.
+ * Until idempotency_secret_set runs (unit tests), a fixed domain key is used.
+ */
+static uint8_t idempotency_domain_key[32] = "tally idempotency request v1....";
+
+void idempotency_secret_set(const uint8_t *secret, size_t secret_bytes)
+{
+    static const char label[] = "tally idempotency request v1";
+    TL_ASSERT(secret != NULL);
+    TL_ASSERT(secret_bytes >= 16);
+    TL_ASSERT(auth_crypto_init() == TL_OK);
+    uint8_t derived[sizeof(idempotency_domain_key)];
+    auth_crypto_keyed_hash(derived, sizeof(derived), label, sizeof(label) - 1, secret,
+                           secret_bytes);
+    memcpy(idempotency_domain_key, derived, sizeof(derived));
+    explicit_bzero(derived, sizeof(derived));
+}
 
 static pthread_once_t idempotency_crypto_once = PTHREAD_ONCE_INIT;
 

@@ -151,4 +151,8 @@ enum tl_err idempotency_pruner_start(struct api_app *app, uint32_t interval_ms,
 /* Stops and joins the thread; NULL is a no-op. Call before api_app_fini. */
 void idempotency_pruner_stop(struct idempotency_pruner *pruner);
 
+/* Keys the request fingerprints with a key derived from the server secret. Call once at
+ * startup, before the server accepts requests (it is not synchronized). Cannot fail. */
+void idempotency_secret_set(const uint8_t *secret, size_t secret_bytes);
+
 #endif

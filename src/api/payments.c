@@ -23,6 +23,8 @@
 #define PAYMENTS_EVENTS_MAX 2u
 
 static_assert(PAYMENTS_EVENTS_MAX <= TL_COMMAND_EVENTS_MAX, "a payment fits in one command");
+/* Room reserved up front for a 201 body (typically ~350 bytes; long names and notes more). */
+#define PAYMENTS_BODY_BYTES_RESERVE 1024u
 
 /* One payment on its way through the writer; on the handler's stack. */
 struct payments_exec {
@@ -268,6 +270,8 @@ static void payments_prepare(struct payments_exec *x)
         x->event_count = 2;
     }
     buf_reset(&x->resp->body);
+    /* One allocation for the whole answer; if it fails, the render reports it. */
+    (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
     render_init(&x->render, &x->resp->body);
     payments_render_head(&x->render, &x->row, &x->from, &x->to);
     x->outcome = TL_ERR_INTERNAL;

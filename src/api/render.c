@@ -1,6 +1,5 @@
 #include "api/render.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,13 +146,30 @@ void render_str_or_null(struct render *r, const char *s)
     }
 }
 
+/* Writes value's decimal digits ending at end; returns where they start. No libc formatting:
+ * the writer thread renders here. */
+static char *render_digits(uint64_t value, char *end)
+{
+    do {
+        *--end = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0);
+    return end;
+}
+
 void render_i64(struct render *r, int64_t value)
 {
     char text[24];
-    int n = snprintf(text, sizeof(text), "%" PRId64, value);
-    TL_ASSERT(n > 0 && (size_t)n < sizeof(text));
+    char *end = text + sizeof(text);
+    /* The magnitude as unsigned, so INT64_MIN does not overflow. */
+    uint64_t magnitude = value < 0 ? 0u - (uint64_t)value : (uint64_t)value;
+    char *start = render_digits(magnitude, end);
+    if (value < 0) {
+        *--start = '-';
+    }
+    TL_ASSERT(start >= text);
     render_separate(r);
-    render_bytes(r, text, (size_t)n);
+    render_bytes(r, start, (size_t)(end - start));
 }
 
 void render_bool(struct render *r, bool value)
@@ -215,7 +231,18 @@ void render_time_text(uint64_t wall_ns, char out[RENDER_TIME_BYTES])
     render_civil(days, &year, &month, &day);
     /* 2^64 ns is in the year 2554, so the year always has four digits. */
     TL_ASSERT(year >= 1970 && year <= 9999);
-    int n = snprintf(out, RENDER_TIME_BYTES, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", (int)year,
-                     month, day, rest / 3600u, rest / 60u % 60u, rest % 60u, millis);
-    TL_ASSERT(n == RENDER_TIME_BYTES - 1);
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ", written field by field right to left. */
+    static const char pattern[RENDER_TIME_BYTES] = "0000-00-00T00:00:00.000Z";
+    const unsigned fields[][2] = {
+        {(unsigned)year, 4},    {month, 7},       {day, 10},    {rest / 3600u, 13},
+        {rest / 60u % 60u, 16}, {rest % 60u, 19}, {millis, 23},
+    };
+    memcpy(out, pattern, RENDER_TIME_BYTES);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        /* fields[i][1] is the index just past the field; zeros of the pattern pad it. */
+        char *end = out + fields[i][1];
+        char *start = render_digits(fields[i][0], end);
+        TL_ASSERT(start >= end - (i == 0 ? 4 : i == 6 ? 3 : 2));
+    }
+    TL_ASSERT(out[RENDER_TIME_BYTES - 1] == '\0');
 }

@@ -102,6 +102,7 @@ static int tallyd_prepare(struct tallyd *t)
         return 1;
     }
     enum tl_err err = token_key_init(&t->token_key, secret, sizeof(secret));
+    idempotency_secret_set(secret, sizeof(secret));
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);

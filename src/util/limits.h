@@ -47,8 +47,10 @@ static_assert(TL_EXPIRE_SWEEP_MAX <= TL_BATCH_EVENTS_MAX, "a sweep must fit in a
 #define TL_HTTP_CONNECTIONS_DEFAULT 1024u
 #define TL_HTTP_CONNECTIONS_MAX 16384u
 #define TL_HTTP_CONNECTIONS_PER_IP_DEFAULT 64u
-/* Worker threads of the HTTP server. */
-#define TL_HTTP_THREADS_DEFAULT 4u
+/* Worker threads of the HTTP server. A worker blocks while the writer commits its request's
+ * batch, so the number of workers bounds how many payments one commit can carry: the default
+ * is well above the core count on purpose (docs/performance.md). */
+#define TL_HTTP_THREADS_DEFAULT 32u
 #define TL_HTTP_THREADS_MAX 64u
 /* Milliseconds graceful shutdown waits for in-flight requests before closing them. */
 #define TL_HTTP_DRAIN_MS_MAX 10000u

@@ -1,7 +1,8 @@
 /*
  * test_idempotency.c - Idempotency-Key without a store: what is stored, scopes, request
  * fingerprints, the in-flight table under contention, and the dispatcher step (a duplicate in
- * flight waits, a different body gets 409 at once, handlers see their claim).
+ * flight waits, a different body gets 409 at once, handlers see their claim); then with a real
+ * SQLite store: replay, what is and is not stored, scopes, and the pruner.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -12,9 +13,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include "api/dispatch.h"
 #include "api/idempotency.h"
 #include "api/metrics.h"
+#include "api/readers.h"
+#include "store/app.h"
+#include "store/store.h"
 #include "test.h"
 #include "util/clock.h"
 
@@ -237,6 +243,8 @@ struct call {
     int status;
     char code[64];
     bool replayed;
+    const char *client_ip; /* NULL: 192.0.2.9 */
+    char body_out[256];
 };
 
 static const char *call_lookup(void *ctx, enum http_lookup_kind kind, const char *name)
@@ -255,6 +263,7 @@ static void *call_main(void *arg)
 {
     struct call *c = arg;
     struct http_request req;
+    const char *ip = c->client_ip != NULL ? c->client_ip : "192.0.2.9";
     struct http_response resp;
     memset(&req, 0, sizeof(req));
     req.method = HTTP_POST;
@@ -262,13 +271,14 @@ static void *call_main(void *arg)
     req.body = (const uint8_t *)c->body;
     req.body_bytes = strlen(c->body);
     snprintf(req.request_id, sizeof(req.request_id), "req_test");
-    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
+    snprintf(req.client_ip, sizeof(req.client_ip), "%s", ip);
     req.lookup_ = call_lookup;
     req.lookup_ctx_ = c;
     http_response_init(&resp);
     dispatch_run(c->app, &req, &resp);
     c->status = resp.status;
     c->replayed = http_response_header(&resp, "Idempotent-Replayed") != NULL;
+    snprintf(c->body_out, sizeof(c->body_out), "%s", buf_str(&resp.body));
     json_error_t error;
     json_t *body = json_loadb(resp.body.data, resp.body.len, 0, &error);
     const char *code = json_string_value(json_object_get(body, "code"));
@@ -291,7 +301,7 @@ static void test_dispatch_in_flight(void **state)
 
     /* Without a key the handler runs with no claim. */
     atomic_store(&handler_blocks, false);
-    struct call plain = {&app, NULL, "{}", 0, "", false};
+    struct call plain = {.app = &app, .key = NULL, .body = "{}"};
     call_main(&plain);
     assert_int_equal(plain.status, 201);
     assert_false(atomic_load(&handler_saw_claim));
@@ -299,21 +309,21 @@ static void test_dispatch_in_flight(void **state)
     /* The first request holds the key inside its handler. */
     atomic_store(&handler_blocks, true);
     atomic_store(&handler_runs, 0);
-    struct call first = {&app, "order-1", "{\"n\":1}", 0, "", false};
+    struct call first = {.app = &app, .key = "order-1", .body = "{\"n\":1}"};
     pthread_t first_thread;
     assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
     assert_int_equal(sem_wait(&handler_entered), 0);
     assert_true(atomic_load(&handler_saw_claim));
 
     /* Same key, other body: 409 at once, while the first still runs. */
-    struct call other = {&app, "order-1", "{\"n\":2}", 0, "", false};
+    struct call other = {.app = &app, .key = "order-1", .body = "{\"n\":2}"};
     call_main(&other);
     assert_int_equal(other.status, 409);
     assert_string_equal(other.code, "idempotency_key_reused");
 
     /* Same key, same body: waits for the first (the handler does not run meanwhile). */
     atomic_store(&handler_blocks, false);
-    struct call again = {&app, "order-1", "{\"n\":1}", 0, "", false};
+    struct call again = {.app = &app, .key = "order-1", .body = "{\"n\":1}"};
     pthread_t again_thread;
     assert_int_equal(pthread_create(&again_thread, NULL, call_main, &again), 0);
     clock_sleep_ms(100);
@@ -334,6 +344,167 @@ static void test_dispatch_in_flight(void **state)
     metrics_free(app.metrics);
 }
 
+/* ---- With a store ---- */
+
+static atomic_int stored_runs;
+
+/* 201 with a run counter (a replay shows the first run's number), 400 for "bad" bodies, 422
+ * for "refuse" bodies. */
+static enum tl_err counting_create(struct http_request *req, struct http_response *resp)
+{
+    int run = atomic_fetch_add(&stored_runs, 1) + 1;
+    if (memmem(req->body, req->body_bytes, "bad", 3) != NULL) {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "x", "bad");
+    }
+    if (memmem(req->body, req->body_bytes, "refuse", 6) != NULL) {
+        return http_fail(resp, TL_ERR_INSUFFICIENT_FUNDS, "amount", "no");
+    }
+    return http_response_json(resp, 201, json_pack("{s:i}", "run", run));
+}
+
+static const struct route stored_table[] = {
+    {HTTP_POST, "/v1/things", counting_create, "things.create", ROUTE_IDEMPOTENT, ROUTE_LIMIT_NONE},
+};
+
+struct store_fixture {
+    char dir[64];
+    char path[96];
+    struct store *store;
+    struct readers *readers;
+    struct api_app app;
+};
+
+static void fixture_open(struct store_fixture *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tl-idempotency-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+    struct store_config config = {.backend = NULL, .path = f->path, .read_only = false};
+    assert_int_equal(store_open(&config, &f->store), TL_OK);
+    assert_int_equal(readers_open(&config, 2, &f->readers), TL_OK);
+    assert_int_equal(api_app_init(&f->app, NULL, NULL, f->readers), TL_OK);
+    f->app.app_store = f->store;
+    f->app.routes = stored_table;
+    f->app.route_count = 1;
+}
+
+static void fixture_close(struct store_fixture *f)
+{
+    api_app_fini(&f->app);
+    readers_close(f->readers);
+    store_close(f->store);
+    char files[3][128];
+    snprintf(files[0], sizeof(files[0]), "%s-wal", f->path);
+    snprintf(files[1], sizeof(files[1]), "%s-shm", f->path);
+    snprintf(files[2], sizeof(files[2]), "%s", f->path);
+    for (int i = 0; i < 3; i++) {
+        unlink(files[i]);
+    }
+    rmdir(f->dir);
+}
+
+static struct call stored_call(struct store_fixture *f, const char *key, const char *body)
+{
+    struct call c;
+    memset(&c, 0, sizeof(c));
+    c.app = &f->app;
+    c.key = key;
+    c.body = body;
+    call_main(&c);
+    return c;
+}
+
+static void test_store_replay(void **state)
+{
+    (void)state;
+    struct store_fixture f;
+    fixture_open(&f);
+    atomic_store(&stored_runs, 0);
+
+    struct call first = stored_call(&f, "k1", "{\"a\":1}");
+    assert_int_equal(first.status, 201);
+    assert_false(first.replayed);
+    struct call again = stored_call(&f, "k1", "{\"a\":1}");
+    assert_int_equal(again.status, 201);
+    assert_true(again.replayed);
+    assert_string_equal(again.body_out, first.body_out);
+    assert_int_equal(atomic_load(&stored_runs), 1);
+
+    struct call other = stored_call(&f, "k1", "{\"a\":2}");
+    assert_int_equal(other.status, 409);
+    assert_string_equal(other.code, "idempotency_key_reused");
+
+    /* Another caller may use the same key for its own request. */
+    struct call stranger;
+    memset(&stranger, 0, sizeof(stranger));
+    stranger.app = &f.app;
+    stranger.key = "k1";
+    stranger.body = "{\"a\":2}";
+    stranger.client_ip = "198.51.100.4";
+    call_main(&stranger);
+    assert_int_equal(stranger.status, 201);
+    assert_false(stranger.replayed);
+    assert_int_equal(atomic_load(&stored_runs), 2);
+
+    /* A 400 is not stored: the retry runs again. A 422 is, problem and all. */
+    assert_int_equal(stored_call(&f, "k2", "{\"bad\":1}").status, 400);
+    assert_int_equal(stored_call(&f, "k2", "{\"bad\":1}").status, 400);
+    assert_int_equal(atomic_load(&stored_runs), 4);
+    struct call refused = stored_call(&f, "k3", "{\"refuse\":1}");
+    assert_int_equal(refused.status, 422);
+    struct call refused_again = stored_call(&f, "k3", "{\"refuse\":1}");
+    assert_int_equal(refused_again.status, 422);
+    assert_true(refused_again.replayed);
+    assert_string_equal(refused_again.code, "insufficient_funds");
+    assert_string_equal(refused_again.body_out, refused.body_out);
+    assert_int_equal(atomic_load(&stored_runs), 5);
+    assert_int_equal(idempotency_flight_count(), 0);
+    fixture_close(&f);
+}
+
+static void put_row(struct store *store, const char *key, uint64_t created_ns)
+{
+    struct store_idempotency row;
+    memset(&row, 0, sizeof(row));
+    snprintf(row.scope, sizeof(row.scope), "ip:192.0.2.1");
+    snprintf(row.key, sizeof(row.key), "%s", key);
+    row.status = 201;
+    row.created_ns = created_ns;
+    row.body = "{}";
+    row.body_bytes = 2;
+    assert_int_equal(store_idempotency_put(store, &row), TL_OK);
+}
+
+static bool row_exists(struct store *store, const char *key)
+{
+    struct store_idempotency row;
+    bool found = false;
+    assert_int_equal(store_idempotency_get(store, "ip:192.0.2.1", key, &row, &found), TL_OK);
+    if (found) {
+        free((void *)row.body);
+    }
+    return found;
+}
+
+static void test_pruner(void **state)
+{
+    (void)state;
+    struct store_fixture f;
+    fixture_open(&f);
+    uint64_t now_ns = clock_wall_ns();
+    put_row(f.store, "old", now_ns - IDEMPOTENCY_RETENTION_NS - 1000000000ull);
+    put_row(f.store, "young", now_ns - IDEMPOTENCY_RETENTION_NS + 3600ull * 1000000000ull);
+    struct idempotency_pruner *pruner = NULL;
+    assert_int_equal(idempotency_pruner_start(&f.app, 20, &pruner), TL_OK);
+    for (int i = 0; i < 200 && row_exists(f.store, "old"); i++) {
+        clock_sleep_ms(10);
+    }
+    idempotency_pruner_stop(pruner);
+    assert_false(row_exists(f.store, "old"));
+    assert_true(row_exists(f.store, "young"));
+    fixture_close(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_storable),
     cmocka_unit_test(test_scope),
@@ -342,6 +513,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_flight_table_full),
     cmocka_unit_test(test_flight_one_at_a_time),
     cmocka_unit_test(test_dispatch_in_flight),
+    cmocka_unit_test(test_store_replay),
+    cmocka_unit_test(test_pruner),
 };
 
 TL_TEST_MAIN(tests)
