@@ -7,6 +7,7 @@
 #include "api/authn.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/render.h"
 #include "api/users.h"
 #include "auth/password.h"
 #include "auth/token.h"
@@ -123,7 +124,7 @@ static enum tl_err sessions_issue(struct http_request *req, struct http_response
     struct store *store = NULL;
     char token[TOKEN_STR_BYTES];
     struct token_hash hash;
-    char expires_at[USERS_TIMESTAMP_BYTES];
+    char expires_at[RENDER_TIME_BYTES];
     struct store_session session;
     memset(&session, 0, sizeof(session));
     authn_token_new(app->authn, token, &hash);
@@ -141,7 +142,7 @@ static enum tl_err sessions_issue(struct http_request *req, struct http_response
     if (err == TL_OK) {
         struct authn_session cached = {user->id, session.id, session.expires_ns};
         authn_cache_put(app->authn, &hash, &cached);
-        users_timestamp_format(session.expires_ns, expires_at);
+        render_time_text(session.expires_ns, expires_at);
         err = http_response_json(resp, 201,
                                  json_pack("{s:s, s:s, s:o}", "token", token, "expires_at",
                                            expires_at, "user", users_json(user)));

@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/accounts.h"
 #include "api/app.h"
 #include "api/authn.h"
 #include "api/json.h"
+#include "api/render.h"
 #include "auth/password.h"
 #include "core/ledger.h"
 #include "core/money.h"
@@ -28,26 +30,15 @@ static_assert(VALIDATE_PHONE_BYTES <= STORE_PHONE_BYTES_MAX, "a phone fits its r
 static_assert(VALIDATE_DISPLAY_NAME_CODEPOINTS_MAX * 4 < STORE_DISPLAY_NAME_BYTES_MAX,
               "a display name fits its row");
 static_assert(PASSWORD_HASH_STR_BYTES <= STORE_PASSWORD_HASH_BYTES_MAX, "a hash fits its row");
-static_assert(CLOCK_ISO8601_BYTES > USERS_TIMESTAMP_BYTES, "milliseconds are cut from micros");
 
 /* ---- Shared helpers ---- */
-
-void users_timestamp_format(uint64_t wall_ns, char out[USERS_TIMESTAMP_BYTES])
-{
-    char micros[CLOCK_ISO8601_BYTES];
-    clock_iso8601(wall_ns, micros);
-    /* "2026-11-23T05:00:00.123456Z": keep through the milliseconds, then the Z. */
-    memcpy(out, micros, USERS_TIMESTAMP_BYTES - 2);
-    out[USERS_TIMESTAMP_BYTES - 2] = 'Z';
-    out[USERS_TIMESTAMP_BYTES - 1] = '\0';
-}
 
 json_t *users_json(const struct store_user *user)
 {
     char id[TYPEID_STR_BYTES];
-    char created_at[USERS_TIMESTAMP_BYTES];
+    char created_at[RENDER_TIME_BYTES];
     typeid_encode(TYPEID_PREFIX_USER, user->id, id);
-    users_timestamp_format(user->created_ns, created_at);
+    render_time_text(user->created_ns, created_at);
     json_t *phone = user->phone[0] != '\0' ? json_string(user->phone) : json_null();
     return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "id", id, "handle", user->handle,
                      "display_name", user->display_name, "email", user->email, "phone", phone,
@@ -226,36 +217,6 @@ static uint16_t users_default_currency(const struct api_app *app)
     return currency->numeric;
 }
 
-/*
- * Opens the wallet's ledger account: one account event through the writer. (accounts.c has
- * the general form; this copy keeps sign-up independent of it until the two are merged.)
- */
-static enum tl_err users_wallet_account_open(struct writer *writer,
-                                             const struct store_wallet *wallet)
-{
-    struct ledger_event event;
-    struct ledger_event_result result;
-    memset(&event, 0, sizeof(event));
-    memset(&result, 0, sizeof(result));
-    event.kind = LEDGER_EVENT_ACCOUNT;
-    event.as.account.id = wallet->id;
-    event.as.account.user_data = wallet->user_id;
-    event.as.account.currency = wallet->currency;
-    event.as.account.kind = LEDGER_KIND_WALLET;
-    event.as.account.flags = LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS;
-    struct writer_command cmd = {.events = &event, .event_count = 1, .results = &result};
-    enum tl_err err = writer_submit(writer, &cmd);
-    if (err != TL_OK) {
-        return err;
-    }
-    if (result.result != LEDGER_OK) {
-        LOG(LOG_ERROR, "wallet_account_open_failed",
-            LOG_STR("result", ledger_result_name((enum ledger_result)result.result)));
-        return TL_ERR_STORAGE;
-    }
-    return TL_OK;
-}
-
 /* The rows, then the ledger account; rows deleted again when the account cannot be opened. */
 static enum tl_err users_insert(struct http_request *req, struct http_response *resp,
                                 const struct store_user *user, const struct store_wallet *wallet)
@@ -275,7 +236,8 @@ static enum tl_err users_insert(struct http_request *req, struct http_response *
     if (err != TL_OK) {
         return err;
     }
-    enum tl_err open_err = users_wallet_account_open(app->writer, wallet);
+    enum tl_err open_err =
+        accounts_wallet_open(app->writer, wallet->id, wallet->user_id, wallet->currency);
     if (open_err == TL_OK) {
         return TL_OK;
     }

@@ -36,10 +36,6 @@ enum tl_err users_lookup(struct http_request *req, struct http_response *resp);
  * new reference; NULL when out of memory. */
 json_t *users_json(const struct store_user *user);
 
-/* "2026-11-23T05:00:00.123Z": RFC 3339 UTC with milliseconds, plus NUL. */
-#define USERS_TIMESTAMP_BYTES 25
-/* Formats a wall-clock time in ns since the Unix epoch. Cannot fail. */
-void users_timestamp_format(uint64_t wall_ns, char out[USERS_TIMESTAMP_BYTES]);
 
 /* Which unique field a login or lookup string names. */
 enum users_key_kind {

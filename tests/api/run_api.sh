@@ -506,6 +506,7 @@ check "throttle Retry-After" grep -Eq '^[1-9][0-9]*$' <<<"$(header Retry-After)"
 echo "-- unauthorized, log out"
 api GET /v1/me
 expect_problem "no token" 401 unauthorized
+check "401 names the Bearer scheme" grep -q '^Bearer' <<<"$(header WWW-Authenticate)"
 TOKEN=garbage api GET /v1/me
 expect_problem "garbage token" 401 unauthorized
 TOKEN="${ALICE%?????}AAAAA" api GET /v1/me

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "api/render.h"
 #include "api/users.h"
 #include "test.h"
 
@@ -53,12 +54,12 @@ static void test_key_rejects(void **state)
 static void test_timestamp(void **state)
 {
     (void)state;
-    char out[USERS_TIMESTAMP_BYTES];
-    users_timestamp_format(1795410000123456789ull, out);
+    char out[RENDER_TIME_BYTES];
+    render_time_text(1795410000123456789ull, out);
     assert_string_equal(out, "2026-11-23T05:00:00.123Z");
-    users_timestamp_format(0, out);
+    render_time_text(0, out);
     assert_string_equal(out, "1970-01-01T00:00:00.000Z");
-    users_timestamp_format(999999ull, out); /* truncated, never rounded up */
+    render_time_text(999999ull, out); /* truncated, never rounded up */
     assert_string_equal(out, "1970-01-01T00:00:00.000Z");
 }
 
