@@ -201,47 +201,19 @@ static enum tl_err sqlite_err_map(int rc)
     return TL_ERR_STORAGE;
 }
 
-/* Logs a driver error (the SQL error text is fine in logs) and maps it. */
-static enum tl_err sqlite_fail(sqlite3 *db, int rc, const char *what)
+enum tl_err store_sqlite_fail(sqlite3 *db, int rc, const char *what)
 {
     fprintf(stderr, "store.sqlite: %s: %s (%d)\n", what, db ? sqlite3_errmsg(db) : "no handle", rc);
     return sqlite_err_map(rc);
 }
 
-/* A stored row that does not decode: the database holds something we never write. */
-static enum tl_err sqlite_corrupt(const char *what)
+enum tl_err store_sqlite_corrupt(const char *what)
 {
     fprintf(stderr, "store.sqlite: %s: stored row fails integrity check\n", what);
     return TL_ERR_CORRUPT;
 }
 
-/* Runs a statement that returns no rows and resets it; the SQLite result code. */
-static int stmt_run(sqlite3_stmt *stmt)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        rc = SQLITE_MISUSE; /* our statements that reach here never return rows */
-    }
-    if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(stmt);
-    return rc;
-}
-
 /* ---- Binding: every bind failure is our bug (wrong index or a blob over SQLite's limit). */
-
-static void bind_i64(sqlite3_stmt *stmt, int index, int64_t value)
-{
-    int rc = sqlite3_bind_int64(stmt, index, value);
-    TL_ASSERT(rc == SQLITE_OK);
-}
-
-static void bind_u64(sqlite3_stmt *stmt, int index, uint64_t value)
-{
-    TL_ASSERT(value <= (uint64_t)INT64_MAX);
-    bind_i64(stmt, index, (int64_t)value);
-}
 
 /* bytes must stay valid until the statement is reset (SQLITE_STATIC: no copy). */
 static void bind_id(sqlite3_stmt *stmt, int index, const uint8_t bytes[ID128_BYTES])
@@ -266,41 +238,20 @@ static void bind_id_optional(sqlite3_stmt *stmt, int index, struct id128 id,
 
 /* ---- Decoding: false when a stored value is not one we could have written. ---- */
 
-static bool col_id(sqlite3_stmt *stmt, int index, struct id128 *out)
-{
-    if (sqlite3_column_type(stmt, index) != SQLITE_BLOB) {
-        return false;
-    }
-    if (sqlite3_column_bytes(stmt, index) != ID128_BYTES) {
-        return false;
-    }
-    *out = id128_from_bytes(sqlite3_column_blob(stmt, index));
-    return true;
-}
-
 static bool col_id_optional(sqlite3_stmt *stmt, int index, struct id128 *out)
 {
     if (sqlite3_column_type(stmt, index) == SQLITE_NULL) {
         *out = id128_make(0, 0);
         return true;
     }
-    return col_id(stmt, index, out);
-}
-
-static bool col_i64(sqlite3_stmt *stmt, int index, int64_t *out)
-{
-    if (sqlite3_column_type(stmt, index) != SQLITE_INTEGER) {
-        return false;
-    }
-    *out = sqlite3_column_int64(stmt, index);
-    return true;
+    return store_sqlite_col_id(stmt, index, out);
 }
 
 /* An integer in 0..max. */
 static bool col_uint(sqlite3_stmt *stmt, int index, uint64_t max, uint64_t *out)
 {
     int64_t value;
-    if (!col_i64(stmt, index, &value)) {
+    if (!store_sqlite_col_i64(stmt, index, &value)) {
         return false;
     }
     if (value < 0 || (uint64_t)value > max) {
@@ -332,10 +283,10 @@ static bool col_u32(sqlite3_stmt *stmt, int index, uint32_t *out)
 
 static bool col_balance(sqlite3_stmt *stmt, int first, struct ledger_balance *out)
 {
-    bool ok = col_i64(stmt, first, &out->debits_pending);
-    ok = ok && col_i64(stmt, first + 1, &out->debits_posted);
-    ok = ok && col_i64(stmt, first + 2, &out->credits_pending);
-    return ok && col_i64(stmt, first + 3, &out->credits_posted);
+    bool ok = store_sqlite_col_i64(stmt, first, &out->debits_pending);
+    ok = ok && store_sqlite_col_i64(stmt, first + 1, &out->debits_posted);
+    ok = ok && store_sqlite_col_i64(stmt, first + 2, &out->credits_pending);
+    return ok && store_sqlite_col_i64(stmt, first + 3, &out->credits_posted);
 }
 
 static bool row_account(sqlite3_stmt *stmt, struct ledger_account *out)
@@ -346,12 +297,12 @@ static bool row_account(sqlite3_stmt *stmt, struct ledger_account *out)
 
     TL_ASSERT(sqlite3_column_count(stmt) == ACOL_COUNT);
     memset(&a, 0, sizeof(a));
-    ok = col_id(stmt, ACOL_ID, &a.id);
-    ok = ok && col_id(stmt, ACOL_USER_DATA, &a.user_data);
-    ok = ok && col_i64(stmt, ACOL_DEBITS_PENDING, &a.debits_pending);
-    ok = ok && col_i64(stmt, ACOL_DEBITS_POSTED, &a.debits_posted);
-    ok = ok && col_i64(stmt, ACOL_CREDITS_PENDING, &a.credits_pending);
-    ok = ok && col_i64(stmt, ACOL_CREDITS_POSTED, &a.credits_posted);
+    ok = store_sqlite_col_id(stmt, ACOL_ID, &a.id);
+    ok = ok && store_sqlite_col_id(stmt, ACOL_USER_DATA, &a.user_data);
+    ok = ok && store_sqlite_col_i64(stmt, ACOL_DEBITS_PENDING, &a.debits_pending);
+    ok = ok && store_sqlite_col_i64(stmt, ACOL_DEBITS_POSTED, &a.debits_posted);
+    ok = ok && store_sqlite_col_i64(stmt, ACOL_CREDITS_PENDING, &a.credits_pending);
+    ok = ok && store_sqlite_col_i64(stmt, ACOL_CREDITS_POSTED, &a.credits_posted);
     ok = ok && col_uint(stmt, ACOL_TIMESTAMP, INT64_MAX, &timestamp);
     ok = ok && col_u16(stmt, ACOL_CURRENCY, &a.currency);
     ok = ok && col_u16(stmt, ACOL_KIND, &a.kind);
@@ -374,12 +325,12 @@ static bool row_posting(sqlite3_stmt *stmt, struct ledger_posting *out)
     TL_ASSERT(sqlite3_column_count(stmt) == TCOL_COUNT);
     memset(&p, 0, sizeof(p));
     ok = col_uint(stmt, TCOL_TIMESTAMP, INT64_MAX, &t->timestamp);
-    ok = ok && col_id(stmt, TCOL_ID, &t->id);
-    ok = ok && col_id(stmt, TCOL_DEBIT_ACCOUNT, &t->debit_account_id);
-    ok = ok && col_id(stmt, TCOL_CREDIT_ACCOUNT, &t->credit_account_id);
+    ok = ok && store_sqlite_col_id(stmt, TCOL_ID, &t->id);
+    ok = ok && store_sqlite_col_id(stmt, TCOL_DEBIT_ACCOUNT, &t->debit_account_id);
+    ok = ok && store_sqlite_col_id(stmt, TCOL_CREDIT_ACCOUNT, &t->credit_account_id);
     ok = ok && col_id_optional(stmt, TCOL_PENDING_ID, &t->pending_id);
     ok = ok && col_id_optional(stmt, TCOL_USER_REF, &t->user_ref);
-    ok = ok && col_i64(stmt, TCOL_AMOUNT, &t->amount);
+    ok = ok && store_sqlite_col_i64(stmt, TCOL_AMOUNT, &t->amount);
     ok = ok && col_u32(stmt, TCOL_TIMEOUT_S, &t->timeout_s);
     ok = ok && col_u16(stmt, TCOL_CURRENCY, &t->currency);
     ok = ok && col_u16(stmt, TCOL_CODE, &t->code);
@@ -425,17 +376,17 @@ static enum tl_err sqlite_user_version(sqlite3 *db, uint32_t *out)
     int64_t version;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
-        err = sqlite_fail(db, rc, "user_version");
+        err = store_sqlite_fail(db, rc, "user_version");
         goto out;
     }
     rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        err = sqlite_fail(db, rc, "user_version");
+        err = store_sqlite_fail(db, rc, "user_version");
         goto out;
     }
     version = sqlite3_column_int64(stmt, 0);
     if (version < 0 || version > UINT32_MAX) {
-        err = sqlite_corrupt("user_version");
+        err = store_sqlite_corrupt("user_version");
         goto out;
     }
     *out = (uint32_t)version;
@@ -454,12 +405,12 @@ static enum tl_err sqlite_wal_enable(sqlite3 *db)
     const char *mode;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
-        err = sqlite_fail(db, rc, "journal_mode");
+        err = store_sqlite_fail(db, rc, "journal_mode");
         goto out;
     }
     rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        err = sqlite_fail(db, rc, "journal_mode");
+        err = store_sqlite_fail(db, rc, "journal_mode");
         goto out;
     }
     mode = (const char *)sqlite3_column_text(stmt, 0);
@@ -546,7 +497,7 @@ static enum tl_err sqlite_prepare_all(struct store_sqlite *s)
         int rc = sqlite3_prepare_v3(s->db, sqlite_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->stmts[i], NULL);
         if (rc != SQLITE_OK) {
-            return sqlite_fail(s->db, rc, sqlite_stmt_name[i]);
+            return store_sqlite_fail(s->db, rc, sqlite_stmt_name[i]);
         }
         TL_ASSERT(s->stmts[i] != NULL);
     }
@@ -566,7 +517,7 @@ static void sqlite_close(struct store *store)
     free(s->accounts_sorted);
     free(s->slots);
     if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK) {
-        sqlite_fail(s->db, SQLITE_BUSY, "close");
+        store_sqlite_fail(s->db, SQLITE_BUSY, "close");
     }
     free(s);
 }
@@ -606,7 +557,7 @@ static enum tl_err sqlite_open(const struct store_config *config, struct store *
     }
     rc = sqlite3_open_v2(config->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        err = sqlite_fail(s->db, rc, "open");
+        err = store_sqlite_fail(s->db, rc, "open");
         goto out_close;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -642,12 +593,12 @@ static enum tl_err sqlite_schema_version(struct store *store, uint32_t *out_vers
     int64_t version;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        err = sqlite_fail(s->db, rc, "schema_version");
+        err = store_sqlite_fail(s->db, rc, "schema_version");
         goto out;
     }
     version = sqlite3_column_int64(stmt, 0);
     if (version < 0 || version > UINT32_MAX) {
-        err = sqlite_corrupt("schema_version");
+        err = store_sqlite_corrupt("schema_version");
         goto out;
     }
     *out_version = (uint32_t)version;
@@ -685,7 +636,7 @@ sqlite_accounts_scan(struct store *store,
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (!row_account(stmt, &account)) {
-            err = sqlite_corrupt("accounts_scan");
+            err = store_sqlite_corrupt("accounts_scan");
             goto out;
         }
         err = fn(ctx, &account);
@@ -694,7 +645,7 @@ sqlite_accounts_scan(struct store *store,
         }
     }
     if (rc != SQLITE_DONE) {
-        err = sqlite_fail(s->db, rc, "accounts_scan");
+        err = store_sqlite_fail(s->db, rc, "accounts_scan");
     }
 out:
     sqlite3_reset(stmt);
@@ -709,11 +660,11 @@ static enum tl_err sqlite_timestamp_last(struct store *store, uint64_t *out)
     uint64_t timestamp;
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        err = sqlite_fail(s->db, rc, "timestamp_last");
+        err = store_sqlite_fail(s->db, rc, "timestamp_last");
         goto out;
     }
     if (!col_uint(stmt, 0, INT64_MAX, &timestamp)) {
-        err = sqlite_corrupt("timestamp_last");
+        err = store_sqlite_corrupt("timestamp_last");
         goto out;
     }
     *out = timestamp;
@@ -730,34 +681,110 @@ static enum tl_err sqlite_batch_begin(struct store *store)
     struct store_sqlite *s = sqlite_from(store);
     int rc;
     TL_ASSERT(sqlite3_get_autocommit(s->db));
-    rc = stmt_run(s->stmts[STMT_BEGIN]);
+    rc = store_sqlite_run(s->stmts[STMT_BEGIN]);
     if (rc != SQLITE_OK) {
-        return sqlite_fail(s->db, rc, "begin");
+        return store_sqlite_fail(s->db, rc, "begin");
     }
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     return TL_OK;
 }
 
-/* One point lookup by id with a prepared statement; *found says whether *row holds it. */
-static enum tl_err sqlite_lookup(struct store_sqlite *s, enum sqlite_stmt which, struct id128 id,
-                                 bool (*decode)(sqlite3_stmt *, void *), void *row, bool *found)
-{
-    sqlite3_stmt *stmt = s->stmts[which];
-    uint8_t bytes[ID128_BYTES];
-    enum tl_err err = TL_OK;
-    int rc;
+/* ---- Statement helpers shared with sqlite_app.c (sqlite_private.h) ---- */
 
-    id128_to_bytes(id, bytes);
-    bind_id(stmt, 1, bytes);
-    rc = sqlite3_step(stmt);
-    *found = rc == SQLITE_ROW;
+enum tl_err store_sqlite_step_one(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
+                                  store_sqlite_decode_fn decode, void *row, bool *found)
+{
+    enum tl_err err = TL_OK;
+    int rc = sqlite3_step(stmt);
+
     if (rc == SQLITE_ROW && !decode(stmt, row)) {
-        err = sqlite_corrupt(sqlite_stmt_name[which]);
+        err = store_sqlite_corrupt(what);
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        err = sqlite_fail(s->db, rc, sqlite_stmt_name[which]);
+        err = store_sqlite_fail(db, rc, what);
+    }
+    if (err == TL_OK) {
+        *found = rc == SQLITE_ROW;
     }
     sqlite3_reset(stmt);
     return err;
+}
+
+void store_sqlite_reverse(void *items, uint32_t count, size_t item_bytes)
+{
+    unsigned char *bytes = items;
+
+    TL_ASSERT(count == 0 || items != NULL);
+    TL_ASSERT(item_bytes > 0);
+    for (uint32_t i = 0, j = count; i + 1 < j; i++, j--) {
+        unsigned char *low = bytes + (size_t)i * item_bytes;
+        unsigned char *high = bytes + (size_t)(j - 1) * item_bytes;
+        for (size_t k = 0; k < item_bytes; k++) {
+            unsigned char tmp = low[k];
+            low[k] = high[k];
+            high[k] = tmp;
+        }
+    }
+}
+
+enum tl_err store_sqlite_page_read(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
+                                   struct id128 id, const struct store_page *page,
+                                   store_sqlite_decode_fn decode, void *out, size_t item_bytes,
+                                   uint32_t *out_count, bool *has_more)
+{
+    bool newer = page->ending_before_ts != 0;
+    uint64_t cursor = newer ? page->ending_before_ts : page->starting_after_ts;
+    unsigned char *items = out;
+    uint8_t bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    bool more = false;
+    int rc;
+
+    TL_ASSERT(page->limit >= 1);
+    TL_ASSERT(page->limit <= TL_PAGE_LIMIT_MAX);
+    /* Cursors past INT64_MAX name no stored time: "older than" them is everything. */
+    if (cursor == 0 || cursor > (uint64_t)INT64_MAX) {
+        cursor = (uint64_t)INT64_MAX;
+    }
+    id128_to_bytes(id, bytes);
+    bind_id(stmt, 1, bytes);
+    store_sqlite_bind_u64(stmt, 2, cursor);
+    store_sqlite_bind_i64(stmt, 3, (int64_t)page->limit + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == page->limit) {
+            more = true;
+            continue;
+        }
+        if (!decode(stmt, items + (size_t)count * item_bytes)) {
+            err = store_sqlite_corrupt(what);
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = store_sqlite_fail(db, rc, what);
+        goto out;
+    }
+    if (newer) {
+        store_sqlite_reverse(out, count, item_bytes);
+    }
+    *out_count = count;
+    *has_more = more;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
+/* One point lookup by id with a prepared statement; *found says whether *row holds it. */
+static enum tl_err sqlite_lookup(struct store_sqlite *s, enum sqlite_stmt which, struct id128 id,
+                                 store_sqlite_decode_fn decode, void *row, bool *found)
+{
+    sqlite3_stmt *stmt = s->stmts[which];
+    uint8_t bytes[ID128_BYTES];
+
+    id128_to_bytes(id, bytes);
+    bind_id(stmt, 1, bytes);
+    return store_sqlite_step_one(s->db, stmt, sqlite_stmt_name[which], decode, row, found);
 }
 
 static bool decode_account(sqlite3_stmt *stmt, void *row)
@@ -816,18 +843,18 @@ static enum tl_err sqlite_pending_expired(struct store *store, uint64_t now_ns, 
     uint32_t count = 0;
     int rc;
 
-    bind_u64(stmt, 1, now_ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : now_ns);
-    bind_i64(stmt, 2, limit);
+    store_sqlite_bind_u64(stmt, 1, now_ns > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : now_ns);
+    store_sqlite_bind_i64(stmt, 2, limit);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         TL_ASSERT(count < limit);
         if (!row_posting(stmt, &posting) || posting.pending_status != LEDGER_PENDING_OPEN) {
-            err = sqlite_corrupt("pending_expired");
+            err = store_sqlite_corrupt("pending_expired");
             goto out;
         }
         out[count++] = posting.transfer;
     }
     if (rc != SQLITE_DONE) {
-        err = sqlite_fail(s->db, rc, "pending_expired");
+        err = store_sqlite_fail(s->db, rc, "pending_expired");
         goto out;
     }
     *out_count = count;
@@ -920,13 +947,13 @@ static enum tl_err account_key(struct store_sqlite *s, struct id128 id, uint64_t
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
         if (!col_uint(stmt, 0, INT64_MAX, out) || *out == 0) {
-            err = sqlite_corrupt("account_key");
+            err = store_sqlite_corrupt("account_key");
         }
     } else if (rc == SQLITE_DONE) {
         fprintf(stderr, "store.sqlite: postings_write: posting names an unknown account\n");
         err = TL_ERR_CORRUPT;
     } else {
-        err = sqlite_fail(s->db, rc, "account_key");
+        err = store_sqlite_fail(s->db, rc, "account_key");
     }
     sqlite3_reset(stmt);
     return err;
@@ -942,14 +969,14 @@ static void bind_account(sqlite3_stmt *stmt, const struct ledger_account *a,
     bind_id(stmt, ACOL_ID + 1, bytes[0]);
     id128_to_bytes(a->user_data, bytes[1]);
     bind_id(stmt, ACOL_USER_DATA + 1, bytes[1]);
-    bind_i64(stmt, ACOL_DEBITS_PENDING + 1, a->debits_pending);
-    bind_i64(stmt, ACOL_DEBITS_POSTED + 1, a->debits_posted);
-    bind_i64(stmt, ACOL_CREDITS_PENDING + 1, a->credits_pending);
-    bind_i64(stmt, ACOL_CREDITS_POSTED + 1, a->credits_posted);
-    bind_u64(stmt, ACOL_TIMESTAMP + 1, a->timestamp);
-    bind_i64(stmt, ACOL_CURRENCY + 1, a->currency);
-    bind_i64(stmt, ACOL_KIND + 1, a->kind);
-    bind_i64(stmt, ACOL_FLAGS + 1, a->flags);
+    store_sqlite_bind_i64(stmt, ACOL_DEBITS_PENDING + 1, a->debits_pending);
+    store_sqlite_bind_i64(stmt, ACOL_DEBITS_POSTED + 1, a->debits_posted);
+    store_sqlite_bind_i64(stmt, ACOL_CREDITS_PENDING + 1, a->credits_pending);
+    store_sqlite_bind_i64(stmt, ACOL_CREDITS_POSTED + 1, a->credits_posted);
+    store_sqlite_bind_u64(stmt, ACOL_TIMESTAMP + 1, a->timestamp);
+    store_sqlite_bind_i64(stmt, ACOL_CURRENCY + 1, a->currency);
+    store_sqlite_bind_i64(stmt, ACOL_KIND + 1, a->kind);
+    store_sqlite_bind_i64(stmt, ACOL_FLAGS + 1, a->flags);
 }
 
 /* Binds an existing account's balances to STMT_ACCOUNT_UPDATE. */
@@ -958,11 +985,11 @@ static void bind_account_balances(sqlite3_stmt *stmt, const struct ledger_accoun
 {
     id128_to_bytes(a->id, bytes);
     bind_id(stmt, 1, bytes);
-    bind_i64(stmt, 2, a->debits_pending);
-    bind_i64(stmt, 3, a->debits_posted);
-    bind_i64(stmt, 4, a->credits_pending);
-    bind_i64(stmt, 5, a->credits_posted);
-    bind_u64(stmt, 6, a->timestamp);
+    store_sqlite_bind_i64(stmt, 2, a->debits_pending);
+    store_sqlite_bind_i64(stmt, 3, a->debits_posted);
+    store_sqlite_bind_i64(stmt, 4, a->credits_pending);
+    store_sqlite_bind_i64(stmt, 5, a->credits_posted);
+    store_sqlite_bind_u64(stmt, 6, a->timestamp);
 }
 
 /*
@@ -979,17 +1006,17 @@ static enum tl_err account_write(struct store_sqlite *s, const struct ledger_acc
     int rc;
 
     bind_account_balances(update, a, bytes[0]);
-    rc = stmt_run(update);
+    rc = store_sqlite_run(update);
     if (rc != SQLITE_OK) {
-        return sqlite_fail(s->db, rc, "accounts_write: update");
+        return store_sqlite_fail(s->db, rc, "accounts_write: update");
     }
     if (sqlite3_changes(s->db) == 1) {
         return TL_OK;
     }
     bind_account(insert, a, bytes);
-    rc = stmt_run(insert);
+    rc = store_sqlite_run(insert);
     if (rc != SQLITE_OK) {
-        return sqlite_fail(s->db, rc, "accounts_write: insert");
+        return store_sqlite_fail(s->db, rc, "accounts_write: insert");
     }
     TL_ASSERT(sqlite3_changes(s->db) == 1);
     return TL_OK;
@@ -1037,27 +1064,27 @@ static void bind_posting(sqlite3_stmt *stmt, const struct ledger_posting *p,
     const struct ledger_balance *d = &p->debit_after;
     const struct ledger_balance *c = &p->credit_after;
 
-    bind_u64(stmt, TCOL_TIMESTAMP + 1, t->timestamp);
+    store_sqlite_bind_u64(stmt, TCOL_TIMESTAMP + 1, t->timestamp);
     id128_to_bytes(t->id, bytes[0]);
     bind_id(stmt, TCOL_ID + 1, bytes[0]);
-    bind_u64(stmt, TCOL_DEBIT_ACCOUNT + 1, account_ts[0]);
-    bind_u64(stmt, TCOL_CREDIT_ACCOUNT + 1, account_ts[1]);
+    store_sqlite_bind_u64(stmt, TCOL_DEBIT_ACCOUNT + 1, account_ts[0]);
+    store_sqlite_bind_u64(stmt, TCOL_CREDIT_ACCOUNT + 1, account_ts[1]);
     bind_id_optional(stmt, TCOL_PENDING_ID + 1, t->pending_id, bytes[1]);
     bind_id_optional(stmt, TCOL_USER_REF + 1, t->user_ref, bytes[2]);
-    bind_i64(stmt, TCOL_AMOUNT + 1, t->amount);
-    bind_i64(stmt, TCOL_TIMEOUT_S + 1, t->timeout_s);
-    bind_i64(stmt, TCOL_CURRENCY + 1, t->currency);
-    bind_i64(stmt, TCOL_CODE + 1, t->code);
-    bind_i64(stmt, TCOL_FLAGS + 1, t->flags);
-    bind_i64(stmt, TCOL_PENDING_STATUS + 1, p->pending_status);
-    bind_i64(stmt, TCOL_DEBIT_AFTER + 1, d->debits_pending);
-    bind_i64(stmt, TCOL_DEBIT_AFTER + 2, d->debits_posted);
-    bind_i64(stmt, TCOL_DEBIT_AFTER + 3, d->credits_pending);
-    bind_i64(stmt, TCOL_DEBIT_AFTER + 4, d->credits_posted);
-    bind_i64(stmt, TCOL_CREDIT_AFTER + 1, c->debits_pending);
-    bind_i64(stmt, TCOL_CREDIT_AFTER + 2, c->debits_posted);
-    bind_i64(stmt, TCOL_CREDIT_AFTER + 3, c->credits_pending);
-    bind_i64(stmt, TCOL_CREDIT_AFTER + 4, c->credits_posted);
+    store_sqlite_bind_i64(stmt, TCOL_AMOUNT + 1, t->amount);
+    store_sqlite_bind_i64(stmt, TCOL_TIMEOUT_S + 1, t->timeout_s);
+    store_sqlite_bind_i64(stmt, TCOL_CURRENCY + 1, t->currency);
+    store_sqlite_bind_i64(stmt, TCOL_CODE + 1, t->code);
+    store_sqlite_bind_i64(stmt, TCOL_FLAGS + 1, t->flags);
+    store_sqlite_bind_i64(stmt, TCOL_PENDING_STATUS + 1, p->pending_status);
+    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 1, d->debits_pending);
+    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 2, d->debits_posted);
+    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 3, d->credits_pending);
+    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 4, d->credits_posted);
+    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 1, c->debits_pending);
+    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 2, c->debits_posted);
+    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 3, c->credits_pending);
+    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 4, c->credits_posted);
 }
 
 static enum tl_err sqlite_postings_write(struct store *store, const struct ledger_posting *postings,
@@ -1079,9 +1106,9 @@ static enum tl_err sqlite_postings_write(struct store *store, const struct ledge
             return err;
         }
         bind_posting(stmt, &postings[i], account_ts, bytes);
-        int rc = stmt_run(stmt);
+        int rc = store_sqlite_run(stmt);
         if (rc != SQLITE_OK) {
-            return sqlite_fail(s->db, rc, "postings_write");
+            return store_sqlite_fail(s->db, rc, "postings_write");
         }
     }
     return TL_OK;
@@ -1100,10 +1127,10 @@ static enum tl_err sqlite_pending_write(struct store *store,
     for (uint32_t i = 0; i < count; i++) {
         id128_to_bytes(updates[i].pending_id, bytes);
         bind_id(stmt, 1, bytes);
-        bind_i64(stmt, 2, updates[i].status);
-        int rc = stmt_run(stmt);
+        store_sqlite_bind_i64(stmt, 2, updates[i].status);
+        int rc = store_sqlite_run(stmt);
         if (rc != SQLITE_OK) {
-            return sqlite_fail(s->db, rc, "pending_write");
+            return store_sqlite_fail(s->db, rc, "pending_write");
         }
         if (sqlite3_changes(s->db) != 1) {
             fprintf(stderr, "store.sqlite: pending_write: hold not found or not open\n");
@@ -1149,10 +1176,10 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
         rc = sqlite3_bind_blob(stmt, 3, r->data_bytes > 0 ? r->data : empty, (int)r->data_bytes,
                                SQLITE_STATIC);
         TL_ASSERT(rc == SQLITE_OK);
-        bind_i64(stmt, 4, created_ns);
-        rc = stmt_run(stmt);
+        store_sqlite_bind_i64(stmt, 4, created_ns);
+        rc = store_sqlite_run(stmt);
         if (rc != SQLITE_OK) {
-            return sqlite_fail(s->db, rc, "records_write");
+            return store_sqlite_fail(s->db, rc, "records_write");
         }
     }
     return TL_OK;
@@ -1162,10 +1189,10 @@ static enum tl_err sqlite_commit(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
-    int rc = stmt_run(s->stmts[STMT_COMMIT]);
+    int rc = store_sqlite_run(s->stmts[STMT_COMMIT]);
     s->slots_valid = false;
     if (rc != SQLITE_OK) {
-        return sqlite_fail(s->db, rc, "commit"); /* store.c rolls back */
+        return store_sqlite_fail(s->db, rc, "commit"); /* store.c rolls back */
     }
     TL_ASSERT(sqlite3_get_autocommit(s->db));
     return TL_OK;
@@ -1179,10 +1206,10 @@ static void sqlite_abort(struct store *store)
     if (sqlite3_get_autocommit(s->db)) {
         return;
     }
-    int rc = stmt_run(s->stmts[STMT_ROLLBACK]);
+    int rc = store_sqlite_run(s->stmts[STMT_ROLLBACK]);
     if (rc != SQLITE_OK) {
         /* Only an I/O error gets here; the next begin then fails and says so too. */
-        sqlite_fail(s->db, rc, "rollback");
+        store_sqlite_fail(s->db, rc, "rollback");
         return;
     }
     TL_ASSERT(sqlite3_get_autocommit(s->db));
@@ -1208,20 +1235,9 @@ static enum tl_err sqlite_transfer_get(struct store *store, struct id128 id,
     return err;
 }
 
-/* Reverses out[0..count) in place; the newer-than query reads oldest first. */
-static void postings_reverse(struct ledger_posting *out, uint32_t count)
-{
-    for (uint32_t i = 0, j = count; i + 1 < j; i++, j--) {
-        struct ledger_posting tmp = out[i];
-        out[i] = out[j - 1];
-        out[j - 1] = tmp;
-    }
-}
-
 /*
- * Reads limit + 1 rows in the direction of travel: the extra row only says has_more. Older
- * pages walk both history indexes down from the cursor and merge; newer pages walk up from
- * the cursor and are reversed, so every page is newest first.
+ * Older pages walk both history indexes down from the cursor and merge; newer pages walk up
+ * from the cursor and are reversed, so every page is newest first.
  */
 static enum tl_err sqlite_history(struct store *store, struct id128 account_id,
                                   const struct store_page *page, struct ledger_posting *out,
@@ -1230,45 +1246,9 @@ static enum tl_err sqlite_history(struct store *store, struct id128 account_id,
     struct store_sqlite *s = sqlite_from(store);
     bool newer = page->ending_before_ts != 0;
     sqlite3_stmt *stmt = s->stmts[newer ? STMT_HISTORY_NEWER : STMT_HISTORY_OLDER];
-    uint64_t cursor = newer ? page->ending_before_ts : page->starting_after_ts;
-    uint8_t bytes[ID128_BYTES];
-    enum tl_err err = TL_OK;
-    uint32_t count = 0;
-    bool more = false;
-    int rc;
 
-    TL_ASSERT(page->limit >= 1 && page->limit <= TL_PAGE_LIMIT_MAX);
-    /* Cursors past INT64_MAX name no stored timestamp: "older than" them is everything. */
-    if (cursor == 0 || cursor > (uint64_t)INT64_MAX) {
-        cursor = (uint64_t)INT64_MAX;
-    }
-    id128_to_bytes(account_id, bytes);
-    bind_id(stmt, 1, bytes);
-    bind_u64(stmt, 2, cursor);
-    bind_i64(stmt, 3, (int64_t)page->limit + 1);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (count == page->limit) {
-            more = true;
-            continue;
-        }
-        if (!row_posting(stmt, &out[count])) {
-            err = sqlite_corrupt("history");
-            goto out;
-        }
-        count++;
-    }
-    if (rc != SQLITE_DONE) {
-        err = sqlite_fail(s->db, rc, "history");
-        goto out;
-    }
-    if (newer) {
-        postings_reverse(out, count);
-    }
-    *out_count = count;
-    *has_more = more;
-out:
-    sqlite3_reset(stmt);
-    return err;
+    return store_sqlite_page_read(s->db, stmt, "history", account_id, page, decode_posting, out,
+                                  sizeof(*out), out_count, has_more);
 }
 
 static enum tl_err outbox_row(sqlite3_stmt *stmt, struct store_outbox_row *out)
@@ -1279,20 +1259,20 @@ static enum tl_err outbox_row(sqlite3_stmt *stmt, struct store_outbox_row *out)
     int topic_bytes;
     int data_bytes;
 
-    if (!col_uint(stmt, 0, INT64_MAX, &seq) || !col_id(stmt, 1, &key)) {
-        return sqlite_corrupt("outbox_list");
+    if (!col_uint(stmt, 0, INT64_MAX, &seq) || !store_sqlite_col_id(stmt, 1, &key)) {
+        return store_sqlite_corrupt("outbox_list");
     }
     topic = sqlite3_column_text(stmt, 2);
     topic_bytes = sqlite3_column_bytes(stmt, 2);
     if (topic == NULL || topic_bytes < 1 || (size_t)topic_bytes >= sizeof(out->topic)) {
-        return sqlite_corrupt("outbox_list");
+        return store_sqlite_corrupt("outbox_list");
     }
     if (sqlite3_column_type(stmt, 3) != SQLITE_BLOB) {
-        return sqlite_corrupt("outbox_list");
+        return store_sqlite_corrupt("outbox_list");
     }
     data_bytes = sqlite3_column_bytes(stmt, 3);
     if (data_bytes < 0 || data_bytes > TL_RECORD_BYTES_MAX) {
-        return sqlite_corrupt("outbox_list");
+        return store_sqlite_corrupt("outbox_list");
     }
     memset(out, 0, sizeof(*out));
     out->data = malloc((size_t)data_bytes + 1);
@@ -1319,8 +1299,9 @@ static enum tl_err sqlite_outbox_list(struct store *store, uint64_t after_seq, u
     uint32_t count = 0;
     int rc;
 
-    bind_u64(stmt, 1, after_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : after_seq);
-    bind_i64(stmt, 2, limit);
+    store_sqlite_bind_u64(stmt, 1,
+                          after_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : after_seq);
+    store_sqlite_bind_i64(stmt, 2, limit);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         TL_ASSERT(count < limit);
         err = outbox_row(stmt, &out[count]);
@@ -1331,7 +1312,7 @@ static enum tl_err sqlite_outbox_list(struct store *store, uint64_t after_seq, u
         count++;
     }
     if (rc != SQLITE_DONE) {
-        err = sqlite_fail(s->db, rc, "outbox_list");
+        err = store_sqlite_fail(s->db, rc, "outbox_list");
         goto out_free;
     }
     *out_count = count;

@@ -178,45 +178,14 @@ static struct store_sqlite_app *app_from(struct store *store)
 
 /* ---- Errors ---- */
 
-static enum tl_err app_err_map(int rc)
-{
-    int primary = rc & 0xff;
-    TL_ASSERT(primary != SQLITE_OK);
-    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-        return TL_ERR_CORRUPT;
-    }
-    return TL_ERR_STORAGE;
-}
-
 static enum tl_err app_fail(const struct store_sqlite_app *a, int rc, const char *what)
 {
-    fprintf(stderr, "store.sqlite: %s: %s (%d)\n", what, sqlite3_errmsg(a->db), rc);
-    return app_err_map(rc);
-}
-
-static enum tl_err app_corrupt(const char *what)
-{
-    fprintf(stderr, "store.sqlite: %s: stored row fails integrity check\n", what);
-    return TL_ERR_CORRUPT;
+    return store_sqlite_fail(a->db, rc, what);
 }
 
 static bool rc_is_constraint(int rc)
 {
     return (rc & 0xff) == SQLITE_CONSTRAINT;
-}
-
-/* Runs a statement that returns no rows and resets it; the SQLite result code. */
-static int app_run(sqlite3_stmt *stmt)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        rc = SQLITE_MISUSE; /* our statements that reach here never return rows */
-    }
-    if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(stmt);
-    return rc;
 }
 
 /* ---- Transactions of direct writes ---- */
@@ -225,7 +194,7 @@ static enum tl_err app_begin(struct store_sqlite_app *a)
 {
     int rc;
     TL_ASSERT(sqlite3_get_autocommit(a->db)); /* never inside a batch on this handle */
-    rc = app_run(a->stmts[ASTMT_BEGIN]);
+    rc = store_sqlite_run(a->stmts[ASTMT_BEGIN]);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "app: begin");
     }
@@ -237,7 +206,7 @@ static enum tl_err app_commit(struct store_sqlite_app *a)
 {
     int rc;
     TL_ASSERT(!sqlite3_get_autocommit(a->db));
-    rc = app_run(a->stmts[ASTMT_COMMIT]);
+    rc = store_sqlite_run(a->stmts[ASTMT_COMMIT]);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "app: commit"); /* the caller rolls back */
     }
@@ -252,25 +221,13 @@ static void app_rollback(struct store_sqlite_app *a)
     if (sqlite3_get_autocommit(a->db)) {
         return; /* SQLite already rolled back on its own (an I/O error, a full disk) */
     }
-    rc = app_run(a->stmts[ASTMT_ROLLBACK]);
+    rc = store_sqlite_run(a->stmts[ASTMT_ROLLBACK]);
     if (rc != SQLITE_OK) {
         app_fail(a, rc, "app: rollback");
     }
 }
 
 /* ---- Binding: every bind failure is our bug (wrong index or over SQLite's limits). ---- */
-
-static void bind_i64(sqlite3_stmt *stmt, int index, int64_t value)
-{
-    int rc = sqlite3_bind_int64(stmt, index, value);
-    TL_ASSERT(rc == SQLITE_OK);
-}
-
-static void bind_u64(sqlite3_stmt *stmt, int index, uint64_t value)
-{
-    TL_ASSERT(value <= (uint64_t)INT64_MAX);
-    bind_i64(stmt, index, (int64_t)value);
-}
 
 /* bytes must stay valid until the statement is reset (SQLITE_STATIC: no copy). */
 static void bind_blob(sqlite3_stmt *stmt, int index, const void *bytes, uint32_t size)
@@ -308,16 +265,10 @@ static void bind_text_optional(sqlite3_stmt *stmt, int index, const char *text)
 
 /* ---- Decoding: false when a stored value is not one we could have written. ---- */
 
+/* The ids of application rows are never zero. */
 static bool col_id(sqlite3_stmt *stmt, int index, struct id128 *out)
 {
-    if (sqlite3_column_type(stmt, index) != SQLITE_BLOB) {
-        return false;
-    }
-    if (sqlite3_column_bytes(stmt, index) != ID128_BYTES) {
-        return false;
-    }
-    *out = id128_from_bytes(sqlite3_column_blob(stmt, index));
-    return !id128_is_zero(*out);
+    return store_sqlite_col_id(stmt, index, out) && !id128_is_zero(*out);
 }
 
 static bool col_hash(sqlite3_stmt *stmt, int index, uint8_t out[STORE_HASH_BYTES])
@@ -332,20 +283,11 @@ static bool col_hash(sqlite3_stmt *stmt, int index, uint8_t out[STORE_HASH_BYTES
     return true;
 }
 
-static bool col_i64(sqlite3_stmt *stmt, int index, int64_t *out)
-{
-    if (sqlite3_column_type(stmt, index) != SQLITE_INTEGER) {
-        return false;
-    }
-    *out = sqlite3_column_int64(stmt, index);
-    return true;
-}
-
 /* An integer in min..max. */
 static bool col_uint(sqlite3_stmt *stmt, int index, uint64_t min, uint64_t max, uint64_t *out)
 {
     int64_t value;
-    if (!col_i64(stmt, index, &value)) {
+    if (!store_sqlite_col_i64(stmt, index, &value)) {
         return false;
     }
     if (value < 0 || (uint64_t)value < min || (uint64_t)value > max) {
@@ -471,13 +413,13 @@ static bool row_payment(sqlite3_stmt *stmt, struct store_payment *out)
     ok = ok && col_id(stmt, PCOL_TO_USER, &out->to_user);
     ok = ok && col_id(stmt, PCOL_FROM_WALLET, &out->from_wallet);
     ok = ok && col_id(stmt, PCOL_TO_WALLET, &out->to_wallet);
-    ok = ok && col_i64(stmt, PCOL_AMOUNT, &out->amount);
-    ok = ok && col_i64(stmt, PCOL_FEE, &out->fee);
+    ok = ok && store_sqlite_col_i64(stmt, PCOL_AMOUNT, &out->amount);
+    ok = ok && store_sqlite_col_i64(stmt, PCOL_FEE, &out->fee);
     ok = ok && col_u16(stmt, PCOL_CURRENCY, 1, &out->currency);
     ok = ok &&
          col_uint(stmt, PCOL_STATUS, STORE_PAYMENT_SUCCEEDED, STORE_PAYMENT_SUCCEEDED, &status);
-    ok = ok && col_i64(stmt, PCOL_SENDER_AFTER, &out->sender_available_after);
-    ok = ok && col_i64(stmt, PCOL_RECIPIENT_AFTER, &out->recipient_available_after);
+    ok = ok && store_sqlite_col_i64(stmt, PCOL_SENDER_AFTER, &out->sender_available_after);
+    ok = ok && store_sqlite_col_i64(stmt, PCOL_RECIPIENT_AFTER, &out->recipient_available_after);
     ok = ok && col_text(stmt, PCOL_TO_TEXT, out->to_text, sizeof(out->to_text), true);
     ok = ok && col_text(stmt, PCOL_NOTE, out->note, sizeof(out->note), true);
     if (!ok || out->amount <= 0 || out->fee < 0) {
@@ -532,22 +474,9 @@ static bool row_idempotency(sqlite3_stmt *stmt, struct store_idempotency *out, b
  * into row, and resets the statement. *found says whether row was filled.
  */
 static enum tl_err app_lookup(struct store_sqlite_app *a, enum app_stmt which,
-                              bool (*decode)(sqlite3_stmt *, void *), void *row, bool *found)
+                              store_sqlite_decode_fn decode, void *row, bool *found)
 {
-    sqlite3_stmt *stmt = a->stmts[which];
-    enum tl_err err = TL_OK;
-    int rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_ROW && !decode(stmt, row)) {
-        err = app_corrupt(app_stmt_name[which]);
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        err = app_fail(a, rc, app_stmt_name[which]);
-    }
-    if (err == TL_OK) {
-        *found = rc == SQLITE_ROW;
-    }
-    sqlite3_reset(stmt);
-    return err;
+    return store_sqlite_step_one(a->db, a->stmts[which], app_stmt_name[which], decode, row, found);
 }
 
 static bool decode_user(sqlite3_stmt *stmt, void *row)
@@ -627,8 +556,8 @@ static enum tl_err user_insert(struct store_sqlite_app *a, const struct store_us
     bind_text_optional(stmt, UCOL_PHONE + 1, user->phone);
     bind_text(stmt, UCOL_DISPLAY_NAME + 1, user->display_name);
     bind_text(stmt, UCOL_PASSWORD_HASH + 1, user->password_hash);
-    bind_u64(stmt, UCOL_CREATED_NS + 1, user->created_ns);
-    rc = app_run(stmt);
+    store_sqlite_bind_u64(stmt, UCOL_CREATED_NS + 1, user->created_ns);
+    rc = store_sqlite_run(stmt);
     if (rc == SQLITE_OK) {
         return TL_OK;
     }
@@ -651,9 +580,9 @@ static enum tl_err wallet_insert(struct store_sqlite_app *a, const struct store_
 
     bind_id(stmt, WCOL_ID + 1, wallet->id, bytes[0]);
     bind_id(stmt, WCOL_USER_ID + 1, wallet->user_id, bytes[1]);
-    bind_i64(stmt, WCOL_CURRENCY + 1, wallet->currency);
-    bind_u64(stmt, WCOL_CREATED_NS + 1, wallet->created_ns);
-    rc = app_run(stmt);
+    store_sqlite_bind_i64(stmt, WCOL_CURRENCY + 1, wallet->currency);
+    store_sqlite_bind_u64(stmt, WCOL_CREATED_NS + 1, wallet->created_ns);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "wallet insert");
     }
@@ -698,7 +627,7 @@ static enum tl_err app_delete_by_id(struct store_sqlite_app *a, enum app_stmt wh
     int rc;
 
     bind_id(stmt, 1, id, bytes);
-    rc = app_run(stmt);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, app_stmt_name[which]);
     }
@@ -757,7 +686,7 @@ static enum tl_err wallet_find(struct store_sqlite_app *a, struct id128 user_id,
     uint8_t bytes[ID128_BYTES];
 
     bind_id(stmt, 1, user_id, bytes);
-    bind_i64(stmt, 2, currency);
+    store_sqlite_bind_i64(stmt, 2, currency);
     return app_lookup(a, ASTMT_WALLET_FIND, decode_wallet, out, found);
 }
 
@@ -815,14 +744,14 @@ static enum tl_err sqlite_app_wallets_list(struct store *store, struct id128 use
     int rc;
 
     bind_id(stmt, 1, user_id, bytes);
-    bind_i64(stmt, 2, (int64_t)max + 1);
+    store_sqlite_bind_i64(stmt, 2, (int64_t)max + 1);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (count == max) {
             more = true;
             continue;
         }
         if (!row_wallet(stmt, &out[count]) || !id128_eq(out[count].user_id, user_id)) {
-            err = app_corrupt("wallets_list");
+            err = store_sqlite_corrupt("wallets_list");
             goto out;
         }
         count++;
@@ -855,10 +784,10 @@ static enum tl_err sqlite_app_session_create(struct store *store,
     bind_blob(stmt, SCOL_TOKEN_HASH + 1, session->token_hash, STORE_HASH_BYTES);
     bind_id(stmt, SCOL_ID + 1, session->id, bytes[0]);
     bind_id(stmt, SCOL_USER_ID + 1, session->user_id, bytes[1]);
-    bind_u64(stmt, SCOL_CREATED_NS + 1, session->created_ns);
-    bind_u64(stmt, SCOL_EXPIRES_NS + 1, session->expires_ns);
-    bind_i64(stmt, SCOL_REVOKED + 1, session->revoked ? 1 : 0);
-    rc = app_run(stmt);
+    store_sqlite_bind_u64(stmt, SCOL_CREATED_NS + 1, session->created_ns);
+    store_sqlite_bind_u64(stmt, SCOL_EXPIRES_NS + 1, session->expires_ns);
+    store_sqlite_bind_i64(stmt, SCOL_REVOKED + 1, session->revoked ? 1 : 0);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "session_create");
     }
@@ -884,7 +813,7 @@ static enum tl_err sqlite_app_session_revoke(struct store *store,
 
     TL_ASSERT(sqlite3_get_autocommit(a->db));
     bind_blob(stmt, 1, token_hash, STORE_HASH_BYTES);
-    rc = app_run(stmt);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "session_revoke");
     }
@@ -918,20 +847,9 @@ static enum app_stmt payments_stmt(enum store_direction direction, bool newer)
     return ASTMT_PAYMENTS_ANY_OLDER;
 }
 
-/* Reverses out[0..count) in place; the newer-than queries read oldest first. */
-static void payments_reverse(struct store_payment *out, uint32_t count)
-{
-    for (uint32_t i = 0, j = count; i + 1 < j; i++, j--) {
-        struct store_payment tmp = out[i];
-        out[i] = out[j - 1];
-        out[j - 1] = tmp;
-    }
-}
-
 /*
- * Reads limit + 1 rows in the direction of travel: the extra row only says has_more. Older
- * pages walk down from the cursor; newer pages walk up from it and are reversed, so every page
- * is newest first (the cursor semantics of store_history).
+ * Older pages walk down from the cursor; newer pages walk up from it and are reversed, so
+ * every page is newest first (the cursor semantics of store_history).
  */
 static enum tl_err sqlite_app_payments_list(struct store *store, struct id128 user_id,
                                             enum store_direction direction,
@@ -940,48 +858,10 @@ static enum tl_err sqlite_app_payments_list(struct store *store, struct id128 us
                                             bool *has_more)
 {
     struct store_sqlite_app *a = app_from(store);
-    bool newer = page->ending_before_ts != 0;
-    enum app_stmt which = payments_stmt(direction, newer);
-    sqlite3_stmt *stmt = a->stmts[which];
-    uint64_t cursor = newer ? page->ending_before_ts : page->starting_after_ts;
-    uint8_t bytes[ID128_BYTES];
-    enum tl_err err = TL_OK;
-    uint32_t count = 0;
-    bool more = false;
-    int rc;
+    enum app_stmt which = payments_stmt(direction, page->ending_before_ts != 0);
 
-    TL_ASSERT(page->limit >= 1);
-    TL_ASSERT(page->limit <= TL_PAGE_LIMIT_MAX);
-    /* Cursors past INT64_MAX name no stored time: "older than" them is everything. */
-    if (cursor == 0 || cursor > (uint64_t)INT64_MAX) {
-        cursor = (uint64_t)INT64_MAX;
-    }
-    bind_id(stmt, 1, user_id, bytes);
-    bind_u64(stmt, 2, cursor);
-    bind_i64(stmt, 3, (int64_t)page->limit + 1);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (count == page->limit) {
-            more = true;
-            continue;
-        }
-        if (!row_payment(stmt, &out[count])) {
-            err = app_corrupt(app_stmt_name[which]);
-            goto out;
-        }
-        count++;
-    }
-    if (rc != SQLITE_DONE) {
-        err = app_fail(a, rc, app_stmt_name[which]);
-        goto out;
-    }
-    if (newer) {
-        payments_reverse(out, count);
-    }
-    *out_count = count;
-    *has_more = more;
-out:
-    sqlite3_reset(stmt);
-    return err;
+    return store_sqlite_page_read(a->db, a->stmts[which], app_stmt_name[which], user_id, page,
+                                  decode_payment, out, sizeof(*out), out_count, has_more);
 }
 
 /* ---- Idempotency ---- */
@@ -992,8 +872,8 @@ static void bind_idempotency(sqlite3_stmt *stmt, const struct store_idempotency 
     bind_text(stmt, ICOL_SCOPE + 1, row->scope);
     bind_text(stmt, ICOL_KEY + 1, row->key);
     bind_blob(stmt, ICOL_REQUEST_HASH + 1, row->request_hash, STORE_HASH_BYTES);
-    bind_i64(stmt, ICOL_STATUS + 1, row->status);
-    bind_u64(stmt, ICOL_CREATED_NS + 1, row->created_ns);
+    store_sqlite_bind_i64(stmt, ICOL_STATUS + 1, row->status);
+    store_sqlite_bind_u64(stmt, ICOL_CREATED_NS + 1, row->created_ns);
     bind_blob(stmt, ICOL_BODY + 1, row->body, row->body_bytes);
 }
 
@@ -1006,7 +886,7 @@ static enum tl_err sqlite_app_idempotency_put(struct store *store,
 
     TL_ASSERT(sqlite3_get_autocommit(a->db));
     bind_idempotency(stmt, row);
-    rc = app_run(stmt);
+    rc = store_sqlite_run(stmt);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         return TL_ERR_CONFLICT;
     }
@@ -1030,7 +910,7 @@ static enum tl_err sqlite_app_idempotency_get(struct store *store, const char *s
     bind_text(stmt, 2, key);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW && !row_idempotency(stmt, out, &nomem)) {
-        err = nomem ? TL_ERR_NOMEM : app_corrupt("idempotency_get");
+        err = nomem ? TL_ERR_NOMEM : store_sqlite_corrupt("idempotency_get");
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         err = app_fail(a, rc, "idempotency_get");
     }
@@ -1056,9 +936,9 @@ static enum tl_err sqlite_app_idempotency_prune(struct store *store, uint64_t be
         before_ns = (uint64_t)INT64_MAX;
     }
     do {
-        bind_u64(stmt, 1, before_ns);
-        bind_i64(stmt, 2, APP_PRUNE_CHUNK_ROWS);
-        rc = app_run(stmt);
+        store_sqlite_bind_u64(stmt, 1, before_ns);
+        store_sqlite_bind_i64(stmt, 2, APP_PRUNE_CHUNK_ROWS);
+        rc = store_sqlite_run(stmt);
         if (rc != SQLITE_OK) {
             return app_fail(a, rc, "idempotency_prune");
         }
@@ -1078,21 +958,21 @@ static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store
     uint8_t bytes[5][ID128_BYTES];
     int rc;
 
-    bind_u64(stmt, PCOL_CREATED_NS + 1, p->created_ns);
+    store_sqlite_bind_u64(stmt, PCOL_CREATED_NS + 1, p->created_ns);
     bind_id(stmt, PCOL_ID + 1, p->id, bytes[0]);
     bind_id(stmt, PCOL_FROM_USER + 1, p->from_user, bytes[1]);
     bind_id(stmt, PCOL_TO_USER + 1, p->to_user, bytes[2]);
     bind_id(stmt, PCOL_FROM_WALLET + 1, p->from_wallet, bytes[3]);
     bind_id(stmt, PCOL_TO_WALLET + 1, p->to_wallet, bytes[4]);
-    bind_i64(stmt, PCOL_AMOUNT + 1, p->amount);
-    bind_i64(stmt, PCOL_FEE + 1, p->fee);
-    bind_i64(stmt, PCOL_CURRENCY + 1, p->currency);
-    bind_i64(stmt, PCOL_STATUS + 1, p->status);
-    bind_i64(stmt, PCOL_SENDER_AFTER + 1, p->sender_available_after);
-    bind_i64(stmt, PCOL_RECIPIENT_AFTER + 1, p->recipient_available_after);
+    store_sqlite_bind_i64(stmt, PCOL_AMOUNT + 1, p->amount);
+    store_sqlite_bind_i64(stmt, PCOL_FEE + 1, p->fee);
+    store_sqlite_bind_i64(stmt, PCOL_CURRENCY + 1, p->currency);
+    store_sqlite_bind_i64(stmt, PCOL_STATUS + 1, p->status);
+    store_sqlite_bind_i64(stmt, PCOL_SENDER_AFTER + 1, p->sender_available_after);
+    store_sqlite_bind_i64(stmt, PCOL_RECIPIENT_AFTER + 1, p->recipient_available_after);
     bind_text(stmt, PCOL_TO_TEXT + 1, p->to_text);
     bind_text(stmt, PCOL_NOTE + 1, p->note);
-    rc = app_run(stmt);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "records_write: payment");
     }
@@ -1108,7 +988,7 @@ static enum tl_err idempotency_insert_or_ignore(struct store_sqlite_app *a,
     int rc;
 
     bind_idempotency(stmt, row);
-    rc = app_run(stmt);
+    rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "records_write: idempotency");
     }

@@ -15,6 +15,7 @@
  * Then the next child continues on the same database. The seed is printed; set
  * TALLY_CRASH_SEED to replay a run.
  */
+#include "store_fixture.h"
 #include "test.h"
 
 #include <errno.h>
@@ -40,17 +41,8 @@
 #define CRASH_FUNDING 1000000
 #define CRASH_FEE_ACCOUNT (CRASH_WALLETS + 1u)
 #define CRASH_HOLDS_MAX 64
-#define CURRENCY_EUR 978
 
 /* ---- Shared helpers ---- */
-
-static uint64_t prng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static uint64_t mono_ms(void)
 {
@@ -59,37 +51,11 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static struct id128 account_id(uint64_t n)
-{
-    return id128_make(0xacc0000000000000ull, n);
-}
-
-static struct ledger_event account_event(uint64_t n, uint16_t kind, uint32_t flags)
-{
-    struct ledger_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = LEDGER_EVENT_ACCOUNT;
-    e.as.account.id = account_id(n);
-    e.as.account.currency = CURRENCY_EUR;
-    e.as.account.kind = kind;
-    e.as.account.flags = flags;
-    return e;
-}
-
+/* A payment with a fresh random id. */
 static struct ledger_event transfer_event(struct id128 debit, struct id128 credit, int64_t amount,
                                           uint16_t flags)
 {
-    struct ledger_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = LEDGER_EVENT_TRANSFER;
-    e.as.transfer.id = id128_new();
-    e.as.transfer.debit_account_id = debit;
-    e.as.transfer.credit_account_id = credit;
-    e.as.transfer.amount = amount;
-    e.as.transfer.currency = CURRENCY_EUR;
-    e.as.transfer.code = LEDGER_CODE_PAYMENT;
-    e.as.transfer.flags = flags;
-    return e;
+    return fixture_transfer_event(id128_new(), debit, credit, amount, flags);
 }
 
 static struct store *store_open_path(const char *path)
@@ -113,13 +79,13 @@ struct child_thread {
 
 static uint32_t wallet_pick(struct child_thread *c)
 {
-    return (uint32_t)(prng_next(&c->seed) % CRASH_WALLETS) + 1u;
+    return (uint32_t)(fixture_prng_next(&c->seed) % CRASH_WALLETS) + 1u;
 }
 
 static void wallet_pair(struct child_thread *c, uint32_t *debit, uint32_t *credit)
 {
     *debit = wallet_pick(c);
-    *credit = (uint32_t)(prng_next(&c->seed) % (CRASH_WALLETS - 1u)) + 1u;
+    *credit = (uint32_t)(fixture_prng_next(&c->seed) % (CRASH_WALLETS - 1u)) + 1u;
     *credit += *credit >= *debit;
 }
 
@@ -127,26 +93,27 @@ static void wallet_pair(struct child_thread *c, uint32_t *debit, uint32_t *credi
 static uint32_t child_command_build(struct child_thread *c, struct ledger_event *events)
 {
     uint32_t debit, credit;
-    uint64_t dice = prng_next(&c->seed) % 100u;
+    uint64_t dice = fixture_prng_next(&c->seed) % 100u;
     wallet_pair(c, &debit, &credit);
-    int64_t amount = (int64_t)(prng_next(&c->seed) % 500u) + 1;
+    int64_t amount = (int64_t)(fixture_prng_next(&c->seed) % 500u) + 1;
     if (dice < 35) { /* a few independent transfers */
-        uint32_t count = (uint32_t)(prng_next(&c->seed) % 8u) + 1u;
+        uint32_t count = (uint32_t)(fixture_prng_next(&c->seed) % 8u) + 1u;
         for (uint32_t i = 0; i < count; i++) {
             wallet_pair(c, &debit, &credit);
-            events[i] = transfer_event(account_id(debit), account_id(credit), amount + i, 0);
+            events[i] = transfer_event(fixture_account_id(debit), fixture_account_id(credit),
+                                       amount + i, 0);
         }
         return count;
     }
     if (dice < 55) { /* a hold; half of them expire after a second */
-        events[0] =
-            transfer_event(account_id(debit), account_id(credit), amount, LEDGER_TRANSFER_PENDING);
+        events[0] = transfer_event(fixture_account_id(debit), fixture_account_id(credit), amount,
+                                   LEDGER_TRANSFER_PENDING);
         events[0].as.transfer.code = LEDGER_CODE_HOLD;
-        events[0].as.transfer.timeout_s = (uint32_t)(prng_next(&c->seed) % 2u);
+        events[0].as.transfer.timeout_s = (uint32_t)(fixture_prng_next(&c->seed) % 2u);
         return 1;
     }
     if (dice < 75 && c->hold_count > 0) { /* post or void one of this thread's holds */
-        uint32_t index = (uint32_t)(prng_next(&c->seed) % c->hold_count);
+        uint32_t index = (uint32_t)(fixture_prng_next(&c->seed) % c->hold_count);
         uint16_t flags = dice < 65 ? LEDGER_TRANSFER_POST_PENDING : LEDGER_TRANSFER_VOID_PENDING;
         events[0] = transfer_event(id128_make(0, 0), id128_make(0, 0), 0, flags);
         events[0].as.transfer.pending_id = c->holds[index];
@@ -155,15 +122,16 @@ static uint32_t child_command_build(struct child_thread *c, struct ledger_event 
         return 1;
     }
     /* A linked chain: payment, fee to the hot account, and sometimes a leg that must fail. */
-    events[0] =
-        transfer_event(account_id(debit), account_id(credit), amount, LEDGER_TRANSFER_LINKED);
-    events[1] = transfer_event(account_id(debit), account_id(CRASH_FEE_ACCOUNT), 1, 0);
+    events[0] = transfer_event(fixture_account_id(debit), fixture_account_id(credit), amount,
+                               LEDGER_TRANSFER_LINKED);
+    events[1] =
+        transfer_event(fixture_account_id(debit), fixture_account_id(CRASH_FEE_ACCOUNT), 1, 0);
     if (dice % 4 != 0) {
         return 2;
     }
     events[1].as.transfer.flags = LEDGER_TRANSFER_LINKED;
-    events[2] =
-        transfer_event(account_id(credit), account_id(debit), 3 * (int64_t)CRASH_FUNDING, 0);
+    events[2] = transfer_event(fixture_account_id(credit), fixture_account_id(debit),
+                               3 * (int64_t)CRASH_FUNDING, 0);
     return 3;
 }
 
@@ -376,29 +344,6 @@ static int posting_id_compare(const void *a, const void *b)
                      ((const struct ledger_posting *)b)->transfer.id);
 }
 
-static void transfer_assert_equal(const struct ledger_transfer *a, const struct ledger_transfer *b)
-{
-    assert_true(id128_eq(a->id, b->id));
-    assert_true(id128_eq(a->debit_account_id, b->debit_account_id));
-    assert_true(id128_eq(a->credit_account_id, b->credit_account_id));
-    assert_true(id128_eq(a->pending_id, b->pending_id));
-    assert_true(id128_eq(a->user_ref, b->user_ref));
-    assert_int_equal(a->amount, b->amount);
-    assert_int_equal(a->timestamp, b->timestamp);
-    assert_int_equal(a->timeout_s, b->timeout_s);
-    assert_int_equal(a->currency, b->currency);
-    assert_int_equal(a->code, b->code);
-    assert_int_equal(a->flags, b->flags);
-}
-
-static void after_assert_equal(const struct ledger_balance *a, const struct ledger_balance *b)
-{
-    assert_int_equal(a->debits_pending, b->debits_pending);
-    assert_int_equal(a->debits_posted, b->debits_posted);
-    assert_int_equal(a->credits_pending, b->credits_pending);
-    assert_int_equal(a->credits_posted, b->credits_posted);
-}
-
 /* Sorted by timestamp, each transfer appears exactly twice (its debit and credit side);
  * keeps one copy of each. */
 static void postings_dedupe(struct postings *p)
@@ -410,9 +355,9 @@ static void postings_dedupe(struct postings *p)
         const struct ledger_posting *a = &p->items[i];
         const struct ledger_posting *b = &p->items[i + 1];
         assert_int_equal(a->transfer.timestamp, b->transfer.timestamp);
-        transfer_assert_equal(&a->transfer, &b->transfer);
-        after_assert_equal(&a->debit_after, &b->debit_after);
-        after_assert_equal(&a->credit_after, &b->credit_after);
+        fixture_assert_transfer_eq(&a->transfer, &b->transfer);
+        fixture_assert_balance_eq(&a->debit_after, &b->debit_after);
+        fixture_assert_balance_eq(&a->credit_after, &b->credit_after);
         assert_int_equal(a->pending_status, b->pending_status);
         assert_true(i + 2 == p->count ||
                     p->items[i + 2].transfer.timestamp > a->transfer.timestamp);
@@ -579,15 +524,15 @@ static void accounts_create(const char *path)
     struct ledger_event events[3];
     struct ledger_event_result results[3];
     struct writer_command cmd = {.events = events, .results = results};
-    events[0] = account_event(0, LEDGER_KIND_SANDBOX_FUNDING, 0);
-    events[1] = account_event(CRASH_FEE_ACCOUNT, LEDGER_KIND_FEE_REVENUE,
+    events[0] = fixture_account_event(0, LEDGER_KIND_SANDBOX_FUNDING, 0);
+    events[1] = fixture_account_event(CRASH_FEE_ACCOUNT, LEDGER_KIND_FEE_REVENUE,
                               LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS);
     cmd.event_count = 2;
     assert_int_equal(writer_submit(writer, &cmd), TL_OK);
     for (uint64_t n = 1; n <= CRASH_WALLETS; n++) {
-        events[0] =
-            account_event(n, LEDGER_KIND_WALLET, LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS);
-        events[1] = transfer_event(account_id(0), account_id(n), CRASH_FUNDING, 0);
+        events[0] = fixture_account_event(n, LEDGER_KIND_WALLET,
+                                          LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS);
+        events[1] = transfer_event(fixture_account_id(0), fixture_account_id(n), CRASH_FUNDING, 0);
         events[1].as.transfer.code = LEDGER_CODE_DEPOSIT;
         assert_int_equal(writer_submit(writer, &cmd), TL_OK);
         assert_int_equal(results[0].result, LEDGER_OK);
@@ -657,8 +602,8 @@ static void test_crash_kill_loop(void **state)
     for (uint32_t round = 0; round < CRASH_KILLS; round++) {
         uint32_t delay_ms =
             CRASH_DELAY_MS_MIN +
-            (uint32_t)(prng_next(&prng) % (CRASH_DELAY_MS_MAX - CRASH_DELAY_MS_MIN + 1));
-        size_t acked = crash_round(path, &acks, prng_next(&prng), delay_ms);
+            (uint32_t)(fixture_prng_next(&prng) % (CRASH_DELAY_MS_MAX - CRASH_DELAY_MS_MIN + 1));
+        size_t acked = crash_round(path, &acks, fixture_prng_next(&prng), delay_ms);
         store_check(path, &acks, &totals);
         printf("kill %2u after %3u ms: %6zu acked, %7zu acked in all, %7zu stored, %zu expired\n",
                round + 1, delay_ms, acked, acks.count, totals.transfers, totals.expired);

@@ -6,135 +6,20 @@
  * small model of balances below, so the suite does not depend on the ledger core. The fault
  * backend wraps each backend to fail every operation of a batch in turn.
  *
- * Adding a backend (postgres): a row in test_backends with functions that make a fresh, empty
- * store for one test and remove it afterwards.
+ * Adding a backend (postgres): a row in test_backends of store_fixture.c with functions that make
+ * a fresh, empty store for one test and remove it afterwards.
  */
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "store/backend.h"
 #include "store/fault.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "test.h"
 #include "util/limits.h"
-
-/* ---- Backends under test ---- */
-
-struct fixture {
-    const struct test_backend *backend;
-    char path[256];             /* the store's path or conninfo */
-    struct store_config config; /* a writer's config for this test's store */
-};
-
-struct test_backend {
-    const char *name;
-    bool exclusive; /* what store_exclusive must answer */
-    void (*fresh)(struct fixture *f);
-    void (*remove)(struct fixture *f);
-};
-
-/* Every SQLite database of this run lives under one directory, removed at exit even when a
- * failed assertion skipped a test's own clean-up. */
-static char sqlite_root[64];
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void sqlite_root_remove(void)
-{
-    if (sqlite_root[0] != '\0') {
-        nftw(sqlite_root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    }
-}
-
-static void sqlite_fresh(struct fixture *f)
-{
-    static unsigned test_index;
-    if (sqlite_root[0] == '\0') {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(sqlite_root, sizeof(sqlite_root), "%s/tally-store-XXXXXX", tmp ? tmp : "/tmp");
-        assert_non_null(mkdtemp(sqlite_root));
-        atexit(sqlite_root_remove);
-    }
-    test_index++;
-    snprintf(f->path, sizeof(f->path), "%s/t%u.db", sqlite_root, test_index);
-}
-
-static void sqlite_remove(struct fixture *f)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[300];
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
-        unlink(path);
-    }
-}
-
-static const struct test_backend test_backends[] = {
-    {"sqlite", true, sqlite_fresh, sqlite_remove},
-};
-
-static const struct test_backend *test_backend_find(const char *name, size_t len)
-{
-    for (size_t i = 0; i < sizeof(test_backends) / sizeof(test_backends[0]); i++) {
-        if (strlen(test_backends[i].name) == len && memcmp(test_backends[i].name, name, len) == 0) {
-            return &test_backends[i];
-        }
-    }
-    fail_msg("TALLY_STORE_BACKENDS names an unknown backend: %.*s", (int)len, name);
-    return NULL;
-}
-
-/* Runs body once per selected backend, each on a fresh store. */
-static void each_backend(void (*body)(struct fixture *f))
-{
-    const char *list = getenv("TALLY_STORE_BACKENDS");
-    if (list == NULL || list[0] == '\0') {
-        list = "sqlite";
-    }
-    while (*list != '\0') {
-        size_t len = strcspn(list, ",");
-        if (len > 0) {
-            struct fixture f;
-            memset(&f, 0, sizeof(f));
-            f.backend = test_backend_find(list, len);
-            f.backend->fresh(&f);
-            f.config.backend = f.backend->name;
-            f.config.path = f.path;
-            body(&f);
-            f.backend->remove(&f);
-        }
-        list += len + (list[len] == ',');
-    }
-}
-
-static struct store *open_writer(const struct fixture *f)
-{
-    struct store *store = NULL;
-    assert_int_equal(store_open(&f->config, &store), TL_OK);
-    assert_non_null(store);
-    return store;
-}
-
-static struct store *open_reader(const struct fixture *f)
-{
-    struct store_config config = f->config;
-    struct store *store = NULL;
-    config.read_only = true;
-    assert_int_equal(store_open(&config, &store), TL_OK);
-    assert_non_null(store);
-    return store;
-}
 
 /* ---- A tiny model: accounts, transfers and the batches that record them ---- */
 
@@ -335,16 +220,10 @@ static void batch_commit_ok(struct store *store, struct test_batch *b)
 
 /* ---- Exact comparisons ---- */
 
-static void assert_id_eq(struct id128 a, struct id128 b)
-{
-    assert_int_equal(a.hi, b.hi);
-    assert_int_equal(a.lo, b.lo);
-}
-
 static void assert_account_eq(const struct ledger_account *a, const struct ledger_account *b)
 {
-    assert_id_eq(a->id, b->id);
-    assert_id_eq(a->user_data, b->user_data);
+    fixture_assert_id_eq(a->id, b->id);
+    fixture_assert_id_eq(a->user_data, b->user_data);
     assert_int_equal(a->debits_pending, b->debits_pending);
     assert_int_equal(a->debits_posted, b->debits_posted);
     assert_int_equal(a->credits_pending, b->credits_pending);
@@ -355,34 +234,11 @@ static void assert_account_eq(const struct ledger_account *a, const struct ledge
     assert_int_equal(a->flags, b->flags);
 }
 
-static void assert_transfer_eq(const struct ledger_transfer *a, const struct ledger_transfer *b)
-{
-    assert_id_eq(a->id, b->id);
-    assert_id_eq(a->debit_account_id, b->debit_account_id);
-    assert_id_eq(a->credit_account_id, b->credit_account_id);
-    assert_id_eq(a->pending_id, b->pending_id);
-    assert_id_eq(a->user_ref, b->user_ref);
-    assert_int_equal(a->amount, b->amount);
-    assert_int_equal(a->timestamp, b->timestamp);
-    assert_int_equal(a->timeout_s, b->timeout_s);
-    assert_int_equal(a->currency, b->currency);
-    assert_int_equal(a->code, b->code);
-    assert_int_equal(a->flags, b->flags);
-}
-
-static void assert_balance_eq(const struct ledger_balance *a, const struct ledger_balance *b)
-{
-    assert_int_equal(a->debits_pending, b->debits_pending);
-    assert_int_equal(a->debits_posted, b->debits_posted);
-    assert_int_equal(a->credits_pending, b->credits_pending);
-    assert_int_equal(a->credits_posted, b->credits_posted);
-}
-
 static void assert_posting_eq(const struct ledger_posting *a, const struct ledger_posting *b)
 {
-    assert_transfer_eq(&a->transfer, &b->transfer);
-    assert_balance_eq(&a->debit_after, &b->debit_after);
-    assert_balance_eq(&a->credit_after, &b->credit_after);
+    fixture_assert_transfer_eq(&a->transfer, &b->transfer);
+    fixture_assert_balance_eq(&a->debit_after, &b->debit_after);
+    fixture_assert_balance_eq(&a->credit_after, &b->credit_after);
     assert_int_equal(a->pending_status, b->pending_status);
 }
 
@@ -511,9 +367,9 @@ static char *dump_store(struct store *store, uint64_t transfer_max)
 
 /* ---- Tests ---- */
 
-static void body_open_and_migrations(struct fixture *f)
+static void body_open_and_migrations(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     uint32_t version = 0;
     struct test_batch batch;
     struct world w;
@@ -530,14 +386,14 @@ static void body_open_and_migrations(struct fixture *f)
 
     /* Reopening applies nothing twice and keeps the data. */
     for (int i = 0; i < 2; i++) {
-        store = open_writer(f);
+        store = fixture_open_writer(f);
         version = 0;
         assert_int_equal(store_schema_version(store, &version), TL_OK);
         assert_int_equal(version, STORE_SCHEMA_VERSION);
         assert_stored_account(store, &w.accounts[0]);
         store_close(store);
     }
-    store = open_reader(f);
+    store = fixture_open_reader(f);
     assert_int_equal(store_schema_version(store, &version), TL_OK);
     assert_int_equal(version, STORE_SCHEMA_VERSION);
     store_close(store);
@@ -546,10 +402,10 @@ static void body_open_and_migrations(struct fixture *f)
 static void test_open_and_migrations(void **state)
 {
     (void)state;
-    each_backend(body_open_and_migrations);
+    fixture_each_backend(body_open_and_migrations);
 }
 
-static void body_open_errors(struct fixture *f)
+static void body_open_errors(struct store_fixture *f)
 {
     struct store_config config = f->config;
     struct store *store = NULL;
@@ -569,13 +425,13 @@ static void body_open_errors(struct fixture *f)
 static void test_open_errors(void **state)
 {
     (void)state;
-    each_backend(body_open_errors);
+    fixture_each_backend(body_open_errors);
 }
 
 /* Every kind of field, extreme values included, comes back exactly after a reopen. */
-static void body_round_trip(struct fixture *f)
+static void body_round_trip(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct test_batch batch;
     struct ledger_posting expected[4];
     struct ledger_account *a, *b, *c;
@@ -602,7 +458,7 @@ static void body_round_trip(struct fixture *f)
     batch_commit_ok(store, &batch);
     store_close(store);
 
-    store = open_writer(f);
+    store = fixture_open_writer(f);
     for (uint32_t i = 0; i < w.account_count; i++) {
         assert_stored_account(store, &w.accounts[i]);
     }
@@ -616,7 +472,7 @@ static void body_round_trip(struct fixture *f)
 static void test_round_trip(void **state)
 {
     (void)state;
-    each_backend(body_round_trip);
+    fixture_each_backend(body_round_trip);
 }
 
 struct scan_ctx {
@@ -636,10 +492,10 @@ static enum tl_err scan_collect(void *ctx, const struct ledger_account *a)
     return TL_OK;
 }
 
-static void body_accounts_scan(struct fixture *f)
+static void body_accounts_scan(struct store_fixture *f)
 {
     static const uint64_t order[] = {7, 3, 9, 1, 5};
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct scan_ctx scan;
     struct test_batch batch;
     struct world w;
@@ -681,12 +537,12 @@ static void body_accounts_scan(struct fixture *f)
 static void test_accounts_scan(void **state)
 {
     (void)state;
-    each_backend(body_accounts_scan);
+    fixture_each_backend(body_accounts_scan);
 }
 
-static void body_timestamp_last(struct fixture *f)
+static void body_timestamp_last(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_account *a, *b;
     struct test_batch batch;
     struct world w;
@@ -710,12 +566,12 @@ static void body_timestamp_last(struct fixture *f)
 static void test_timestamp_last(void **state)
 {
     (void)state;
-    each_backend(body_timestamp_last);
+    fixture_each_backend(body_timestamp_last);
 }
 
-static void body_transfers_get(struct fixture *f)
+static void body_transfers_get(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_posting hold, plain;
     struct ledger_account *a, *b;
     struct ledger_transfer out[5];
@@ -747,9 +603,9 @@ static void body_transfers_get(struct fixture *f)
     assert_true(found[1]);
     assert_true(found[2]);
     assert_true(found[3]);
-    assert_transfer_eq(&out[1], &hold.transfer);
-    assert_transfer_eq(&out[3], &hold.transfer);
-    assert_transfer_eq(&out[2], &plain.transfer);
+    fixture_assert_transfer_eq(&out[1], &hold.transfer);
+    fixture_assert_transfer_eq(&out[3], &hold.transfer);
+    fixture_assert_transfer_eq(&out[2], &plain.transfer);
     assert_int_equal(status[1], LEDGER_PENDING_OPEN);
     assert_int_equal(status[2], LEDGER_PENDING_NONE);
 
@@ -763,12 +619,12 @@ static void body_transfers_get(struct fixture *f)
 static void test_transfers_get(void **state)
 {
     (void)state;
-    each_backend(body_transfers_get);
+    fixture_each_backend(body_transfers_get);
 }
 
-static void body_accounts_get(struct fixture *f)
+static void body_accounts_get(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_account out[3];
     struct test_batch batch;
     struct world w;
@@ -795,12 +651,12 @@ static void body_accounts_get(struct fixture *f)
 static void test_accounts_get(void **state)
 {
     (void)state;
-    each_backend(body_accounts_get);
+    fixture_each_backend(body_accounts_get);
 }
 
-static void body_pending_updates(struct fixture *f)
+static void body_pending_updates(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_posting hold, posted;
     struct ledger_account *a, *b;
     struct test_batch batch;
@@ -843,12 +699,12 @@ static void body_pending_updates(struct fixture *f)
 static void test_pending_updates(void **state)
 {
     (void)state;
-    each_backend(body_pending_updates);
+    fixture_each_backend(body_pending_updates);
 }
 
-static void body_pending_expired(struct fixture *f)
+static void body_pending_expired(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_posting holds[5];
     struct ledger_transfer out[8];
     struct ledger_account *a, *b;
@@ -882,17 +738,17 @@ static void body_pending_expired(struct fixture *f)
     assert_int_equal(count, 0);
     assert_int_equal(store_pending_expired(store, due2, 8, out, &count), TL_OK);
     assert_int_equal(count, 1);
-    assert_transfer_eq(&out[0], &holds[1].transfer);
+    fixture_assert_transfer_eq(&out[0], &holds[1].transfer);
     /* Everything due, earliest expiry first (holds 1 and 4 have the same timeout: the older
      * one expires first); hold 3 never expires and hold 5 was voided. */
     assert_int_equal(store_pending_expired(store, base + 1000 * s, 8, out, &count), TL_OK);
     assert_int_equal(count, 3);
-    assert_transfer_eq(&out[0], &holds[1].transfer);
-    assert_transfer_eq(&out[1], &holds[0].transfer);
-    assert_transfer_eq(&out[2], &holds[3].transfer);
+    fixture_assert_transfer_eq(&out[0], &holds[1].transfer);
+    fixture_assert_transfer_eq(&out[1], &holds[0].transfer);
+    fixture_assert_transfer_eq(&out[2], &holds[3].transfer);
     assert_int_equal(store_pending_expired(store, UINT64_MAX, 2, out, &count), TL_OK);
     assert_int_equal(count, 2);
-    assert_transfer_eq(&out[1], &holds[0].transfer);
+    fixture_assert_transfer_eq(&out[1], &holds[0].transfer);
     assert_int_equal(store_pending_expired(store, UINT64_MAX, 0, out, &count), TL_OK);
     assert_int_equal(count, 0);
     assert_int_equal(store_pending_expired(store, UINT64_MAX, TL_EXPIRE_SWEEP_MAX + 1, out, &count),
@@ -903,7 +759,7 @@ static void body_pending_expired(struct fixture *f)
 static void test_pending_expired(void **state)
 {
     (void)state;
-    each_backend(body_pending_expired);
+    fixture_each_backend(body_pending_expired);
 }
 
 /* Account 1 gets 25 transfers on either side, between transfers of other accounts. */
@@ -948,11 +804,11 @@ static void assert_page(const struct ledger_posting *page, uint32_t count,
     }
 }
 
-static void body_history(struct fixture *f)
+static void body_history(struct store_fixture *f)
 {
     struct ledger_posting mine[HISTORY_COUNT];
     struct ledger_posting page[TL_PAGE_LIMIT_MAX];
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_page cursor = {0, 0, 10};
     struct world w;
     uint32_t count = 0;
@@ -992,14 +848,14 @@ static void body_history(struct fixture *f)
 static void test_history(void **state)
 {
     (void)state;
-    each_backend(body_history);
+    fixture_each_backend(body_history);
 }
 
-static void body_history_bounds(struct fixture *f)
+static void body_history_bounds(struct store_fixture *f)
 {
     struct ledger_posting mine[HISTORY_COUNT];
     struct ledger_posting page[TL_PAGE_LIMIT_MAX];
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_page cursor = {0, 0, 1};
     struct world w;
     uint32_t count = 0;
@@ -1051,13 +907,13 @@ static void body_history_bounds(struct fixture *f)
 static void test_history_bounds(void **state)
 {
     (void)state;
-    each_backend(body_history_bounds);
+    fixture_each_backend(body_history_bounds);
 }
 
-static void body_outbox(struct fixture *f)
+static void body_outbox(struct store_fixture *f)
 {
     static const char *const payloads[] = {"{\"a\":1}", "", "{\"b\":\"\\u00e9\"}", "[]"};
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_outbox_row rows[8];
     struct test_batch batch;
     struct world w;
@@ -1104,12 +960,12 @@ static void body_outbox(struct fixture *f)
 static void test_outbox(void **state)
 {
     (void)state;
-    each_backend(body_outbox);
+    fixture_each_backend(body_outbox);
 }
 
-static void body_abort(struct fixture *f)
+static void body_abort(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct test_batch batch;
     struct world w;
     char *before, *after;
@@ -1134,7 +990,7 @@ static void body_abort(struct fixture *f)
     assert_int_equal(store_batch_begin(store), TL_OK);
     store_batch_abort(store);
     store_close(store);
-    store = open_writer(f);
+    store = fixture_open_writer(f);
     after = dump_store(store, 2);
     assert_string_equal(before, after);
     free(before);
@@ -1145,7 +1001,7 @@ static void body_abort(struct fixture *f)
 static void test_abort(void **state)
 {
     (void)state;
-    each_backend(body_abort);
+    fixture_each_backend(body_abort);
 }
 
 /* The batch the fault test replays: every commit phase has something to write. */
@@ -1188,7 +1044,7 @@ static enum tl_err fault_sequence(struct store *store, const struct test_batch *
  * Fails operation k of one batch for k = 1, 2, ... until the batch goes through: every failure
  * returns TL_ERR_STORAGE and leaves the store exactly as before, and the handle stays usable.
  */
-static void body_fault_every_operation(struct fixture *f)
+static void body_fault_every_operation(struct store_fixture *f)
 {
     struct store *store = NULL;
     struct store *reader;
@@ -1199,7 +1055,7 @@ static void body_fault_every_operation(struct fixture *f)
     uint64_t k;
 
     assert_int_equal(store_fault_open(&f->config, &store), TL_OK);
-    reader = open_reader(f);
+    reader = fixture_open_reader(f);
     world_init(&w);
     memset(&batch, 0, sizeof(batch));
     world_account(&w, &batch, 1, EUR)->credits_posted = 100;
@@ -1244,11 +1100,11 @@ static void body_fault_every_operation(struct fixture *f)
 static void test_fault_every_operation(void **state)
 {
     (void)state;
-    each_backend(body_fault_every_operation);
+    fixture_each_backend(body_fault_every_operation);
 }
 
 /* Backend "fault" by name wraps the default backend; a failure fires once. */
-static void body_fault_by_name(struct fixture *f)
+static void body_fault_by_name(struct store_fixture *f)
 {
     struct store_config config = f->config;
     struct store *store = NULL;
@@ -1273,13 +1129,13 @@ static void body_fault_by_name(struct fixture *f)
 static void test_fault_by_name(void **state)
 {
     (void)state;
-    each_backend(body_fault_by_name);
+    fixture_each_backend(body_fault_by_name);
 }
 
-static void body_reader(struct fixture *f)
+static void body_reader(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
-    struct store *reader = open_reader(f);
+    struct store *store = fixture_open_writer(f);
+    struct store *reader = fixture_open_reader(f);
     struct ledger_account *a, *b;
     struct test_batch batch;
     struct ledger_posting p;
@@ -1311,13 +1167,13 @@ static void body_reader(struct fixture *f)
 static void test_reader(void **state)
 {
     (void)state;
-    each_backend(body_reader);
+    fixture_each_backend(body_reader);
 }
 
 /* A transfer id twice in one batch, or one already stored: the batch fails as a whole. */
-static void body_duplicate_transfer(struct fixture *f)
+static void body_duplicate_transfer(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_account *a, *b;
     struct test_batch batch;
     struct world w, w_before;
@@ -1359,14 +1215,14 @@ static void body_duplicate_transfer(struct fixture *f)
 static void test_duplicate_transfer(void **state)
 {
     (void)state;
-    each_backend(body_duplicate_transfer);
+    fixture_each_backend(body_duplicate_transfer);
 }
 
 /* An account id stored under another key, or a key taken by another account, fails the
  * batch as a whole. */
-static void body_account_conflict(struct fixture *f)
+static void body_account_conflict(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_account moved, impostor;
     struct test_batch batch;
     struct world w;
@@ -1399,14 +1255,14 @@ static void body_account_conflict(struct fixture *f)
 static void test_account_conflict(void **state)
 {
     (void)state;
-    each_backend(body_account_conflict);
+    fixture_each_backend(body_account_conflict);
 }
 
 /* A larger batch, as the writer sends them: many postings over many accounts. */
-static void body_large_batch(struct fixture *f)
+static void body_large_batch(struct store_fixture *f)
 {
     enum { ACCOUNTS = 2000, TRANSFERS = 5000 };
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct ledger_account *accounts = calloc(ACCOUNTS, sizeof(*accounts));
     const struct ledger_account **changed = calloc(ACCOUNTS, sizeof(*changed));
     struct ledger_posting *postings = calloc(TRANSFERS, sizeof(*postings));
@@ -1459,7 +1315,7 @@ static void body_large_batch(struct fixture *f)
 static void test_large_batch(void **state)
 {
     (void)state;
-    each_backend(body_large_batch);
+    fixture_each_backend(body_large_batch);
 }
 
 static const struct CMUnitTest tests[] = {

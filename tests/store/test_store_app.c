@@ -6,131 +6,20 @@
  * idempotency records go through real batches (store_batch_begin, store_batch_commit), and
  * payments_list is compared page by page with a naive model of the same rows.
  */
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "store/app.h"
 #include "store/app_backend.h"
 #include "store/backend.h"
 #include "store/fault.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "test.h"
 #include "util/limits.h"
-
-/* ---- Backends under test (the pattern of test_store.c) ---- */
-
-struct fixture {
-    const struct test_backend *backend;
-    char path[256];
-    struct store_config config;
-};
-
-struct test_backend {
-    const char *name;
-    void (*fresh)(struct fixture *f);
-    void (*remove)(struct fixture *f);
-};
-
-static char sqlite_root[64];
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void sqlite_root_remove(void)
-{
-    if (sqlite_root[0] != '\0') {
-        nftw(sqlite_root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    }
-}
-
-static void sqlite_fresh(struct fixture *f)
-{
-    static unsigned test_index;
-    if (sqlite_root[0] == '\0') {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(sqlite_root, sizeof(sqlite_root), "%s/tally-app-XXXXXX", tmp ? tmp : "/tmp");
-        assert_non_null(mkdtemp(sqlite_root));
-        atexit(sqlite_root_remove);
-    }
-    test_index++;
-    snprintf(f->path, sizeof(f->path), "%s/t%u.db", sqlite_root, test_index);
-}
-
-static void sqlite_remove(struct fixture *f)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char path[300];
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
-        unlink(path);
-    }
-}
-
-static const struct test_backend test_backends[] = {
-    {"sqlite", sqlite_fresh, sqlite_remove},
-};
-
-static const struct test_backend *test_backend_find(const char *name, size_t len)
-{
-    for (size_t i = 0; i < sizeof(test_backends) / sizeof(test_backends[0]); i++) {
-        if (strlen(test_backends[i].name) == len && memcmp(test_backends[i].name, name, len) == 0) {
-            return &test_backends[i];
-        }
-    }
-    fail_msg("TALLY_STORE_BACKENDS names an unknown backend: %.*s", (int)len, name);
-    return NULL;
-}
-
-static void each_backend(void (*body)(struct fixture *f))
-{
-    const char *list = getenv("TALLY_STORE_BACKENDS");
-    if (list == NULL || list[0] == '\0') {
-        list = "sqlite";
-    }
-    while (*list != '\0') {
-        size_t len = strcspn(list, ",");
-        if (len > 0) {
-            struct fixture f;
-            memset(&f, 0, sizeof(f));
-            f.backend = test_backend_find(list, len);
-            f.backend->fresh(&f);
-            f.config.backend = f.backend->name;
-            f.config.path = f.path;
-            body(&f);
-            f.backend->remove(&f);
-        }
-        list += len + (list[len] == ',');
-    }
-}
-
-static struct store *open_writer(const struct fixture *f)
-{
-    struct store *store = NULL;
-    assert_int_equal(store_open(&f->config, &store), TL_OK);
-    assert_non_null(store);
-    return store;
-}
-
-static struct store *open_reader(const struct fixture *f)
-{
-    struct store_config config = f->config;
-    struct store *store = NULL;
-    config.read_only = true;
-    assert_int_equal(store_open(&config, &store), TL_OK);
-    assert_non_null(store);
-    return store;
-}
 
 /* ---- Rows ---- */
 
@@ -189,15 +78,9 @@ static void user_create_ok(struct store *store, const struct store_user *user,
     assert_int_equal(conflict, STORE_USER_CONFLICT_NONE);
 }
 
-static void assert_id_eq(struct id128 a, struct id128 b)
-{
-    assert_int_equal(a.hi, b.hi);
-    assert_int_equal(a.lo, b.lo);
-}
-
 static void assert_user_eq(const struct store_user *a, const struct store_user *b)
 {
-    assert_id_eq(a->id, b->id);
+    fixture_assert_id_eq(a->id, b->id);
     assert_string_equal(a->handle, b->handle);
     assert_string_equal(a->email, b->email);
     assert_string_equal(a->phone, b->phone);
@@ -208,19 +91,19 @@ static void assert_user_eq(const struct store_user *a, const struct store_user *
 
 static void assert_wallet_eq(const struct store_wallet *a, const struct store_wallet *b)
 {
-    assert_id_eq(a->id, b->id);
-    assert_id_eq(a->user_id, b->user_id);
+    fixture_assert_id_eq(a->id, b->id);
+    fixture_assert_id_eq(a->user_id, b->user_id);
     assert_int_equal(a->currency, b->currency);
     assert_int_equal(a->created_ns, b->created_ns);
 }
 
 static void assert_payment_eq(const struct store_payment *a, const struct store_payment *b)
 {
-    assert_id_eq(a->id, b->id);
-    assert_id_eq(a->from_user, b->from_user);
-    assert_id_eq(a->to_user, b->to_user);
-    assert_id_eq(a->from_wallet, b->from_wallet);
-    assert_id_eq(a->to_wallet, b->to_wallet);
+    fixture_assert_id_eq(a->id, b->id);
+    fixture_assert_id_eq(a->from_user, b->from_user);
+    fixture_assert_id_eq(a->to_user, b->to_user);
+    fixture_assert_id_eq(a->from_wallet, b->from_wallet);
+    fixture_assert_id_eq(a->to_wallet, b->to_wallet);
     assert_int_equal(a->amount, b->amount);
     assert_int_equal(a->fee, b->fee);
     assert_int_equal(a->currency, b->currency);
@@ -379,9 +262,9 @@ static void assert_idempotency_absent(struct store *store, const char *scope, co
 
 /* ---- Users ---- */
 
-static void body_user_create_find(struct fixture *f)
+static void body_user_create_find(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_user alice, got;
     struct store_wallet wallet, wallet_got;
     bool found = false;
@@ -422,7 +305,7 @@ static void body_user_create_find(struct fixture *f)
 
     /* Survives a reopen. */
     store_close(store);
-    store = open_writer(f);
+    store = fixture_open_writer(f);
     assert_int_equal(store_user_get(store, alice.id, &got, &found), TL_OK);
     assert_true(found);
     assert_user_eq(&got, &alice);
@@ -432,7 +315,7 @@ static void body_user_create_find(struct fixture *f)
 static void test_user_create_find(void **state)
 {
     (void)state;
-    each_backend(body_user_create_find);
+    fixture_each_backend(body_user_create_find);
 }
 
 /* A conflicting create names the field and writes nothing: neither user nor wallet. */
@@ -446,9 +329,9 @@ static void expect_conflict(struct store *store, const struct store_user *user,
     assert_wallet_absent(store, wallet->id);
 }
 
-static void body_user_conflicts(struct fixture *f)
+static void body_user_conflicts(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_user alice, other, got;
     struct store_wallet wallet, other_wallet;
     bool found = false;
@@ -496,12 +379,12 @@ static void body_user_conflicts(struct fixture *f)
 static void test_user_conflicts(void **state)
 {
     (void)state;
-    each_backend(body_user_conflicts);
+    fixture_each_backend(body_user_conflicts);
 }
 
-static void body_users_without_phone(struct fixture *f)
+static void body_users_without_phone(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_user a, b, got;
     struct store_wallet wa, wb;
     bool found = false;
@@ -522,12 +405,12 @@ static void body_users_without_phone(struct fixture *f)
 static void test_users_without_phone(void **state)
 {
     (void)state;
-    each_backend(body_users_without_phone);
+    fixture_each_backend(body_users_without_phone);
 }
 
-static void body_user_find_lengths(struct fixture *f)
+static void body_user_find_lengths(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     char long_text[STORE_EMAIL_BYTES_MAX + 8];
     struct store_user got;
     bool found = false;
@@ -551,7 +434,7 @@ static void body_user_find_lengths(struct fixture *f)
 static void test_user_find_lengths(void **state)
 {
     (void)state;
-    each_backend(body_user_find_lengths);
+    fixture_each_backend(body_user_find_lengths);
 }
 
 static void session_make(uint8_t hash_byte, uint64_t n, uint64_t user, struct store_session *out)
@@ -564,9 +447,9 @@ static void session_make(uint8_t hash_byte, uint64_t n, uint64_t user, struct st
     out->expires_ns = T0 + n + 3600ull * 1000000000ull;
 }
 
-static void body_user_delete(struct fixture *f)
+static void body_user_delete(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_user alice, bob, got;
     struct store_wallet wa, wb, usd, out[4];
     struct store_session sa, sb, session_got;
@@ -621,14 +504,14 @@ static void body_user_delete(struct fixture *f)
 static void test_user_delete(void **state)
 {
     (void)state;
-    each_backend(body_user_delete);
+    fixture_each_backend(body_user_delete);
 }
 
 /* ---- Wallets ---- */
 
-static void body_wallets(struct fixture *f)
+static void body_wallets(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_user alice;
     struct store_wallet first, w, got, list[4];
     uint16_t currencies[3] = {USD, 826, 392};
@@ -661,7 +544,7 @@ static void body_wallets(struct fixture *f)
 
     assert_int_equal(store_wallet_find(store, alice.id, 826, &got, &found), TL_OK);
     assert_true(found);
-    assert_id_eq(got.id, wallet_id(19));
+    fixture_assert_id_eq(got.id, wallet_id(19));
     assert_int_equal(store_wallet_find(store, alice.id, 36, &got, &found), TL_OK);
     assert_false(found);
     assert_int_equal(store_wallet_find(store, user_id(2), EUR, &got, &found), TL_OK);
@@ -669,9 +552,9 @@ static void body_wallets(struct fixture *f)
 
     assert_int_equal(store_wallets_list(store, alice.id, list, 4, &count), TL_OK);
     assert_int_equal(count, 4);
-    assert_id_eq(list[0].id, wallet_id(20));
-    assert_id_eq(list[1].id, wallet_id(19));
-    assert_id_eq(list[2].id, wallet_id(18));
+    fixture_assert_id_eq(list[0].id, wallet_id(20));
+    fixture_assert_id_eq(list[1].id, wallet_id(19));
+    fixture_assert_id_eq(list[2].id, wallet_id(18));
     assert_wallet_eq(&list[3], &first);
     count = 99;
     assert_int_equal(store_wallets_list(store, alice.id, list, 3, &count), TL_ERR_LIMIT);
@@ -685,14 +568,14 @@ static void body_wallets(struct fixture *f)
 static void test_wallets(void **state)
 {
     (void)state;
-    each_backend(body_wallets);
+    fixture_each_backend(body_wallets);
 }
 
 /* ---- Sessions ---- */
 
-static void body_sessions(struct fixture *f)
+static void body_sessions(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_session s, other, got;
     uint8_t unknown[STORE_HASH_BYTES];
     bool found = false;
@@ -704,8 +587,8 @@ static void body_sessions(struct fixture *f)
     assert_int_equal(store_session_get(store, s.token_hash, &got, &found), TL_OK);
     assert_true(found);
     assert_memory_equal(got.token_hash, s.token_hash, STORE_HASH_BYTES);
-    assert_id_eq(got.id, s.id);
-    assert_id_eq(got.user_id, s.user_id);
+    fixture_assert_id_eq(got.id, s.id);
+    fixture_assert_id_eq(got.user_id, s.user_id);
     assert_int_equal(got.created_ns, s.created_ns);
     assert_int_equal(got.expires_ns, s.expires_ns);
     assert_false(got.revoked);
@@ -729,15 +612,15 @@ static void body_sessions(struct fixture *f)
 static void test_sessions(void **state)
 {
     (void)state;
-    each_backend(body_sessions);
+    fixture_each_backend(body_sessions);
 }
 
 /* ---- Payments ---- */
 
 /* A payment record committed with real ledger rows in the same batch. */
-static void body_payment_with_ledger(struct fixture *f)
+static void body_payment_with_ledger(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store *reader;
     struct ledger_account accounts[2];
     const struct ledger_account *changed[2] = {&accounts[0], &accounts[1]};
@@ -781,7 +664,7 @@ static void body_payment_with_ledger(struct fixture *f)
     batch.records = records.records;
     batch.record_count = records.count;
 
-    reader = open_reader(f);
+    reader = fixture_open_reader(f);
     assert_int_equal(store_batch_begin(store), TL_OK);
     assert_int_equal(store_payment_get(reader, p.id, &got, &found), TL_OK);
     assert_false(found); /* not before the commit */
@@ -800,13 +683,13 @@ static void body_payment_with_ledger(struct fixture *f)
 static void test_payment_with_ledger(void **state)
 {
     (void)state;
-    each_backend(body_payment_with_ledger);
+    fixture_each_backend(body_payment_with_ledger);
 }
 
 /* Extreme values come back exactly; a duplicate id or time fails its whole batch. */
-static void body_payment_records(struct fixture *f)
+static void body_payment_records(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_payment big = payment_make(1, 1, 2, T0 + 10), dup, got;
     struct store_idempotency row = idempotency_make("user:1", "k-1", 1, 201, T0, "{}");
     struct record_batch b;
@@ -850,7 +733,7 @@ static void body_payment_records(struct fixture *f)
 static void test_payment_records(void **state)
 {
     (void)state;
-    each_backend(body_payment_records);
+    fixture_each_backend(body_payment_records);
 }
 
 /* The record layout round-trips without a store. */
@@ -864,7 +747,7 @@ static void test_record_payment_layout(void **state)
     memset(p.note, 'x', sizeof(p.note) - 1);
     store_record_payment(&p, &buf, &r);
     assert_int_equal(r.kind, STORE_RECORD_PAYMENT);
-    assert_id_eq(r.key, p.id);
+    fixture_assert_id_eq(r.key, p.id);
     assert_ptr_equal(r.data, &buf);
     assert_true(r.data_bytes <= STORE_RECORD_PAYMENT_BYTES);
     store_record_payment_decode(&r, &back);
@@ -943,11 +826,11 @@ static void check_pages(struct store *store, uint64_t user, enum store_direction
     assert_int_equal(seen, total);
 }
 
-static void body_payments_list(struct fixture *f)
+static void body_payments_list(struct store_fixture *f)
 {
     static const enum store_direction directions[] = {STORE_DIRECTION_ANY, STORE_DIRECTION_SENT,
                                                       STORE_DIRECTION_RECEIVED};
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_payment all[MODEL_PAYMENTS_MAX];
     struct store_payment expected[MODEL_PAYMENTS_MAX];
     struct store_payment page[TL_PAGE_LIMIT_MAX];
@@ -1016,14 +899,14 @@ static void body_payments_list(struct fixture *f)
 static void test_payments_list(void **state)
 {
     (void)state;
-    each_backend(body_payments_list);
+    fixture_each_backend(body_payments_list);
 }
 
 /* ---- Idempotency ---- */
 
-static void body_idempotency(struct fixture *f)
+static void body_idempotency(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_idempotency a =
         idempotency_make("user:1", "key-a", 0xaa, 201, T0 + 10, "{\"id\":\"a\"}");
     struct store_idempotency again =
@@ -1080,13 +963,13 @@ static void body_idempotency(struct fixture *f)
 static void test_idempotency(void **state)
 {
     (void)state;
-    each_backend(body_idempotency);
+    fixture_each_backend(body_idempotency);
 }
 
 /* Pruning more rows than one chunk deletes them all. */
-static void body_idempotency_prune_many(struct fixture *f)
+static void body_idempotency_prune_many(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     uint32_t deleted = 0;
     char key[32];
 
@@ -1108,13 +991,13 @@ static void body_idempotency_prune_many(struct fixture *f)
 static void test_idempotency_prune_many(void **state)
 {
     (void)state;
-    each_backend(body_idempotency_prune_many);
+    fixture_each_backend(body_idempotency_prune_many);
 }
 
 /* Records: the first row for a key wins, within a batch, across batches and over a put. */
-static void body_idempotency_records(struct fixture *f)
+static void body_idempotency_records(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
+    struct store *store = fixture_open_writer(f);
     struct store_idempotency first =
         idempotency_make("user:1", "r-1", 0x01, 201, T0 + 1, "{\"first\":true}");
     struct store_idempotency second =
@@ -1150,7 +1033,7 @@ static void body_idempotency_records(struct fixture *f)
 static void test_idempotency_records(void **state)
 {
     (void)state;
-    each_backend(body_idempotency_records);
+    fixture_each_backend(body_idempotency_records);
 }
 
 /* The serializer refuses what does not fit, in the buffer or in a batch record. */
@@ -1184,10 +1067,10 @@ static void test_record_idempotency_limits(void **state)
 
 /* ---- Readers, migrations, the fault backend ---- */
 
-static void body_reader_sees_all(struct fixture *f)
+static void body_reader_sees_all(struct store_fixture *f)
 {
-    struct store *store = open_writer(f);
-    struct store *reader = open_reader(f);
+    struct store *store = fixture_open_writer(f);
+    struct store *reader = fixture_open_reader(f);
     struct store_user alice, got_user;
     struct store_wallet wallet, wallets[2];
     struct store_session session, got_session;
@@ -1228,11 +1111,11 @@ static void body_reader_sees_all(struct fixture *f)
 static void test_reader_sees_all(void **state)
 {
     (void)state;
-    each_backend(body_reader_sees_all);
+    fixture_each_backend(body_reader_sees_all);
 }
 
 /* A database at schema version 1 (ledger only) gains the app tables on open, data kept. */
-static void body_migrate_from_v1(struct fixture *f)
+static void body_migrate_from_v1(struct store_fixture *f)
 {
     struct store *store;
     struct store_user alice, got;
@@ -1256,7 +1139,7 @@ static void body_migrate_from_v1(struct fixture *f)
                      SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
-    store = open_writer(f);
+    store = fixture_open_writer(f);
     assert_int_equal(store_schema_version(store, &version), TL_OK);
     assert_int_equal(version, STORE_SCHEMA_VERSION);
     assert_int_equal(store_account_get(store, id128_make(0, 1), &account, &found), TL_OK);
@@ -1271,11 +1154,11 @@ static void body_migrate_from_v1(struct fixture *f)
 static void test_migrate_from_v1(void **state)
 {
     (void)state;
-    each_backend(body_migrate_from_v1);
+    fixture_each_backend(body_migrate_from_v1);
 }
 
 /* Through the fault backend every app call counts as one operation and can fail. */
-static void body_fault_app(struct fixture *f)
+static void body_fault_app(struct store_fixture *f)
 {
     struct store_config config = f->config;
     struct store *store = NULL;
@@ -1317,7 +1200,7 @@ static void body_fault_app(struct fixture *f)
 static void test_fault_app(void **state)
 {
     (void)state;
-    each_backend(body_fault_app);
+    fixture_each_backend(body_fault_app);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -6,6 +6,7 @@
  * with the money, every storage failure point of a batch through the "fault" backend, and the
  * queue's edges: full, stopping, draining.
  */
+#include "store_fixture.h"
 #include "test.h"
 
 #include <pthread.h>
@@ -22,7 +23,6 @@
 #include "store/writer.h"
 #include "util/limits.h"
 
-#define CURRENCY_EUR 978
 #define WALLET_FLAGS LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS
 
 /* ---- Fixture: a temp directory, a store, a ledger, a writer ---- */
@@ -107,11 +107,6 @@ static struct store *store_reopen(const struct fixture *f)
 
 /* ---- Events ---- */
 
-static struct id128 account_id(uint64_t n)
-{
-    return id128_make(0xacc0000000000000ull, n);
-}
-
 static _Atomic uint64_t transfer_counter;
 
 static struct id128 transfer_id_next(void)
@@ -119,38 +114,11 @@ static struct id128 transfer_id_next(void)
     return id128_make(0x7f00000000000000ull, atomic_fetch_add(&transfer_counter, 1) + 1);
 }
 
-static struct ledger_event account_event(uint64_t n, uint16_t kind, uint32_t flags)
-{
-    struct ledger_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = LEDGER_EVENT_ACCOUNT;
-    e.as.account.id = account_id(n);
-    e.as.account.currency = CURRENCY_EUR;
-    e.as.account.kind = kind;
-    e.as.account.flags = flags;
-    return e;
-}
-
-static struct ledger_event transfer_event(struct id128 id, struct id128 debit, struct id128 credit,
-                                          int64_t amount, uint16_t flags)
-{
-    struct ledger_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = LEDGER_EVENT_TRANSFER;
-    e.as.transfer.id = id;
-    e.as.transfer.debit_account_id = debit;
-    e.as.transfer.credit_account_id = credit;
-    e.as.transfer.amount = amount;
-    e.as.transfer.currency = CURRENCY_EUR;
-    e.as.transfer.code = LEDGER_CODE_PAYMENT;
-    e.as.transfer.flags = flags;
-    return e;
-}
-
 static struct ledger_event hold_event(struct id128 id, struct id128 debit, struct id128 credit,
                                       int64_t amount, uint32_t timeout_s)
 {
-    struct ledger_event e = transfer_event(id, debit, credit, amount, LEDGER_TRANSFER_PENDING);
+    struct ledger_event e =
+        fixture_transfer_event(id, debit, credit, amount, LEDGER_TRANSFER_PENDING);
     e.as.transfer.code = LEDGER_CODE_HOLD;
     e.as.transfer.timeout_s = timeout_s;
     return e;
@@ -191,14 +159,14 @@ static void accounts_setup(struct writer *writer, uint32_t wallet_count, int64_t
 {
     struct ledger_event events[TL_COMMAND_EVENTS_MAX];
     struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
-    events[0] = account_event(0, LEDGER_KIND_SANDBOX_FUNDING, 0);
+    events[0] = fixture_account_event(0, LEDGER_KIND_SANDBOX_FUNDING, 0);
     assert_int_equal(submit_one(writer, &events[0]), LEDGER_OK);
     for (uint32_t first = 1; first <= wallet_count; first += TL_COMMAND_EVENTS_MAX / 2) {
         uint32_t count = 0;
         for (uint32_t n = first; n <= wallet_count && n < first + TL_COMMAND_EVENTS_MAX / 2; n++) {
-            events[count++] = account_event(n, LEDGER_KIND_WALLET, WALLET_FLAGS);
-            events[count++] =
-                transfer_event(transfer_id_next(), account_id(0), account_id(n), amount, 0);
+            events[count++] = fixture_account_event(n, LEDGER_KIND_WALLET, WALLET_FLAGS);
+            events[count++] = fixture_transfer_event(transfer_id_next(), fixture_account_id(0),
+                                                     fixture_account_id(n), amount, 0);
             events[count - 1].as.transfer.code = LEDGER_CODE_DEPOSIT;
         }
         assert_int_equal(submit(writer, events, count, results), TL_OK);
@@ -216,8 +184,8 @@ static void ledger_matches_store(const struct fixture *f, struct ledger *ledger,
     for (uint32_t n = 0; n <= wallet_count; n++) {
         struct ledger_account stored;
         bool found = false;
-        assert_int_equal(store_account_get(store, account_id(n), &stored, &found), TL_OK);
-        const struct ledger_account *memory = ledger_account_get(ledger, account_id(n));
+        assert_int_equal(store_account_get(store, fixture_account_id(n), &stored, &found), TL_OK);
+        const struct ledger_account *memory = ledger_account_get(ledger, fixture_account_id(n));
         assert_true(found);
         assert_non_null(memory);
         assert_memory_equal(&stored, memory, sizeof stored);
@@ -251,24 +219,16 @@ struct submitter {
     uint32_t failed_count;
 };
 
-static uint64_t prng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void *submitter_main(void *arg)
 {
     struct submitter *s = arg;
     for (uint32_t i = 0; i < CONCURRENT_COMMANDS; i++) {
-        uint32_t debit = (uint32_t)(prng_next(&s->seed) % CONCURRENT_WALLETS) + 1;
-        uint32_t credit = (uint32_t)(prng_next(&s->seed) % (CONCURRENT_WALLETS - 1)) + 1;
+        uint32_t debit = (uint32_t)(fixture_prng_next(&s->seed) % CONCURRENT_WALLETS) + 1;
+        uint32_t credit = (uint32_t)(fixture_prng_next(&s->seed) % (CONCURRENT_WALLETS - 1)) + 1;
         credit += credit >= debit;
-        int64_t amount = (int64_t)(prng_next(&s->seed) % 300) + 1;
-        struct ledger_event event =
-            transfer_event(transfer_id_next(), account_id(debit), account_id(credit), amount, 0);
+        int64_t amount = (int64_t)(fixture_prng_next(&s->seed) % 300) + 1;
+        struct ledger_event event = fixture_transfer_event(
+            transfer_id_next(), fixture_account_id(debit), fixture_account_id(credit), amount, 0);
         struct ledger_event_result result;
         if (submit(s->writer, &event, 1, &result) != TL_OK) {
             s->failed_count = UINT32_MAX; /* checked by the main thread */
@@ -364,7 +324,7 @@ static void concurrent_store_check(const struct fixture *f, const int64_t *poste
     for (uint32_t n = 0; n <= CONCURRENT_WALLETS; n++) {
         struct ledger_account a;
         bool found = false;
-        assert_int_equal(store_account_get(store, account_id(n), &a, &found), TL_OK);
+        assert_int_equal(store_account_get(store, fixture_account_id(n), &a, &found), TL_OK);
         assert_true(found);
         total_debits += a.debits_posted;
         total_credits += a.credits_posted;
@@ -431,8 +391,8 @@ static void test_duplicates_across_batches(void **state)
     fixture_dir(&f);
     fixture_start(&f, "sqlite", NULL);
     accounts_setup(f.writer, 2, 1000);
-    struct ledger_event event =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 10, 0);
+    struct ledger_event event = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                       fixture_account_id(2), 10, 0);
     struct ledger_event_result first;
     struct ledger_event_result again;
     assert_int_equal(submit(f.writer, &event, 1, &first), TL_OK);
@@ -452,7 +412,8 @@ static void test_duplicates_across_batches(void **state)
     assert_int_equal(submit_one(f.writer, &changed), LEDGER_EXISTS_WITH_DIFFERENT_FIELDS);
 
     /* Posting a stored hold needs the hold from the store too. */
-    struct ledger_event hold = hold_event(transfer_id_next(), account_id(1), account_id(2), 30, 0);
+    struct ledger_event hold =
+        hold_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2), 30, 0);
     assert_int_equal(submit_one(f.writer, &hold), LEDGER_OK);
     fixture_stop(&f);
     fixture_start(&f, "sqlite", NULL);
@@ -466,7 +427,7 @@ static void test_duplicates_across_batches(void **state)
     struct store *store = store_reopen(&f);
     struct ledger_account stored;
     bool found = false;
-    assert_int_equal(store_account_get(store, account_id(1), &stored, &found), TL_OK);
+    assert_int_equal(store_account_get(store, fixture_account_id(1), &stored, &found), TL_OK);
     assert_true(found);
     assert_int_equal(stored.debits_posted, 40);
     assert_int_equal(stored.debits_pending, 0);
@@ -484,9 +445,10 @@ static void test_linked_chain(void **state)
     fixture_start(&f, "sqlite", NULL);
     accounts_setup(f.writer, 3, 100);
     struct ledger_event chain[2] = {
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 60,
-                       LEDGER_TRANSFER_LINKED),
-        transfer_event(transfer_id_next(), account_id(1), account_id(3), 60, 0),
+        fixture_transfer_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2), 60,
+                               LEDGER_TRANSFER_LINKED),
+        fixture_transfer_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(3), 60,
+                               0),
     };
     struct ledger_event_result results[2];
     assert_int_equal(submit(f.writer, chain, 2, results), TL_OK);
@@ -494,7 +456,8 @@ static void test_linked_chain(void **state)
     assert_int_equal(results[1].result, LEDGER_EXCEEDS_CREDITS);
     /* A chain left open at the end of a command fails; it never joins the next command. */
     struct ledger_event open_chain =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 5, LEDGER_TRANSFER_LINKED);
+        fixture_transfer_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2), 5,
+                               LEDGER_TRANSFER_LINKED);
     assert_int_equal(submit_one(f.writer, &open_chain), LEDGER_LINKED_EVENT_CHAIN_OPEN);
     chain[1].as.transfer.amount = 40;
     chain[0].as.transfer.id = transfer_id_next();
@@ -542,7 +505,7 @@ static void test_hold_expiry(void **state)
     fixture_start(&f, "sqlite", &config);
     accounts_setup(f.writer, 2, 1000);
     struct ledger_event hold =
-        hold_event(transfer_id_next(), account_id(1), account_id(2), 250, 10);
+        hold_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2), 250, 10);
     struct ledger_event_result result;
     assert_int_equal(submit(f.writer, &hold, 1, &result), TL_OK);
     assert_int_equal(result.result, LEDGER_OK);
@@ -551,17 +514,17 @@ static void test_hold_expiry(void **state)
     /* Not yet due: sweeps run but find nothing. */
     atomic_fetch_add(&fake_now_ns, 9ull * 1000000000u);
     sleep_ms(50);
-    assert_false(hold_released(&f, account_id(1)));
+    assert_false(hold_released(&f, fixture_account_id(1)));
 
     atomic_fetch_add(&fake_now_ns, 2ull * 1000000000u);
-    for (int i = 0; i < 400 && !hold_released(&f, account_id(1)); i++) {
+    for (int i = 0; i < 400 && !hold_released(&f, fixture_account_id(1)); i++) {
         sleep_ms(5);
     }
-    assert_true(hold_released(&f, account_id(1)));
+    assert_true(hold_released(&f, fixture_account_id(1)));
 
     /* The release is a recorded transfer naming the hold. */
     struct store *store = store_reopen(&f);
-    struct ledger_posting expiry = history_newest(store, account_id(1));
+    struct ledger_posting expiry = history_newest(store, fixture_account_id(1));
     assert_true(id128_eq(expiry.transfer.pending_id, hold.as.transfer.id));
     assert_int_equal(expiry.transfer.flags & LEDGER_TRANSFER_EXPIRE_PENDING,
                      LEDGER_TRANSFER_EXPIRE_PENDING);
@@ -585,7 +548,7 @@ static void test_hold_expiry(void **state)
     struct ledger *ledger = f.ledger;
     writer_stop(f.writer);
     store_close(f.store);
-    const struct ledger_account *payer = ledger_account_get(ledger, account_id(1));
+    const struct ledger_account *payer = ledger_account_get(ledger, fixture_account_id(1));
     assert_non_null(payer);
     assert_int_equal(payer->debits_pending, 0);
     assert_int_equal(payer->credits_posted, 1000);
@@ -614,13 +577,14 @@ static void test_hold_expiry_after_failed_sweep(void **state)
     fixture_dir(&f);
     fixture_start(&f, "fault", &config);
     accounts_setup(f.writer, 2, 1000);
-    struct ledger_event hold = hold_event(transfer_id_next(), account_id(1), account_id(2), 40, 10);
+    struct ledger_event hold =
+        hold_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2), 40, 10);
     assert_int_equal(submit_one(f.writer, &hold), LEDGER_OK);
 
     /* The next batch sweeps the hold and fails: the expiry is rolled back with it. */
     atomic_fetch_add(&fake_now_ns, 61ull * 1000000000u);
-    struct ledger_event event =
-        transfer_event(transfer_id_next(), account_id(2), account_id(1), 1, 0);
+    struct ledger_event event = fixture_transfer_event(transfer_id_next(), fixture_account_id(2),
+                                                       fixture_account_id(1), 1, 0);
     struct ledger_event_result result;
     struct writer_command cmd = {.events = &event,
                                  .event_count = 1,
@@ -628,14 +592,14 @@ static void test_hold_expiry_after_failed_sweep(void **state)
                                  .on_applied = hook_fail_batch,
                                  .ctx = f.store};
     assert_int_equal(writer_submit(f.writer, &cmd), TL_ERR_STORAGE);
-    assert_false(hold_released(&f, account_id(1)));
-    assert_int_equal(ledger_account_get(f.ledger, account_id(1))->debits_pending, 40);
+    assert_false(hold_released(&f, fixture_account_id(1)));
+    assert_int_equal(ledger_account_get(f.ledger, fixture_account_id(1))->debits_pending, 40);
 
     /* The next due sweep releases it, once. */
     atomic_fetch_add(&fake_now_ns, 61ull * 1000000000u);
     event.as.transfer.id = transfer_id_next();
     assert_int_equal(submit_one(f.writer, &event), LEDGER_OK);
-    assert_true(hold_released(&f, account_id(1)));
+    assert_true(hold_released(&f, fixture_account_id(1)));
     atomic_fetch_add(&fake_now_ns, 61ull * 1000000000u);
     event.as.transfer.id = transfer_id_next();
     assert_int_equal(submit_one(f.writer, &event), LEDGER_OK);
@@ -644,8 +608,8 @@ static void test_hold_expiry_after_failed_sweep(void **state)
     struct ledger_posting postings[10];
     uint32_t count = 0;
     bool has_more = false;
-    assert_int_equal(store_history(store, account_id(1), &page, postings, &count, &has_more),
-                     TL_OK);
+    assert_int_equal(
+        store_history(store, fixture_account_id(1), &page, postings, &count, &has_more), TL_OK);
     uint32_t expiries = 0;
     for (uint32_t i = 0; i < count; i++) {
         expiries += (postings[i].transfer.flags & LEDGER_TRANSFER_EXPIRE_PENDING) != 0;
@@ -710,8 +674,8 @@ static void test_records_commit_with_batch(void **state)
     accounts_setup(f.writer, 2, 1000);
 
     struct hook_ctx ctx = {.attach_count = 2};
-    struct ledger_event event =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 5, 0);
+    struct ledger_event event = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                       fixture_account_id(2), 5, 0);
     struct ledger_event_result result;
     struct writer_command cmd = {
         .events = &event,
@@ -865,7 +829,8 @@ static void gate_start(struct async_submit *gate_cmd, struct batch_gate *gate,
                        struct writer *writer)
 {
     memset(gate_cmd, 0, sizeof *gate_cmd);
-    gate_cmd->events[0] = transfer_event(transfer_id_next(), account_id(0), account_id(1), 1, 0);
+    gate_cmd->events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(0),
+                                                 fixture_account_id(1), 1, 0);
     gate_cmd->cmd.on_applied = hook_gate;
     gate_cmd->cmd.ctx = gate;
     async_start(gate_cmd, writer, 1);
@@ -905,17 +870,21 @@ static void fault_round_run(struct fixture *f, uint64_t round, uint64_t fail_nth
     gate_start(&gate_cmd, &gate, f->writer);
 
     struct id128 hold_id = transfer_id_next();
-    cmds[0].events[0] = transfer_event(transfer_id_next(), account_id(1), account_id(2), 7, 0);
-    cmds[1].events[0] = hold_event(hold_id, account_id(3), account_id(4), 11, 0);
+    cmds[0].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                               fixture_account_id(2), 7, 0);
+    cmds[1].events[0] = hold_event(hold_id, fixture_account_id(3), fixture_account_id(4), 11, 0);
     cmds[1].events[1] = resolve_event(transfer_id_next(), hold_id, LEDGER_TRANSFER_POST_PENDING);
-    cmds[2].events[0] =
-        transfer_event(transfer_id_next(), account_id(5), account_id(6), 3, LEDGER_TRANSFER_LINKED);
-    cmds[2].events[1] = transfer_event(transfer_id_next(), account_id(6), account_id(5), 2, 0);
-    cmds[3].events[0] = transfer_event(transfer_id_next(), account_id(2), account_id(1), 1, 0);
+    cmds[2].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(5),
+                                               fixture_account_id(6), 3, LEDGER_TRANSFER_LINKED);
+    cmds[2].events[1] = fixture_transfer_event(transfer_id_next(), fixture_account_id(6),
+                                               fixture_account_id(5), 2, 0);
+    cmds[3].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(2),
+                                               fixture_account_id(1), 1, 0);
     cmds[3].cmd.on_applied = hook_attach;
     cmds[3].cmd.ctx = &hook;
-    cmds[4].events[0] = account_event(1000 + round, LEDGER_KIND_WALLET, WALLET_FLAGS);
-    cmds[5].events[0] = transfer_event(transfer_id_next(), account_id(4), account_id(3), 1, 0);
+    cmds[4].events[0] = fixture_account_event(1000 + round, LEDGER_KIND_WALLET, WALLET_FLAGS);
+    cmds[5].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(4),
+                                               fixture_account_id(3), 1, 0);
     for (uint32_t i = 0; i < FAULT_BATCH_COMMANDS; i++) {
         async_start(&cmds[i], f->writer, counts[i]);
         queue_depth_wait(f->writer, i + 1);
@@ -988,18 +957,20 @@ static void fault_state_check(const struct fixture *f, const struct ledger_accou
     for (uint32_t n = 0; n <= FAULT_WALLETS; n++) {
         struct ledger_account stored;
         bool found = false;
-        assert_int_equal(store_account_get(store, account_id(n), &stored, &found), TL_OK);
+        assert_int_equal(store_account_get(store, fixture_account_id(n), &stored, &found), TL_OK);
         assert_true(found);
         assert_memory_equal(&stored, &expected[n], sizeof stored);
-        const struct ledger_account *memory = ledger_account_get(f->ledger, account_id(n));
+        const struct ledger_account *memory = ledger_account_get(f->ledger, fixture_account_id(n));
         assert_non_null(memory);
         assert_memory_equal(memory, &expected[n], sizeof *memory);
     }
     struct ledger_account account;
     bool found = false;
-    assert_int_equal(store_account_get(store, account_id(1000 + round), &account, &found), TL_OK);
+    assert_int_equal(store_account_get(store, fixture_account_id(1000 + round), &account, &found),
+                     TL_OK);
     assert_int_equal(found, created);
-    assert_int_equal(ledger_account_get(f->ledger, account_id(1000 + round)) != NULL, created);
+    assert_int_equal(ledger_account_get(f->ledger, fixture_account_id(1000 + round)) != NULL,
+                     created);
     struct store_outbox_row rows[TL_COMMAND_RECORDS_MAX * 8];
     uint32_t count = 0;
     assert_int_equal(store_outbox_list(store, 0, TL_COMMAND_RECORDS_MAX * 8, rows, &count), TL_OK);
@@ -1020,7 +991,7 @@ static void test_storage_failure_walk(void **state)
     fixture_start(&f, "fault", &config);
     accounts_setup(f.writer, FAULT_WALLETS, 1000);
     for (uint32_t n = 0; n <= FAULT_WALLETS; n++) {
-        expected[n] = *ledger_account_get(f.ledger, account_id(n));
+        expected[n] = *ledger_account_get(f.ledger, fixture_account_id(n));
     }
 
     /* A clean round counts the operations from the gate's hook to the end of batch B. */
@@ -1188,11 +1159,12 @@ static enum tl_err shared_transfer_get(struct store *store, struct id128 id,
     SHARED_FORWARD(store, transfer_get(SHARED_INNER(store), id, out, found));
 }
 
-static enum tl_err shared_history(struct store *store, struct id128 account_id,
+static enum tl_err shared_history(struct store *store, struct id128 fixture_account_id,
                                   const struct store_page *page, struct ledger_posting *out,
                                   uint32_t *out_count, bool *has_more)
 {
-    SHARED_FORWARD(store, history(SHARED_INNER(store), account_id, page, out, out_count, has_more));
+    SHARED_FORWARD(
+        store, history(SHARED_INNER(store), fixture_account_id, page, out, out_count, has_more));
 }
 
 static enum tl_err shared_outbox_list(struct store *store, uint64_t after_seq, uint32_t limit,
@@ -1256,12 +1228,12 @@ static void *shared_submitter_main(void *arg)
 {
     struct shared_submitter *s = arg;
     for (uint32_t i = 0; i < SHARED_COMMANDS; i++) {
-        uint32_t debit = (uint32_t)(prng_next(&s->seed) % SHARED_WALLETS) + 1;
-        uint32_t credit = (uint32_t)(prng_next(&s->seed) % (SHARED_WALLETS - 1)) + 1;
+        uint32_t debit = (uint32_t)(fixture_prng_next(&s->seed) % SHARED_WALLETS) + 1;
+        uint32_t credit = (uint32_t)(fixture_prng_next(&s->seed) % (SHARED_WALLETS - 1)) + 1;
         credit += credit >= debit;
-        int64_t amount = (int64_t)(prng_next(&s->seed) % 200) + 1;
-        struct ledger_event event =
-            transfer_event(transfer_id_next(), account_id(debit), account_id(credit), amount, 0);
+        int64_t amount = (int64_t)(fixture_prng_next(&s->seed) % 200) + 1;
+        struct ledger_event event = fixture_transfer_event(
+            transfer_id_next(), fixture_account_id(debit), fixture_account_id(credit), amount, 0);
         struct ledger_event_result result;
         if (submit(s->writer, &event, 1, &result) != TL_OK) {
             s->storage_failed = true;
@@ -1320,8 +1292,8 @@ static void test_shared_store_reload(void **state)
         assert_int_equal(writer_start(NULL, stores[w], ledgers[w], &writers[w]), TL_OK);
     }
     /* A transfer made through one writer is a duplicate through the other. */
-    struct ledger_event event =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 5, 0);
+    struct ledger_event event = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                       fixture_account_id(2), 5, 0);
     assert_int_equal(submit_one(writers[0], &event), LEDGER_OK);
     assert_int_equal(submit_one(writers[1], &event), LEDGER_EXISTS);
     int64_t debits[SHARED_WALLETS + 1] = {0, 5};
@@ -1339,7 +1311,7 @@ static void test_shared_store_reload(void **state)
     for (uint32_t n = 1; n <= SHARED_WALLETS; n++) {
         struct ledger_account a;
         bool found = false;
-        assert_int_equal(store_account_get(store, account_id(n), &a, &found), TL_OK);
+        assert_int_equal(store_account_get(store, fixture_account_id(n), &a, &found), TL_OK);
         assert_true(found);
         assert_int_equal(a.debits_posted, debits[n]);
         assert_int_equal(a.credits_posted, SHARED_FUNDING + credits[n]);
@@ -1399,13 +1371,13 @@ static void test_queue_full_busy(void **state)
 
     gate_start(&gate_cmd, &gate, f.writer);
     for (uint32_t i = 0; i < 2; i++) {
-        queued[i].events[0] =
-            transfer_event(transfer_id_next(), account_id(1), account_id(2), 1, 0);
+        queued[i].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                     fixture_account_id(2), 1, 0);
         async_start(&queued[i], f.writer, 1);
         queue_depth_wait(f.writer, i + 1);
     }
-    struct ledger_event extra =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 1, 0);
+    struct ledger_event extra = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                       fixture_account_id(2), 1, 0);
     struct ledger_event_result result;
     assert_int_equal(submit(f.writer, &extra, 1, &result), TL_ERR_BUSY);
 
@@ -1455,16 +1427,16 @@ static void test_stop_drains_and_refuses(void **state)
 
     gate_start(&gate_cmd, &gate, f.writer);
     for (uint32_t i = 0; i < QUEUED; i++) {
-        queued[i].events[0] =
-            transfer_event(transfer_id_next(), account_id(1), account_id(2), 1, 0);
+        queued[i].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                     fixture_account_id(2), 1, 0);
         async_start(&queued[i], f.writer, 1);
         queue_depth_wait(f.writer, i + 1);
     }
     struct stop_thread stopper = {.writer = f.writer};
     assert_int_equal(pthread_create(&stopper.thread, NULL, stop_main, &stopper), 0);
     /* The queue is full, so a probe answers at once: busy until stop begins, then shutdown. */
-    struct ledger_event probe =
-        transfer_event(transfer_id_next(), account_id(1), account_id(2), 1, 0);
+    struct ledger_event probe = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                       fixture_account_id(2), 1, 0);
     struct ledger_event_result result;
     enum tl_err err = TL_ERR_BUSY;
     for (int i = 0; i < 5000 && err == TL_ERR_BUSY; i++) {
@@ -1488,7 +1460,7 @@ static void test_stop_drains_and_refuses(void **state)
     struct ledger *ledger = f.ledger;
     store_close(f.store);
     ledger_matches_store(&f, ledger, 2);
-    const struct ledger_account *payer = ledger_account_get(ledger, account_id(1));
+    const struct ledger_account *payer = ledger_account_get(ledger, fixture_account_id(1));
     assert_non_null(payer);
     assert_int_equal(payer->debits_posted, QUEUED);
     ledger_close(ledger);
@@ -1516,10 +1488,11 @@ static void test_batch_budget_and_stats(void **state)
 
     gate_start(&gate_cmd, &gate, f.writer);
     for (uint32_t i = 0; i < QUEUED; i++) {
-        queued[i].events[0] = transfer_event(transfer_id_next(), account_id(1), account_id(2), 1,
-                                             LEDGER_TRANSFER_LINKED);
-        queued[i].events[1] =
-            transfer_event(transfer_id_next(), account_id(3), account_id(4), 1, 0);
+        queued[i].events[0] =
+            fixture_transfer_event(transfer_id_next(), fixture_account_id(1), fixture_account_id(2),
+                                   1, LEDGER_TRANSFER_LINKED);
+        queued[i].events[1] = fixture_transfer_event(transfer_id_next(), fixture_account_id(3),
+                                                     fixture_account_id(4), 1, 0);
         async_start(&queued[i], f.writer, 2);
         queue_depth_wait(f.writer, i + 1);
     }
