@@ -24,40 +24,23 @@ struct deposits_exec {
     const struct http_request *req;
     struct http_response *resp;
     struct idempotency_request *idem;
-    struct render render; /* the head is in resp->body; the hook closes it */
-    enum tl_err outcome;  /* movement_outcome, set by the hook */
-    struct id128 missing; /* the account that was missing (TL_ERR_NOT_FOUND) */
-    bool rendered;        /* resp->body holds the whole 201 answer */
+    const struct money_currency *currency;
+    struct id128 wallet_id;
+    struct render render;      /* the head is in resp->body; the hook closes it */
+    struct render render_head; /* render as it was right after the head */
+    size_t head_bytes;         /* resp->body.len right after the head */
+    bool head_lost;            /* a refusal replaced the head in resp->body */
+    enum tl_err outcome;       /* movement_outcome, set by the hook */
+    enum tl_err hook_err;      /* the hook dropped the deposit: nothing moved */
+    struct id128 missing;      /* the account that was missing (TL_ERR_NOT_FOUND) */
+    bool rendered;             /* resp->body holds the whole 201 answer */
 };
 
-/* Writer thread, before commit: finish the answer and attach it with the money. */
-static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer_batch *batch)
-{
-    struct deposits_exec *x = cmd->ctx;
-    enum tl_err err = TL_OK;
-    x->outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
-    if (x->outcome == TL_OK) {
-        struct accounts_balance after = accounts_balance_of(&x->result.credit_after);
-        movement_render_tail(&x->render, x->result.timestamp, after.available);
-        x->rendered = render_finish(&x->render) == TL_OK;
-        if (x->rendered && x->idem != NULL) {
-            err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
-        }
-    } else if (movement_refusal(x->outcome) && x->idem != NULL) {
-        err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
-    }
-    if (err != TL_OK) {
-        /* The money stands and the answer is right; only a retry would run again. */
-        LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
-            LOG_STR("error", tl_err_code(err)));
-    }
-    return TL_OK;
-}
-
-static void deposits_render_head(struct deposits_exec *x, const struct money_currency *currency,
-                                 struct id128 wallet_id)
+static void deposits_render_head(struct deposits_exec *x)
 {
     const struct ledger_transfer *t = &x->event.as.transfer;
+    const struct money_currency *currency = x->currency;
+    struct id128 wallet_id = x->wallet_id;
     buf_reset(&x->resp->body);
     render_init(&x->render, &x->resp->body);
     render_object_begin(&x->render);
@@ -73,6 +56,62 @@ static void deposits_render_head(struct deposits_exec *x, const struct money_cur
     render_str(&x->render, DEPOSITS_SOURCE_SANDBOX);
     render_key(&x->render, "wallet_id");
     render_typeid(&x->render, TYPEID_PREFIX_WALLET, wallet_id);
+    x->render_head = x->render;
+    x->head_bytes = x->resp->body.len;
+    x->head_lost = false;
+}
+
+/* The hook runs again when another command of its batch is dropped: nothing of an earlier run
+ * may remain (its records were discarded with the ledger state). */
+static void deposits_hook_restart(struct deposits_exec *x)
+{
+    if (x->head_lost) {
+        deposits_render_head(x);
+    } else {
+        buf_truncate(&x->resp->body, x->head_bytes);
+        x->render = x->render_head;
+    }
+    x->outcome = TL_ERR_INTERNAL;
+    x->hook_err = TL_OK;
+    x->rendered = false;
+    if (x->idem != NULL) {
+        x->idem->recorded = false;
+    }
+}
+
+/* Writer thread, before commit: finish the answer and attach it with the money. An error
+ * drops the deposit: money never moves without the answer a retry replays. */
+static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch *batch)
+{
+    struct accounts_balance after = accounts_balance_of(&x->result.credit_after);
+    movement_render_tail(&x->render, x->result.timestamp, after.available);
+    enum tl_err err = render_finish(&x->render);
+    if (err == TL_OK && x->idem != NULL) {
+        err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
+    }
+    x->rendered = err == TL_OK;
+    return err;
+}
+
+static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer_batch *batch)
+{
+    struct deposits_exec *x = cmd->ctx;
+    deposits_hook_restart(x);
+    x->outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
+    if (x->outcome == TL_OK) {
+        x->hook_err = deposits_applied(x, batch);
+        return x->hook_err;
+    }
+    if (movement_refusal(x->outcome) && x->idem != NULL) {
+        x->head_lost = true;
+        enum tl_err err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+        if (err != TL_OK) {
+            /* Nothing moved; the finish step stores the refusal instead. */
+            LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
+                LOG_STR("error", tl_err_code(err)));
+        }
+    }
+    return TL_OK;
 }
 
 /* Submits the deposit; repairs a wallet whose ledger account is missing and tries once more. */
@@ -80,8 +119,12 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
                                     struct deposits_exec *x, const struct money_currency *currency,
                                     const struct store_wallet *wallet)
 {
+    x->currency = currency;
+    x->wallet_id = wallet->id;
     for (int attempt = 0; attempt < 2; attempt++) {
-        deposits_render_head(x, currency, wallet->id);
+        deposits_render_head(x);
+        x->outcome = TL_ERR_INTERNAL;
+        x->hook_err = TL_OK;
         x->rendered = false;
         x->cmd = (struct writer_command){.events = &x->event,
                                          .event_count = 1,
@@ -89,6 +132,13 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
                                          .on_applied = deposits_on_applied,
                                          .ctx = x};
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err != TL_OK && x->hook_err != TL_OK && err == x->hook_err) {
+            /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
+            LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),
+                LOG_STR("error", tl_err_code(err)));
+            return http_fail(resp, TL_ERR_BUSY, NULL,
+                             "the deposit was not made; retry with the same Idempotency-Key");
+        }
         if (err != TL_OK) {
             return err;
         }

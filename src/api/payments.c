@@ -40,11 +40,14 @@ struct payments_exec {
     const struct http_request *req;
     struct http_response *resp;
     struct idempotency_request *idem;
-    struct render render; /* the head is in resp->body; the hook closes it */
-    enum tl_err outcome;  /* movement_outcome, set by the hook */
-    enum tl_err hook_err; /* the payment row could not be attached: money moved without it */
-    struct id128 missing; /* the account that was missing (TL_ERR_NOT_FOUND) */
-    bool rendered;        /* resp->body holds the whole 201 answer */
+    struct render render;      /* the head is in resp->body; the hook closes it */
+    struct render render_head; /* render as it was right after the head */
+    size_t head_bytes;         /* resp->body.len right after the head */
+    bool head_lost;            /* a refusal replaced the head in resp->body */
+    enum tl_err outcome;       /* movement_outcome, set by the hook */
+    enum tl_err hook_err;      /* the hook dropped the payment: nothing moved */
+    struct id128 missing;      /* the account that was missing (TL_ERR_NOT_FOUND) */
+    bool rendered;             /* resp->body holds the whole 201 answer */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -207,7 +210,39 @@ static enum tl_err payments_resolve_fee(struct http_request *req, struct http_re
 
 /* ---- POST /v1/payments: execute ---- */
 
-/* Writer thread, the money applied and the batch not yet committed. */
+/* The head of the 201 answer in resp->body, and where a run of the hook starts from. */
+static void payments_head(struct payments_exec *x)
+{
+    buf_reset(&x->resp->body);
+    /* One allocation for the whole answer; if it fails, the render reports it. */
+    (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
+    render_init(&x->render, &x->resp->body);
+    payments_render_head(&x->render, &x->row, &x->from, &x->to);
+    x->render_head = x->render;
+    x->head_bytes = x->resp->body.len;
+    x->head_lost = false;
+}
+
+/* The hook runs again when another command of its batch is dropped: nothing of an earlier run
+ * may remain (its records were discarded with the ledger state). */
+static void payments_hook_restart(struct payments_exec *x)
+{
+    if (x->head_lost) {
+        payments_head(x);
+    } else {
+        buf_truncate(&x->resp->body, x->head_bytes);
+        x->render = x->render_head;
+    }
+    x->outcome = TL_ERR_INTERNAL;
+    x->hook_err = TL_OK;
+    x->rendered = false;
+    if (x->idem != NULL) {
+        x->idem->recorded = false;
+    }
+}
+
+/* Writer thread, the money applied and the batch not yet committed. An error drops the
+ * payment: money never moves without its row, nor without the answer a retry replays. */
 static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch *batch)
 {
     const struct ledger_event_result *main = &x->results[0];
@@ -221,35 +256,37 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     store_record_payment(&x->row, &x->record_buf, &record);
     enum tl_err err = writer_batch_attach(batch, &record);
     if (err != TL_OK) {
-        x->hook_err = err;
         return err;
     }
     movement_render_tail(&x->render, x->row.created_ns, x->row.sender_available_after);
-    x->rendered = render_finish(&x->render) == TL_OK;
-    if (x->rendered && x->idem != NULL) {
+    err = render_finish(&x->render);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }
+    x->rendered = err == TL_OK;
     return err;
 }
 
 static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer_batch *batch)
 {
     struct payments_exec *x = cmd->ctx;
-    enum tl_err err = TL_OK;
+    payments_hook_restart(x);
     x->outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
     if (x->outcome == TL_OK) {
-        err = payments_applied(x, batch);
-        if (x->hook_err != TL_OK) {
-            return err; /* nothing of ours attached: the handler reports it */
-        }
-    } else if (movement_refusal(x->outcome) && x->idem != NULL) {
-        err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+        x->hook_err = payments_applied(x, batch);
+        return x->hook_err;
     }
-    if (err != TL_OK) {
-        /* The payment row stands; only a retry of this answer would run again. Returning
-         * the error would drop the payment row with it. */
-        LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
-            LOG_STR("error", tl_err_code(err)));
+    if (movement_refusal(x->outcome) && x->idem != NULL) {
+        x->head_lost = true;
+        enum tl_err err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+        if (err != TL_OK) {
+            /* Nothing moved; the finish step stores the refusal instead. */
+            LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
+                LOG_STR("error", tl_err_code(err)));
+        }
     }
     return TL_OK;
 }
@@ -269,11 +306,7 @@ static void payments_prepare(struct payments_exec *x)
                                          x->row.fee, currency, LEDGER_CODE_FEE, pay, 0);
         x->event_count = 2;
     }
-    buf_reset(&x->resp->body);
-    /* One allocation for the whole answer; if it fails, the render reports it. */
-    (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
-    render_init(&x->render, &x->resp->body);
-    payments_render_head(&x->render, &x->row, &x->from, &x->to);
+    payments_head(x);
     x->outcome = TL_ERR_INTERNAL;
     x->hook_err = TL_OK;
     x->rendered = false;
@@ -305,11 +338,13 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
         payments_prepare(x);
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
         if (err != TL_OK && x->hook_err != TL_OK && err == x->hook_err) {
+            /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             char hex[ID128_HEX_BYTES];
             id128_to_hex(x->row.id, hex);
-            LOG(LOG_ERROR, "payment_row_lost", LOG_STR("request_id", req->request_id),
+            LOG(LOG_WARN, "payment_dropped", LOG_STR("request_id", req->request_id),
                 LOG_STR("payment", hex), LOG_STR("error", tl_err_code(err)));
-            return TL_ERR_INTERNAL;
+            return http_fail(resp, TL_ERR_BUSY, NULL,
+                             "the payment was not made; retry with the same Idempotency-Key");
         }
         if (err != TL_OK) {
             return err;

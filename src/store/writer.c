@@ -5,9 +5,10 @@
  * own stack. The writer thread takes commands in order while their events fit the batch
  * budget (a command never splits), opens the store transaction, prefetches every transfer the
  * events name, applies them in the ledger core, lets each command attach records, and
- * commits. Only after store_batch_commit returns does anyone wake: TL_OK for everyone, or
- * TL_ERR_STORAGE for everyone with the ledger rolled back. This file never decides what a
- * transfer does (the core does) nor how it is stored (the backend does).
+ * commits. A command whose hook fails is dropped whole and the rest applied again. Only after
+ * store_batch_commit returns does anyone wake: TL_OK for everyone, or TL_ERR_STORAGE for
+ * everyone with the ledger rolled back. This file never decides what a transfer does (the core
+ * does) nor how it is stored (the backend does).
  *
  * The hot path allocates nothing per command: every per-batch array is sized to the batch
  * maximum in writer_start. Only the record arena grows, and it keeps its size between
@@ -518,28 +519,30 @@ static bool writer_take(struct writer *w, bool *out_sweep)
 
 /* ---- One batch ---- */
 
-/* Runs cmd's hook, if any; a failing hook loses only the records it attached. */
-static void writer_hook_run(struct writer *w, struct writer_command *cmd)
+/* Runs cmd's hook, if any. False when it failed: cmd is then dropped (err set, results zeroed)
+ * and the caller rolls the ledger back and applies the batch again without it. */
+static bool writer_hook_run(struct writer *w, struct writer_command *cmd)
 {
     struct writer_batch *batch = &w->batch;
-    cmd->err = TL_OK;
+    TL_ASSERT(cmd->err == TL_OK);
     if (cmd->on_applied == NULL) {
-        return;
+        return true;
     }
     uint32_t record_mark = batch->record_count;
-    size_t bytes_mark = batch->bytes_used;
     batch->command_record_count = 0;
     enum tl_err err = cmd->on_applied(cmd, batch);
-    if (err != TL_OK) {
-        batch->record_count = record_mark;
-        batch->bytes_used = bytes_mark;
-        cmd->err = err;
-    }
     TL_ASSERT(batch->record_count - record_mark <= TL_COMMAND_RECORDS_MAX);
+    if (err == TL_OK) {
+        return true;
+    }
+    memset(cmd->results, 0, cmd->event_count * sizeof *cmd->results);
+    cmd->err = err;
+    return false;
 }
 
-/* Applies the sweep's expiries, then each command followed by its hook, in queue order. */
-static void writer_apply(struct writer *w, uint64_t now_ns)
+/* One pass: the sweep's expiries, then each command still in the batch followed by its hook,
+ * in queue order. False, with the ledger batch still open, at the first hook that fails. */
+static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
 {
     struct ledger_lookup lookup = {
         .transfer_get = writer_lookup_transfer_get,
@@ -553,8 +556,33 @@ static void writer_apply(struct writer *w, uint64_t now_ns)
     }
     for (uint32_t i = 0; i < w->command_count; i++) {
         struct writer_command *cmd = w->commands[i];
+        if (cmd->err != TL_OK) {
+            continue; /* dropped by an earlier pass */
+        }
         ledger_batch_apply(w->ledger, cmd->events, cmd->event_count, cmd->results);
-        writer_hook_run(w, cmd);
+        if (!writer_hook_run(w, cmd)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Applies the batch until no hook fails. A failing hook drops its whole command: no money
+ * moves without its records. The ledger rolls back to the batch start and the rest is applied
+ * again (same now_ns; the store transaction and the prefetch stay valid since nothing was
+ * written yet). Each pass drops one command, so there are at most command_count + 1 passes.
+ */
+static void writer_apply(struct writer *w, uint64_t now_ns)
+{
+    for (uint32_t i = 0; i < w->command_count; i++) {
+        w->commands[i]->err = TL_OK;
+    }
+    uint32_t dropped = 0;
+    while (!writer_apply_pass(w, now_ns)) {
+        ledger_batch_rollback(w->ledger);
+        dropped++;
+        TL_ASSERT(dropped <= w->command_count);
     }
     batch_records_resolve(&w->batch);
 }

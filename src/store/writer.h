@@ -32,13 +32,16 @@ struct writer_command {
     /*
      * Optional, runs on the writer thread after this command's events were applied and before
      * the batch commits: may attach records (outbox rows, app rows) with writer_batch_attach so
-     * they commit atomically with the money. Returning an error fails only this command's
-     * records, never the batch: the command's events still stand, and err reports it.
+     * they commit atomically with the money. Returning an error drops the whole command (its
+     * events do not happen, its records are discarded, its results are zeroed, err reports the
+     * error); the other commands are applied again without it, so a hook may run more than once
+     * per batch and must start from scratch each time.
      */
     enum tl_err (*on_applied)(struct writer_command *cmd, struct writer_batch *batch);
     void *ctx;
     /* Out: TL_OK when durable; TL_ERR_STORAGE (nothing happened), TL_ERR_BUSY (queue full),
-     * TL_ERR_SHUTDOWN (writer stopping), TL_ERR_INVALID_REQUEST (bad event count). */
+     * TL_ERR_SHUTDOWN (writer stopping), TL_ERR_INVALID_REQUEST (bad event count), or the
+     * error on_applied returned (nothing happened). */
     enum tl_err err;
     /* Private to the writer. */
     struct writer_command *next_;

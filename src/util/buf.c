@@ -37,6 +37,16 @@ void buf_reset(struct buf *b)
     }
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+    TL_ASSERT(b != NULL);
+    TL_ASSERT(len <= b->len);
+    b->len = len;
+    if (b->data != NULL) {
+        b->data[len] = '\0';
+    }
+}
+
 enum tl_err buf_reserve(struct buf *b, size_t bytes)
 {
     TL_ASSERT(b != NULL);

@@ -30,6 +30,8 @@ void buf_init(struct buf *b, size_t bytes_max);
 void buf_free(struct buf *b);
 /* Forgets the contents and keeps the storage for reuse. Cannot fail. */
 void buf_reset(struct buf *b);
+/* Forgets everything past the first len bytes (len <= b->len). Cannot fail. */
+void buf_truncate(struct buf *b, size_t len);
 
 /* Appends bytes. TL_ERR_LIMIT past bytes_max, TL_ERR_NOMEM; on error b is unchanged. */
 enum tl_err buf_append(struct buf *b, const void *data, size_t bytes);

@@ -628,6 +628,8 @@ struct hook_ctx {
     enum tl_err fail_with; /* returned after attaching, when not TL_OK */
     enum tl_err attach_err_last;
     uint32_t calls;
+    struct ledger_event_result seen; /* results[0] at the last call */
+    bool seen_changed;               /* a later call saw other results than the first */
 };
 
 static enum tl_err hook_attach(struct writer_command *cmd, struct writer_batch *batch)
@@ -635,6 +637,10 @@ static enum tl_err hook_attach(struct writer_command *cmd, struct writer_batch *
     struct hook_ctx *ctx = cmd->ctx;
     static char payload[TL_RECORD_BYTES_MAX + 1];
     ctx->calls++;
+    if (ctx->calls > 1 && memcmp(&ctx->seen, &cmd->results[0], sizeof ctx->seen) != 0) {
+        ctx->seen_changed = true;
+    }
+    ctx->seen = cmd->results[0];
     ctx->attach_err_last = TL_OK;
     for (uint32_t i = 0; i < ctx->attach_count; i++) {
         struct store_record record;
@@ -662,6 +668,44 @@ static uint32_t outbox_count(const struct fixture *f, struct store_outbox_row *r
     assert_int_equal(store_outbox_list(store, 0, limit, rows, &count), TL_OK);
     store_close(store);
     return count;
+}
+
+static bool transfer_stored(const struct fixture *f, struct id128 id)
+{
+    struct store *store = store_reopen(f);
+    struct ledger_posting posting;
+    bool found = false;
+    assert_int_equal(store_transfer_get(store, id, &posting, &found), TL_OK);
+    store_close(store);
+    return found;
+}
+
+static void result_zero_check(const struct ledger_event_result *result)
+{
+    struct ledger_event_result zero;
+    memset(&zero, 0, sizeof zero);
+    assert_memory_equal(result, &zero, sizeof zero);
+}
+
+/* Submits cmd, whose hook fails, and checks that nothing of it happened. */
+static void hook_fail_check(struct fixture *f, struct writer_command *cmd, enum tl_err expected,
+                            uint32_t outbox_before)
+{
+    struct store_outbox_row rows[32];
+    const struct ledger_transfer *t = &cmd->events[0].as.transfer;
+    struct ledger_account debit = *ledger_account_get(f->ledger, t->debit_account_id);
+    struct ledger_account credit = *ledger_account_get(f->ledger, t->credit_account_id);
+    cmd->err = TL_OK;
+    assert_int_equal(writer_submit(f->writer, cmd), expected);
+    assert_int_equal(cmd->err, expected);
+    result_zero_check(&cmd->results[0]);
+    assert_memory_equal(ledger_account_get(f->ledger, t->debit_account_id), &debit, sizeof debit);
+    assert_memory_equal(ledger_account_get(f->ledger, t->credit_account_id), &credit,
+                        sizeof credit);
+    assert_false(transfer_stored(f, t->id));
+    uint32_t count = outbox_count(f, rows, 32);
+    assert_int_equal(count, outbox_before);
+    store_outbox_rows_free(rows, count);
 }
 
 static void test_records_commit_with_batch(void **state)
@@ -695,28 +739,29 @@ static void test_records_commit_with_batch(void **state)
     assert_true(rows[0].seq < rows[1].seq);
     store_outbox_rows_free(rows, count);
 
-    /* A hook that fails loses its own records; its money and other commands stand. */
+    /* A hook that fails drops its whole command: its money and its records. */
     ctx = (struct hook_ctx){.attach_count = 1, .fail_with = TL_ERR_INTERNAL};
     event.as.transfer.id = transfer_id_next();
-    cmd.err = TL_OK;
-    assert_int_equal(writer_submit(f.writer, &cmd), TL_ERR_INTERNAL);
-    assert_int_equal(result.result, LEDGER_OK);
-    assert_int_equal(result.debit_after.debits_posted, 10);
-    assert_int_equal(outbox_count(&f, rows, 32), 2);
-    store_outbox_rows_free(rows, 2);
+    hook_fail_check(&f, &cmd, TL_ERR_INTERNAL, 2);
+    assert_int_equal(ctx.calls, 1);
+    assert_int_equal(ledger_account_get(f.ledger, fixture_account_id(1))->debits_posted, 5);
 
-    /* Limits: records per command and bytes per record. */
+    /* Limits: records per command and bytes per record; the command is dropped with them. */
     ctx = (struct hook_ctx){.attach_count = TL_COMMAND_RECORDS_MAX + 1};
     event.as.transfer.id = transfer_id_next();
-    assert_int_equal(writer_submit(f.writer, &cmd), TL_ERR_LIMIT);
+    hook_fail_check(&f, &cmd, TL_ERR_LIMIT, 2);
     assert_int_equal(ctx.attach_err_last, TL_ERR_LIMIT);
     ctx = (struct hook_ctx){.attach_count = 1, .payload_bytes = TL_RECORD_BYTES_MAX + 1};
     event.as.transfer.id = transfer_id_next();
-    assert_int_equal(writer_submit(f.writer, &cmd), TL_ERR_LIMIT);
+    hook_fail_check(&f, &cmd, TL_ERR_LIMIT, 2);
+    assert_int_equal(ctx.attach_err_last, TL_ERR_LIMIT);
     ctx = (struct hook_ctx){.attach_count = TL_COMMAND_RECORDS_MAX,
                             .payload_bytes = TL_RECORD_BYTES_MAX};
     event.as.transfer.id = transfer_id_next();
     assert_int_equal(writer_submit(f.writer, &cmd), TL_OK);
+    assert_int_equal(result.result, LEDGER_OK);
+    assert_int_equal(result.debit_after.debits_posted, 10);
+    assert_true(transfer_stored(&f, event.as.transfer.id));
     assert_int_equal(outbox_count(&f, rows, 32), 2 + TL_COMMAND_RECORDS_MAX);
     assert_int_equal(rows[2].data_bytes, TL_RECORD_BYTES_MAX);
     store_outbox_rows_free(rows, 2 + TL_COMMAND_RECORDS_MAX);
@@ -835,6 +880,101 @@ static void gate_start(struct async_submit *gate_cmd, struct batch_gate *gate,
     gate_cmd->cmd.ctx = gate;
     async_start(gate_cmd, writer, 1);
     gate_wait_entered(gate);
+}
+
+/* ---- A failing hook drops its command; the rest of the batch runs again ---- */
+
+#define DROP_COMMANDS 5
+
+/*
+ * Five commands ride in one batch behind the gate; the hooks of the second and the fourth
+ * fail, so the writer applies the batch three times: c0 c1(fails); c0 c2 c3(fails); c0 c2 c4.
+ */
+static void test_hook_failure_drops_command(void **state)
+{
+    (void)state;
+    static const uint32_t debit[DROP_COMMANDS] = {1, 2, 3, 4, 1};
+    static const uint32_t credit[DROP_COMMANDS] = {2, 3, 4, 1, 3};
+    static const int64_t amount[DROP_COMMANDS] = {5, 7, 9, 11, 13};
+    static const enum tl_err fail_with[DROP_COMMANDS] = {TL_OK, TL_ERR_INTERNAL, TL_OK,
+                                                         TL_ERR_NOMEM, TL_OK};
+    static const uint32_t attach_count[DROP_COMMANDS] = {1, 1, 2, 1, 1};
+    static const uint32_t calls[DROP_COMMANDS] = {3, 1, 2, 1, 1};
+    struct fixture f;
+    struct batch_gate gate;
+    struct async_submit gate_cmd;
+    struct async_submit cmds[DROP_COMMANDS];
+    struct hook_ctx hooks[DROP_COMMANDS];
+    struct ledger_account before[5];
+    struct store_outbox_row rows[32];
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, 4, 1000);
+    for (uint32_t n = 0; n < 5; n++) {
+        before[n] = *ledger_account_get(f.ledger, fixture_account_id(n));
+    }
+    memset(cmds, 0, sizeof cmds);
+    gate_init(&gate);
+    gate_start(&gate_cmd, &gate, f.writer);
+    for (uint32_t i = 0; i < DROP_COMMANDS; i++) {
+        hooks[i] = (struct hook_ctx){.attach_count = attach_count[i], .fail_with = fail_with[i]};
+        cmds[i].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(debit[i]),
+                                                   fixture_account_id(credit[i]), amount[i], 0);
+        cmds[i].cmd.on_applied = hook_attach;
+        cmds[i].cmd.ctx = &hooks[i];
+        async_start(&cmds[i], f.writer, 1);
+        queue_depth_wait(f.writer, i + 1);
+    }
+    gate_release(&gate);
+    pthread_join(gate_cmd.thread, NULL);
+    assert_int_equal(gate_cmd.err, TL_OK);
+
+    int64_t debits[5] = {1, 0, 0, 0, 0}; /* the gate: account 0 pays account 1 one unit */
+    int64_t credits[5] = {0, 1, 0, 0, 0};
+    uint32_t records = 0;
+    for (uint32_t i = 0; i < DROP_COMMANDS; i++) {
+        pthread_join(cmds[i].thread, NULL);
+        assert_int_equal(hooks[i].calls, calls[i]);
+        assert_int_equal(cmds[i].err, fail_with[i]);
+        assert_int_equal(cmds[i].cmd.err, fail_with[i]);
+        bool stored = transfer_stored(&f, cmds[i].events[0].as.transfer.id);
+        if (fail_with[i] != TL_OK) {
+            result_zero_check(&cmds[i].results[0]);
+            assert_false(stored);
+            continue;
+        }
+        /* Every run of a hook saw the results that committed. */
+        assert_true(stored);
+        assert_int_equal(cmds[i].results[0].result, LEDGER_OK);
+        assert_false(hooks[i].seen_changed);
+        assert_memory_equal(&hooks[i].seen, &cmds[i].results[0], sizeof hooks[i].seen);
+        debits[debit[i]] += amount[i];
+        credits[credit[i]] += amount[i];
+        records += attach_count[i];
+    }
+    /* Balances moved by exactly the commands that stand. */
+    for (uint32_t n = 0; n < 5; n++) {
+        const struct ledger_account *a = ledger_account_get(f.ledger, fixture_account_id(n));
+        assert_int_equal(a->debits_posted, before[n].debits_posted + debits[n]);
+        assert_int_equal(a->credits_posted, before[n].credits_posted + credits[n]);
+    }
+    ledger_matches_store(&f, f.ledger, 4);
+    /* Only the records of the commands that stand, each once. */
+    uint32_t count = outbox_count(&f, rows, 32);
+    assert_int_equal(count, records);
+    for (uint32_t r = 0; r < count; r++) {
+        bool owner_stands = false;
+        for (uint32_t i = 0; i < DROP_COMMANDS; i++) {
+            if (id128_eq(rows[r].key, cmds[i].events[0].as.transfer.id)) {
+                owner_stands = fail_with[i] == TL_OK;
+            }
+        }
+        assert_true(owner_stands);
+    }
+    store_outbox_rows_free(rows, count);
+    gate_destroy(&gate);
+    fixture_stop(&f);
+    fixture_remove(&f);
 }
 
 /* ---- Storage failures: every operation of a batch, failed in turn ---- */
@@ -1537,6 +1677,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_linked_chain),
     cmocka_unit_test(test_duplicates_across_batches),
     cmocka_unit_test(test_records_commit_with_batch),
+    cmocka_unit_test(test_hook_failure_drops_command),
     cmocka_unit_test(test_hold_expiry),
     cmocka_unit_test(test_hold_expiry_after_failed_sweep),
     cmocka_unit_test(test_queue_full_busy),
