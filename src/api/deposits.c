@@ -26,14 +26,8 @@ struct deposits_exec {
     struct idempotency_request *idem;
     const struct money_currency *currency;
     struct id128 wallet_id;
-    struct render render;      /* the head is in resp->body; the hook closes it */
-    struct render render_head; /* render as it was right after the head */
-    size_t head_bytes;         /* resp->body.len right after the head */
-    bool head_lost;            /* a refusal replaced the head in resp->body */
-    enum tl_err outcome;       /* movement_outcome, set by the hook */
-    enum tl_err hook_err;      /* the hook dropped the deposit: nothing moved */
-    struct id128 missing;      /* the account that was missing (TL_ERR_NOT_FOUND) */
-    bool rendered;             /* resp->body holds the whole 201 answer */
+    struct movement_answer answer; /* the 201 body and the hook's per-run state */
+    struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
 };
 
 static void deposits_render_head(struct deposits_exec *x)
@@ -42,41 +36,21 @@ static void deposits_render_head(struct deposits_exec *x)
     const struct money_currency *currency = x->currency;
     struct id128 wallet_id = x->wallet_id;
     buf_reset(&x->resp->body);
-    render_init(&x->render, &x->resp->body);
-    render_object_begin(&x->render);
-    render_key(&x->render, "id");
-    render_typeid(&x->render, TYPEID_PREFIX_DEPOSIT, t->id);
-    render_key(&x->render, "status");
-    render_str(&x->render, "succeeded");
-    render_key(&x->render, "amount");
-    render_i64(&x->render, t->amount);
-    render_key(&x->render, "currency");
-    render_str(&x->render, currency->code);
-    render_key(&x->render, "source");
-    render_str(&x->render, DEPOSITS_SOURCE_SANDBOX);
-    render_key(&x->render, "wallet_id");
-    render_typeid(&x->render, TYPEID_PREFIX_WALLET, wallet_id);
-    x->render_head = x->render;
-    x->head_bytes = x->resp->body.len;
-    x->head_lost = false;
-}
-
-/* The hook runs again when another command of its batch is dropped: nothing of an earlier run
- * may remain (its records were discarded with the ledger state). */
-static void deposits_hook_restart(struct deposits_exec *x)
-{
-    if (x->head_lost) {
-        deposits_render_head(x);
-    } else {
-        buf_truncate(&x->resp->body, x->head_bytes);
-        x->render = x->render_head;
-    }
-    x->outcome = TL_ERR_INTERNAL;
-    x->hook_err = TL_OK;
-    x->rendered = false;
-    if (x->idem != NULL) {
-        x->idem->recorded = false;
-    }
+    render_init(&x->answer.render, &x->resp->body);
+    render_object_begin(&x->answer.render);
+    render_key(&x->answer.render, "id");
+    render_typeid(&x->answer.render, TYPEID_PREFIX_DEPOSIT, t->id);
+    render_key(&x->answer.render, "status");
+    render_str(&x->answer.render, "succeeded");
+    render_key(&x->answer.render, "amount");
+    render_i64(&x->answer.render, t->amount);
+    render_key(&x->answer.render, "currency");
+    render_str(&x->answer.render, currency->code);
+    render_key(&x->answer.render, "source");
+    render_str(&x->answer.render, DEPOSITS_SOURCE_SANDBOX);
+    render_key(&x->answer.render, "wallet_id");
+    render_typeid(&x->answer.render, TYPEID_PREFIX_WALLET, wallet_id);
+    movement_answer_head_done(&x->answer, x->resp);
 }
 
 /* Writer thread, before commit: finish the answer and attach it with the money. An error
@@ -84,27 +58,30 @@ static void deposits_hook_restart(struct deposits_exec *x)
 static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch *batch)
 {
     struct accounts_balance after = accounts_balance_of(&x->result.credit_after);
-    movement_render_tail(&x->render, x->result.timestamp, after.available);
-    enum tl_err err = render_finish(&x->render);
+    movement_render_tail(&x->answer.render, x->result.timestamp, after.available);
+    enum tl_err err = render_finish(&x->answer.render);
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }
-    x->rendered = err == TL_OK;
+    x->answer.rendered = err == TL_OK;
     return err;
 }
 
 static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer_batch *batch)
 {
     struct deposits_exec *x = cmd->ctx;
-    deposits_hook_restart(x);
-    x->outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
-    if (x->outcome == TL_OK) {
-        x->hook_err = deposits_applied(x, batch);
-        return x->hook_err;
+    if (!movement_answer_restart(&x->answer, x->resp, x->idem)) {
+        deposits_render_head(x);
     }
-    if (movement_refusal(x->outcome) && x->idem != NULL) {
-        x->head_lost = true;
-        enum tl_err err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+    x->answer.outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
+    if (x->answer.outcome == TL_OK) {
+        x->answer.hook_err = deposits_applied(x, batch);
+        return x->answer.hook_err;
+    }
+    if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
+        x->answer.head_lost = true;
+        enum tl_err err =
+            movement_refusal_attach(x->req, x->resp, x->idem, batch, x->answer.outcome);
         if (err != TL_OK) {
             /* Nothing moved; the finish step stores the refusal instead. */
             LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
@@ -123,16 +100,13 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
     x->wallet_id = wallet->id;
     for (int attempt = 0; attempt < 2; attempt++) {
         deposits_render_head(x);
-        x->outcome = TL_ERR_INTERNAL;
-        x->hook_err = TL_OK;
-        x->rendered = false;
         x->cmd = (struct writer_command){.events = &x->event,
                                          .event_count = 1,
                                          .results = &x->result,
                                          .on_applied = deposits_on_applied,
                                          .ctx = x};
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
-        if (err != TL_OK && x->hook_err != TL_OK && err == x->hook_err) {
+        if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),
                 LOG_STR("error", tl_err_code(err)));
@@ -142,13 +116,14 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
         if (err != TL_OK) {
             return err;
         }
-        if (x->outcome == TL_OK) {
-            return x->rendered ? TL_OK : TL_ERR_NOMEM;
+        if (x->answer.outcome == TL_OK) {
+            return x->answer.rendered ? TL_OK : TL_ERR_NOMEM;
         }
-        if (movement_refusal(x->outcome)) {
-            return movement_refusal_fail(resp, x->outcome);
+        if (movement_refusal(x->answer.outcome)) {
+            return movement_refusal_fail(resp, x->answer.outcome);
         }
-        if (x->outcome != TL_ERR_NOT_FOUND || attempt > 0 || !id128_eq(x->missing, wallet->id)) {
+        if (x->answer.outcome != TL_ERR_NOT_FOUND || attempt > 0 ||
+            !id128_eq(x->missing, wallet->id)) {
             return TL_ERR_INTERNAL;
         }
         err = accounts_wallet_open(req->app->writer, wallet->id, wallet->user_id, wallet->currency);

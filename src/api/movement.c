@@ -123,3 +123,30 @@ struct ledger_event movement_transfer(struct id128 id, struct id128 debit, struc
     event.as.transfer.flags = flags;
     return event;
 }
+
+void movement_answer_head_done(struct movement_answer *answer, const struct http_response *resp)
+{
+    answer->render_head = answer->render;
+    answer->head_bytes = resp->body.len;
+    answer->head_lost = false;
+    answer->outcome = TL_ERR_INTERNAL;
+    answer->hook_err = TL_OK;
+    answer->rendered = false;
+}
+
+bool movement_answer_restart(struct movement_answer *answer, struct http_response *resp,
+                             struct idempotency_request *idem)
+{
+    if (idem != NULL) {
+        idem->recorded = false;
+    }
+    if (answer->head_lost) {
+        return false;
+    }
+    buf_truncate(&resp->body, answer->head_bytes);
+    answer->render = answer->render_head;
+    answer->outcome = TL_ERR_INTERNAL;
+    answer->hook_err = TL_OK;
+    answer->rendered = false;
+    return true;
+}

@@ -54,6 +54,31 @@ enum tl_err movement_refusal_attach(const struct http_request *req, struct http_
                                     struct idempotency_request *idem, struct writer_batch *batch,
                                     enum tl_err outcome);
 
+/*
+ * A money answer across runs of its hook. The writer runs a hook again when another command of
+ * the batch is dropped, and nothing of an earlier run may remain then: the hook starts each run
+ * with movement_answer_restart.
+ */
+struct movement_answer {
+    struct render render;      /* the head is in resp->body; the hook closes it */
+    struct render render_head; /* render as it was right after the head */
+    size_t head_bytes;         /* resp->body.len right after the head */
+    bool head_lost;            /* a refusal replaced the head in resp->body */
+    enum tl_err outcome;       /* movement_outcome, set by the hook */
+    enum tl_err hook_err;      /* the hook dropped the command: nothing moved */
+    bool rendered;             /* resp->body holds the whole 201 answer */
+};
+
+/* The head was just rendered into answer->render over resp's body: every run starts here.
+ * Also resets the per-run state. Cannot fail. */
+void movement_answer_head_done(struct movement_answer *answer, const struct http_response *resp);
+
+/* Start of a hook run: cuts resp's body back to the head and resets the per-run state (and
+ * idem's recorded flag, since an earlier run's records were discarded). Returns false when a
+ * refusal replaced the head: the caller renders the head again (then head_done). */
+bool movement_answer_restart(struct movement_answer *answer, struct http_response *resp,
+                             struct idempotency_request *idem);
+
 /* Closes a money answer: "created_at" and "balance_after", then the object. */
 void movement_render_tail(struct render *r, uint64_t created_ns, int64_t balance_after);
 

@@ -40,14 +40,8 @@ struct payments_exec {
     const struct http_request *req;
     struct http_response *resp;
     struct idempotency_request *idem;
-    struct render render;      /* the head is in resp->body; the hook closes it */
-    struct render render_head; /* render as it was right after the head */
-    size_t head_bytes;         /* resp->body.len right after the head */
-    bool head_lost;            /* a refusal replaced the head in resp->body */
-    enum tl_err outcome;       /* movement_outcome, set by the hook */
-    enum tl_err hook_err;      /* the hook dropped the payment: nothing moved */
-    struct id128 missing;      /* the account that was missing (TL_ERR_NOT_FOUND) */
-    bool rendered;             /* resp->body holds the whole 201 answer */
+    struct movement_answer answer; /* the 201 body and the hook's per-run state */
+    struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -216,29 +210,9 @@ static void payments_head(struct payments_exec *x)
     buf_reset(&x->resp->body);
     /* One allocation for the whole answer; if it fails, the render reports it. */
     (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
-    render_init(&x->render, &x->resp->body);
-    payments_render_head(&x->render, &x->row, &x->from, &x->to);
-    x->render_head = x->render;
-    x->head_bytes = x->resp->body.len;
-    x->head_lost = false;
-}
-
-/* The hook runs again when another command of its batch is dropped: nothing of an earlier run
- * may remain (its records were discarded with the ledger state). */
-static void payments_hook_restart(struct payments_exec *x)
-{
-    if (x->head_lost) {
-        payments_head(x);
-    } else {
-        buf_truncate(&x->resp->body, x->head_bytes);
-        x->render = x->render_head;
-    }
-    x->outcome = TL_ERR_INTERNAL;
-    x->hook_err = TL_OK;
-    x->rendered = false;
-    if (x->idem != NULL) {
-        x->idem->recorded = false;
-    }
+    render_init(&x->answer.render, &x->resp->body);
+    payments_render_head(&x->answer.render, &x->row, &x->from, &x->to);
+    movement_answer_head_done(&x->answer, x->resp);
 }
 
 /* Writer thread, the money applied and the batch not yet committed. An error drops the
@@ -258,30 +232,33 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     if (err != TL_OK) {
         return err;
     }
-    movement_render_tail(&x->render, x->row.created_ns, x->row.sender_available_after);
-    err = render_finish(&x->render);
+    movement_render_tail(&x->answer.render, x->row.created_ns, x->row.sender_available_after);
+    err = render_finish(&x->answer.render);
     if (err != TL_OK) {
         return err;
     }
     if (x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }
-    x->rendered = err == TL_OK;
+    x->answer.rendered = err == TL_OK;
     return err;
 }
 
 static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer_batch *batch)
 {
     struct payments_exec *x = cmd->ctx;
-    payments_hook_restart(x);
-    x->outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
-    if (x->outcome == TL_OK) {
-        x->hook_err = payments_applied(x, batch);
-        return x->hook_err;
+    if (!movement_answer_restart(&x->answer, x->resp, x->idem)) {
+        payments_head(x);
     }
-    if (movement_refusal(x->outcome) && x->idem != NULL) {
-        x->head_lost = true;
-        enum tl_err err = movement_refusal_attach(x->req, x->resp, x->idem, batch, x->outcome);
+    x->answer.outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
+    if (x->answer.outcome == TL_OK) {
+        x->answer.hook_err = payments_applied(x, batch);
+        return x->answer.hook_err;
+    }
+    if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
+        x->answer.head_lost = true;
+        enum tl_err err =
+            movement_refusal_attach(x->req, x->resp, x->idem, batch, x->answer.outcome);
         if (err != TL_OK) {
             /* Nothing moved; the finish step stores the refusal instead. */
             LOG(LOG_ERROR, "idempotency_attach_failed", LOG_STR("request_id", x->req->request_id),
@@ -307,9 +284,6 @@ static void payments_prepare(struct payments_exec *x)
         x->event_count = 2;
     }
     payments_head(x);
-    x->outcome = TL_ERR_INTERNAL;
-    x->hook_err = TL_OK;
-    x->rendered = false;
     x->cmd = (struct writer_command){.events = x->events,
                                      .event_count = x->event_count,
                                      .results = x->results,
@@ -337,7 +311,7 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
     for (int attempt = 0; attempt < 2; attempt++) {
         payments_prepare(x);
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
-        if (err != TL_OK && x->hook_err != TL_OK && err == x->hook_err) {
+        if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             char hex[ID128_HEX_BYTES];
             id128_to_hex(x->row.id, hex);
@@ -349,13 +323,13 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
         if (err != TL_OK) {
             return err;
         }
-        if (x->outcome == TL_OK) {
-            return x->rendered ? TL_OK : TL_ERR_INTERNAL;
+        if (x->answer.outcome == TL_OK) {
+            return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
         }
-        if (movement_refusal(x->outcome)) {
-            return movement_refusal_fail(resp, x->outcome);
+        if (movement_refusal(x->answer.outcome)) {
+            return movement_refusal_fail(resp, x->answer.outcome);
         }
-        if (x->outcome != TL_ERR_NOT_FOUND || attempt > 0) {
+        if (x->answer.outcome != TL_ERR_NOT_FOUND || attempt > 0) {
             return TL_ERR_INTERNAL;
         }
         err = payments_repair(req, x);
