@@ -50,9 +50,10 @@ for dir in "$build" "$asan"; do
     done < <(find "$dir/tests" -type f -name 'test_*' -perm -u+x | sort)
 done
 
-# Script suites (API over HTTP, fuzz smoke, lint): each tests/*/run_*.sh gets the build dir.
+# Script suites (API over HTTP, PostgreSQL, fuzz smoke, lint): each tests/*/run_*.sh gets the
+# build dir and the sanitizer build dir.
 while IFS= read -r script; do
-    run_suite "${script#tests/}" bash "$script" "$build"
+    run_suite "${script#tests/}" bash "$script" "$build" "$asan"
 done < <(find tests -type f -name 'run_*.sh' | sort)
 
 rm -rf "$logs"

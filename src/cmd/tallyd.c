@@ -107,24 +107,42 @@ static int tallyd_prepare(struct tallyd *t)
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
     }
-    snprintf(t->db_path, sizeof(t->db_path), "%s/" TALLYD_DB_FILE, t->config.data_dir);
+    if (t->config.store_path[0] != '\0') {
+        snprintf(t->db_path, sizeof(t->db_path), "%s", t->config.store_path);
+    } else {
+        snprintf(t->db_path, sizeof(t->db_path), "%s/" TALLYD_DB_FILE, t->config.data_dir);
+    }
     return 0;
 }
 
+/* The store every handle opens: store.backend at store.path (a file or a conninfo). */
+static struct store_config tallyd_store_config(const struct tallyd *t)
+{
+    struct store_config store_config = {
+        .backend = t->config.store_backend,
+        .path = t->db_path,
+        .read_only = false,
+    };
+    return store_config;
+}
+
+/* Applies the migrations and says so in one line on stdout. A conninfo may hold a password,
+ * so only the backend is named. */
 static int tallyd_migrate(struct tallyd *t)
 {
-    struct store_config store_config = {.backend = NULL, .path = t->db_path, .read_only = false};
+    struct store_config store_config = tallyd_store_config(t);
     uint32_t version = 0;
     enum tl_err err = store_open(&store_config, &t->store);
     if (err != TL_OK) {
-        return tallyd_fail("cannot open the store", err);
+        return tallyd_fail("migrate: cannot open the store", err);
     }
     err = store_schema_version(t->store, &version);
     store_close(t->store);
+    t->store = NULL;
     if (err != TL_OK) {
-        return tallyd_fail("cannot read the schema version", err);
+        return tallyd_fail("migrate: cannot read the schema version", err);
     }
-    LOG(LOG_INFO, "migrated", LOG_STR("path", t->db_path), LOG_U64("schema_version", version));
+    printf("tallyd: migrated %s store to schema version %u\n", t->config.store_backend, version);
     return 0;
 }
 
@@ -161,7 +179,7 @@ static int tallyd_identity_start(struct tallyd *t)
 static int tallyd_start(struct tallyd *t)
 {
     const struct config *c = &t->config;
-    struct store_config store_config = {.backend = NULL, .path = t->db_path, .read_only = false};
+    struct store_config store_config = tallyd_store_config(t);
     struct ledger_config ledger_config = {.accounts_max = c->accounts_max};
     struct writer_config writer_config = {0};
     char error[SERVER_ERROR_BYTES];

@@ -68,7 +68,7 @@ struct batch_slot {
 };
 
 enum undo_kind {
-    UNDO_BALANCE = 1,        /* index = account; before = its balances */
+    UNDO_BALANCE = 1,        /* index = account; before, posting_last = its state */
     UNDO_ACCOUNT_CREATE = 2, /* index = account slot of the newest account */
     UNDO_BATCH_INSERT = 3,   /* index = batch slot */
     UNDO_HOLD_STATUS = 4,    /* index = posting of a hold made in this batch, was open */
@@ -78,6 +78,7 @@ struct undo_entry {
     uint32_t kind;
     uint32_t index;
     struct ledger_balance before;
+    uint64_t posting_last; /* UNDO_BALANCE: the account's posting_last before */
 };
 
 /*
@@ -314,15 +315,22 @@ static void account_dirty_mark(struct ledger *ledger, uint32_t index)
     ledger->dirty[ledger->dirty_count++] = &ledger->accounts[index];
 }
 
-/* A batch change of balances: logged for undo, listed for the store. */
-static void account_balance_set(struct ledger *ledger, uint32_t index,
-                                const struct ledger_balance *after)
+/* A batch change of balances by the posting at timestamp: logged for undo, listed for the
+ * store. Returns the account's previous posting_last (the posting's link in its chain). */
+static uint64_t account_balance_set(struct ledger *ledger, uint32_t index,
+                                    const struct ledger_balance *after, uint64_t timestamp)
 {
+    struct ledger_account *a = &ledger->accounts[index];
+    uint64_t prev = a->posting_last;
     TL_ASSERT(ledger->batch_open);
+    TL_ASSERT(prev < timestamp);
     undo_push(ledger, UNDO_BALANCE, index);
-    ledger->undo[ledger->undo_count - 1].before = balance_of(&ledger->accounts[index]);
+    ledger->undo[ledger->undo_count - 1].before = balance_of(a);
+    ledger->undo[ledger->undo_count - 1].posting_last = prev;
     account_balance_put(ledger, index, after);
+    a->posting_last = timestamp;
     account_dirty_mark(ledger, index);
+    return prev;
 }
 
 /* ---- The batch hash ---- */
@@ -429,6 +437,7 @@ static void undo_apply(struct ledger *ledger, const struct undo_entry *u)
     switch (u->kind) {
     case UNDO_BALANCE:
         account_balance_put(ledger, u->index, &u->before);
+        ledger->accounts[u->index].posting_last = u->posting_last;
         break;
     case UNDO_ACCOUNT_CREATE: {
         struct account_slot *s = &ledger->account_slots[u->index];
@@ -492,7 +501,7 @@ static enum ledger_result account_validate(const struct ledger *ledger,
         (a->flags & LEDGER_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)) {
         return LEDGER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
     }
-    if (a->timestamp != 0) {
+    if (a->timestamp != 0 || a->posting_last != 0) {
         return LEDGER_TIMESTAMP_MUST_BE_ZERO;
     }
     if (a->debits_pending != 0 || a->debits_posted != 0 || a->credits_pending != 0 ||
@@ -921,8 +930,9 @@ static void transfer_commit(struct ledger *ledger, const struct ledger_transfer 
     if (t->flags & TRANSFER_RESOLVING) {
         hold_resolve(ledger, plan, hold_status_after(t->flags));
     }
-    account_balance_set(ledger, plan->debit_index, &plan->debit_after);
-    account_balance_set(ledger, plan->credit_index, &plan->credit_after);
+    p->debit_prev = account_balance_set(ledger, plan->debit_index, &plan->debit_after, plan->timestamp);
+    p->credit_prev =
+        account_balance_set(ledger, plan->credit_index, &plan->credit_after, plan->timestamp);
     p->debit_after = plan->debit_after;
     p->credit_after = plan->credit_after;
     ledger->timestamp_last = plan->timestamp;
@@ -1248,7 +1258,8 @@ enum tl_err ledger_account_load(struct ledger *ledger, const struct ledger_accou
     TL_ASSERT(account != NULL);
     if (id128_is_zero(account->id) || account->kind == 0 || account->kind > LEDGER_KIND_MAX ||
         !currency_known(ledger, account->currency) ||
-        (account->flags & ~(uint32_t)LEDGER_ACCOUNT_FLAGS_KNOWN) != 0 || !account_sound(account)) {
+        (account->flags & ~(uint32_t)LEDGER_ACCOUNT_FLAGS_KNOWN) != 0 || !account_sound(account) ||
+        (account->posting_last != 0 && account->posting_last <= account->timestamp)) {
         return TL_ERR_CORRUPT;
     }
     uint32_t index = account_find(ledger, account->id);
@@ -1269,6 +1280,14 @@ enum tl_err ledger_account_load(struct ledger *ledger, const struct ledger_accou
     struct ledger_balance after = balance_of(cached);
     totals_add(&ledger->totals[cached->currency], &after);
     TL_ASSERT(account_find(ledger, account->id) == index);
+    /* Whatever this account has seen happened before anything this ledger assigns next,
+     * including when another node wrote it (store_exclusive false). */
+    if (account->posting_last > ledger->timestamp_last) {
+        ledger->timestamp_last = account->posting_last;
+    }
+    if (account->timestamp > ledger->timestamp_last) {
+        ledger->timestamp_last = account->timestamp;
+    }
     return TL_OK;
 }
 

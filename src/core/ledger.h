@@ -87,6 +87,10 @@ struct ledger_account {
     int64_t credits_pending;
     int64_t credits_posted;
     uint64_t timestamp; /* ns, assigned by the ledger; must be 0 on create */
+    /* ns timestamp of the newest posting on either side of this account, 0 = none yet: the
+     * head of the account's history chain (ledger_posting.debit_prev / credit_prev). Assigned
+     * by the ledger; must be 0 on create. */
+    uint64_t posting_last;
     uint16_t currency;  /* ISO 4217 number */
     uint16_t kind;      /* enum ledger_account_kind */
     uint32_t flags;     /* LEDGER_ACCOUNT_* */
@@ -119,6 +123,12 @@ struct ledger_posting {
     struct ledger_transfer transfer; /* resolved: accounts, currency, amount all filled in */
     struct ledger_balance debit_after;
     struct ledger_balance credit_after;
+    /* The history chains: the timestamp of the previous posting of the debit (credit)
+     * account, i.e. its posting_last before this one; 0 = this is the account's first. Every
+     * account's history is its posting_last followed back through these links, so a store
+     * can serve history by appending rows only. */
+    uint64_t debit_prev;
+    uint64_t credit_prev;
     uint8_t pending_status; /* enum ledger_pending_status as of this batch (holds only) */
 };
 
@@ -239,7 +249,8 @@ struct ledger_batch_out {
 enum tl_err ledger_open(const struct ledger_config *config, struct ledger **out);
 void ledger_close(struct ledger *ledger);
 
-/* Startup and refresh: puts an account as stored (replacing a cached copy with the same id).
+/* Startup and refresh: puts an account as stored (replacing a cached copy with the same id),
+ * and moves the timestamp clock past its timestamp and posting_last.
  * Outside a batch only. Returns TL_ERR_LIMIT when the table is full, TL_ERR_CORRUPT when the
  * stored account breaks its own flags or has negative balances. */
 enum tl_err ledger_account_load(struct ledger *ledger, const struct ledger_account *account);

@@ -7,8 +7,9 @@
  * with its functions. A backend never includes api or json headers and never returns driver
  * text to callers: driver errors go to stderr with the backend's prefix.
  *
- * Adding a backend (postgres): a .c file with one const struct store_ops, a row in store.c's
- * backend table, and its migrations under migrations/ with the same version numbers.
+ * Adding a backend: a .c file with one const struct store_ops, a row in store.c's backend
+ * table, and its migrations under migrations/ with the same version numbers (postgres.c is the
+ * second one).
  */
 #ifndef TL_STORE_BACKEND_H
 #define TL_STORE_BACKEND_H
@@ -26,7 +27,7 @@ struct sqlite3;
  * and it names the same tables, columns and meaning on every backend; each backend ships
  * exactly STORE_SCHEMA_VERSION migrations.
  */
-#define STORE_SCHEMA_VERSION 2u
+#define STORE_SCHEMA_VERSION 3u
 
 /*
  * Every function that returns enum tl_err returns TL_OK, TL_ERR_STORAGE (the database refused
@@ -109,6 +110,9 @@ struct store_migration {
 /* Generated at build time from migrations/sqlite_NNN_*.sql (see migrations/embed_sql.py). */
 extern const struct store_migration store_sqlite_migrations[];
 extern const uint32_t store_sqlite_migration_count;
+/* Likewise from migrations/postgres_NNN_*.sql. */
+extern const struct store_migration store_postgres_migrations[];
+extern const uint32_t store_postgres_migration_count;
 
 /* The SQLite connection behind a handle of the sqlite backend, for code in src/store that
  * adds tables to the same database and transaction (the application rows). Cannot fail. */
@@ -116,6 +120,7 @@ struct sqlite3 *store_sqlite_db(struct store *store);
 
 /* Backends store.c knows by name. */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 extern const struct store_ops store_fault_ops;
 
 #endif

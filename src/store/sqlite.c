@@ -40,9 +40,7 @@
 #define NS_PER_S 1000000000ll
 
 /* Column lists shared by the statements and the row decoders below; change them together. */
-#define ACCOUNT_COLUMNS                                                                            \
-    "id, user_data, debits_pending, debits_posted, credits_pending, credits_posted, "              \
-    "timestamp, currency, kind, flags"
+#define ACCOUNT_COLUMNS STORE_SQLITE_ACCOUNT_COLUMNS
 enum account_column {
     ACOL_ID,
     ACOL_USER_DATA,
@@ -54,6 +52,7 @@ enum account_column {
     ACOL_CURRENCY,
     ACOL_KIND,
     ACOL_FLAGS,
+    ACOL_POSTING_LAST,
     ACOL_COUNT
 };
 
@@ -66,13 +65,13 @@ enum account_column {
     "timestamp, id, debit_account_ts, credit_account_ts, pending_id, user_ref, amount, "           \
     "timeout_s, currency, code, flags, pending_status, debit_debits_pending, "                     \
     "debit_debits_posted, debit_credits_pending, debit_credits_posted, credit_debits_pending, "    \
-    "credit_debits_posted, credit_credits_pending, credit_credits_posted"
+    "credit_debits_posted, credit_credits_pending, credit_credits_posted, debit_prev, credit_prev"
 #define TRANSFER_SELECT                                                                            \
     "SELECT t.timestamp, t.id, d.id, c.id, t.pending_id, t.user_ref, t.amount, t.timeout_s, "      \
     "t.currency, t.code, t.flags, t.pending_status, t.debit_debits_pending, "                      \
     "t.debit_debits_posted, t.debit_credits_pending, t.debit_credits_posted, "                     \
     "t.credit_debits_pending, t.credit_debits_posted, t.credit_credits_pending, "                  \
-    "t.credit_credits_posted FROM transfers t "                                                    \
+    "t.credit_credits_posted, t.debit_prev, t.credit_prev FROM transfers t "                                                    \
     "LEFT JOIN accounts d ON d.timestamp = t.debit_account_ts "                                    \
     "LEFT JOIN accounts c ON c.timestamp = t.credit_account_ts "
 enum transfer_column {
@@ -90,25 +89,12 @@ enum transfer_column {
     TCOL_PENDING_STATUS,
     TCOL_DEBIT_AFTER, /* 4 columns: debits_pending, debits_posted, credits_pending, _posted */
     TCOL_CREDIT_AFTER = TCOL_DEBIT_AFTER + 4,
-    TCOL_COUNT = TCOL_CREDIT_AFTER + 4
+    TCOL_DEBIT_PREV = TCOL_CREDIT_AFTER + 4,
+    TCOL_CREDIT_PREV,
+    TCOL_COUNT
 };
 
 #define EXPIRES_AT "t.timestamp + t.timeout_s * 1000000000" /* as in transfers_open_expiry */
-
-/*
- * History walks both history indexes from the cursor in the direction of travel and merges
- * them (UNION ALL of two ordered index ranges; no transfer has the same account on both
- * sides), keeps limit rows, then joins the rows in.
- */
-#define HISTORY_SIDE(side, cmp)                                                                    \
-    "SELECT timestamp FROM transfers WHERE " side "_account_ts = "                                 \
-    "(SELECT timestamp FROM accounts WHERE id = ?1) AND timestamp " cmp " ?2"
-#define HISTORY_MERGED(cmp, order)                                                                 \
-    HISTORY_SIDE("debit", cmp)                                                                     \
-    " UNION ALL " HISTORY_SIDE("credit", cmp) " ORDER BY timestamp " order " LIMIT ?3"
-#define HISTORY_SQL(cmp, order)                                                                    \
-    TRANSFER_SELECT "JOIN (" HISTORY_MERGED(cmp, order) ") h ON h.timestamp = t.timestamp "        \
-                                                        "ORDER BY t.timestamp " order
 
 /* Every statement the backend runs, prepared at open. Parameters are numbered. */
 #define SQLITE_STMT_TABLE(X)                                                                       \
@@ -119,24 +105,26 @@ enum transfer_column {
     X(STMT_TIMESTAMP_LAST, "SELECT max(coalesce((SELECT max(timestamp) FROM transfers), 0), "      \
                            "coalesce((SELECT max(timestamp) FROM accounts), 0))")                  \
     X(STMT_ACCOUNT_GET, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1")                  \
-    X(STMT_ACCOUNT_TS, "SELECT timestamp FROM accounts WHERE id = ?1")                             \
     X(STMT_ACCOUNTS_SCAN, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id")                  \
-    X(STMT_ACCOUNT_UPDATE,                                                                         \
-      "UPDATE accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, "        \
-      "credits_posted = ?5 WHERE timestamp = ?6 AND id = ?1")                                      \
+    X(STMT_ACCOUNT_FLUSH, STORE_SQLITE_ACCOUNT_FLUSH_SQL)                                          \
     X(STMT_ACCOUNT_INSERT, "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES "                    \
-                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                            \
+                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                       \
+    X(STMT_ACCOUNT_TAIL,                                                                           \
+      "SELECT timestamp, debit_account_ts = ?1, debit_debits_pending, debit_debits_posted, "       \
+      "debit_credits_pending, debit_credits_posted, credit_debits_pending, "                       \
+      "credit_debits_posted, credit_credits_pending, credit_credits_posted FROM transfers "        \
+      "WHERE timestamp > (SELECT value FROM store_meta WHERE name = 'replay_after') AND "          \
+      "(debit_account_ts = ?1 OR credit_account_ts = ?1) ORDER BY timestamp DESC LIMIT 1")         \
     X(STMT_TRANSFER_INSERT, "INSERT INTO transfers (" TRANSFER_INSERT_COLUMNS ") VALUES (?1, "     \
                             "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "       \
-                            "?16, ?17, ?18, ?19, ?20)")                                            \
+                            "?16, ?17, ?18, ?19, ?20, ?21, ?22)")                                  \
     X(STMT_TRANSFER_GET, TRANSFER_SELECT "WHERE t.id = ?1")                                        \
+    X(STMT_TRANSFER_AT, TRANSFER_SELECT "WHERE t.timestamp = ?1")                                  \
     X(STMT_PENDING_UPDATE, "UPDATE transfers SET pending_status = ?2 WHERE id = ?1 AND "           \
                            "pending_status IN (1, ?2)")                                            \
     X(STMT_PENDING_EXPIRED,                                                                        \
       TRANSFER_SELECT "WHERE t.pending_status = 1 AND t.timeout_s > 0 "                            \
                       "AND " EXPIRES_AT " <= ?1 ORDER BY " EXPIRES_AT ", t.timestamp LIMIT ?2")    \
-    X(STMT_HISTORY_OLDER, HISTORY_SQL("<", "DESC"))                                                \
-    X(STMT_HISTORY_NEWER, HISTORY_SQL(">", "ASC"))                                                 \
     X(STMT_OUTBOX_INSERT, "INSERT INTO outbox (key, topic, data, created) "                        \
                           "VALUES (?1, ?2, ?3, ?4)")                                               \
     X(STMT_OUTBOX_LIST, "SELECT seq, key, topic, data FROM outbox WHERE seq > ?1 "                 \
@@ -180,6 +168,10 @@ struct store_sqlite {
     uint32_t slot_count; /* a power of two, at least twice the batch's accounts; 0 = none */
     bool slots_valid;    /* filled by accounts_write of the open batch */
     struct store_sqlite_app *app; /* the application rows' statements (sqlite_app.c) */
+    struct store_sqlite_file file; /* which database, to find its shared state */
+    struct sqlite_shared *shared;  /* writable handles: the process's state of the file */
+    struct store_sqlite_batch batch;
+    bool batch_locked; /* between shared_begin and publish or end */
 };
 
 static struct store_sqlite *sqlite_from(struct store *store)
@@ -289,10 +281,11 @@ static bool col_balance(sqlite3_stmt *stmt, int first, struct ledger_balance *ou
     return ok && store_sqlite_col_i64(stmt, first + 3, &out->credits_posted);
 }
 
-static bool row_account(sqlite3_stmt *stmt, struct ledger_account *out)
+bool store_sqlite_row_account(sqlite3_stmt *stmt, struct ledger_account *out)
 {
     struct ledger_account a;
     uint64_t timestamp;
+    uint64_t posting_last;
     bool ok;
 
     TL_ASSERT(sqlite3_column_count(stmt) == ACOL_COUNT);
@@ -307,10 +300,12 @@ static bool row_account(sqlite3_stmt *stmt, struct ledger_account *out)
     ok = ok && col_u16(stmt, ACOL_CURRENCY, &a.currency);
     ok = ok && col_u16(stmt, ACOL_KIND, &a.kind);
     ok = ok && col_u32(stmt, ACOL_FLAGS, &a.flags);
+    ok = ok && col_uint(stmt, ACOL_POSTING_LAST, INT64_MAX, &posting_last);
     if (!ok || id128_is_zero(a.id)) {
         return false;
     }
     a.timestamp = timestamp;
+    a.posting_last = posting_last;
     *out = a;
     return true;
 }
@@ -338,6 +333,8 @@ static bool row_posting(sqlite3_stmt *stmt, struct ledger_posting *out)
     ok = ok && col_uint(stmt, TCOL_PENDING_STATUS, LEDGER_PENDING_EXPIRED, &status);
     ok = ok && col_balance(stmt, TCOL_DEBIT_AFTER, &p.debit_after);
     ok = ok && col_balance(stmt, TCOL_CREDIT_AFTER, &p.credit_after);
+    ok = ok && col_uint(stmt, TCOL_DEBIT_PREV, INT64_MAX, &p.debit_prev);
+    ok = ok && col_uint(stmt, TCOL_CREDIT_PREV, INT64_MAX, &p.credit_prev);
     if (!ok || t->timestamp == 0 || id128_is_zero(t->id)) {
         return false;
     }
@@ -514,6 +511,11 @@ static void sqlite_close(struct store *store)
         sqlite3_finalize(s->stmts[i]);
     }
     store_sqlite_app_close(s->app);
+    TL_ASSERT(!s->batch_locked);
+    if (s->shared != NULL) {
+        store_sqlite_shared_detach(s->shared, s->db);
+    }
+    store_sqlite_batch_free(&s->batch);
     free(s->accounts_sorted);
     free(s->slots);
     if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK) {
@@ -575,6 +577,12 @@ static enum tl_err sqlite_open(const struct store_config *config, struct store *
     }
     err = err == TL_OK ? sqlite_prepare_all(s) : err;
     err = err == TL_OK ? store_sqlite_app_open(s->db, &s->app) : err;
+    err = err == TL_OK ? store_sqlite_file_id(config->path, &s->file) : err;
+    /* A writable handle shares the process's committed accounts of this file (and brings
+     * lagging account rows up to date when it is the first). */
+    err = err == TL_OK && !config->read_only
+              ? store_sqlite_shared_attach(s->db, config->path, &s->shared)
+              : err;
     if (err != TL_OK) {
         goto out_close;
     }
@@ -622,6 +630,9 @@ static enum tl_err sqlite_ping(struct store *store)
     return err;
 }
 
+static enum tl_err sqlite_account_get(struct store *store, struct id128 id,
+                                      struct ledger_account *out, bool *found);
+
 /* ---- Startup ---- */
 
 static enum tl_err
@@ -635,9 +646,12 @@ sqlite_accounts_scan(struct store *store,
     int rc;
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (!row_account(stmt, &account)) {
+        if (!store_sqlite_row_account(stmt, &account)) {
             err = store_sqlite_corrupt("accounts_scan");
             goto out;
+        }
+        if (s->shared != NULL) {
+            store_sqlite_shared_overlay(s->shared, &account);
         }
         err = fn(ctx, &account);
         if (err != TL_OK) {
@@ -676,13 +690,28 @@ out:
 
 /* ---- The write path ---- */
 
+/* Ends the batch's hold on the shared state without publishing (abort, failed begin). */
+static void sqlite_batch_unlock(struct store_sqlite *s)
+{
+    if (s->batch_locked) {
+        store_sqlite_shared_end(s->shared, &s->batch);
+        s->batch_locked = false;
+    }
+}
+
 static enum tl_err sqlite_batch_begin(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
     int rc;
     TL_ASSERT(sqlite3_get_autocommit(s->db));
+    TL_ASSERT(!s->batch_locked);
+    if (s->shared != NULL) {
+        store_sqlite_shared_begin(s->shared, &s->batch);
+        s->batch_locked = true;
+    }
     rc = store_sqlite_run(s->stmts[STMT_BEGIN]);
     if (rc != SQLITE_OK) {
+        sqlite_batch_unlock(s);
         return store_sqlite_fail(s->db, rc, "begin");
     }
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
@@ -789,7 +818,7 @@ static enum tl_err sqlite_lookup(struct store_sqlite *s, enum sqlite_stmt which,
 
 static bool decode_account(sqlite3_stmt *stmt, void *row)
 {
-    return row_account(stmt, row);
+    return store_sqlite_row_account(stmt, row);
 }
 
 static bool decode_posting(sqlite3_stmt *stmt, void *row)
@@ -800,14 +829,11 @@ static bool decode_posting(sqlite3_stmt *stmt, void *row)
 static enum tl_err sqlite_accounts_get(struct store *store, const struct id128 *ids, uint32_t count,
                                        struct ledger_account *out, bool *found)
 {
-    struct store_sqlite *s = sqlite_from(store);
     for (uint32_t i = 0; i < count; i++) {
-        enum tl_err err =
-            sqlite_lookup(s, STMT_ACCOUNT_GET, ids[i], decode_account, &out[i], &found[i]);
+        enum tl_err err = sqlite_account_get(store, ids[i], &out[i], &found[i]);
         if (err != TL_OK) {
             return err;
         }
-        TL_ASSERT(!found[i] || id128_eq(out[i].id, ids[i]));
     }
     return TL_OK;
 }
@@ -819,6 +845,10 @@ static enum tl_err sqlite_transfers_get(struct store *store, const struct id128 
     struct store_sqlite *s = sqlite_from(store);
     struct ledger_posting posting;
     for (uint32_t i = 0; i < count; i++) {
+        if (s->batch_locked && store_sqlite_shared_transfer_new(s->shared, ids[i])) {
+            found[i] = false; /* above every stored id */
+            continue;
+        }
         enum tl_err err =
             sqlite_lookup(s, STMT_TRANSFER_GET, ids[i], decode_posting, &posting, &found[i]);
         if (err != TL_OK) {
@@ -928,35 +958,18 @@ static uint64_t slots_get(const struct store_sqlite *s, struct id128 id)
     return 0;
 }
 
-/* accounts.timestamp of an account: from the batch's accounts, else from the table (a posting
- * whose account the batch did not change). TL_ERR_CORRUPT when no such account exists. */
+/* accounts.timestamp of an account: from the batch's accounts, else from the process's
+ * directory (a posting whose account the batch did not change). TL_ERR_CORRUPT when no such
+ * account exists. */
 static enum tl_err account_key(struct store_sqlite *s, struct id128 id, uint64_t *out)
 {
-    sqlite3_stmt *stmt = s->stmts[STMT_ACCOUNT_TS];
-    uint8_t bytes[ID128_BYTES];
-    enum tl_err err = TL_OK;
-    int rc;
-
     TL_ASSERT(s->slots_valid);
     *out = slots_get(s, id);
-    if (*out != 0) {
+    if (*out != 0 || store_sqlite_shared_key(s->shared, id, out)) {
         return TL_OK;
     }
-    id128_to_bytes(id, bytes);
-    bind_id(stmt, 1, bytes);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        if (!col_uint(stmt, 0, INT64_MAX, out) || *out == 0) {
-            err = store_sqlite_corrupt("account_key");
-        }
-    } else if (rc == SQLITE_DONE) {
-        fprintf(stderr, "store.sqlite: postings_write: posting names an unknown account\n");
-        err = TL_ERR_CORRUPT;
-    } else {
-        err = store_sqlite_fail(s->db, rc, "account_key");
-    }
-    sqlite3_reset(stmt);
-    return err;
+    fprintf(stderr, "store.sqlite: postings_write: posting names an unknown account\n");
+    return TL_ERR_CORRUPT;
 }
 
 /* ---- Commit phases ---- */
@@ -977,79 +990,49 @@ static void bind_account(sqlite3_stmt *stmt, const struct ledger_account *a,
     store_sqlite_bind_i64(stmt, ACOL_CURRENCY + 1, a->currency);
     store_sqlite_bind_i64(stmt, ACOL_KIND + 1, a->kind);
     store_sqlite_bind_i64(stmt, ACOL_FLAGS + 1, a->flags);
-}
-
-/* Binds an existing account's balances to STMT_ACCOUNT_UPDATE. */
-static void bind_account_balances(sqlite3_stmt *stmt, const struct ledger_account *a,
-                                  uint8_t bytes[ID128_BYTES])
-{
-    id128_to_bytes(a->id, bytes);
-    bind_id(stmt, 1, bytes);
-    store_sqlite_bind_i64(stmt, 2, a->debits_pending);
-    store_sqlite_bind_i64(stmt, 3, a->debits_posted);
-    store_sqlite_bind_i64(stmt, 4, a->credits_pending);
-    store_sqlite_bind_i64(stmt, 5, a->credits_posted);
-    store_sqlite_bind_u64(stmt, 6, a->timestamp);
+    store_sqlite_bind_u64(stmt, ACOL_POSTING_LAST + 1, a->posting_last);
 }
 
 /*
- * Updates the balances when the account exists under this key and id, else inserts it. When
- * the key or the id is taken by another account the insert fails on a unique key, and the
- * batch with it. The other fields never change after creation (the ledger's rule), so they
- * are not compared: that would cost a tenth of the commit.
- */
-static enum tl_err account_write(struct store_sqlite *s, const struct ledger_account *a)
-{
-    sqlite3_stmt *update = s->stmts[STMT_ACCOUNT_UPDATE];
-    sqlite3_stmt *insert = s->stmts[STMT_ACCOUNT_INSERT];
-    uint8_t bytes[2][ID128_BYTES];
-    int rc;
-
-    bind_account_balances(update, a, bytes[0]);
-    rc = store_sqlite_run(update);
-    if (rc != SQLITE_OK) {
-        return store_sqlite_fail(s->db, rc, "accounts_write: update");
-    }
-    if (sqlite3_changes(s->db) == 1) {
-        return TL_OK;
-    }
-    bind_account(insert, a, bytes);
-    rc = store_sqlite_run(insert);
-    if (rc != SQLITE_OK) {
-        return store_sqlite_fail(s->db, rc, "accounts_write: insert");
-    }
-    TL_ASSERT(sqlite3_changes(s->db) == 1);
-    return TL_OK;
-}
-
-/*
- * Writes accounts in key order, which visits the table's pages in order (about a quarter
- * faster than the batch's order), and records each id's key for postings_write.
+ * Inserts the rows of the batch's new accounts (in key order: they append at the table's
+ * right edge) with their final state; a key or id that is taken fails the insert and the
+ * batch. Changed accounts are not written here: their postings carry the new balances, and
+ * the commit rewrites a slice of lagging rows (sqlite_shared.c). Records each id's key for
+ * postings_write.
  */
 static enum tl_err sqlite_accounts_write(struct store *store,
                                          const struct ledger_account *const *accounts,
                                          uint32_t count)
 {
     struct store_sqlite *s = sqlite_from(store);
+    sqlite3_stmt *insert = s->stmts[STMT_ACCOUNT_INSERT];
+    uint8_t bytes[2][ID128_BYTES];
     enum tl_err err;
+    uint32_t created;
 
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     TL_ASSERT(!s->slots_valid);
+    TL_ASSERT(s->batch_locked);
     err = scratch_reserve(s, count);
+    err = err == TL_OK ? store_sqlite_shared_stage(s->shared, &s->batch, accounts, count) : err;
     if (err != TL_OK) {
         return err;
     }
     for (uint32_t i = 0; i < count; i++) {
-        s->accounts_sorted[i] = accounts[i];
         slots_put(s, accounts[i]->id, accounts[i]->timestamp);
     }
-    if (count > 1) {
-        qsort(s->accounts_sorted, count, sizeof(*s->accounts_sorted), account_timestamp_cmp);
+    created = s->batch.created_count;
+    for (uint32_t i = 0; i < created; i++) {
+        s->accounts_sorted[i] = s->batch.created[i];
     }
-    for (uint32_t i = 0; i < count; i++) {
-        err = account_write(s, s->accounts_sorted[i]);
-        if (err != TL_OK) {
-            return err;
+    if (created > 1) {
+        qsort(s->accounts_sorted, created, sizeof(*s->accounts_sorted), account_timestamp_cmp);
+    }
+    for (uint32_t i = 0; i < created; i++) {
+        bind_account(insert, s->accounts_sorted[i], bytes);
+        int rc = store_sqlite_run(insert);
+        if (rc != SQLITE_OK) {
+            return store_sqlite_fail(s->db, rc, "accounts_write: insert");
         }
     }
     s->slots_valid = true;
@@ -1085,6 +1068,8 @@ static void bind_posting(sqlite3_stmt *stmt, const struct ledger_posting *p,
     store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 2, c->debits_posted);
     store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 3, c->credits_pending);
     store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 4, c->credits_posted);
+    store_sqlite_bind_u64(stmt, TCOL_DEBIT_PREV + 1, p->debit_prev);
+    store_sqlite_bind_u64(stmt, TCOL_CREDIT_PREV + 1, p->credit_prev);
 }
 
 static enum tl_err sqlite_postings_write(struct store *store, const struct ledger_posting *postings,
@@ -1099,6 +1084,8 @@ static enum tl_err sqlite_postings_write(struct store *store, const struct ledge
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     TL_ASSERT(s->slots_valid);
     for (uint32_t i = 0; i < count; i++) {
+        store_sqlite_shared_postings(&s->batch, postings[0].transfer.timestamp,
+                                     postings[i].transfer.timestamp, postings[i].transfer.id);
         err = account_key(s, postings[i].transfer.debit_account_id, &account_ts[0]);
         err = err == TL_OK ? account_key(s, postings[i].transfer.credit_account_id, &account_ts[1])
                            : err;
@@ -1185,16 +1172,28 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     return TL_OK;
 }
 
+/* Rewrites a slice of lagging account rows, commits, and only then shows the batch's accounts
+ * to readers. */
 static enum tl_err sqlite_commit(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
+    enum tl_err err;
+    int rc;
+
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
-    int rc = store_sqlite_run(s->stmts[STMT_COMMIT]);
+    TL_ASSERT(s->batch_locked);
     s->slots_valid = false;
+    err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH]);
+    if (err != TL_OK) {
+        return err; /* store.c aborts */
+    }
+    rc = store_sqlite_run(s->stmts[STMT_COMMIT]);
     if (rc != SQLITE_OK) {
-        return store_sqlite_fail(s->db, rc, "commit"); /* store.c rolls back */
+        return store_sqlite_fail(s->db, rc, "commit"); /* store.c aborts */
     }
     TL_ASSERT(sqlite3_get_autocommit(s->db));
+    store_sqlite_shared_publish(s->shared, &s->batch);
+    s->batch_locked = false;
     return TL_OK;
 }
 
@@ -1203,26 +1202,67 @@ static void sqlite_abort(struct store *store)
     struct store_sqlite *s = sqlite_from(store);
     s->slots_valid = false;
     /* SQLite may already have rolled back on its own (an I/O error, a full disk). */
-    if (sqlite3_get_autocommit(s->db)) {
-        return;
+    if (!sqlite3_get_autocommit(s->db)) {
+        int rc = store_sqlite_run(s->stmts[STMT_ROLLBACK]);
+        if (rc != SQLITE_OK) {
+            /* Only an I/O error gets here; the next begin then fails and says so too. */
+            store_sqlite_fail(s->db, rc, "rollback");
+        }
     }
-    int rc = store_sqlite_run(s->stmts[STMT_ROLLBACK]);
-    if (rc != SQLITE_OK) {
-        /* Only an I/O error gets here; the next begin then fails and says so too. */
-        store_sqlite_fail(s->db, rc, "rollback");
-        return;
-    }
-    TL_ASSERT(sqlite3_get_autocommit(s->db));
+    sqlite_batch_unlock(s);
 }
 
 /* ---- Reads ---- */
 
+/*
+ * A process with no writing handle of the file (a tool reading it beside tallyd) reads the
+ * row, which may lag, and takes the balances from the account's newest posting after
+ * replay_after when there is one. Scans the postings after replay_after (a few batches).
+ */
+static enum tl_err account_tail(struct store_sqlite *s, struct ledger_account *a)
+{
+    sqlite3_stmt *stmt = s->stmts[STMT_ACCOUNT_TAIL];
+    enum tl_err err = TL_OK;
+    uint64_t ts;
+    int rc;
+
+    store_sqlite_bind_u64(stmt, 1, a->timestamp);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        int first = sqlite3_column_int64(stmt, 1) != 0 ? 2 : 6;
+        struct ledger_balance b;
+        if (!col_uint(stmt, 0, INT64_MAX, &ts) || !col_balance(stmt, first, &b)) {
+            err = store_sqlite_corrupt("account tail");
+        } else {
+            a->debits_pending = b.debits_pending;
+            a->debits_posted = b.debits_posted;
+            a->credits_pending = b.credits_pending;
+            a->credits_posted = b.credits_posted;
+            a->posting_last = ts;
+        }
+    } else if (rc != SQLITE_DONE) {
+        err = store_sqlite_fail(s->db, rc, "account tail");
+    }
+    sqlite3_reset(stmt);
+    return err;
+}
+
+/* The newest committed state: from the process's directory when a handle writes the file,
+ * else from the store. */
 static enum tl_err sqlite_account_get(struct store *store, struct id128 id,
                                       struct ledger_account *out, bool *found)
 {
     struct store_sqlite *s = sqlite_from(store);
-    enum tl_err err = sqlite_lookup(s, STMT_ACCOUNT_GET, id, decode_account, out, found);
+    enum tl_err err;
+
+    if (store_sqlite_shared_account(&s->file, id, out, found)) {
+        return TL_OK;
+    }
+    err = sqlite_lookup(s, STMT_ACCOUNT_GET, id, decode_account, out, found);
     TL_ASSERT(err != TL_OK || !*found || id128_eq(out->id, id));
+    if (err == TL_OK && *found) {
+        err = account_tail(s, out);
+    }
     return err;
 }
 
@@ -1235,20 +1275,128 @@ static enum tl_err sqlite_transfer_get(struct store *store, struct id128 id,
     return err;
 }
 
+/* The posting at timestamp ts: a link of a chain, so it must exist. */
+static enum tl_err posting_at(struct store_sqlite *s, uint64_t ts, struct ledger_posting *out)
+{
+    sqlite3_stmt *stmt = s->stmts[STMT_TRANSFER_AT];
+    bool found = false;
+    enum tl_err err;
+
+    store_sqlite_bind_u64(stmt, 1, ts);
+    err = store_sqlite_step_one(s->db, stmt, "history", decode_posting, out, &found);
+    if (err == TL_OK && !found) {
+        err = store_sqlite_corrupt("history: a link names no posting");
+    }
+    return err;
+}
+
+/* The link before p in account's chain: false when p is not the account's. */
+static bool posting_link(const struct ledger_posting *p, struct id128 account, uint64_t *prev)
+{
+    if (id128_eq(p->transfer.debit_account_id, account)) {
+        *prev = p->debit_prev;
+    } else if (id128_eq(p->transfer.credit_account_id, account)) {
+        *prev = p->credit_prev;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Follows account's chain one link back from p; TL_ERR_CORRUPT when a link is broken. */
+static enum tl_err chain_next(const struct ledger_posting *p, struct id128 account,
+                              uint64_t *next)
+{
+    if (!posting_link(p, account, next) || *next >= p->transfer.timestamp) {
+        return store_sqlite_corrupt("history: a broken chain");
+    }
+    return TL_OK;
+}
+
 /*
- * Older pages walk both history indexes down from the cursor and merge; newer pages walk up
- * from the cursor and are reversed, so every page is newest first.
+ * History follows the account's chain from its newest posting (posting_last) back through
+ * the postings' links, so it needs no index: each step is one lookup by timestamp. An older
+ * page starts at the cursor when the cursor is one of the account's postings (what a client
+ * paging with the previous page's last entry sends), else walks down to it from the newest.
+ * A newer page walks down from the newest to the cursor, keeping the last limit postings it
+ * passed in a ring: the cost grows with the distance from the newest, which is where clients
+ * paging back towards the newest are.
  */
 static enum tl_err sqlite_history(struct store *store, struct id128 account_id,
                                   const struct store_page *page, struct ledger_posting *out,
                                   uint32_t *out_count, bool *has_more)
 {
     struct store_sqlite *s = sqlite_from(store);
-    bool newer = page->ending_before_ts != 0;
-    sqlite3_stmt *stmt = s->stmts[newer ? STMT_HISTORY_NEWER : STMT_HISTORY_OLDER];
+    struct ledger_account account;
+    struct ledger_posting p;
+    uint64_t after = page->starting_after_ts;
+    uint64_t before = page->ending_before_ts;
+    uint64_t next;
+    uint32_t count = 0;
+    uint64_t seen = 0;
+    bool more = false;
+    bool found = false;
+    enum tl_err err;
 
-    return store_sqlite_page_read(s->db, stmt, "history", account_id, page, decode_posting, out,
-                                  sizeof(*out), out_count, has_more);
+    err = sqlite_account_get(store, account_id, &account, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    next = found ? account.posting_last : 0;
+    if (after > (uint64_t)INT64_MAX) {
+        after = 0; /* past every stored time: older than it is everything */
+    }
+    if (after != 0 && next > after) {
+        sqlite3_stmt *stmt = s->stmts[STMT_TRANSFER_AT];
+        store_sqlite_bind_u64(stmt, 1, after);
+        err = store_sqlite_step_one(s->db, stmt, "history", decode_posting, &p, &found);
+        if (err != TL_OK) {
+            return err;
+        }
+        /* Not a posting of this account: walk down from the newest. */
+        if (found && posting_link(&p, account_id, &next)) {
+            TL_ASSERT(next < after);
+        }
+    }
+    while (next != 0 && err == TL_OK) {
+        err = posting_at(s, next, &p);
+        if (err != TL_OK) {
+            break;
+        }
+        uint64_t ts = p.transfer.timestamp;
+        if (before != 0) {
+            if (ts <= before) {
+                break;
+            }
+            out[seen % page->limit] = p;
+            seen++;
+        } else if (after == 0 || ts < after) {
+            if (count == page->limit) {
+                more = true;
+                break;
+            }
+            out[count++] = p;
+        }
+        err = chain_next(&p, account_id, &next);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (before != 0) {
+        /* The ring holds the last limit postings passed, the oldest newer than the cursor;
+         * rotate it so the page starts with the newest of them. */
+        more = seen > page->limit;
+        count = more ? page->limit : (uint32_t)seen;
+        if (more) {
+            uint32_t r = (uint32_t)(seen % page->limit);
+            store_sqlite_reverse(out, r, sizeof(*out));
+            store_sqlite_reverse(out + r, count - r, sizeof(*out));
+            store_sqlite_reverse(out, count, sizeof(*out));
+        }
+    }
+    *out_count = count;
+    *has_more = more;
+    return TL_OK;
 }
 
 static enum tl_err outbox_row(sqlite3_stmt *stmt, struct store_outbox_row *out)

@@ -12,10 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/app_backend.h"
 #include "store/store.h"
 #include "util/assert.h"
+#include "core/ledger.h"
 #include "util/err.h"
 
 /* Per-handle state of sqlite_app.c. */
@@ -122,5 +124,104 @@ static inline bool store_sqlite_col_i64(sqlite3_stmt *stmt, int index, int64_t *
     *out = sqlite3_column_int64(stmt, index);
     return true;
 }
+
+/* ---- sqlite_shared.c: the committed accounts of a database this process writes ---- */
+
+/* The account columns in the order store_sqlite_row_account decodes. */
+#define STORE_SQLITE_ACCOUNT_COLUMNS                                                               \
+    "id, user_data, debits_pending, debits_posted, credits_pending, credits_posted, "              \
+    "timestamp, currency, kind, flags, posting_last"
+
+/* Rewrites one account row's balances and posting_last (?1..?5) by key (?6). */
+#define STORE_SQLITE_ACCOUNT_FLUSH_SQL                                                             \
+    "UPDATE accounts SET debits_pending = ?1, debits_posted = ?2, credits_pending = ?3, "          \
+    "credits_posted = ?4, posting_last = ?5 WHERE timestamp = ?6"
+
+/* sqlite.c: decodes a row of STORE_SQLITE_ACCOUNT_COLUMNS; false when it is not one we wrote. */
+bool store_sqlite_row_account(sqlite3_stmt *stmt, struct ledger_account *out);
+
+/* A database file's identity, for finding the shared state of a path opened another way. */
+struct store_sqlite_file {
+    dev_t dev;
+    ino_t ino;
+};
+enum tl_err store_sqlite_file_id(const char *path, struct store_sqlite_file *out);
+
+/* store_meta.replay_after: every account row reflects every posting at or before it. */
+enum tl_err store_sqlite_replay_after(sqlite3 *db, uint64_t *out);
+
+struct sqlite_shared;
+
+/*
+ * A writable handle attaches at open. The first in this process for the file takes the
+ * file's writer lock (TL_ERR_STORAGE when another process holds it), replays the postings
+ * after replay_after onto the account rows, loads the directory and starts the checkpointer;
+ * later ones share it. db is the handle's connection (WAL hook installed on it). Detach at
+ * close, with no batch open; the last one writes every lagging row and stops the checkpointer.
+ */
+enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path, struct sqlite_shared **out);
+void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db);
+
+/* Readers: the committed account with id, when a handle of this process writes the file
+ * (returns true; *found says whether out was filled). False: no directory, read the store. */
+bool store_sqlite_shared_account(const struct store_sqlite_file *file, struct id128 id,
+                                 struct ledger_account *out, bool *found);
+/* The batch's thread: true when no committed transfer can have this id (it is above the
+ * largest), so a lookup can be skipped. UUIDv7 ids of new transfers nearly always are. */
+bool store_sqlite_shared_transfer_new(const struct sqlite_shared *sh, struct id128 id);
+/* The batch's thread: accounts.timestamp of a committed account, false when unknown. */
+bool store_sqlite_shared_key(struct sqlite_shared *sh, struct id128 id, uint64_t *out);
+/* Replaces a stored row with the newest committed state of the same account. */
+void store_sqlite_shared_overlay(struct sqlite_shared *sh, struct ledger_account *a);
+
+/* A flush candidate: an account key, its directory entry, its index in changed[] or
+ * UINT32_MAX when the batch does not change it. */
+struct store_sqlite_cand {
+    uint64_t key;
+    uint32_t entry;
+    uint32_t staged;
+};
+
+/* One batch's accounts, per handle; scratch kept for the handle's life. */
+struct store_sqlite_batch {
+    uint32_t epoch;
+    bool staged;
+    uint32_t max;
+    uint32_t *changed; /* directory entries of existing accounts the batch changes */
+    const struct ledger_account **changed_account; /* their new states (the ledger's memory) */
+    uint64_t *since;                               /* their dirty_since after the batch */
+    uint32_t changed_count;
+    const struct ledger_account **created; /* new accounts; sqlite.c inserts their rows */
+    uint32_t created_count;
+    struct store_sqlite_cand *cand;
+    uint32_t cand_max;
+    uint32_t flush_count; /* cand[0..flush_count) were written */
+    uint64_t first_ts;    /* the batch's postings: first and last timestamp, 0 = none */
+    uint64_t last_ts;
+    struct id128 transfer_id_max; /* after publish */
+    uint64_t cursor;              /* after publish */
+    uint64_t replay_after; /* after publish */
+};
+
+/*
+ * The commit of one batch on an attached handle: begin (takes the file's commit lock; after
+ * SQL BEGIN), stage (accounts_write: sorts the batch's accounts into changed and created;
+ * TL_ERR_STORAGE when an account id is stored under another key), postings (postings_write:
+ * their timestamps), flush (before SQL COMMIT: writes a slice of lagging rows and
+ * replay_after), then publish after a durable COMMIT or end after a failure (both release
+ * the commit lock). Nothing reaches readers before publish.
+ */
+void store_sqlite_shared_begin(struct sqlite_shared *sh, struct store_sqlite_batch *b);
+enum tl_err store_sqlite_shared_stage(struct sqlite_shared *sh, struct store_sqlite_batch *b,
+                                      const struct ledger_account *const *accounts,
+                                      uint32_t count);
+/* Called for each posting written, in order: its timestamp range and id. */
+void store_sqlite_shared_postings(struct store_sqlite_batch *b, uint64_t first_ts,
+                                  uint64_t last_ts, struct id128 id);
+enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
+                                      sqlite3 *db, sqlite3_stmt *update);
+void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b);
+void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
+void store_sqlite_batch_free(struct store_sqlite_batch *b);
 
 #endif

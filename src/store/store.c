@@ -17,6 +17,7 @@
 /* The backends a config may name. NULL picks the first. */
 static const struct store_ops *const store_backends[] = {
     &store_sqlite_ops,
+    &store_postgres_ops,
     &store_fault_ops,
 };
 

@@ -41,6 +41,7 @@ static bool config_check_listen(const char *value, char *why, size_t why_bytes);
 static bool config_check_currency(const char *value, char *why, size_t why_bytes);
 static bool config_check_log_level(const char *value, char *why, size_t why_bytes);
 static bool config_check_nonempty(const char *value, char *why, size_t why_bytes);
+static bool config_check_store_backend(const char *value, char *why, size_t why_bytes);
 
 #define CONFIG_FIELD(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define OPT_STR(sec, key, flag, field, def, check, help)                                           \
@@ -78,6 +79,10 @@ static const struct config_option config_options[] = {
     OPT_STR("tls", "key", "--tls-key", tls_key, "", NULL, "TLS private key PEM file"),
     OPT_STR("data", "dir", "--data-dir", data_dir, "var", config_check_nonempty,
             "data directory (database, keys); created mode 0700"),
+    OPT_STR("store", "backend", "--store-backend", store_backend, "sqlite",
+            config_check_store_backend, "sqlite (one node) or postgres (one database, many nodes)"),
+    OPT_STR("store", "path", "--store-path", store_path, "", NULL,
+            "sqlite: database file (empty: <data.dir>/tally.db); postgres: libpq conninfo"),
     OPT_BOOL("app", "sandbox", "--sandbox", sandbox, "false",
              "sandbox mode: simulated deposits and rails"),
     OPT_STR("app", "default_currency", "--default-currency", default_currency, "USD",
@@ -139,6 +144,15 @@ static bool config_check_log_level(const char *value, char *why, size_t why_byte
         return true;
     }
     snprintf(why, why_bytes, "is not one of debug, info, warn, error");
+    return false;
+}
+
+static bool config_check_store_backend(const char *value, char *why, size_t why_bytes)
+{
+    if (strcmp(value, "sqlite") == 0 || strcmp(value, "postgres") == 0) {
+        return true;
+    }
+    snprintf(why, why_bytes, "is not one of sqlite, postgres");
     return false;
 }
 
@@ -247,6 +261,10 @@ static enum tl_err config_apply(struct config *config, const struct config_optio
         memcpy(field, &n, sizeof(n));
         return TL_OK;
     }
+    }
+    /* A conninfo may hold a password: its value is never echoed. */
+    if (option->offset == offsetof(struct config, store_path)) {
+        value = "(not shown)";
     }
     config_error(error, "%s.%s: '%.64s' %s (from %s)", option->section, option->key, value, why,
                  source);
@@ -450,6 +468,10 @@ static enum tl_err config_load_argv(int argc, char *const *argv, struct config *
 /* Rules between options, checked once every source has been applied. */
 static enum tl_err config_check_all(const struct config *config, char error[CONFIG_ERROR_BYTES])
 {
+    if (strcmp(config->store_backend, "postgres") == 0 && config->store_path[0] == '\0') {
+        config_error(error, "store.path must hold a libpq conninfo when store.backend is postgres");
+        return TL_ERR_INVALID_REQUEST;
+    }
     if ((config->tls_cert[0] == '\0') != (config->tls_key[0] == '\0')) {
         config_error(error, "tls.cert and tls.key must be given together");
         return TL_ERR_INVALID_REQUEST;

@@ -50,6 +50,11 @@ struct config {
     char tls_key[TL_CONFIG_PATH_BYTES_MAX];
     /* [data] */
     char data_dir[TL_CONFIG_PATH_BYTES_MAX];
+    /* [store] */
+    char store_backend[16];                   /* "sqlite" or "postgres" */
+    char store_path[TL_CONFIG_PATH_BYTES_MAX]; /* sqlite: file ("" = <data_dir>/tally.db);
+                                               * postgres: libpq conninfo (may hold a
+                                               * password: never logged) */
     /* [app] */
     bool sandbox;
     char default_currency[4]; /* three upper-case letters */

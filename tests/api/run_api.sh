@@ -172,7 +172,9 @@ running_ok() {
 echo "== short server (no --sandbox, 60 s sessions)"
 SESSION_TTL_S=60
 SHORT_PID=""
-if ! "$TALLYD" --help 2>&1 | grep -q -- --session-ttl; then
+# Read the whole help first: grep -q would stop early and SIGPIPE tallyd under pipefail.
+help_text=$("$TALLYD" --help 2>&1)
+if ! grep -q -- --session-ttl <<<"$help_text"; then
     fail "tallyd --help lists no --session-ttl"
 elif ! tl_start short --session-ttl "$SESSION_TTL_S"; then
     fail "short server did not start: $(tail -n 3 "$WORK/short.log")"

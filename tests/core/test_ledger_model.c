@@ -321,6 +321,11 @@ static uint32_t model_move(struct ledger_account *d, struct ledger_account *c,
     d->debits_posted = (int64_t)d_posted;
     c->credits_pending = (int64_t)c_pending;
     c->credits_posted = (int64_t)c_posted;
+    /* The history chains: each side links to its account's previous posting. */
+    posting->debit_prev = d->posting_last;
+    posting->credit_prev = c->posting_last;
+    d->posting_last = posting->transfer.timestamp;
+    c->posting_last = posting->transfer.timestamp;
     model_touch(d->id);
     model_touch(c->id);
     posting->debit_after = model_balance(d);
@@ -651,6 +656,8 @@ static void output_compare(const struct ledger *ledger)
         balance_compare(&out.postings[i].debit_after, &model.created[i].debit_after);
         balance_compare(&out.postings[i].credit_after, &model.created[i].credit_after);
         assert_int_equal(out.postings[i].pending_status, model.created[i].pending_status);
+        assert_int_equal(out.postings[i].debit_prev, model.created[i].debit_prev);
+        assert_int_equal(out.postings[i].credit_prev, model.created[i].credit_prev);
     }
     assert_int_equal(out.pending_update_count, model.resolved_count);
     for (uint32_t i = 0; i < out.pending_update_count; i++) {

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static void sqlite_fresh(struct store_fixture *f)
 
 static void sqlite_remove(struct store_fixture *f)
 {
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-writer.lock"};
     char path[300];
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         snprintf(path, sizeof(path), "%s%s", f->path, suffixes[i]);
@@ -56,8 +57,69 @@ static void sqlite_remove(struct store_fixture *f)
     }
 }
 
+/* PostgreSQL: TALLY_PG_CONNINFO names a server (tests/pg/pg_cluster.sh starts one) and a
+ * database to connect to for administration; every test gets a database of its own, created
+ * empty and dropped afterwards. Databases a failed test left behind go with the cluster. */
+static PGconn *pg_admin(void)
+{
+    const char *conninfo = getenv("TALLY_PG_CONNINFO");
+    PGconn *conn;
+    if (conninfo == NULL || conninfo[0] == '\0') {
+        fail_msg("backend postgres needs TALLY_PG_CONNINFO (see tests/pg/pg_cluster.sh)");
+    }
+    conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fail_msg("postgres: cannot connect: %s", PQerrorMessage(conn));
+    }
+    return conn;
+}
+
+static void pg_admin_exec(const char *sql)
+{
+    PGconn *conn = pg_admin();
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fail_msg("postgres: %s: %s", sql, PQerrorMessage(conn));
+    }
+    PQclear(res);
+    PQfinish(conn);
+}
+
+/* The database of the current test, from its conninfo (the dbname we appended last). */
+static const char *pg_dbname(const struct store_fixture *f)
+{
+    const char *name = strrchr(f->path, '=');
+    assert_non_null(name);
+    return name + 1;
+}
+
+static void postgres_fresh(struct store_fixture *f)
+{
+    static unsigned test_index;
+    const char *conninfo = getenv("TALLY_PG_CONNINFO");
+    char sql[128];
+    int n;
+
+    assert_non_null(conninfo);
+    test_index++;
+    /* A keyword given twice takes its last value: the test's database replaces the admin one. */
+    n = snprintf(f->path, sizeof(f->path), "%s dbname=tally_t%ld_%u", conninfo, (long)getpid(),
+                 test_index);
+    assert_true(n > 0 && (size_t)n < sizeof(f->path));
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_dbname(f));
+    pg_admin_exec(sql);
+}
+
+static void postgres_remove(struct store_fixture *f)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_dbname(f));
+    pg_admin_exec(sql);
+}
+
 static const struct store_test_backend test_backends[] = {
     {"sqlite", true, sqlite_fresh, sqlite_remove},
+    {"postgres", false, postgres_fresh, postgres_remove},
 };
 
 static const struct store_test_backend *test_backend_find(const char *name, size_t len)
@@ -91,6 +153,24 @@ void fixture_each_backend(void (*body)(struct store_fixture *f))
         }
         list += len + (list[len] == ',');
     }
+}
+
+void fixture_fresh(struct store_fixture *f)
+{
+    const char *list = getenv("TALLY_STORE_BACKENDS");
+    if (list == NULL || list[0] == '\0') {
+        list = "sqlite";
+    }
+    memset(f, 0, sizeof(*f));
+    f->backend = test_backend_find(list, strcspn(list, ","));
+    f->backend->fresh(f);
+    f->config.backend = f->backend->name;
+    f->config.path = f->path;
+}
+
+void fixture_remove_store(struct store_fixture *f)
+{
+    f->backend->remove(f);
 }
 
 struct store *fixture_open_writer(const struct store_fixture *f)

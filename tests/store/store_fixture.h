@@ -38,6 +38,10 @@ struct store_test_backend {
 
 /* Runs body once per selected backend, each on a fresh store removed afterwards. */
 void fixture_each_backend(void (*body)(struct store_fixture *f));
+/* For suites that make their stores themselves (test_writer.c): a fresh, empty store of the
+ * first selected backend, and its removal. f->config names the backend and path. */
+void fixture_fresh(struct store_fixture *f);
+void fixture_remove_store(struct store_fixture *f);
 /* Opens the fixture's store as the writer, or read-only; asserts success. */
 struct store *fixture_open_writer(const struct store_fixture *f);
 struct store *fixture_open_reader(const struct store_fixture *f);

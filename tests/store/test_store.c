@@ -127,6 +127,11 @@ static struct ledger_posting *world_transfer(struct world *w, struct test_batch 
         debit->debits_posted += amount;
         credit->credits_posted += amount;
     }
+    /* The history chains, linked as the ledger links them. */
+    p->debit_prev = debit->posting_last;
+    p->credit_prev = credit->posting_last;
+    debit->posting_last = p->transfer.timestamp;
+    credit->posting_last = p->transfer.timestamp;
     p->debit_after = balance_of(debit);
     p->credit_after = balance_of(credit);
     batch_touch(b, debit);
@@ -232,6 +237,7 @@ static void assert_account_eq(const struct ledger_account *a, const struct ledge
     assert_int_equal(a->currency, b->currency);
     assert_int_equal(a->kind, b->kind);
     assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->posting_last, b->posting_last);
 }
 
 static void assert_posting_eq(const struct ledger_posting *a, const struct ledger_posting *b)
@@ -240,6 +246,8 @@ static void assert_posting_eq(const struct ledger_posting *a, const struct ledge
     fixture_assert_balance_eq(&a->debit_after, &b->debit_after);
     fixture_assert_balance_eq(&a->credit_after, &b->credit_after);
     assert_int_equal(a->pending_status, b->pending_status);
+    assert_int_equal(a->debit_prev, b->debit_prev);
+    assert_int_equal(a->credit_prev, b->credit_prev);
 }
 
 static void assert_stored_account(struct store *store, const struct ledger_account *expected)
