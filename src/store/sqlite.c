@@ -21,23 +21,24 @@
 
 /*
  * Physical settings. Page size is a trade between two workloads we measured: a batch of 8190
- * random transfers dirties thousands of pages, and there 16 KiB pages wrote fewer WAL frames
- * and were about 15% faster; but the API's batches are small (tens of payments), each dirties a
- * few dozen pages whatever their size, and there 4 KiB pages write a quarter of the bytes and
- * doubled HTTP payment throughput (docs/performance.md). The API is the workload that matters. The checkpoint runs in the
- * committing call once the WAL holds about one large batch (64 MiB), which keeps every commit's
- * extra work small instead of making every tenth commit pay for ten. The writer's cache holds
- * the accounts and the hot parts of every index; readers rely on mmap and a small cache.
+ * random transfers dirties thousands of pages, and there 16 KiB pages wrote fewer WAL frames;
+ * but the API's batches are small (tens of payments), each dirties a few dozen pages whatever
+ * their size, and there 4 KiB pages write a quarter of the bytes and doubled HTTP payment
+ * throughput (docs/performance.md). The API is the workload that matters. Commits never
+ * checkpoint (wal_autocheckpoint = 0): the checkpointer thread of sqlite_shared.c copies the
+ * WAL back beside them. The writer's cache holds the accounts and the hot parts of every index;
+ * readers rely on mmap and a small cache.
  */
 #define SQLITE_PAGE_BYTES 4096
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 #define SQLITE_WRITER_CACHE_KIB (512 * 1024)
 #define SQLITE_READER_CACHE_KIB (32 * 1024)
 #define SQLITE_MMAP_BYTES (1024ll * 1024 * 1024)
-#define SQLITE_WAL_AUTOCHECKPOINT_PAGES (64 * 1024 * 1024 / SQLITE_PAGE_BYTES)
 #define SQLITE_JOURNAL_SIZE_LIMIT_BYTES (256ll * 1024 * 1024)
 
 #define NS_PER_S 1000000000ll
+/* Transfers per multi-row INSERT statement (postings_write). */
+#define SQLITE_POSTING_ROWS 32
 
 /* Column lists shared by the statements and the row decoders below; change them together. */
 #define ACCOUNT_COLUMNS STORE_SQLITE_ACCOUNT_COLUMNS
@@ -160,6 +161,7 @@ struct store_sqlite {
     struct store base; /* first: the handle callers hold */
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
+    sqlite3_stmt *posting_rows; /* INSERT of SQLITE_POSTING_ROWS transfers */
     /* Commit scratch, grown on demand and kept for the handle's life: the batch's accounts
      * sorted by key, and a table from their ids to keys for the postings that follow. */
     const struct ledger_account **accounts_sorted;
@@ -434,7 +436,7 @@ static enum tl_err sqlite_configure_writer(sqlite3 *db)
     err = err == TL_OK ? sqlite_pragma_set(db, "cache_size", -SQLITE_WRITER_CACHE_KIB) : err;
     err = err == TL_OK ? sqlite_pragma_set(db, "mmap_size", SQLITE_MMAP_BYTES) : err;
     err = err == TL_OK
-              ? sqlite_pragma_set(db, "wal_autocheckpoint", SQLITE_WAL_AUTOCHECKPOINT_PAGES)
+              ? sqlite_pragma_set(db, "wal_autocheckpoint", 0)
               : err;
     err = err == TL_OK
               ? sqlite_pragma_set(db, "journal_size_limit", SQLITE_JOURNAL_SIZE_LIMIT_BYTES)
@@ -490,8 +492,25 @@ out:
 
 static enum tl_err sqlite_prepare_all(struct store_sqlite *s)
 {
+    /* "INSERT INTO transfers (...) VALUES (?1, ..., ?22), (?23, ...), ..." */
+    char sql[SQLITE_POSTING_ROWS * TCOL_COUNT * 7 + 512];
+    size_t used = (size_t)snprintf(sql, sizeof sql,
+                                   "INSERT INTO transfers (" TRANSFER_INSERT_COLUMNS ") VALUES ");
+    for (int r = 0; r < SQLITE_POSTING_ROWS; r++) {
+        for (int c = 0; c < TCOL_COUNT; c++) {
+            TL_ASSERT(used < sizeof sql);
+            used += (size_t)snprintf(sql + used, sizeof sql - used, "%s?%d%s",
+                                     c == 0 ? (r == 0 ? "(" : ", (") : ", ",
+                                     r * TCOL_COUNT + c + 1, c == TCOL_COUNT - 1 ? ")" : "");
+        }
+    }
+    TL_ASSERT(used < sizeof sql);
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->posting_rows, NULL);
+    if (rc != SQLITE_OK) {
+        return store_sqlite_fail(s->db, rc, "posting_rows");
+    }
     for (int i = 0; i < STMT_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(s->db, sqlite_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+        rc = sqlite3_prepare_v3(s->db, sqlite_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->stmts[i], NULL);
         if (rc != SQLITE_OK) {
             return store_sqlite_fail(s->db, rc, sqlite_stmt_name[i]);
@@ -510,6 +529,7 @@ static void sqlite_close(struct store *store)
     for (int i = 0; i < STMT_COUNT; i++) {
         sqlite3_finalize(s->stmts[i]);
     }
+    sqlite3_finalize(s->posting_rows);
     store_sqlite_app_close(s->app);
     TL_ASSERT(!s->batch_locked);
     if (s->shared != NULL) {
@@ -1040,59 +1060,68 @@ static enum tl_err sqlite_accounts_write(struct store *store,
 }
 
 /* Binds one posting to STMT_TRANSFER_INSERT; ids point into bytes until the reset. */
-static void bind_posting(sqlite3_stmt *stmt, const struct ledger_posting *p,
+static void bind_posting(sqlite3_stmt *stmt, int base, const struct ledger_posting *p,
                          const uint64_t account_ts[2], uint8_t bytes[3][ID128_BYTES])
 {
     const struct ledger_transfer *t = &p->transfer;
     const struct ledger_balance *d = &p->debit_after;
     const struct ledger_balance *c = &p->credit_after;
 
-    store_sqlite_bind_u64(stmt, TCOL_TIMESTAMP + 1, t->timestamp);
+    store_sqlite_bind_u64(stmt, base + TCOL_TIMESTAMP + 1, t->timestamp);
     id128_to_bytes(t->id, bytes[0]);
-    bind_id(stmt, TCOL_ID + 1, bytes[0]);
-    store_sqlite_bind_u64(stmt, TCOL_DEBIT_ACCOUNT + 1, account_ts[0]);
-    store_sqlite_bind_u64(stmt, TCOL_CREDIT_ACCOUNT + 1, account_ts[1]);
-    bind_id_optional(stmt, TCOL_PENDING_ID + 1, t->pending_id, bytes[1]);
-    bind_id_optional(stmt, TCOL_USER_REF + 1, t->user_ref, bytes[2]);
-    store_sqlite_bind_i64(stmt, TCOL_AMOUNT + 1, t->amount);
-    store_sqlite_bind_i64(stmt, TCOL_TIMEOUT_S + 1, t->timeout_s);
-    store_sqlite_bind_i64(stmt, TCOL_CURRENCY + 1, t->currency);
-    store_sqlite_bind_i64(stmt, TCOL_CODE + 1, t->code);
-    store_sqlite_bind_i64(stmt, TCOL_FLAGS + 1, t->flags);
-    store_sqlite_bind_i64(stmt, TCOL_PENDING_STATUS + 1, p->pending_status);
-    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 1, d->debits_pending);
-    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 2, d->debits_posted);
-    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 3, d->credits_pending);
-    store_sqlite_bind_i64(stmt, TCOL_DEBIT_AFTER + 4, d->credits_posted);
-    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 1, c->debits_pending);
-    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 2, c->debits_posted);
-    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 3, c->credits_pending);
-    store_sqlite_bind_i64(stmt, TCOL_CREDIT_AFTER + 4, c->credits_posted);
-    store_sqlite_bind_u64(stmt, TCOL_DEBIT_PREV + 1, p->debit_prev);
-    store_sqlite_bind_u64(stmt, TCOL_CREDIT_PREV + 1, p->credit_prev);
+    bind_id(stmt, base + TCOL_ID + 1, bytes[0]);
+    store_sqlite_bind_u64(stmt, base + TCOL_DEBIT_ACCOUNT + 1, account_ts[0]);
+    store_sqlite_bind_u64(stmt, base + TCOL_CREDIT_ACCOUNT + 1, account_ts[1]);
+    bind_id_optional(stmt, base + TCOL_PENDING_ID + 1, t->pending_id, bytes[1]);
+    bind_id_optional(stmt, base + TCOL_USER_REF + 1, t->user_ref, bytes[2]);
+    store_sqlite_bind_i64(stmt, base + TCOL_AMOUNT + 1, t->amount);
+    store_sqlite_bind_i64(stmt, base + TCOL_TIMEOUT_S + 1, t->timeout_s);
+    store_sqlite_bind_i64(stmt, base + TCOL_CURRENCY + 1, t->currency);
+    store_sqlite_bind_i64(stmt, base + TCOL_CODE + 1, t->code);
+    store_sqlite_bind_i64(stmt, base + TCOL_FLAGS + 1, t->flags);
+    store_sqlite_bind_i64(stmt, base + TCOL_PENDING_STATUS + 1, p->pending_status);
+    store_sqlite_bind_i64(stmt, base + TCOL_DEBIT_AFTER + 1, d->debits_pending);
+    store_sqlite_bind_i64(stmt, base + TCOL_DEBIT_AFTER + 2, d->debits_posted);
+    store_sqlite_bind_i64(stmt, base + TCOL_DEBIT_AFTER + 3, d->credits_pending);
+    store_sqlite_bind_i64(stmt, base + TCOL_DEBIT_AFTER + 4, d->credits_posted);
+    store_sqlite_bind_i64(stmt, base + TCOL_CREDIT_AFTER + 1, c->debits_pending);
+    store_sqlite_bind_i64(stmt, base + TCOL_CREDIT_AFTER + 2, c->debits_posted);
+    store_sqlite_bind_i64(stmt, base + TCOL_CREDIT_AFTER + 3, c->credits_pending);
+    store_sqlite_bind_i64(stmt, base + TCOL_CREDIT_AFTER + 4, c->credits_posted);
+    store_sqlite_bind_u64(stmt, base + TCOL_DEBIT_PREV + 1, p->debit_prev);
+    store_sqlite_bind_u64(stmt, base + TCOL_CREDIT_PREV + 1, p->credit_prev);
 }
 
 static enum tl_err sqlite_postings_write(struct store *store, const struct ledger_posting *postings,
                                          uint32_t count)
 {
     struct store_sqlite *s = sqlite_from(store);
-    sqlite3_stmt *stmt = s->stmts[STMT_TRANSFER_INSERT];
-    uint8_t bytes[3][ID128_BYTES];
+    sqlite3_stmt *stmt;
+    uint8_t bytes[SQLITE_POSTING_ROWS][3][ID128_BYTES];
     uint64_t account_ts[2];
+    uint32_t rows;
     enum tl_err err;
 
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     TL_ASSERT(s->slots_valid);
-    for (uint32_t i = 0; i < count; i++) {
-        store_sqlite_shared_postings(&s->batch, postings[0].transfer.timestamp,
-                                     postings[i].transfer.timestamp, postings[i].transfer.id);
-        err = account_key(s, postings[i].transfer.debit_account_id, &account_ts[0]);
-        err = err == TL_OK ? account_key(s, postings[i].transfer.credit_account_id, &account_ts[1])
-                           : err;
-        if (err != TL_OK) {
-            return err;
+    for (uint32_t i = 0; i < count; i += rows) {
+        /* Whole groups of SQLITE_POSTING_ROWS through the multi-row insert, the rest one by
+         * one: a statement per row costs about a third of the insert. */
+        rows = count - i >= SQLITE_POSTING_ROWS ? SQLITE_POSTING_ROWS : 1;
+        stmt = rows > 1 ? s->posting_rows : s->stmts[STMT_TRANSFER_INSERT];
+        for (uint32_t r = 0; r < rows; r++) {
+            const struct ledger_posting *p = &postings[i + r];
+            store_sqlite_shared_postings(&s->batch, postings[0].transfer.timestamp,
+                                         p->transfer.timestamp, p->transfer.id);
+            err = account_key(s, p->transfer.debit_account_id, &account_ts[0]);
+            err = err == TL_OK ? account_key(s, p->transfer.credit_account_id, &account_ts[1])
+                               : err;
+            if (err != TL_OK) {
+                sqlite3_reset(stmt);
+                return err;
+            }
+            bind_posting(stmt, (int)(r * TCOL_COUNT), p, account_ts, bytes[r]);
         }
-        bind_posting(stmt, &postings[i], account_ts, bytes);
         int rc = store_sqlite_run(stmt);
         if (rc != SQLITE_OK) {
             return store_sqlite_fail(s->db, rc, "postings_write");

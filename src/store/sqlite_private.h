@@ -174,10 +174,9 @@ bool store_sqlite_shared_key(struct sqlite_shared *sh, struct id128 id, uint64_t
 /* Replaces a stored row with the newest committed state of the same account. */
 void store_sqlite_shared_overlay(struct sqlite_shared *sh, struct ledger_account *a);
 
-/* A flush candidate: an account key, its directory entry, its index in changed[] or
- * UINT32_MAX when the batch does not change it. */
+/* A row the batch flushes: its directory entry, and its index in changed[] or UINT32_MAX
+ * when the batch does not change it. */
 struct store_sqlite_cand {
-    uint64_t key;
     uint32_t entry;
     uint32_t staged;
 };
@@ -190,17 +189,21 @@ struct store_sqlite_batch {
     uint32_t *changed; /* directory entries of existing accounts the batch changes */
     const struct ledger_account **changed_account; /* their new states (the ledger's memory) */
     uint64_t *since;                               /* their dirty_since after the batch */
+    bool *forced; /* changed without a posting of this batch: written now */
     uint32_t changed_count;
     const struct ledger_account **created; /* new accounts; sqlite.c inserts their rows */
     uint32_t created_count;
     struct store_sqlite_cand *cand;
     uint32_t cand_max;
-    uint32_t flush_count; /* cand[0..flush_count) were written */
+    uint32_t flush_count; /* cand[0..flush_count) are written */
     uint64_t first_ts;    /* the batch's postings: first and last timestamp, 0 = none */
     uint64_t last_ts;
-    struct id128 transfer_id_max; /* after publish */
-    uint64_t cursor;              /* after publish */
-    uint64_t replay_after; /* after publish */
+    /* After publish: */
+    struct id128 transfer_id_max;
+    uint32_t cursor;
+    uint32_t pass_scanned;
+    uint64_t pass_since;
+    uint64_t replay_after;
 };
 
 /*

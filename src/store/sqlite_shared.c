@@ -42,9 +42,9 @@
 
 /*
  * Flush pacing: each batch rewrites the next max(flush_min, dirty / SHARED_FLUSH_CYCLE)
- * changed accounts after the cursor, so a full pass over the dirty accounts takes at most
- * about SHARED_FLUSH_CYCLE batches, and a restart replays at most that many batches (about a
- * second of postings at full load). flush_min is SHARED_FLUSH_MIN unless the environment sets
+ * lagging rows from the cursor, so a pass of the cursor over the accounts takes about
+ * SHARED_FLUSH_CYCLE batches when most are lagging, and a restart replays at most about two
+ * passes (a second or two of postings at full load). flush_min is SHARED_FLUSH_MIN unless the environment sets
  * TALLY_SQLITE_FLUSH_MIN (the tests set 1 so that rows lag and replay is exercised).
  */
 #define SHARED_FLUSH_MIN 1024u
@@ -78,7 +78,13 @@ struct sqlite_shared {
     uint32_t slots; /* a power of two, at least twice max */
     uint32_t *dirty;
     uint32_t dirty_count;
-    uint64_t cursor;       /* the last account key flushed */
+    /* The flush cursor walks the directory in entry order, which is key order (accounts are
+     * loaded by key and new ones get larger keys), so a slice is a run of neighbouring rows.
+     * A pass is one full turn of the cursor: every entry dirty when it began was written by
+     * its end, so replay_after may then move up to pass_since. */
+    uint32_t cursor;
+    uint32_t pass_scanned;
+    uint64_t pass_since;
     uint64_t replay_after; /* as stored in store_meta */
     uint32_t epoch;
     uint32_t flush_min;
@@ -465,6 +471,7 @@ out:
                 (unsigned long long)replay_after);
     }
     sh->replay_after = last;
+    sh->pass_since = last;
     return err;
 }
 
@@ -702,6 +709,8 @@ static void shared_flush_all(struct sqlite_shared *sh, sqlite3 *db)
         dirty_remove(sh, sh->dirty[sh->dirty_count - 1]);
     }
     sh->replay_after = replay_after;
+    sh->pass_scanned = 0;
+    sh->pass_since = replay_after;
     pthread_mutex_unlock(&shared_lock);
 }
 
@@ -787,6 +796,7 @@ void store_sqlite_batch_free(struct store_sqlite_batch *b)
     free(b->changed);
     free(b->changed_account);
     free(b->since);
+    free(b->forced);
     free(b->created);
     free(b->cand);
     memset(b, 0, sizeof(*b));
@@ -798,21 +808,26 @@ static enum tl_err batch_reserve(struct store_sqlite_batch *b, uint32_t count, u
         uint32_t *changed = malloc((size_t)count * sizeof(*changed));
         const struct ledger_account **accounts = malloc((size_t)count * sizeof(*accounts));
         uint64_t *since = malloc((size_t)count * sizeof(*since));
+        bool *forced = malloc((size_t)count * sizeof(*forced));
         const struct ledger_account **created = malloc((size_t)count * sizeof(*created));
-        if (changed == NULL || accounts == NULL || since == NULL || created == NULL) {
+        if (changed == NULL || accounts == NULL || since == NULL || forced == NULL ||
+            created == NULL) {
             free(changed);
             free(accounts);
             free(since);
+            free(forced);
             free(created);
             return TL_ERR_NOMEM;
         }
         free(b->changed);
         free(b->changed_account);
         free(b->since);
+        free(b->forced);
         free(b->created);
         b->changed = changed;
         b->changed_account = accounts;
         b->since = since;
+        b->forced = forced;
         b->created = created;
         b->max = count;
     }
@@ -894,66 +909,20 @@ void store_sqlite_shared_postings(struct store_sqlite_batch *b, uint64_t first_t
     }
 }
 
-static void cand_swap(struct store_sqlite_cand *a, struct store_sqlite_cand *b)
+/* Adds entry (changed[staged], or UINT32_MAX) to the slice the batch writes. */
+static void flush_add(struct store_sqlite_batch *b, uint32_t entry, uint32_t staged)
 {
-    struct store_sqlite_cand t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Moves the k smallest keys of c[0..n) to c[0..k) (in no order): quickselect with Hoare's
- * partition around the lower middle, which keeps both parts non-empty. Keys are unique. */
-static void cand_select(struct store_sqlite_cand *c, uint32_t n, uint32_t k)
-{
-    uint32_t lo = 0, hi = n;
-    while (hi - lo > 1 && k > lo && k < hi) {
-        uint64_t pivot = c[lo + (hi - lo - 1) / 2].key;
-        uint32_t i = lo, j = hi - 1;
-        for (;;) {
-            while (c[i].key < pivot) {
-                i++;
-            }
-            while (c[j].key > pivot) {
-                j--;
-            }
-            if (i >= j) {
-                break;
-            }
-            cand_swap(&c[i], &c[j]);
-            i++;
-            j--;
-        }
-        /* c[lo..j] <= pivot <= c[j+1..hi), with lo <= j < hi - 1 */
-        TL_ASSERT(j >= lo && j + 1 < hi);
-        if (k <= j) {
-            hi = j + 1;
-        } else {
-            lo = j + 1;
-        }
-    }
-}
-
-static int cand_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const struct store_sqlite_cand *)a)->key;
-    uint64_t y = ((const struct store_sqlite_cand *)b)->key;
-    return x < y ? -1 : x > y;
-}
-
-/* The state a candidate's row gets: the batch's, when the batch changes it. */
-static const struct ledger_account *cand_state(const struct sqlite_shared *sh,
-                                               const struct store_sqlite_batch *b,
-                                               const struct store_sqlite_cand *c)
-{
-    return c->staged != SHARED_INDEX_NONE ? b->changed_account[c->staged]
-                                          : &sh->entries[c->entry].account;
+    TL_ASSERT(b->flush_count < b->cand_max);
+    b->cand[b->flush_count].entry = entry;
+    b->cand[b->flush_count].staged = staged;
+    b->flush_count++;
 }
 
 enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
                                       sqlite3 *db, sqlite3_stmt *update)
 {
-    uint32_t n = 0, forced = 0, above, k, take;
-    uint64_t replay_after;
+    uint32_t newly = 0, total, k;
+    uint64_t replay_after = sh->replay_after;
     enum tl_err err;
 
     TL_ASSERT(b->staged);
@@ -961,73 +930,80 @@ enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sql
     if (err != TL_OK) {
         return err;
     }
-    /* Candidates: every dirty account and every account the batch changes. An account the
-     * batch changes without a posting (only store tests do that; the ledger never does) goes
-     * first and always: no posting would restore it on replay. */
+    b->flush_count = 0;
+    b->cursor = sh->cursor;
+    b->pass_scanned = sh->pass_scanned;
+    b->pass_since = sh->pass_since;
+    /* An account the batch changes without a posting (only store tests do that; the ledger
+     * never does) is written now: no posting would restore it on replay. */
     for (uint32_t i = 0; i < b->changed_count; i++) {
         const struct shared_entry *e = &sh->entries[b->changed[i]];
         const struct ledger_account *a = b->changed_account[i];
-        bool posted = b->first_ts != 0 && a->posting_last > e->account.posting_last &&
-                      a->posting_last >= b->first_ts;
+        bool dirty = e->dirty_pos != SHARED_INDEX_NONE;
+        b->forced[i] = b->first_ts == 0 || a->posting_last <= e->account.posting_last ||
+                       a->posting_last < b->first_ts;
         /* A clean row holds everything before this batch. */
-        b->since[i] = e->dirty_pos != SHARED_INDEX_NONE ? e->dirty_since : b->first_ts - 1;
-        struct store_sqlite_cand c = {a->timestamp, b->changed[i], i};
-        if (!posted) {
-            b->cand[n++] = b->cand[forced];
-            b->cand[forced++] = c;
-        } else {
-            b->cand[n++] = c;
-        }
+        b->since[i] = dirty ? e->dirty_since : b->first_ts - 1;
+        newly += !dirty;
     }
-    for (uint32_t i = 0; i < sh->dirty_count; i++) {
-        const struct shared_entry *e = &sh->entries[sh->dirty[i]];
-        if (e->epoch != b->epoch) {
-            b->cand[n++] = (struct store_sqlite_cand){e->account.timestamp, sh->dirty[i],
-                                                      SHARED_INDEX_NONE};
-        }
-    }
-    /* Of the rest, the next k keys after the cursor, wrapping around. */
-    k = (n - forced) / SHARED_FLUSH_CYCLE;
+    total = sh->dirty_count + newly;
+    k = total / SHARED_FLUSH_CYCLE;
     k = k < sh->flush_min ? sh->flush_min : k;
-    struct store_sqlite_cand *rest = b->cand + forced;
-    uint32_t rest_n = n - forced;
-    above = 0;
-    for (uint32_t i = 0; i < rest_n; i++) {
-        if (rest[i].key > sh->cursor) {
-            cand_swap(&rest[i], &rest[above++]);
+    if (total <= k) {
+        /* Few lagging rows (the API's small batches): write them all. */
+        for (uint32_t i = 0; i < b->changed_count; i++) {
+            flush_add(b, b->changed[i], i);
         }
-    }
-    b->cursor = sh->cursor;
-    if (above >= k) {
-        cand_select(rest, above, k);
-        take = k;
+        for (uint32_t i = 0; i < sh->dirty_count; i++) {
+            if (sh->entries[sh->dirty[i]].epoch != b->epoch) {
+                flush_add(b, sh->dirty[i], SHARED_INDEX_NONE);
+            }
+        }
+        if (b->last_ts > replay_after) {
+            replay_after = b->last_ts;
+        }
+        b->pass_scanned = 0;
+        b->pass_since = replay_after;
     } else {
-        uint32_t wrap = k - above < rest_n - above ? k - above : rest_n - above;
-        cand_select(rest + above, rest_n - above, wrap);
-        take = above + wrap;
-    }
-    if (take > 0) {
-        qsort(rest, above < take ? above : take, sizeof(*rest), cand_cmp);
-        if (take > above) {
-            qsort(rest + above, take - above, sizeof(*rest), cand_cmp);
+        for (uint32_t i = 0; i < b->changed_count; i++) {
+            if (b->forced[i]) {
+                flush_add(b, b->changed[i], i);
+            }
         }
-        b->cursor = rest[take - 1].key;
+        /* The next k lagging rows from the cursor, in entry (key) order, wrapping around. */
+        uint32_t picked = 0;
+        for (uint32_t scanned = 0; picked < k && scanned < sh->count; scanned++) {
+            uint32_t index = b->cursor;
+            const struct shared_entry *e = &sh->entries[index];
+            b->cursor = index + 1 == sh->count ? 0 : index + 1;
+            if (e->epoch == b->epoch) {
+                if (!b->forced[e->staged]) {
+                    flush_add(b, index, e->staged);
+                    picked++;
+                }
+            } else if (e->dirty_pos != SHARED_INDEX_NONE) {
+                flush_add(b, index, SHARED_INDEX_NONE);
+                picked++;
+            }
+            if (++b->pass_scanned >= sh->count) {
+                /* A full turn: what was dirty when it began is written. */
+                if (b->pass_since > replay_after) {
+                    replay_after = b->pass_since;
+                }
+                b->pass_scanned = 0;
+                /* Everything dirtied from this batch on has a later since. */
+                b->pass_since = b->first_ts != 0 ? b->first_ts - 1 : replay_after;
+            }
+        }
     }
-    b->flush_count = forced + take;
     for (uint32_t i = 0; i < b->flush_count; i++) {
-        err = row_update(db, update, cand_state(sh, b, &b->cand[i]));
+        const struct store_sqlite_cand *c = &b->cand[i];
+        const struct ledger_account *a = c->staged != SHARED_INDEX_NONE
+                                             ? b->changed_account[c->staged]
+                                             : &sh->entries[c->entry].account;
+        err = row_update(db, update, a);
         if (err != TL_OK) {
             return err;
-        }
-    }
-    /* What a restart must replay from: the oldest change no row holds yet. */
-    replay_after = b->last_ts > sh->replay_after ? b->last_ts : sh->replay_after;
-    for (uint32_t i = b->flush_count; i < n; i++) {
-        const struct store_sqlite_cand *c = &b->cand[i];
-        uint64_t since = c->staged != SHARED_INDEX_NONE ? b->since[c->staged]
-                                                         : sh->entries[c->entry].dirty_since;
-        if (since < replay_after) {
-            replay_after = since;
         }
     }
     TL_ASSERT(replay_after >= sh->replay_after);
@@ -1070,6 +1046,8 @@ void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_b
         dirty_remove(sh, b->cand[i].entry);
     }
     sh->cursor = b->cursor;
+    sh->pass_scanned = b->pass_scanned;
+    sh->pass_since = b->pass_since;
     sh->replay_after = b->replay_after;
     sh->transfer_id_max = b->transfer_id_max;
     pthread_mutex_unlock(&shared_lock);

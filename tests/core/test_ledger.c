@@ -977,6 +977,55 @@ static void test_chain_rolls_back(void **state)
     assert_int_equal(run1(hold(801, ALICE, FEE, 100, 0)), LEDGER_OK);
 }
 
+/* Every posting links to the previous posting of each of its accounts, and posting_last is
+ * each account's newest; a chain that fails leaves both as they were. */
+static void test_history_links(void **state)
+{
+    (void)state;
+    struct ledger_event_result r1 = run1_result(transfer(850, ALICE, BOB, 10, 0));
+    assert_int_equal(r1.result, LEDGER_OK);
+    assert_int_equal(acct(ALICE)->posting_last, r1.timestamp);
+    assert_int_equal(acct(BOB)->posting_last, r1.timestamp);
+
+    struct ledger_event_result r2 = run1_result(transfer(851, BOB, FEE, 1, 0));
+    assert_int_equal(r2.result, LEDGER_OK);
+    assert_int_equal(acct(BOB)->posting_last, r2.timestamp);
+    assert_int_equal(acct(FEE)->posting_last, r2.timestamp);
+    assert_int_equal(acct(ALICE)->posting_last, r1.timestamp);
+
+    /* The links, as the batch output gives them to the store. */
+    struct ledger_event events[] = {transfer(852, ALICE, FEE, 2, 0),
+                                    transfer(853, BOB, ALICE, 1, 0)};
+    struct ledger_event_result r[2];
+    batch_begin();
+    ledger_batch_apply(ledger, events, 2, r);
+    results_note(r, 2);
+    struct ledger_batch_out out;
+    ledger_batch_output(ledger, &out);
+    assert_int_equal(out.posting_count, 2);
+    assert_int_equal(out.postings[0].debit_prev, r1.timestamp);    /* alice's newest: 850 */
+    assert_int_equal(out.postings[0].credit_prev, r2.timestamp);   /* the fee's: 851 */
+    assert_int_equal(out.postings[1].debit_prev, r2.timestamp);    /* bob's: 851 */
+    assert_int_equal(out.postings[1].credit_prev, r[0].timestamp); /* alice's: 852, this batch */
+    batch_commit();
+    assert_int_equal(acct(ALICE)->posting_last, r[1].timestamp);
+
+    /* A failed chain moves no head. */
+    uint64_t alice = acct(ALICE)->posting_last, bob = acct(BOB)->posting_last;
+    struct ledger_event chain[] = {transfer(854, ALICE, BOB, 1, 0),
+                                   transfer(855, BOB, ALICE, INT64_MAX, 0)};
+    linked(&chain[0]);
+    run(chain, 2, r);
+    assert_int_equal(r[0].result, LEDGER_LINKED_EVENT_FAILED);
+    assert_int_equal(acct(ALICE)->posting_last, alice);
+    assert_int_equal(acct(BOB)->posting_last, bob);
+
+    /* posting_last is the ledger's to assign. */
+    struct ledger_event e = wallet(856);
+    e.as.account.posting_last = 1;
+    assert_int_equal(run1(e), LEDGER_TIMESTAMP_MUST_BE_ZERO);
+}
+
 static void test_chain_with_created_account_rolls_back(void **state)
 {
     (void)state;
@@ -1289,6 +1338,7 @@ static const struct CMUnitTest tests[] = {
     TEST(test_transfer_exists_in_batch),
     TEST(test_resolve_exists),
     TEST(test_chain_rolls_back),
+    TEST(test_history_links),
     TEST(test_chain_with_created_account_rolls_back),
     TEST(test_chain_open_at_end),
     TEST(test_chains_side_by_side),
