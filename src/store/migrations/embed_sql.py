@@ -3,7 +3,8 @@
 
     embed_sql.py BACKEND OUTPUT.c MIGRATION.sql...
 
-Each migration file is named BACKEND_NNN_what.sql; NNN is its schema version. The versions
+Each migration file is named BACKEND_NNN_what.sql; NNN is its schema version (several files
+may share one version: they form one migration, applied in name order). The versions
 must run 1, 2, ... without gaps, so version N means the same schema on every backend. The
 output defines store_BACKEND_migrations[] and store_BACKEND_migration_count (declared in
 store/backend.h), with each file's text as one C string literal.
@@ -39,6 +40,16 @@ def main(argv):
         with open(path, encoding="ascii") as f:
             migrations.append((int(match.group(1)), name, f.read()))
     migrations.sort()
+    # One version may span several files (BACKEND_004_identity.sql, BACKEND_004_requests.sql):
+    # they are applied as one migration, in name order, so parts of a schema change can be
+    # written separately.
+    merged = []
+    for version, name, text in migrations:
+        if merged and merged[-1][0] == version:
+            merged[-1] = (version, merged[-1][1] + "+" + name, merged[-1][2] + "\n" + text)
+        else:
+            merged.append((version, name, text))
+    migrations = merged
     for expected, (version, name, _) in enumerate(migrations, start=1):
         if version != expected:
             sys.exit("%s: expected version %d (versions run 1, 2, ... without gaps)"
