@@ -162,6 +162,7 @@ cat >&2 <<EOF
   Tally (sandbox) on $url
   certificate: $cert (self-signed; trust it with curl --cacert, or accept it in the browser)
   try:   curl --cacert $cert $url/healthz
+  passkeys page: $url/web/passkeys.html (WebAuthn needs the name localhost, not 127.0.0.1)
 EOF
 if [ "$seeded" = new ]; then
     {
@@ -183,4 +184,4 @@ echo >&2
 trap - EXIT
 cleanup_seed
 exec "$tallyd" --data-dir "$data" --sandbox --listen 127.0.0.1 --port "$port" \
-    --tls-cert "$cert" --tls-key "$key"
+    --tls-cert "$cert" --tls-key "$key" --webauthn-origin "${TALLY_WEBAUTHN_ORIGIN:-$url}"

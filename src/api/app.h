@@ -27,6 +27,7 @@
 
 struct authn;
 struct config;
+struct events_hub;
 struct metrics;
 struct ratelimit;
 struct readers;
@@ -50,6 +51,9 @@ struct api_app {
     /* Identity services: token hashing, the session cache, password hashing behind a gate,
      * the login throttle (authn.h). Set by main; NULL: identity routes answer 503. */
     struct authn *authn;
+    /* The event streams of GET /v1/events (events.h). Set by main; NULL: that route answers
+     * 503. */
+    struct events_hub *events;
     uint64_t (*clock_ns)(void); /* monotonic, for rate limits; NULL = clock_mono_ns */
     _Atomic bool draining;      /* set when shutdown starts: /readyz answers 503 */
     /* The writable handle for application rows, borrowed from main: set it after

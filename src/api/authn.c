@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth/mfa.h"
 #include "auth/throttle.h"
 #include "store/app.h"
 #include "util/assert.h"
@@ -51,9 +52,11 @@ struct authn_gate {
 
 struct authn {
     struct token_key token_key;
+    struct mfa_key mfa_key;
     struct password_ctx *passwords;
     struct throttle *throttle;
     uint32_t session_ttl_s;
+    uint32_t mfa_challenge_ttl_s;
     uint64_t cache_ttl_ns;
     uint32_t set_count; /* sets per stripe, a power of two */
     authn_clock_fn wall_ns;
@@ -100,6 +103,9 @@ static enum tl_err authn_config_check(const struct authn_config *config)
     if (config->cache_ttl_ms > AUTHN_CACHE_TTL_MS_MAX) {
         return TL_ERR_LIMIT;
     }
+    if (config->mfa_challenge_ttl_s > AUTHN_MFA_CHALLENGE_TTL_S_MAX) {
+        return TL_ERR_LIMIT;
+    }
     return TL_OK;
 }
 
@@ -128,9 +134,18 @@ enum tl_err authn_new(const struct authn_config *config, struct authn **out)
         return TL_ERR_NOMEM;
     }
     authn->token_key = *config->token_key;
+    if (mfa_key_derive(authn->token_key.secret, authn->token_key.secret_bytes, &authn->mfa_key) !=
+        TL_OK) {
+        token_key_wipe(&authn->token_key);
+        free(authn);
+        return TL_ERR_INTERNAL;
+    }
     authn->passwords = config->passwords;
     authn->throttle = config->throttle;
     authn->session_ttl_s = config->session_ttl_s;
+    authn->mfa_challenge_ttl_s = config->mfa_challenge_ttl_s != 0
+                                     ? config->mfa_challenge_ttl_s
+                                     : AUTHN_MFA_CHALLENGE_TTL_S_DEFAULT;
     uint32_t ttl_ms = config->cache_ttl_ms != 0 ? config->cache_ttl_ms : AUTHN_CACHE_TTL_MS_DEFAULT;
     authn->cache_ttl_ns = (uint64_t)ttl_ms * 1000000u;
     authn->set_count = entries / AUTHN_CACHE_STRIPES / AUTHN_CACHE_WAYS;
@@ -167,6 +182,7 @@ void authn_free(struct authn *authn)
     pthread_cond_destroy(&authn->gate.freed);
     pthread_mutex_destroy(&authn->gate.mutex);
     token_key_wipe(&authn->token_key);
+    mfa_key_wipe(&authn->mfa_key);
     free(authn);
 }
 
@@ -291,6 +307,56 @@ void authn_forget(struct authn *authn, const struct token_hash *hash)
     /* Outlives any lookup that read the row before the revoke and now wants to cache it. */
     entry->cached_until_ns = now_ns + authn->cache_ttl_ns;
     TL_ASSERT(pthread_mutex_unlock(&stripe->mutex) == 0);
+}
+
+/* Marks every live entry that match() accepts revoked; the marker outlives racing lookups. */
+static void authn_forget_where(struct authn *authn, struct id128 user_id, struct id128 session_id,
+                               struct id128 keep_session_id)
+{
+    uint64_t now_ns = authn->mono_ns(authn->clock_ctx);
+    size_t entries = (size_t)authn->set_count * AUTHN_CACHE_WAYS;
+    for (uint32_t s = 0; s < AUTHN_CACHE_STRIPES; s++) {
+        struct authn_stripe *stripe = &authn->stripes[s];
+        TL_ASSERT(pthread_mutex_lock(&stripe->mutex) == 0);
+        for (size_t i = 0; i < entries; i++) {
+            struct authn_entry *entry = &stripe->entries[i];
+            if (entry->cached_until_ns <= now_ns || entry->revoked) {
+                continue;
+            }
+            bool hit = id128_is_zero(session_id)
+                           ? id128_eq(entry->session.user_id, user_id) &&
+                                 !id128_eq(entry->session.session_id, keep_session_id)
+                           : id128_eq(entry->session.session_id, session_id);
+            if (hit) {
+                memset(&entry->session, 0, sizeof(entry->session));
+                entry->revoked = true;
+                entry->cached_until_ns = now_ns + authn->cache_ttl_ns;
+            }
+        }
+        TL_ASSERT(pthread_mutex_unlock(&stripe->mutex) == 0);
+    }
+}
+
+void authn_forget_user(struct authn *authn, struct id128 user_id, struct id128 keep_session_id)
+{
+    TL_ASSERT(!id128_is_zero(user_id));
+    authn_forget_where(authn, user_id, id128_make(0, 0), keep_session_id);
+}
+
+void authn_forget_session(struct authn *authn, struct id128 session_id)
+{
+    TL_ASSERT(!id128_is_zero(session_id));
+    authn_forget_where(authn, id128_make(0, 0), session_id, id128_make(0, 0));
+}
+
+const struct mfa_key *authn_mfa_key(const struct authn *authn)
+{
+    return &authn->mfa_key;
+}
+
+uint32_t authn_mfa_challenge_ttl_s(const struct authn *authn)
+{
+    return authn->mfa_challenge_ttl_s;
 }
 
 void authn_stats_get(struct authn *authn, struct authn_stats *out)

@@ -52,6 +52,9 @@ struct throttle;
 #define AUTHN_HASH_WAIT_MS 2000u
 /* Seconds a client is told to wait (Retry-After) when hashing is busy. */
 #define AUTHN_HASH_RETRY_AFTER_S 1u
+/* Lifetime of a login's second-factor challenge (config auth.mfa_challenge_ttl_s). */
+#define AUTHN_MFA_CHALLENGE_TTL_S_DEFAULT 300u
+#define AUTHN_MFA_CHALLENGE_TTL_S_MAX 3600u
 /* Bounds of a session's lifetime (config auth.session_ttl_s). */
 #define AUTHN_SESSION_TTL_S_MIN 60u
 #define AUTHN_SESSION_TTL_S_MAX (90u * 86400u)
@@ -64,6 +67,7 @@ struct authn_config {
     struct password_ctx *passwords;    /* borrowed; NULL: password calls answer TL_ERR_STORAGE */
     struct throttle *throttle;         /* borrowed; NULL: logins are not throttled (tests) */
     uint32_t session_ttl_s;            /* AUTHN_SESSION_TTL_S_MIN..MAX */
+    uint32_t mfa_challenge_ttl_s;      /* 0: AUTHN_MFA_CHALLENGE_TTL_S_DEFAULT; at most _MAX */
     uint32_t cache_entries_max;        /* 0: default; rounded up to a power of two */
     uint32_t cache_ttl_ms;             /* 0: default; at most AUTHN_CACHE_TTL_MS_MAX */
     uint32_t hash_waiters_max;         /* workers that may wait for a hash turn (0: none) */
@@ -119,6 +123,22 @@ bool authn_cache_get(struct authn *authn, const struct token_hash *hash, struct 
                      bool *revoked);
 /* After the session is revoked in the store: makes the token fail here at once. Cannot fail. */
 void authn_forget(struct authn *authn, const struct token_hash *hash);
+
+/*
+ * After the store revoked sessions of user_id other than keep_session_id (zero: all of them):
+ * marks every cached entry of them revoked, so they fail here at once (other processes: within
+ * the cache TTL). Scans the whole cache (rare: password changes, "log out everywhere").
+ * Cannot fail.
+ */
+void authn_forget_user(struct authn *authn, struct id128 user_id, struct id128 keep_session_id);
+/* The same for one session by its id. Cannot fail. */
+void authn_forget_session(struct authn *authn, struct id128 session_id);
+
+/* The keys of the second factor (auth/mfa.h), derived from the server secret at authn_new. */
+struct mfa_key;
+const struct mfa_key *authn_mfa_key(const struct authn *authn);
+/* Seconds a login's second-factor challenge lives. Cannot fail. */
+uint32_t authn_mfa_challenge_ttl_s(const struct authn *authn);
 
 /* Cache figures, for tests and /metrics. Thread-safe snapshot. */
 struct authn_stats {

@@ -4,6 +4,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
 #include "api/money_cache.h"
@@ -58,8 +59,21 @@ static void deposits_render_head(struct deposits_exec *x)
 static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch *batch)
 {
     struct accounts_balance after = accounts_balance_of(&x->result.credit_after);
+    struct events_deposit event = {
+        .deposit_id = x->event.as.transfer.id,
+        .user_id = x->req->principal.user_id,
+        .wallet_id = x->wallet_id,
+        .amount = x->event.as.transfer.amount,
+        .currency = x->currency->code,
+        .created_ns = x->result.timestamp,
+        .available_after = after.available,
+    };
+    enum tl_err err = events_attach_deposit(batch, &event); /* deposit.created, with the money */
+    if (err != TL_OK) {
+        return err;
+    }
     movement_render_tail(&x->answer.render, x->result.timestamp, after.available);
-    enum tl_err err = render_finish(&x->answer.render);
+    err = render_finish(&x->answer.render);
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }

@@ -85,6 +85,10 @@ void http_response_init(struct http_response *resp)
 void http_response_free(struct http_response *resp)
 {
     buf_free(&resp->body);
+    if (resp->stream != NULL) { /* never handed to the server */
+        resp->stream->release(resp->stream);
+        resp->stream = NULL;
+    }
 }
 
 enum tl_err http_response_header_set(struct http_response *resp, const char *name,

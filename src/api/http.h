@@ -110,6 +110,24 @@ struct http_header {
     char value[TL_HTTP_HEADER_VALUE_BYTES_MAX];
 };
 
+/*
+ * A response body made over time instead of resp->body (Server-Sent Events, api/events.h). The
+ * server pulls it with read on a libmicrohttpd thread. When read has nothing to send it calls
+ * park(conn) and returns 0: the server suspends the connection, so no thread waits on it. The
+ * producer calls wake(conn), from any thread, once there is more (never twice for one park).
+ * read returns the bytes copied, 0 after park, or -1 at the end of the stream. release runs
+ * once when the server (or http_response_free, when the stream was never handed over) is done
+ * with it; no call comes after it.
+ */
+struct http_stream {
+    ptrdiff_t (*read)(struct http_stream *stream, char *buf, size_t max);
+    void (*release)(struct http_stream *stream);
+    /* Set by the server before the first read. */
+    void (*park)(void *conn);
+    void (*wake)(void *conn);
+    void *conn;
+};
+
 struct http_response {
     int status;               /* 200 unless set */
     const char *content_type; /* a literal; "application/json" unless set */
@@ -121,6 +139,7 @@ struct http_response {
     char problem_detail[192];
     /* The error a problem response reports (TL_OK for success), for the access log. */
     enum tl_err problem_err;
+    struct http_stream *stream; /* NULL unless the body is a stream; set by the handler */
 };
 
 /* An empty 200 application/json response. Cannot fail. */

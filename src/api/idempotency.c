@@ -265,6 +265,93 @@ static enum tl_err idempotency_lookup(struct http_request *req, struct http_resp
     return err;
 }
 
+/* ---- Store claims: one execution per key across the nodes of one database ---- */
+
+/* Claims are needed only when other processes write the database: a SQLite file has one
+ * writer process (flock), whose in-flight table already admits one request per key. */
+static bool idempotency_claims_needed(const struct api_app *app)
+{
+    return app->app_store != NULL && !store_exclusive(app->app_store);
+}
+
+/* Takes the store claim for idem. TL_OK with idem->claim_owner set when it is ours; otherwise
+ * *held says who holds it (STORE_CLAIM_HELD or _HELD_OTHER) and the caller looks for a
+ * finished answer before refusing. */
+static enum tl_err idempotency_claim_take(struct idempotency_request *idem,
+                                          enum store_claim_result *held)
+{
+    struct store_idempotency_claim claim;
+    struct store *store = NULL;
+    enum store_claim_result result = STORE_CLAIM_HELD;
+    uint64_t now_ns = clock_wall_ns();
+    memset(&claim, 0, sizeof(claim));
+    size_t scope_len = strlen(idem->scope);
+    size_t key_len = strlen(idem->key);
+    TL_ASSERT(scope_len < sizeof(claim.scope));
+    TL_ASSERT(key_len < sizeof(claim.key));
+    memcpy(claim.scope, idem->scope, scope_len + 1);
+    memcpy(claim.key, idem->key, key_len + 1);
+    memcpy(claim.request_hash, idem->request_hash, STORE_HASH_BYTES);
+    claim.owner = id128_new();
+    claim.expires_ns = now_ns + IDEMPOTENCY_CLAIM_TTL_NS;
+    enum tl_err err = api_app_store_acquire(idem->app, &store);
+    if (err == TL_OK) {
+        err = store_idempotency_claim(store, &claim, now_ns, &result);
+        api_app_store_release(idem->app, store);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    *held = result;
+    if (result == STORE_CLAIM_ACQUIRED) {
+        idem->claim_owner = claim.owner;
+    }
+    return TL_OK;
+}
+
+/* Gives the store claim back. Cannot fail: an error is logged and the claim expires. */
+static void idempotency_claim_release(struct idempotency_request *idem, const char *request_id)
+{
+    struct store *store = NULL;
+    if (id128_is_zero(idem->claim_owner)) {
+        return;
+    }
+    enum tl_err err = api_app_store_acquire(idem->app, &store);
+    if (err == TL_OK) {
+        err = store_idempotency_claim_release(store, idem->scope, idem->key, idem->claim_owner);
+        api_app_store_release(idem->app, store);
+    }
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "idempotency_claim_release_failed", LOG_STR("request_id", request_id),
+            LOG_STR("error", tl_err_code(err)));
+    }
+    idem->claim_owner = id128_make(0, 0);
+}
+
+/* The store side of begin with claims: claim, then look for a finished answer. A key held by
+ * another request with no answer yet is refused (in progress, or reused for another body). */
+static enum tl_err idempotency_claim_lookup(struct http_request *req, struct http_response *resp,
+                                            struct idempotency_request *idem)
+{
+    enum store_claim_result held = STORE_CLAIM_ACQUIRED;
+    enum tl_err err = idempotency_claim_take(idem, &held);
+    if (err == TL_OK) {
+        /* After the claim: an answer that committed before it is visible now. */
+        err = idempotency_lookup(req, resp, idem);
+    }
+    if (err != TL_OK || idem->replayed || held == STORE_CLAIM_ACQUIRED) {
+        return err;
+    }
+    if (held == STORE_CLAIM_HELD_OTHER) {
+        return TL_ERR_IDEMPOTENCY_KEY_REUSED;
+    }
+    TL_ASSERT(http_response_header_set(resp, "Retry-After", IDEMPOTENCY_IN_PROGRESS_RETRY_S) ==
+              TL_OK);
+    return http_fail(resp, TL_ERR_IDEMPOTENCY_KEY_IN_PROGRESS, "Idempotency-Key",
+                     "a request with this key is running on another server; retry after "
+                     "Retry-After seconds to get its answer");
+}
+
 enum tl_err idempotency_begin(struct http_request *req, struct http_response *resp,
                               struct idempotency_request *idem)
 {
@@ -278,8 +365,10 @@ enum tl_err idempotency_begin(struct http_request *req, struct http_response *re
     enum tl_err err = idempotency_flight_acquire(idem->scope, idem->key, idem->request_hash,
                                                  IDEMPOTENCY_WAIT_MS, &idem->flight);
     if (err == TL_OK) {
-        err = idempotency_lookup(req, resp, idem);
+        err = idempotency_claims_needed(req->app) ? idempotency_claim_lookup(req, resp, idem)
+                                                  : idempotency_lookup(req, resp, idem);
         if (err != TL_OK || idem->replayed) {
+            idempotency_claim_release(idem, req->request_id);
             idempotency_flight_release(idem->flight);
             idem->flight = NULL;
         }
@@ -328,6 +417,7 @@ static void idempotency_row(const struct idempotency_request *idem, int status, 
     row->created_ns = clock_wall_ns();
     row->body = body;
     row->body_bytes = (uint32_t)body_bytes;
+    row->claim_owner = idem->claim_owner;
 }
 
 enum tl_err idempotency_attach(struct idempotency_request *idem, struct writer_batch *batch,
@@ -400,6 +490,11 @@ void idempotency_finish(const struct http_request *req, const struct http_respon
     if (idempotency_should_store(resp, idem)) {
         idempotency_store(req, resp, idem);
     }
+    if (idem->recorded && idempotency_storable(resp->status)) {
+        /* The batch that committed the answer deleted the claim with it. */
+        idem->claim_owner = id128_make(0, 0);
+    }
+    idempotency_claim_release(idem, req->request_id);
     idempotency_flight_release(idem->flight);
     idem->flight = NULL;
 }
@@ -432,6 +527,20 @@ static void idempotency_prune_once(struct api_app *app)
         LOG(LOG_WARN, "idempotency_prune_failed", LOG_STR("error", tl_err_code(err)));
     } else if (deleted > 0) {
         LOG(LOG_INFO, "idempotency_pruned", LOG_U64("rows", deleted));
+    }
+    if (!idempotency_claims_needed(app)) {
+        return;
+    }
+    /* Claims left by nodes that died while holding them. */
+    err = api_app_store_acquire(app, &store);
+    if (err == TL_OK) {
+        err = store_idempotency_claims_prune(store, now_ns, &deleted);
+        api_app_store_release(app, store);
+    }
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "idempotency_claims_prune_failed", LOG_STR("error", tl_err_code(err)));
+    } else if (deleted > 0) {
+        LOG(LOG_INFO, "idempotency_claims_pruned", LOG_U64("rows", deleted));
     }
 }
 

@@ -8,15 +8,19 @@
  *
  *   begin    claim (scope, key) in the in-process in-flight table; a concurrent request with
  *            the same key and body waits for the first, one with another body gets 409
- *            idempotency_key_reused at once. Then look the key up in the store: a stored row
- *            with the same hash is replayed (status, body, `Idempotent-Replayed: true`), another
- *            hash is 409.
+ *            idempotency_key_reused at once. When other nodes write the same database
+ *            (!store_exclusive), also claim the key in the store (store_idempotency_claim): a
+ *            live claim of another node for the same body is 409 idempotency_key_in_progress
+ *            with Retry-After, for another body 409 idempotency_key_reused. Then look the key up
+ *            in the store: a stored row with the same hash is replayed (status, body,
+ *            `Idempotent-Replayed: true`), another hash is 409.
  *   handler  runs as usual. A money handler attaches the row to its writer batch itself
  *            (idempotency_current + idempotency_attach in its on_applied hook), so the answer
  *            commits atomically with the money: no crash window in which money moved but a
  *            retry would move it again.
  *   finish   other handlers' answers are stored directly (store_idempotency_put on the app
- *            store handle); then the in-flight claim is released and waiters replay.
+ *            store handle); then the store claim (unless the batch that committed the answer
+ *            deleted it) and the in-flight claim are released and waiters replay.
  *
  * What is stored: 2xx answers and the business refusals 409 and 422 (e.g. insufficient_funds,
  * wallet_exists) - answers a retry must see again. Never 5xx (the retry should run again),
@@ -26,8 +30,9 @@
  * IDEMPOTENCY_BODY_BYTES_MAX. Rows are kept IDEMPOTENCY_RETENTION_NS (48 h, the contract
  * promises 24 h) and pruned by idempotency_pruner.
  *
- * Never: execute a handler for a (scope, key) that is in flight elsewhere in the process, or
- * replay a row whose hash differs from the request's.
+ * Never: execute a handler for a (scope, key) that is in flight elsewhere in the process or,
+ * with a shared database, on another node; or replay a row whose hash differs from the
+ * request's.
  */
 #ifndef TL_API_IDEMPOTENCY_H
 #define TL_API_IDEMPOTENCY_H
@@ -51,6 +56,12 @@ struct writer_batch;
 #define IDEMPOTENCY_RETENTION_NS (48ull * 3600ull * 1000000000ull)
 /* How often the pruner runs. */
 #define IDEMPOTENCY_PRUNE_INTERVAL_MS (60u * 1000u)
+/* How long a store claim (cross-node, see idempotency_begin) holds a key when its node dies
+ * before releasing it. A request still running past it cannot commit money: its batch fails
+ * (the claim is the batch's fence) and the client retries. */
+#define IDEMPOTENCY_CLAIM_TTL_NS (60ull * 1000000000ull)
+/* Seconds a client is told to wait (Retry-After) when the key is in progress on another node. */
+#define IDEMPOTENCY_IN_PROGRESS_RETRY_S "1"
 /* Largest response body stored for replay; larger answers are not stored (logged). */
 #define IDEMPOTENCY_BODY_BYTES_MAX (12u * 1024u)
 
@@ -68,6 +79,7 @@ struct idempotency_request {
     char scope[STORE_IDEMPOTENCY_SCOPE_BYTES_MAX];
     uint8_t request_hash[STORE_HASH_BYTES];
     struct idempotency_flight *flight; /* claimed in the in-flight table; NULL when not owner */
+    struct id128 claim_owner;          /* the store claim this request holds; zero when none */
     bool replayed;                     /* begin answered from the store */
     bool recorded;                     /* the handler attached the row to a writer batch */
     bool excluded;                     /* the handler said the answer must not be stored */
@@ -143,8 +155,8 @@ uint32_t idempotency_flight_count(void);
 
 struct idempotency_pruner;
 
-/* Starts a thread that deletes rows older than IDEMPOTENCY_RETENTION_NS through app's store
- * handle every interval_ms (0: IDEMPOTENCY_PRUNE_INTERVAL_MS), first right away. TL_ERR_NOMEM,
+/* Starts a thread that deletes rows older than IDEMPOTENCY_RETENTION_NS (and store claims
+ * that expired) through app's store handle every interval_ms (0: IDEMPOTENCY_PRUNE_INTERVAL_MS), first right away. TL_ERR_NOMEM,
  * TL_ERR_INTERNAL (no thread). */
 enum tl_err idempotency_pruner_start(struct api_app *app, uint32_t interval_ms,
                                      struct idempotency_pruner **out);

@@ -204,7 +204,7 @@ static void json_spec_check(const struct json_field *fields, size_t field_count)
 {
     for (size_t i = 0; i < field_count; i++) {
         TL_ASSERT(fields[i].name != NULL);
-        TL_ASSERT(fields[i].type >= JSON_FIELD_STRING && fields[i].type <= JSON_FIELD_OBJECT);
+        TL_ASSERT(fields[i].type >= JSON_FIELD_STRING && fields[i].type <= JSON_FIELD_ARRAY);
         if (fields[i].type == JSON_FIELD_STRING) {
             TL_ASSERT(fields[i].max_bytes >= 1);
             TL_ASSERT(fields[i].max_bytes <= TL_HTTP_BODY_BYTES_MAX);
@@ -270,9 +270,19 @@ static enum tl_err json_check_field(const json_t *value, const struct json_field
             return TL_OK;
         }
         break;
+    case JSON_FIELD_ARRAY:
+        if (!json_is_array(value)) {
+            break;
+        }
+        if (json_array_size(value) < 1 || json_array_size(value) > field->max_bytes) {
+            json_error_set(error, TL_ERR_INVALID_REQUEST, field->name,
+                           "must hold 1 to %u elements", field->max_bytes);
+            return TL_ERR_INVALID_REQUEST;
+        }
+        return TL_OK;
     }
-    static const char *const type_names[] = {"",           "a string",  "an amount",
-                                             "an integer", "a boolean", "an object"};
+    static const char *const type_names[] = {"",           "a string",  "an amount", "an integer",
+                                             "a boolean", "an object", "an array"};
     json_error_set(error, TL_ERR_INVALID_REQUEST, field->name, "must be %s",
                    type_names[field->type]);
     return TL_ERR_INVALID_REQUEST;

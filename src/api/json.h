@@ -39,6 +39,7 @@ enum json_field_type {
     JSON_FIELD_INT = 3,    /* integer in min..max */
     JSON_FIELD_BOOL = 4,
     JSON_FIELD_OBJECT = 5, /* any object (its own depth bounded by TL_JSON_DEPTH_MAX) */
+    JSON_FIELD_ARRAY = 6,  /* an array of 1..max_bytes elements (the handler checks them) */
 };
 
 struct json_field {
@@ -65,6 +66,10 @@ struct json_field {
 #define JSON_BOOL(name, required)                                                                  \
     {                                                                                              \
         name, JSON_FIELD_BOOL, required, 0, 0, 0                                                   \
+    }
+#define JSON_ARRAY(name, required, items_max)                                                      \
+    {                                                                                              \
+        name, JSON_FIELD_ARRAY, required, items_max, 0, 0                                          \
     }
 #define JSON_OBJECT(name, required)                                                                \
     {                                                                                              \

@@ -1,15 +1,18 @@
 #include "api/payments.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/page.h"
+#include "api/quotes.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/fees.h"
@@ -23,6 +26,8 @@
 #define PAYMENTS_EVENTS_MAX 2u
 
 static_assert(PAYMENTS_EVENTS_MAX <= TL_COMMAND_EVENTS_MAX, "a payment fits in one command");
+/* A quote id as sent ("quo_" and 26 characters) with room to spare, and its NUL. */
+#define PAYMENTS_QUOTE_ID_BYTES 64u
 /* Room reserved up front for a 201 body (typically ~350 bytes; long names and notes more). */
 #define PAYMENTS_BODY_BYTES_RESERVE 1024u
 
@@ -42,6 +47,10 @@ struct payments_exec {
     struct idempotency_request *idem;
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
     struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
+    /* A payment on reserved terms (a quote, a payment request) reuses a reserved id, so the
+     * ledger refuses it a second time: then the answer is this error (TL_OK: a fresh id). */
+    enum tl_err exists_err;
+    char quote_id[PAYMENTS_QUOTE_ID_BYTES]; /* "" when the body named no quote */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -91,6 +100,7 @@ static const struct json_field payments_fields[] = {
     JSON_AMOUNT("amount", true),
     JSON_STRING("currency", true, 64),
     JSON_STRING("note", false, STORE_NOTE_BYTES_MAX - 1),
+    JSON_STRING("quote_id", false, PAYMENTS_QUOTE_ID_BYTES - 1),
 };
 
 /* Reads the body into x->row (amount, currency, to_text, note) and *recipient. */
@@ -108,6 +118,7 @@ static enum tl_err payments_parse(const struct http_request *req, struct http_re
     }
     const char *to = json_field_string(body, "to");
     const char *note = json_field_string(body, "note");
+    const char *quote_id = json_field_string(body, "quote_id");
     size_t to_len = strlen(to);
     size_t note_len = note != NULL ? strlen(note) : 0;
     err = movement_currency(body, resp, &x->currency);
@@ -122,6 +133,7 @@ static enum tl_err payments_parse(const struct http_request *req, struct http_re
         TL_ASSERT(note_len < sizeof(x->row.note));
         memcpy(x->row.to_text, to, to_len + 1);
         memcpy(x->row.note, note != NULL ? note : "", note_len + 1);
+        snprintf(x->quote_id, sizeof(x->quote_id), "%s", quote_id != NULL ? quote_id : "");
         x->row.amount = json_field_int(body, "amount", 0);
         x->row.currency = x->currency->numeric;
         TL_ASSERT(x->row.amount > 0);
@@ -189,10 +201,18 @@ static enum tl_err payments_resolve_wallets(struct http_request *req, struct htt
 static enum tl_err payments_resolve_fee(struct http_request *req, struct http_response *resp,
                                         struct payments_exec *x)
 {
-    const struct config *config = req->app->config;
-    uint32_t bps = config != NULL ? config->fees_p2p_bps : 0;
-    uint32_t fixed_minor = config != NULL ? config->fees_p2p_fixed_minor : 0;
-    if (fees_p2p(x->row.amount, bps, fixed_minor, &x->row.fee) != TL_OK) {
+    struct fees_quote fee;
+    if (x->quote_id[0] != '\0') {
+        /* The quoted fee and the quote's reserved payment id (quotes.h). */
+        enum tl_err err = quotes_apply(req, resp, x->quote_id, &x->row, &x->row.id, &x->row.fee);
+        if (err != TL_OK) {
+            return err;
+        }
+        x->exists_err = TL_ERR_QUOTE_USED;
+    } else if (quotes_fee(req->app->config, FEES_P2P, x->currency, x->row.amount, &fee) ==
+               TL_OK) {
+        x->row.fee = fee.fee; /* the fees.p2p schedule (quotes.h) */
+    } else {
         /* Amount and fee together exceed what any wallet can hold. */
         return movement_refusal_fail(resp, TL_ERR_INSUFFICIENT_FUNDS);
     }
@@ -215,8 +235,27 @@ static void payments_head(struct payments_exec *x)
     movement_answer_head_done(&x->answer, x->resp);
 }
 
+/* payment.created for both parties, committed with the money (events.h). */
+static enum tl_err payments_attach_events(struct payments_exec *x, struct writer_batch *batch)
+{
+    struct events_payment event = {
+        .payment_id = x->row.id,
+        .from_user = x->row.from_user,
+        .to_user = x->row.to_user,
+        .from_handle = x->from.handle,
+        .to_handle = x->to.handle,
+        .amount = x->row.amount,
+        .fee = x->row.fee,
+        .currency = x->currency->code,
+        .created_ns = x->row.created_ns,
+        .sender_available_after = x->row.sender_available_after,
+        .recipient_available_after = x->row.recipient_available_after,
+    };
+    return events_attach_payment(batch, &event);
+}
+
 /* Writer thread, the money applied and the batch not yet committed. An error drops the
- * payment: money never moves without its row, nor without the answer a retry replays. */
+ * payment: money never moves without its row, its events, nor the answer a retry replays. */
 static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch *batch)
 {
     const struct ledger_event_result *main = &x->results[0];
@@ -229,6 +268,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     x->row.recipient_available_after = ledger_balance_available(&main->credit_after);
     store_record_payment(&x->row, &x->record_buf, &record);
     enum tl_err err = writer_batch_attach(batch, &record);
+    if (err == TL_OK) {
+        err = payments_attach_events(x, batch);
+    }
     if (err != TL_OK) {
         return err;
     }
@@ -249,6 +291,12 @@ static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer
     struct payments_exec *x = cmd->ctx;
     if (!movement_answer_restart(&x->answer, x->resp, x->idem)) {
         payments_head(x);
+    }
+    if (x->exists_err != TL_OK && (x->results[0].result == LEDGER_EXISTS ||
+                                   x->results[0].result == LEDGER_EXISTS_WITH_DIFFERENT_FIELDS)) {
+        /* The reserved id was paid already: the chain failed, nothing moved. */
+        x->answer.outcome = x->exists_err;
+        return TL_OK;
     }
     x->answer.outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
     if (x->answer.outcome == TL_OK) {
@@ -326,6 +374,9 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
         if (x->answer.outcome == TL_OK) {
             return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
         }
+        if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
+            return http_fail(resp, x->exists_err, NULL, "these terms were paid already");
+        }
         if (movement_refusal(x->answer.outcome)) {
             return movement_refusal_fail(resp, x->answer.outcome);
         }
@@ -340,6 +391,29 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
     return TL_ERR_INTERNAL;
 }
 
+/* Wallets, fee, id, then the money; the 201 on success. */
+static enum tl_err payments_finish(struct http_request *req, struct http_response *resp,
+                                   struct store *reader, struct payments_exec *x)
+{
+    enum tl_err err = payments_resolve_wallets(req, resp, reader, x);
+    if (err == TL_OK) {
+        err = payments_resolve_fee(req, resp, x);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (id128_is_zero(x->row.id)) {
+        x->row.id = id128_new();
+    }
+    x->row.status = STORE_PAYMENT_SUCCEEDED;
+    err = payments_execute(req, resp, x);
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    return err;
+}
+
 enum tl_err payments_create(struct http_request *req, struct http_response *resp)
 {
     struct payments_exec x;
@@ -352,6 +426,8 @@ enum tl_err payments_create(struct http_request *req, struct http_response *resp
     x.req = req;
     x.resp = resp;
     x.idem = idempotency_current();
+    x.exists_err = TL_OK;
+    x.quote_id[0] = '\0';
     enum tl_err err = payments_parse(req, resp, &x, &recipient);
     if (err == TL_OK) {
         err = http_request_store(req, &reader);
@@ -359,23 +435,58 @@ enum tl_err payments_create(struct http_request *req, struct http_response *resp
     if (err == TL_OK) {
         err = payments_resolve_users(req, resp, reader, &x, &recipient);
     }
+    if (err != TL_OK) {
+        return err;
+    }
+    return payments_finish(req, resp, reader, &x);
+}
+
+enum tl_err payments_create_order(struct http_request *req, struct http_response *resp,
+                                  const struct payments_order *order)
+{
+    struct payments_exec x;
+    struct store *reader = NULL;
+    bool found = false;
+    if (req->app->writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
+    TL_ASSERT(order->amount > 0);
+    TL_ASSERT(!id128_is_zero(order->payment_id));
+    TL_ASSERT(strlen(order->to_text) < sizeof(x.row.to_text));
+    TL_ASSERT(strlen(order->note) < sizeof(x.row.note));
+    memset(&x.row, 0, sizeof(x.row));
+    x.req = req;
+    x.resp = resp;
+    x.idem = idempotency_current();
+    x.exists_err = order->exists_err;
+    x.quote_id[0] = '\0';
+    x.currency = money_currency_by_numeric(order->currency);
+    TL_ASSERT(x.currency != NULL);
+    x.row.id = order->payment_id;
+    x.row.amount = order->amount;
+    x.row.currency = order->currency;
+    snprintf(x.row.to_text, sizeof(x.row.to_text), "%s", order->to_text);
+    snprintf(x.row.note, sizeof(x.row.note), "%s", order->note);
+    enum tl_err err = http_request_store(req, &reader);
     if (err == TL_OK) {
-        err = payments_resolve_wallets(req, resp, reader, &x);
+        err = money_cache_user_get(reader, req->principal.user_id, &x.from, &found);
+    }
+    if (err == TL_OK && !found) {
+        err = http_fail(resp, TL_ERR_UNAUTHORIZED, NULL, "valid credentials are required");
     }
     if (err == TL_OK) {
-        err = payments_resolve_fee(req, resp, &x);
+        err = money_cache_user_get(reader, order->to_user, &x.to, &found);
+    }
+    if (err == TL_OK && !found) {
+        err = http_fail(resp, TL_ERR_RECIPIENT_NOT_FOUND, NULL, "the recipient no longer exists");
     }
     if (err != TL_OK) {
         return err;
     }
-    x.row.id = id128_new();
-    x.row.status = STORE_PAYMENT_SUCCEEDED;
-    err = payments_execute(req, resp, &x);
-    if (err == TL_OK) {
-        resp->status = 201;
-        resp->content_type = "application/json";
-    }
-    return err;
+    TL_ASSERT(!id128_eq(x.from.id, x.to.id));
+    x.row.from_user = x.from.id;
+    x.row.to_user = x.to.id;
+    return payments_finish(req, resp, reader, &x);
 }
 
 /* ---- GET /v1/payments/{id} and GET /v1/payments ---- */

@@ -33,6 +33,25 @@
 #include "api/http.h"
 
 enum tl_err payments_create(struct http_request *req, struct http_response *resp);
+
+/*
+ * A payment on terms fixed earlier (paying a payment request): the caller pays to_user amount
+ * of currency (the fees.p2p fee on top), under the reserved payment_id. The ledger refuses a
+ * second transfer with that id, so the same terms are paid at most once; a second attempt
+ * answers exists_err (409). Otherwise exactly POST /v1/payments: the same 201 answer, refusals
+ * and idempotency. to_user is not the caller.
+ */
+struct payments_order {
+    struct id128 payment_id;
+    struct id128 to_user;
+    int64_t amount;
+    uint16_t currency; /* ISO 4217 number */
+    const char *to_text; /* stored as what the sender named, e.g. "@alice" */
+    const char *note;    /* "" when none */
+    enum tl_err exists_err;
+};
+enum tl_err payments_create_order(struct http_request *req, struct http_response *resp,
+                                  const struct payments_order *order);
 enum tl_err payments_get(struct http_request *req, struct http_response *resp);
 enum tl_err payments_list(struct http_request *req, struct http_response *resp);
 

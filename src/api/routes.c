@@ -13,10 +13,21 @@
 #include "api/router.h"
 #include "api/sessions.h"
 #include "api/users.h"
+/* identity: second factor, sessions, password, audit log */
+#include "api/audit.h"
+#include "api/security.h"
+#include "api/twofactor.h"
+/* events */
+#include "api/events.h"
 /* money */
 #include "api/deposits.h"
 #include "api/payments.h"
+#include "api/quotes.h"
+#include "api/requests.h"
 #include "api/wallets.h"
+/* passkeys and the static files of the browser side */
+#include "api/passkeys.h"
+#include "api/static_files.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -32,6 +43,24 @@ const struct route api_routes[] = {
     {HTTP_POST, "/v1/sessions", sessions_create, "sessions.create", 0, ROUTE_LIMIT_IP},
     {HTTP_DELETE, "/v1/sessions/current", sessions_delete, "sessions.delete", ROUTE_AUTH,
      ROUTE_LIMIT_USER},
+    /* Not ROUTE_IDEMPOTENT: the answer holds a token. */
+    {HTTP_POST, "/v1/sessions/mfa", twofactor_login_complete, "sessions.mfa", 0, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/me/sessions", security_sessions_list, "me.sessions.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/sessions", security_sessions_revoke_others, "me.sessions.revoke_others",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/sessions/{id}", security_session_revoke, "me.sessions.revoke",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/password", security_password_change, "me.password.change", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    /* TOTP: none idempotent, the answers hold the secret or the recovery codes. */
+    {HTTP_GET, "/v1/me/totp", twofactor_status, "me.totp.get", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/totp", twofactor_enroll, "me.totp.enroll", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/totp/confirm", twofactor_confirm, "me.totp.confirm", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/totp/disable", twofactor_disable, "me.totp.disable", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/audit", audit_list, "me.audit.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
 
     /* ---- money: wallets, deposits, payments; all per user, POSTs idempotent ---- */
     {HTTP_GET, "/v1/wallets", wallets_list, "wallets.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
@@ -46,6 +75,41 @@ const struct route api_routes[] = {
      ROUTE_LIMIT_USER},
     {HTTP_GET, "/v1/payments", payments_list, "payments.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
     {HTTP_GET, "/v1/payments/{id}", payments_get, "payments.get", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/quotes", quotes_create, "quotes.create", ROUTE_AUTH | ROUTE_IDEMPOTENT,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/payment_requests", requests_create, "payment_requests.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/payment_requests", requests_list, "payment_requests.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/payment_requests/{id}", requests_get, "payment_requests.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/payment_requests/{id}/pay", requests_pay, "payment_requests.pay",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/payment_requests/{id}/decline", requests_decline,
+     "payment_requests.decline", ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/payment_requests/{id}/cancel", requests_cancel, "payment_requests.cancel",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/splits", splits_create, "splits.create", ROUTE_AUTH | ROUTE_IDEMPOTENT,
+     ROUTE_LIMIT_USER},
+
+    /* ---- events: the signed-in user's Server-Sent Events stream (events.h) ---- */
+    {HTTP_GET, "/v1/events", events_stream, "events.stream", ROUTE_AUTH, ROUTE_LIMIT_USER},
+
+    /* ---- passkeys (WebAuthn, passkeys.h): register, list, revoke; log in without a password.
+     * The login rows are not ROUTE_IDEMPOTENT: the answer holds a token. ---- */
+    {HTTP_POST, "/v1/me/passkeys/options", passkeys_register_options, "me.passkeys.options",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/passkeys", passkeys_list, "me.passkeys.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/passkeys", passkeys_register, "me.passkeys.register", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/passkeys/{id}", passkeys_revoke, "me.passkeys.revoke", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/sessions/passkey/options", passkeys_login_options,
+     "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
+    {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
+
+    /* ---- static files of web.dir for the browser side (static_files.h) ---- */
+    {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

@@ -19,6 +19,9 @@
 #include "util/limits.h"
 #include "util/log.h"
 
+/* Bytes a streamed body is asked for at a time. */
+#define SERVER_STREAM_BLOCK_BYTES 4096u
+
 struct server {
     struct MHD_Daemon *daemon;
     struct api_app *app;
@@ -131,6 +134,48 @@ static bool server_add_header(struct MHD_Response *r, const char *name, const ch
     return MHD_add_response_header(r, name, value) == MHD_YES;
 }
 
+/* ---- Streamed bodies (http_stream): parked connections are suspended, not waited on ---- */
+
+static void server_stream_park(void *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+static void server_stream_wake(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
+static ssize_t server_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *stream = cls;
+    (void)pos;
+    ptrdiff_t n = stream->read(stream, buf, max);
+    TL_ASSERT(n >= -1 && n <= (ptrdiff_t)max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void server_stream_free(void *cls)
+{
+    struct http_stream *stream = cls;
+    stream->release(stream);
+}
+
+/* A response whose body the handler's stream produces; the stream moves to the library. */
+static struct MHD_Response *server_stream_response(struct server_request *sr)
+{
+    struct http_stream *stream = sr->resp.stream;
+    stream->park = server_stream_park;
+    stream->wake = server_stream_wake;
+    stream->conn = sr->connection;
+    struct MHD_Response *r = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, SERVER_STREAM_BLOCK_BYTES, server_stream_read, stream, server_stream_free);
+    if (r != NULL) {
+        sr->resp.stream = NULL; /* the library releases it now */
+    }
+    return r;
+}
+
 /* Hands resp to libmicrohttpd: the body buffer moves to it without a copy. */
 static enum MHD_Result server_respond(struct server_request *sr, bool close_connection)
 {
@@ -138,7 +183,9 @@ static enum MHD_Result server_respond(struct server_request *sr, bool close_conn
     struct MHD_Response *r;
     TL_ASSERT(!sr->responded);
     sr->bytes_out = resp->body.len;
-    if (resp->body.len > 0) {
+    if (resp->stream != NULL) {
+        r = server_stream_response(sr);
+    } else if (resp->body.len > 0) {
         r = MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_FREE);
         if (r != NULL) {
             buf_init(&resp->body, TL_HTTP_RESPONSE_BYTES_MAX); /* MHD frees the bytes now */
@@ -455,8 +502,10 @@ static struct MHD_Daemon *server_daemon_start(const struct server_config *config
                                               struct server *server,
                                               const struct sockaddr_storage *addr, bool ipv6)
 {
-    unsigned int flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Suspend/resume: a streamed body (GET /v1/events) parks its connection between events
+     * instead of holding a worker. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                         MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ipv6) {
         flags |= MHD_USE_IPv6;
     }

@@ -12,6 +12,8 @@
  * exchange and AEAD ciphers, and every HTTPS response carries Strict-Transport-Security.
  * Plain HTTP is refused unless the bind address is loopback or allow_insecure_http is set.
  * Every response carries Request-Id (a sane incoming one is echoed, else one is made).
+ * A response whose body is an http_stream (GET /v1/events) is served from a callback; while
+ * the stream has nothing to send its connection is suspended, so it holds no worker.
  *
  * Never: log a query string, an Authorization/Cookie header, a body or any secret.
  */

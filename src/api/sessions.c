@@ -4,16 +4,19 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/authn.h"
 #include "api/idempotency.h"
 #include "api/json.h"
 #include "api/render.h"
+#include "api/twofactor.h"
 #include "api/users.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "store/app.h"
 #include "util/assert.h"
 #include "util/log.h"
+#include "util/typeid.h"
 
 /* Throttle keys: user id bytes behind one tag, a login string that matched nobody behind
  * another, so the two can never share a bucket. */
@@ -109,6 +112,9 @@ static enum tl_err sessions_login_check(struct http_request *req, struct http_re
         return err;
     }
     if (err != TL_OK) {
+        if (login->found) {
+            audit_record(req, login->user.id, AUDIT_LOGIN_FAILED, "");
+        }
         return sessions_invalid(resp);
     }
     TL_ASSERT(login->found);
@@ -116,9 +122,21 @@ static enum tl_err sessions_login_check(struct http_request *req, struct http_re
     return TL_OK;
 }
 
-/* A new session for user: stored by token hash, cached, and rendered with the token. */
-static enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
-                                  const struct store_user *user)
+/* The client's User-Agent as printable ASCII, cut to fit (it is shown, never trusted). */
+static void sessions_user_agent(const struct http_request *req,
+                                char out[STORE_USER_AGENT_BYTES_MAX])
+{
+    const char *agent = http_request_header(req, "User-Agent");
+    size_t n = 0;
+    for (; agent != NULL && agent[n] != '\0' && n + 1 < STORE_USER_AGENT_BYTES_MAX; n++) {
+        char c = agent[n];
+        out[n] = c >= 0x20 && c <= 0x7e ? c : '?';
+    }
+    out[n] = '\0';
+}
+
+enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
+                           const struct store_user *user)
 {
     struct api_app *app = req->app;
     struct store *store = NULL;
@@ -134,6 +152,7 @@ static enum tl_err sessions_issue(struct http_request *req, struct http_response
     session.created_ns = authn_wall_ns(app->authn);
     session.expires_ns =
         session.created_ns + (uint64_t)authn_session_ttl_s(app->authn) * 1000000000u;
+    sessions_user_agent(req, session.user_agent);
     enum tl_err err = api_app_store_acquire(app, &store);
     if (err == TL_OK) {
         err = store_session_create(store, &session);
@@ -141,7 +160,10 @@ static enum tl_err sessions_issue(struct http_request *req, struct http_response
     }
     if (err == TL_OK) {
         struct authn_session cached = {user->id, session.id, session.expires_ns};
+        char session_id[TYPEID_STR_BYTES];
         authn_cache_put(app->authn, &hash, &cached);
+        typeid_encode(TYPEID_PREFIX_SESSION, session.id, session_id);
+        audit_record(req, user->id, AUDIT_LOGIN_SUCCEEDED, session_id);
         render_time_text(session.expires_ns, expires_at);
         err = http_response_json(resp, 201,
                                  json_pack("{s:s, s:s, s:o}", "token", token, "expires_at",
@@ -174,7 +196,11 @@ enum tl_err sessions_create(struct http_request *req, struct http_response *resp
         /* The answer holds a token: never stored for replay, should the route ever become
          * ROUTE_IDEMPOTENT. (The server marks every response Cache-Control: no-store.) */
         idempotency_exclude();
-        err = sessions_issue(req, resp, &login.user);
+        bool challenged = false;
+        err = twofactor_login_check(req, resp, &login.user, &challenged);
+        if (err == TL_OK && !challenged) {
+            err = sessions_issue(req, resp, &login.user);
+        }
     }
     explicit_bzero(login.user.password_hash, sizeof(login.user.password_hash));
     return err;
@@ -202,6 +228,11 @@ enum tl_err sessions_delete(struct http_request *req, struct http_response *resp
     }
     /* After the revoke, so a lookup racing with it cannot cache the old row again. */
     authn_forget(app->authn, &hash);
+    if (err == TL_OK) {
+        char session_id[TYPEID_STR_BYTES];
+        typeid_encode(TYPEID_PREFIX_SESSION, req->principal.session_id, session_id);
+        audit_record(req, req->principal.user_id, AUDIT_LOGOUT, session_id);
+    }
     resp->status = 204;
     buf_reset(&resp->body);
     return TL_OK;

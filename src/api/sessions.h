@@ -20,9 +20,18 @@
 #define TL_API_SESSIONS_H
 
 #include "api/http.h"
+#include "store/app.h"
 #include "util/err.h"
 
+/*
+ * With TOTP on (src/api/twofactor.h), a right password does not log in: the answer is 401
+ * mfa_required with a single-use challenge, completed at POST /v1/sessions/mfa.
+ */
 enum tl_err sessions_create(struct http_request *req, struct http_response *resp);
+/* A new session for user (fully authenticated): stored by token hash with the client's
+ * User-Agent, cached, audited and rendered as 201 {token, expires_at, user}. */
+enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
+                           const struct store_user *user);
 enum tl_err sessions_delete(struct http_request *req, struct http_response *resp);
 
 #endif

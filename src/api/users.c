@@ -5,6 +5,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/authn.h"
 #include "api/json.h"
 #include "api/render.h"
@@ -239,6 +240,7 @@ static enum tl_err users_insert(struct http_request *req, struct http_response *
     enum tl_err open_err =
         accounts_wallet_open(app->writer, wallet->id, wallet->user_id, wallet->currency);
     if (open_err == TL_OK) {
+        audit_record(req, user->id, AUDIT_SIGNUP, "");
         return TL_OK;
     }
     char user_hex[ID128_HEX_BYTES];

@@ -84,3 +84,31 @@ void auth_crypto_base64url(char *out, size_t out_bytes, const uint8_t *in, size_
               AUTH_CRYPTO_BASE64URL_LEN(in_bytes) + 1);
     sodium_bin2base64(out, out_bytes, in, in_bytes, variant);
 }
+
+static_assert(AUTH_CRYPTO_SEAL_KEY_BYTES == crypto_secretbox_KEYBYTES, "secretbox key");
+static_assert(AUTH_CRYPTO_SEAL_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES,
+              "secretbox overhead");
+
+void auth_crypto_seal(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t in_bytes,
+                      const uint8_t key[AUTH_CRYPTO_SEAL_KEY_BYTES])
+{
+    TL_ASSERT(out_bytes >= in_bytes + AUTH_CRYPTO_SEAL_OVERHEAD);
+    randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+    /* Cannot fail for in-memory buffers of these sizes. */
+    int rc = crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, in, in_bytes, out, key);
+    TL_ASSERT(rc == 0);
+}
+
+bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t in_bytes,
+                      const uint8_t key[AUTH_CRYPTO_SEAL_KEY_BYTES])
+{
+    if (in_bytes < AUTH_CRYPTO_SEAL_OVERHEAD || in_bytes - AUTH_CRYPTO_SEAL_OVERHEAD > out_bytes) {
+        return false;
+    }
+    if (crypto_secretbox_open_easy(out, in + crypto_secretbox_NONCEBYTES,
+                                   in_bytes - crypto_secretbox_NONCEBYTES, in, key) != 0) {
+        sodium_memzero(out, out_bytes);
+        return false;
+    }
+    return true;
+}

@@ -61,6 +61,18 @@ int auth_crypto_pwhash_needs_rehash(const char *hash_str, uint64_t opslimit, siz
 void auth_crypto_keyed_hash(uint8_t *out, size_t out_bytes, const void *in, size_t in_bytes,
                             const uint8_t *key, size_t key_bytes);
 
+/* Authenticated encryption (XSalsa20-Poly1305, libsodium secretbox) with a random nonce in
+ * front: a sealed message is AUTH_CRYPTO_SEAL_OVERHEAD bytes longer than its plaintext. */
+#define AUTH_CRYPTO_SEAL_KEY_BYTES 32
+#define AUTH_CRYPTO_SEAL_OVERHEAD (24 + 16)
+/* Seals in into out (out_bytes >= in_bytes + AUTH_CRYPTO_SEAL_OVERHEAD, asserted). Cannot fail. */
+void auth_crypto_seal(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t in_bytes,
+                      const uint8_t key[AUTH_CRYPTO_SEAL_KEY_BYTES]);
+/* Opens a sealed message into out (in_bytes - AUTH_CRYPTO_SEAL_OVERHEAD bytes). False when it
+ * is too short, does not fit out_bytes, or fails authentication (out is then wiped). */
+bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t in_bytes,
+                      const uint8_t key[AUTH_CRYPTO_SEAL_KEY_BYTES]);
+
 /* Characters base64url without padding needs for in_bytes bytes (no NUL). */
 #define AUTH_CRYPTO_BASE64URL_LEN(in_bytes) (((in_bytes)*4 + 2) / 3)
 

@@ -18,6 +18,7 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/authn.h"
+#include "api/events.h"
 #include "api/idempotency.h"
 #include "api/readers.h"
 #include "api/server.h"
@@ -50,6 +51,8 @@ struct tallyd {
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
+    struct store *events_reader;       /* the event hub's own read-only handle */
+    struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
     struct server *server;
 };
 
@@ -96,8 +99,17 @@ static int tallyd_prepare(struct tallyd *t)
                 t->config.default_currency);
         return 2;
     }
-    if (config_data_dir_prepare(t->config.data_dir, error) != TL_OK ||
-        config_secret_load(t->config.data_dir, secret, error) != TL_OK) {
+    /* With data.secret_file every node of a shared database reads one operator-made secret;
+     * otherwise the data directory holds (and on first start creates) this node's own. */
+    enum tl_err secret_err = t->config.secret_file[0] != '\0'
+                                 ? config_data_dir_make(t->config.data_dir, error)
+                                 : config_data_dir_prepare(t->config.data_dir, error);
+    if (secret_err == TL_OK) {
+        secret_err = t->config.secret_file[0] != '\0'
+                         ? config_secret_file_load(t->config.secret_file, secret, error)
+                         : config_secret_load(t->config.data_dir, secret, error);
+    }
+    if (secret_err != TL_OK) {
         fprintf(stderr, "tallyd: %s\n", error);
         return 1;
     }
@@ -165,6 +177,7 @@ static int tallyd_identity_start(struct tallyd *t)
         .passwords = t->passwords,
         .throttle = t->throttle,
         .session_ttl_s = t->config.auth_session_ttl_s,
+        .mfa_challenge_ttl_s = t->config.auth_mfa_challenge_ttl_s,
         /* At most half the workers (rounded up) may be hashing or waiting to: the rest
          * always serve payments. */
         .hash_waiters_max = (t->config.threads + 1) / 2 - AUTHN_HASH_CONCURRENCY,
@@ -173,6 +186,27 @@ static int tallyd_identity_start(struct tallyd *t)
         return tallyd_fail("cannot set up sessions", err);
     }
     return 0;
+}
+
+/* The event hub: its own reader handle; heartbeats at half the idle timeout (so a quiet
+ * stream is never cut as idle) and at most a quarter of the connections as streams. */
+static enum tl_err tallyd_events_start(struct tallyd *t)
+{
+    const struct config *c = &t->config;
+    struct store_config store_config = tallyd_store_config(t);
+    store_config.read_only = true;
+    struct events_hub_config events_config = {
+        .heartbeat_ms = c->timeout_s * 1000u / 2u,
+        .streams_max = c->connections_max / 4u > 0 ? c->connections_max / 4u : 1u,
+    };
+    enum tl_err err = store_open(&store_config, &t->events_reader);
+    if (err == TL_OK) {
+        err = events_hub_start(&events_config, t->events_reader, &t->app.draining, &t->events);
+    }
+    if (err == TL_OK) {
+        t->app.events = t->events;
+    }
+    return err;
 }
 
 /* Store, ledger, writer, readers, identity, API, server: each needs the one before it. */
@@ -219,6 +253,9 @@ static int tallyd_start(struct tallyd *t)
     if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
         return tallyd_fail("cannot start the idempotency pruner", err);
     }
+    if ((err = tallyd_events_start(t)) != TL_OK) {
+        return tallyd_fail("cannot start the event hub", err);
+    }
     struct server_config server_config = tallyd_server_config(c);
     if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
         fprintf(stderr, "tallyd: %s\n", error);
@@ -231,6 +268,8 @@ static int tallyd_start(struct tallyd *t)
 static void tallyd_stop(struct tallyd *t)
 {
     server_stop(t->server); /* no handler runs after this */
+    events_hub_stop(t->events); /* after the server: it ends the streams while draining */
+    store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
     if (t->app_ready) {
         api_app_fini(&t->app);

@@ -40,6 +40,7 @@ struct record_payment_header {
 
 struct record_idempotency_header {
     uint8_t request_hash[STORE_HASH_BYTES];
+    struct id128 claim_owner; /* zero: no claim to delete */
     uint64_t created_ns;
     uint32_t body_bytes; /* then scope, key, body */
     uint16_t status;
@@ -366,6 +367,576 @@ enum tl_err store_idempotency_prune(struct store *store, uint64_t before_ns, uin
     return app_ops(store)->idempotency_prune(store, before_ns, out_deleted);
 }
 
+/* ---- Idempotency claims ---- */
+
+enum tl_err store_idempotency_claim(struct store *store, const struct store_idempotency_claim *claim,
+                                    uint64_t now_ns, enum store_claim_result *out)
+{
+    enum tl_err err;
+
+    app_check_write(store);
+    TL_ASSERT(claim != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(!id128_is_zero(claim->owner));
+    check_time(now_ns);
+    check_time(claim->expires_ns);
+    ASSERT_TERMINATED(claim->scope);
+    ASSERT_TERMINATED(claim->key);
+    if (!text_ok(claim->scope, sizeof(claim->scope)) || !text_ok(claim->key, sizeof(claim->key))) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    err = app_ops(store)->idempotency_claim(store, claim, now_ns, out);
+    TL_ASSERT(err != TL_OK || *out == STORE_CLAIM_ACQUIRED || *out == STORE_CLAIM_HELD ||
+              *out == STORE_CLAIM_HELD_OTHER);
+    return err;
+}
+
+enum tl_err store_idempotency_claim_release(struct store *store, const char *scope,
+                                            const char *key, struct id128 owner)
+{
+    app_check_write(store);
+    TL_ASSERT(scope != NULL);
+    TL_ASSERT(key != NULL);
+    TL_ASSERT(!id128_is_zero(owner));
+    if (!text_ok(scope, STORE_IDEMPOTENCY_SCOPE_BYTES_MAX) ||
+        !text_ok(key, STORE_IDEMPOTENCY_KEY_BYTES_MAX)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->idempotency_claim_release(store, scope, key, owner);
+}
+
+enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
+                                           uint32_t *out_deleted)
+{
+    app_check_write(store);
+    TL_ASSERT(out_deleted != NULL);
+    check_time(now_ns);
+    return app_ops(store)->idempotency_claims_prune(store, now_ns, out_deleted);
+}
+
+/* ---- A key's outbox rows ---- */
+
+enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
+                                  uint32_t limit, struct store_outbox_row *out,
+                                  uint32_t *out_count)
+{
+    enum tl_err err;
+
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(!id128_is_zero(key));
+    if (limit == 0 || limit > STORE_OUTBOX_LIST_MAX) {
+        return TL_ERR_LIMIT;
+    }
+    err = app_ops(store)->outbox_list_key(store, key, after_seq, limit, out, out_count);
+    if (err == TL_OK) {
+        TL_ASSERT(*out_count <= limit);
+        for (uint32_t i = 0; i < *out_count; i++) {
+            TL_ASSERT(id128_eq(out[i].key, key));
+            TL_ASSERT(out[i].seq > (i == 0 ? after_seq : out[i - 1].seq));
+        }
+    }
+    return err;
+}
+
+enum tl_err store_outbox_seq_last(struct store *store, uint64_t *out_seq)
+{
+    enum tl_err err;
+
+    TL_ASSERT(out_seq != NULL);
+    err = app_ops(store)->outbox_seq_last(store, out_seq);
+    TL_ASSERT(err != TL_OK || *out_seq <= (uint64_t)INT64_MAX);
+    return err;
+}
+
+/* ---- Identity (schema v4) ---- */
+
+static void check_totp(const struct store_totp *totp)
+{
+    TL_ASSERT(totp != NULL);
+    TL_ASSERT(!id128_is_zero(totp->user_id));
+    TL_ASSERT(totp->sealed_bytes > 0);
+    TL_ASSERT(totp->sealed_bytes <= STORE_TOTP_SEALED_BYTES_MAX);
+    check_time(totp->created_ns);
+}
+
+enum tl_err store_totp_put(struct store *store, const struct store_totp *totp)
+{
+    app_check_write(store);
+    check_totp(totp);
+    TL_ASSERT(!totp->active);
+    TL_ASSERT(totp->last_step == 0);
+    return app_ops(store)->totp_put(store, totp);
+}
+
+enum tl_err store_totp_get(struct store *store, struct id128 user_id, struct store_totp *out,
+                           bool *found)
+{
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    enum tl_err err = app_ops(store)->totp_get(store, user_id, out, found);
+    if (err == TL_OK && *found) {
+        check_totp(out);
+        TL_ASSERT(id128_eq(out->user_id, user_id));
+    }
+    return err;
+}
+
+enum tl_err store_totp_activate(struct store *store, struct id128 user_id, uint64_t step,
+                                const uint8_t hashes[STORE_RECOVERY_CODES][STORE_HASH_BYTES])
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(step != 0);
+    TL_ASSERT(step <= (uint64_t)INT64_MAX);
+    TL_ASSERT(hashes != NULL);
+    return app_ops(store)->totp_activate(store, user_id, step, hashes);
+}
+
+enum tl_err store_totp_use_step(struct store *store, struct id128 user_id, uint64_t step)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(step != 0);
+    TL_ASSERT(step <= (uint64_t)INT64_MAX);
+    return app_ops(store)->totp_use_step(store, user_id, step);
+}
+
+enum tl_err store_totp_delete(struct store *store, struct id128 user_id)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    return app_ops(store)->totp_delete(store, user_id);
+}
+
+enum tl_err store_recovery_code_use(struct store *store, struct id128 user_id,
+                                    const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(hash != NULL);
+    check_time(now_ns);
+    return app_ops(store)->recovery_code_use(store, user_id, hash, now_ns);
+}
+
+enum tl_err store_recovery_codes_left(struct store *store, struct id128 user_id,
+                                      uint32_t *out_count)
+{
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(out_count != NULL);
+    enum tl_err err = app_ops(store)->recovery_codes_left(store, user_id, out_count);
+    TL_ASSERT(err != TL_OK || *out_count <= STORE_RECOVERY_CODES);
+    return err;
+}
+
+enum tl_err store_mfa_challenge_create(struct store *store,
+                                       const struct store_mfa_challenge *challenge)
+{
+    app_check_write(store);
+    TL_ASSERT(challenge != NULL);
+    TL_ASSERT(!id128_is_zero(challenge->user_id));
+    check_time(challenge->created_ns);
+    check_time(challenge->expires_ns);
+    TL_ASSERT(challenge->expires_ns > challenge->created_ns);
+    TL_ASSERT(!challenge->used);
+    return app_ops(store)->mfa_challenge_create(store, challenge);
+}
+
+enum tl_err store_mfa_challenge_get(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                    struct store_mfa_challenge *out, bool *found)
+{
+    TL_ASSERT(hash != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    enum tl_err err = app_ops(store)->mfa_challenge_get(store, hash, out, found);
+    TL_ASSERT(err != TL_OK || !*found || memcmp(out->hash, hash, STORE_HASH_BYTES) == 0);
+    return err;
+}
+
+enum tl_err store_mfa_challenge_consume(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                        uint64_t now_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(hash != NULL);
+    check_time(now_ns);
+    return app_ops(store)->mfa_challenge_consume(store, hash, now_ns);
+}
+
+enum tl_err store_sessions_list(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                struct store_session *out, uint32_t max, uint32_t *out_count)
+{
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(max >= 1 && max <= STORE_SESSIONS_LIST_MAX);
+    check_time(now_ns);
+    enum tl_err err = app_ops(store)->sessions_list(store, user_id, now_ns, out, max, out_count);
+    if (err == TL_OK) {
+        TL_ASSERT(*out_count <= max);
+        for (uint32_t i = 0; i < *out_count; i++) {
+            TL_ASSERT(id128_eq(out[i].user_id, user_id));
+            TL_ASSERT(!out[i].revoked);
+            TL_ASSERT(i == 0 || out[i - 1].created_ns >= out[i].created_ns);
+        }
+    }
+    return err;
+}
+
+enum tl_err store_session_revoke_id(struct store *store, struct id128 user_id,
+                                    struct id128 session_id)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(!id128_is_zero(session_id));
+    return app_ops(store)->session_revoke_id(store, user_id, session_id);
+}
+
+enum tl_err store_sessions_revoke_others(struct store *store, struct id128 user_id,
+                                         struct id128 keep_id, uint32_t *out_count)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(out_count != NULL);
+    return app_ops(store)->sessions_revoke_others(store, user_id, keep_id, out_count);
+}
+
+enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
+                                    const char *password_hash, struct id128 keep_id)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    if (!text_ok(password_hash, STORE_PASSWORD_HASH_BYTES_MAX)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->user_password_set(store, user_id, password_hash, keep_id);
+}
+
+enum tl_err store_audit_append(struct store *store, const struct store_audit *entry)
+{
+    app_check_write(store);
+    TL_ASSERT(entry != NULL);
+    TL_ASSERT(!id128_is_zero(entry->id));
+    TL_ASSERT(!id128_is_zero(entry->user_id));
+    check_time(entry->created_ns);
+    ASSERT_TERMINATED(entry->action);
+    ASSERT_TERMINATED(entry->subject);
+    ASSERT_TERMINATED(entry->request_id);
+    ASSERT_TERMINATED(entry->ip);
+    if (entry->action[0] == '\0') {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->audit_append(store, entry);
+}
+
+enum tl_err store_audit_list(struct store *store, struct id128 user_id,
+                             const struct store_audit_page *page, struct store_audit *out,
+                             uint32_t *out_count, bool *has_more)
+{
+    TL_ASSERT(page != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(has_more != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    if (page->limit == 0 || page->limit > TL_PAGE_LIMIT_MAX) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    if (!id128_is_zero(page->starting_after) && !id128_is_zero(page->ending_before)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    enum tl_err err = app_ops(store)->audit_list(store, user_id, page, out, out_count, has_more);
+    if (err == TL_OK) {
+        TL_ASSERT(*out_count <= page->limit);
+        for (uint32_t i = 0; i < *out_count; i++) {
+            TL_ASSERT(id128_eq(out[i].user_id, user_id));
+            TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
+        }
+    }
+    return err;
+}
+
+/* ---- Passkeys (schema v4) ---- */
+
+static void check_passkey(const struct store_passkey *pk)
+{
+    TL_ASSERT(pk != NULL);
+    TL_ASSERT(!id128_is_zero(pk->id));
+    TL_ASSERT(!id128_is_zero(pk->user_id));
+    TL_ASSERT(pk->credential_id_bytes >= 1);
+    TL_ASSERT(pk->credential_id_bytes <= STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX);
+    TL_ASSERT(pk->algorithm == STORE_PASSKEY_ALG_ES256 || pk->algorithm == STORE_PASSKEY_ALG_EDDSA);
+    TL_ASSERT(pk->public_key_bytes == (pk->algorithm == STORE_PASSKEY_ALG_ES256 ? 65u : 32u));
+    ASSERT_TERMINATED(pk->name);
+    check_time(pk->created_ns);
+    TL_ASSERT(pk->last_used_ns <= (uint64_t)INT64_MAX);
+    TL_ASSERT(pk->revoked_ns <= (uint64_t)INT64_MAX);
+}
+
+enum tl_err store_passkey_create(struct store *store, const struct store_passkey *passkey)
+{
+    app_check_write(store);
+    check_passkey(passkey);
+    TL_ASSERT(passkey->last_used_ns == 0);
+    TL_ASSERT(passkey->revoked_ns == 0);
+    if (passkey->name[0] == '\0') {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->passkey_create(store, passkey);
+}
+
+enum tl_err store_passkey_find(struct store *store, const uint8_t *credential_id,
+                               uint32_t credential_id_bytes, struct store_passkey *out,
+                               bool *found)
+{
+    TL_ASSERT(credential_id != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    if (credential_id_bytes == 0 || credential_id_bytes > STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    enum tl_err err =
+        app_ops(store)->passkey_find(store, credential_id, credential_id_bytes, out, found);
+    if (err == TL_OK && *found) {
+        check_passkey(out);
+        TL_ASSERT(out->credential_id_bytes == credential_id_bytes);
+        TL_ASSERT(memcmp(out->credential_id, credential_id, credential_id_bytes) == 0);
+    }
+    return err;
+}
+
+enum tl_err store_passkeys_list(struct store *store, struct id128 user_id,
+                                struct store_passkey *out, uint32_t max, uint32_t *out_count)
+{
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(max >= 1 && max <= STORE_PASSKEYS_USER_MAX);
+    enum tl_err err = app_ops(store)->passkeys_list(store, user_id, out, max, out_count);
+    if (err == TL_OK) {
+        TL_ASSERT(*out_count <= max);
+        for (uint32_t i = 0; i < *out_count; i++) {
+            check_passkey(&out[i]);
+            TL_ASSERT(id128_eq(out[i].user_id, user_id));
+            TL_ASSERT(out[i].revoked_ns == 0);
+        }
+    }
+    return err;
+}
+
+enum tl_err store_passkey_revoke(struct store *store, struct id128 user_id, struct id128 id,
+                                 uint64_t now_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(!id128_is_zero(id));
+    check_time(now_ns);
+    return app_ops(store)->passkey_revoke(store, user_id, id, now_ns);
+}
+
+enum tl_err store_passkey_use(struct store *store, struct id128 id, uint32_t sign_count,
+                              uint64_t now_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(id));
+    check_time(now_ns);
+    return app_ops(store)->passkey_use(store, id, sign_count, now_ns);
+}
+
+enum tl_err store_webauthn_challenge_create(struct store *store,
+                                            const struct store_webauthn_challenge *challenge)
+{
+    app_check_write(store);
+    TL_ASSERT(challenge != NULL);
+    TL_ASSERT(challenge->kind == STORE_WEBAUTHN_REGISTER || challenge->kind == STORE_WEBAUTHN_LOGIN);
+    TL_ASSERT(challenge->kind == STORE_WEBAUTHN_LOGIN || !id128_is_zero(challenge->user_id));
+    check_time(challenge->created_ns);
+    check_time(challenge->expires_ns);
+    TL_ASSERT(challenge->expires_ns > challenge->created_ns);
+    return app_ops(store)->webauthn_challenge_create(store, challenge);
+}
+
+enum tl_err store_webauthn_challenge_consume(struct store *store,
+                                             const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
+                                             uint64_t now_ns, struct id128 *out_user_id)
+{
+    app_check_write(store);
+    TL_ASSERT(hash != NULL);
+    TL_ASSERT(out_user_id != NULL);
+    TL_ASSERT(kind == STORE_WEBAUTHN_REGISTER || kind == STORE_WEBAUTHN_LOGIN);
+    check_time(now_ns);
+    enum tl_err err =
+        app_ops(store)->webauthn_challenge_consume(store, hash, kind, now_ns, out_user_id);
+    TL_ASSERT(err != TL_OK || kind == STORE_WEBAUTHN_LOGIN || !id128_is_zero(*out_user_id));
+    return err;
+}
+
+/* ---- Quotes and payment requests ---- */
+
+static void check_quote(const struct store_quote *q)
+{
+    TL_ASSERT(!id128_is_zero(q->id));
+    TL_ASSERT(!id128_is_zero(q->user_id));
+    TL_ASSERT(!id128_is_zero(q->payment_id));
+    TL_ASSERT(q->send_currency != 0);
+    TL_ASSERT(q->receive_currency != 0);
+    TL_ASSERT(q->amount > 0);
+    TL_ASSERT(q->fee >= 0);
+    TL_ASSERT(q->sent > 0);
+    TL_ASSERT(q->rate_num > 0);
+    TL_ASSERT(q->rate_den > 0);
+    check_time(q->created_ns);
+    check_time(q->expires_ns);
+}
+
+enum tl_err store_quote_create(struct store *store, const struct store_quote *quote)
+{
+    app_check_write(store);
+    TL_ASSERT(quote != NULL);
+    check_quote(quote);
+    TL_ASSERT(quote->send_currency != quote->receive_currency ||
+              quote->sent == quote->amount + quote->fee);
+    return app_ops(store)->quote_create(store, quote);
+}
+
+enum tl_err store_quote_get(struct store *store, struct id128 id, struct store_quote *out,
+                            bool *found)
+{
+    enum tl_err err;
+
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    TL_ASSERT(!id128_is_zero(id));
+    err = app_ops(store)->quote_get(store, id, out, found);
+    TL_ASSERT(err != TL_OK || !*found || id128_eq(out->id, id));
+    if (err == TL_OK && *found) {
+        check_quote(out);
+    }
+    return err;
+}
+
+static void check_request(const struct store_request *r)
+{
+    TL_ASSERT(!id128_is_zero(r->id));
+    TL_ASSERT(!id128_is_zero(r->requester_id));
+    TL_ASSERT(!id128_is_zero(r->payer_id));
+    TL_ASSERT(!id128_eq(r->requester_id, r->payer_id));
+    TL_ASSERT(!id128_is_zero(r->payment_id));
+    TL_ASSERT(r->amount > 0);
+    TL_ASSERT(r->currency != 0);
+    TL_ASSERT(r->status >= STORE_REQUEST_OPEN);
+    TL_ASSERT(r->status <= STORE_REQUEST_CANCELED);
+    check_time(r->created_ns);
+    check_time(r->expires_ns);
+    ASSERT_TERMINATED(r->from_text);
+    ASSERT_TERMINATED(r->note);
+}
+
+enum tl_err store_requests_create(struct store *store, const struct store_request *rows,
+                                  uint32_t count)
+{
+    app_check_write(store);
+    TL_ASSERT(rows != NULL);
+    TL_ASSERT(count >= 1);
+    TL_ASSERT(count <= STORE_REQUESTS_CREATE_MAX);
+    for (uint32_t i = 0; i < count; i++) {
+        check_request(&rows[i]);
+        TL_ASSERT(rows[i].status == STORE_REQUEST_OPEN);
+        TL_ASSERT(rows[i].closed_ns == 0);
+        TL_ASSERT(rows[i].pay_claim_ns == 0);
+        if (!text_ok(rows[i].from_text, STORE_TO_BYTES_MAX)) {
+            return TL_ERR_INVALID_REQUEST;
+        }
+    }
+    return app_ops(store)->requests_create(store, rows, count);
+}
+
+enum tl_err store_request_get(struct store *store, struct id128 id, struct store_request *out,
+                              bool *found)
+{
+    enum tl_err err;
+
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    TL_ASSERT(!id128_is_zero(id));
+    err = app_ops(store)->request_get(store, id, out, found);
+    TL_ASSERT(err != TL_OK || !*found || id128_eq(out->id, id));
+    if (err == TL_OK && *found) {
+        check_request(out);
+    }
+    return err;
+}
+
+enum tl_err store_requests_list(struct store *store, struct id128 user_id,
+                                enum store_request_role role,
+                                const struct store_request_page *page, struct store_request *out,
+                                uint32_t *out_count, bool *has_more)
+{
+    enum tl_err err;
+
+    TL_ASSERT(page != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(has_more != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(role == STORE_REQUEST_ROLE_ANY || role == STORE_REQUEST_ROLE_PAYER ||
+              role == STORE_REQUEST_ROLE_REQUESTER);
+    if (page->limit == 0 || page->limit > TL_PAGE_LIMIT_MAX) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    if (!id128_is_zero(page->starting_after) && !id128_is_zero(page->ending_before)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    err = app_ops(store)->requests_list(store, user_id, role, page, out, out_count, has_more);
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(*out_count <= page->limit);
+    for (uint32_t i = 0; i < *out_count; i++) {
+        bool payer = id128_eq(out[i].payer_id, user_id);
+        bool requester = id128_eq(out[i].requester_id, user_id);
+        check_request(&out[i]);
+        TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
+        TL_ASSERT(role != STORE_REQUEST_ROLE_PAYER || payer);
+        TL_ASSERT(role != STORE_REQUEST_ROLE_REQUESTER || requester);
+        TL_ASSERT(payer || requester);
+    }
+    return TL_OK;
+}
+
+enum tl_err store_request_claim(struct store *store, struct id128 id, struct id128 payer_id,
+                                uint64_t now_ns, bool *claimed)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(id));
+    TL_ASSERT(!id128_is_zero(payer_id));
+    TL_ASSERT(claimed != NULL);
+    check_time(now_ns);
+    return app_ops(store)->request_claim(store, id, payer_id, now_ns, claimed);
+}
+
+enum tl_err store_request_unclaim(struct store *store, struct id128 id, uint64_t claim_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(id));
+    check_time(claim_ns);
+    return app_ops(store)->request_unclaim(store, id, claim_ns);
+}
+
+enum tl_err store_request_close(struct store *store, struct id128 id, struct id128 actor_id,
+                                uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                bool *closed)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(id));
+    TL_ASSERT(!id128_is_zero(actor_id));
+    TL_ASSERT(status == STORE_REQUEST_DECLINED || status == STORE_REQUEST_CANCELED);
+    TL_ASSERT(closed != NULL);
+    TL_ASSERT(stale_before_ns <= now_ns);
+    check_time(now_ns);
+    return app_ops(store)->request_close(store, id, actor_id, status, now_ns, stale_before_ns,
+                                         closed);
+}
+
 /* ---- Records ---- */
 
 static void record_init(struct store_record *out, uint32_t kind, struct id128 key,
@@ -492,6 +1063,7 @@ enum tl_err store_record_idempotency(const struct store_idempotency *row, void *
     }
     memset(&header, 0, sizeof(header));
     memcpy(header.request_hash, row->request_hash, STORE_HASH_BYTES);
+    header.claim_owner = row->claim_owner;
     header.created_ns = row->created_ns;
     header.body_bytes = row->body_bytes;
     header.status = row->status;
@@ -529,6 +1101,7 @@ void store_record_idempotency_decode(const struct store_record *record,
               sizeof(header) + header.scope_bytes + header.key_bytes + header.body_bytes);
     memset(out, 0, sizeof(*out));
     memcpy(out->request_hash, header.request_hash, STORE_HASH_BYTES);
+    out->claim_owner = header.claim_owner;
     out->created_ns = header.created_ns;
     out->status = header.status;
     memcpy(out->scope, bytes + sizeof(header), header.scope_bytes);

@@ -95,6 +95,8 @@ enum tl_err store_wallets_list(struct store *store, struct id128 user_id,
 
 /* ---- Sessions (tokens are stored only as keyed hashes) ---- */
 
+#define STORE_USER_AGENT_BYTES_MAX 129 /* printable ASCII, cut to 128 bytes + NUL; "" if none */
+
 struct store_session {
     uint8_t token_hash[STORE_HASH_BYTES];
     struct id128 id;
@@ -102,6 +104,7 @@ struct store_session {
     uint64_t created_ns;
     uint64_t expires_ns;
     bool revoked;
+    char user_agent[STORE_USER_AGENT_BYTES_MAX]; /* schema v4 */
 };
 
 enum tl_err store_session_create(struct store *store, const struct store_session *session);
@@ -110,6 +113,112 @@ enum tl_err store_session_get(struct store *store, const uint8_t token_hash[STOR
 /* Marks it revoked; TL_ERR_NOT_FOUND when no such session. */
 enum tl_err store_session_revoke(struct store *store,
                                  const uint8_t token_hash[STORE_HASH_BYTES]);
+
+/* ---- Identity (schema v4): second factor, sessions of a user, password, audit log ---- */
+
+#define STORE_TOTP_SEALED_BYTES_MAX 104 /* nonce + MAC + secret (auth/mfa.h) */
+#define STORE_RECOVERY_CODES 10
+#define STORE_SESSIONS_LIST_MAX 100 /* live sessions a listing returns at most */
+
+/* A user's TOTP secret, sealed by the API (the store never sees it in the clear). A row is
+ * pending from enrolment until confirmed (active); last_step is the newest step used. */
+struct store_totp {
+    struct id128 user_id;
+    uint8_t sealed[STORE_TOTP_SEALED_BYTES_MAX];
+    uint32_t sealed_bytes; /* 1..STORE_TOTP_SEALED_BYTES_MAX */
+    bool active;
+    uint64_t last_step;
+    uint64_t created_ns;
+};
+
+/* Puts a pending enrolment (active false, last_step 0), replacing a pending one.
+ * TL_ERR_CONFLICT when the user has an active one (nothing written). */
+enum tl_err store_totp_put(struct store *store, const struct store_totp *totp);
+enum tl_err store_totp_get(struct store *store, struct id128 user_id, struct store_totp *out,
+                           bool *found);
+/* Activates the pending row, records step as used, and replaces the user's recovery codes with
+ * these hashes, in one transaction. TL_ERR_NOT_FOUND without a pending row (none, or active
+ * already: a second confirm). */
+enum tl_err store_totp_activate(struct store *store, struct id128 user_id, uint64_t step,
+                                const uint8_t hashes[STORE_RECOVERY_CODES][STORE_HASH_BYTES]);
+/* Records step as used when it is after the active row's last_step (one atomic compare and
+ * set: two nodes cannot both accept one code). TL_ERR_CONFLICT when it is not (a replay);
+ * TL_ERR_NOT_FOUND without an active row. */
+enum tl_err store_totp_use_step(struct store *store, struct id128 user_id, uint64_t step);
+/* Deletes the user's TOTP row and recovery codes. TL_ERR_NOT_FOUND when there was no row. */
+enum tl_err store_totp_delete(struct store *store, struct id128 user_id);
+/* Marks an unused recovery code of the user used. TL_ERR_NOT_FOUND when there is no such
+ * unused code. */
+enum tl_err store_recovery_code_use(struct store *store, struct id128 user_id,
+                                    const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns);
+/* Unused recovery codes of the user. */
+enum tl_err store_recovery_codes_left(struct store *store, struct id128 user_id,
+                                      uint32_t *out_count);
+
+/* A login waiting for its second factor, by keyed hash of the challenge. */
+struct store_mfa_challenge {
+    uint8_t hash[STORE_HASH_BYTES];
+    struct id128 user_id;
+    uint64_t created_ns;
+    uint64_t expires_ns;
+    bool used;
+};
+/* Inserts it, deleting challenges that expired before created_ns (they pile up otherwise). */
+enum tl_err store_mfa_challenge_create(struct store *store,
+                                       const struct store_mfa_challenge *challenge);
+enum tl_err store_mfa_challenge_get(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                    struct store_mfa_challenge *out, bool *found);
+/* Marks it used when it is unused and expires after now_ns (atomic: one login per challenge).
+ * TL_ERR_NOT_FOUND otherwise. */
+enum tl_err store_mfa_challenge_consume(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                        uint64_t now_ns);
+
+/* The user's sessions that are not revoked and expire after now_ns, newest first, at most max
+ * (more are not an error: the oldest are left out). */
+enum tl_err store_sessions_list(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                struct store_session *out, uint32_t max, uint32_t *out_count);
+/* Revokes the user's session with this id. TL_ERR_NOT_FOUND when the user has no such live
+ * session (another user's session is not found either). */
+enum tl_err store_session_revoke_id(struct store *store, struct id128 user_id,
+                                    struct id128 session_id);
+/* Revokes every session of the user but keep_id (zero: all). *out_count: sessions revoked. */
+enum tl_err store_sessions_revoke_others(struct store *store, struct id128 user_id,
+                                         struct id128 keep_id, uint32_t *out_count);
+/* Sets the user's password hash and revokes every session but keep_id, in one transaction.
+ * TL_ERR_NOT_FOUND when there is no such user. TL_ERR_INVALID_REQUEST when hash is empty. */
+enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
+                                    const char *password_hash, struct id128 keep_id);
+
+/* The audit log: append-only (the schema refuses UPDATE and DELETE). Never secrets. */
+#define STORE_AUDIT_ACTION_BYTES_MAX 40  /* "login.failed" */
+#define STORE_AUDIT_SUBJECT_BYTES_MAX 64 /* a reference: "sess_..." or "" */
+#define STORE_AUDIT_REQUEST_ID_BYTES_MAX 65
+#define STORE_AUDIT_IP_BYTES_MAX 48
+
+struct store_audit {
+    struct id128 id; /* UUIDv7: the order and the cursor */
+    struct id128 user_id;
+    uint64_t created_ns;
+    char action[STORE_AUDIT_ACTION_BYTES_MAX];
+    char subject[STORE_AUDIT_SUBJECT_BYTES_MAX];
+    char request_id[STORE_AUDIT_REQUEST_ID_BYTES_MAX];
+    char ip[STORE_AUDIT_IP_BYTES_MAX];
+};
+
+/* Cursor page by entry id: at most one of the two ids non-zero; limit 1..TL_PAGE_LIMIT_MAX. */
+struct store_audit_page {
+    struct id128 starting_after;
+    struct id128 ending_before;
+    uint32_t limit;
+};
+
+/* TL_ERR_INVALID_REQUEST when action is empty. */
+enum tl_err store_audit_append(struct store *store, const struct store_audit *entry);
+/* The user's entries, newest (largest id) first; starting_after gives older entries,
+ * ending_before newer ones (still newest first). TL_ERR_INVALID_REQUEST for a bad page. */
+enum tl_err store_audit_list(struct store *store, struct id128 user_id,
+                             const struct store_audit_page *page, struct store_audit *out,
+                             uint32_t *out_count, bool *has_more);
 
 /* ---- Payments: what a user asked for; its money is the ledger transfer(s) with user_ref = id */
 
@@ -159,6 +268,11 @@ struct store_idempotency {
     uint64_t created_ns;
     const char *body;     /* put: borrowed; get: malloc'd, NUL-terminated, freed by caller */
     uint32_t body_bytes;
+    /* Records only (store_record_idempotency): the owner of the caller's idempotency claim, or
+     * zero for none. When set, the batch deletes that claim in its transaction and fails when
+     * the claim is no longer this owner's (it expired and another request took the key), so
+     * the money of a request that lost its claim never commits. Ignored by put and get. */
+    struct id128 claim_owner;
 };
 
 /* Direct insert for POSTs that do not go through the writer. TL_ERR_CONFLICT when the key
@@ -171,6 +285,229 @@ enum tl_err store_idempotency_get(struct store *store, const char *scope, const 
 /* Deletes rows created before before_ns; *out_deleted counts them. */
 enum tl_err store_idempotency_prune(struct store *store, uint64_t before_ns,
                                     uint32_t *out_deleted);
+
+/* ---- Idempotency claims: one execution of a key across nodes sharing a database ---- */
+
+/*
+ * A claim marks (scope, key) as executing until it is released or expires_ns passes, so that
+ * duplicates arriving at another node answer "in progress" instead of executing again. The
+ * claim is taken in its own transaction before the handler runs; the answer's row commits
+ * later (with the money, or by store_idempotency_put) and the claim is released after it, so a
+ * claimer that then finds no idempotency row knows that no earlier request finished.
+ */
+enum store_claim_result {
+    STORE_CLAIM_ACQUIRED = 1,   /* the caller holds the key until release or expires_ns */
+    STORE_CLAIM_HELD = 2,       /* a live claim for the same request (same hash) holds it */
+    STORE_CLAIM_HELD_OTHER = 3, /* a live claim for another request (another hash) holds it */
+};
+
+struct store_idempotency_claim {
+    char scope[STORE_IDEMPOTENCY_SCOPE_BYTES_MAX];
+    char key[STORE_IDEMPOTENCY_KEY_BYTES_MAX];
+    uint8_t request_hash[STORE_HASH_BYTES];
+    struct id128 owner;  /* random, non-zero: names this claim */
+    uint64_t expires_ns; /* wall clock; a claim is live while now < expires_ns */
+};
+
+/* Takes (scope, key) for claim->owner unless a live claim (expires_ns > now_ns) holds it; an
+ * expired claim is taken over. *out says which. TL_ERR_INVALID_REQUEST when scope or key is
+ * empty or too long; TL_ERR_BUSY when the key changed hands too often to decide (retry). */
+enum tl_err store_idempotency_claim(struct store *store, const struct store_idempotency_claim *claim,
+                                    uint64_t now_ns, enum store_claim_result *out);
+/* Deletes the claim if owner still holds it. TL_OK also when it does not (it expired and was
+ * taken, or the batch that committed the answer deleted it). */
+enum tl_err store_idempotency_claim_release(struct store *store, const char *scope,
+                                            const char *key, struct id128 owner);
+/* Deletes claims that expired at or before now_ns (left by crashed nodes); *out_deleted counts
+ * them. */
+enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
+                                           uint32_t *out_deleted);
+
+/* ---- A key's outbox rows: the events of one user (api/events.c keys them by user id) ---- */
+
+/* Outbox rows whose key is key, in seq order after after_seq, at most limit (1..
+ * STORE_OUTBOX_LIST_MAX, else TL_ERR_LIMIT). On TL_OK the caller frees the rows with
+ * store_outbox_rows_free; on error nothing is allocated. TL_ERR_NOMEM. */
+enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
+                                  uint32_t limit, struct store_outbox_row *out,
+                                  uint32_t *out_count);
+/* The largest outbox seq committed, 0 when the outbox is empty. */
+enum tl_err store_outbox_seq_last(struct store *store, uint64_t *out_seq);
+
+/* ---- Quotes and payment requests (schema v4) ----
+ *
+ * Neither row has a "used" or "paid" flag that a write sets: each reserves the id of the
+ * payment that will use it (payment_id), and it is used or paid exactly when the payments row
+ * with that id exists, which commits with the money in the writer's batch. The ledger refuses a
+ * second transfer with that id, so a quote is used and a request is paid at most once. */
+
+/* A quote: the exact terms of a later movement. */
+struct store_quote {
+    struct id128 id;
+    struct id128 user_id;      /* who asked; only they may use it */
+    struct id128 recipient_id; /* zero when the quote names no recipient */
+    struct id128 payment_id;   /* reserved id of the payment that uses it */
+    uint8_t operation;         /* core/fees.h enum fees_operation */
+    uint16_t send_currency;    /* ISO 4217 numbers; equal until FX */
+    uint16_t receive_currency;
+    int64_t amount;   /* what the recipient receives, > 0 */
+    int64_t fee;      /* >= 0, in send_currency */
+    int64_t sent;     /* what leaves the sender, > 0 (amount + fee in one currency) */
+    int64_t rate_num; /* receive/send = rate_num/rate_den exactly; 1/1 in one currency */
+    int64_t rate_den;
+    uint64_t created_ns;
+    uint64_t expires_ns;
+    bool used; /* read only: the payment with payment_id exists */
+};
+
+enum tl_err store_quote_create(struct store *store, const struct store_quote *quote);
+enum tl_err store_quote_get(struct store *store, struct id128 id, struct store_quote *out,
+                            bool *found);
+
+/* Stored states; paid and expired are derived (see above and expires_ns). */
+enum store_request_status {
+    STORE_REQUEST_OPEN = 1,
+    STORE_REQUEST_DECLINED = 2,
+    STORE_REQUEST_CANCELED = 3,
+};
+
+/* Participants of one split, and so requests one store_requests_create writes, at most. */
+#define STORE_REQUESTS_CREATE_MAX 20
+
+struct store_request {
+    struct id128 id;
+    struct id128 requester_id; /* who is owed */
+    struct id128 payer_id;     /* who is asked to pay */
+    struct id128 payment_id;   /* reserved id of the payment that pays it */
+    struct id128 split_id;     /* zero when not part of a split */
+    int64_t amount;            /* minor units, > 0 */
+    uint16_t currency;         /* ISO 4217 number */
+    uint8_t status;            /* enum store_request_status */
+    uint64_t created_ns;
+    uint64_t expires_ns;
+    uint64_t closed_ns;    /* when declined or canceled; 0 while open */
+    uint64_t pay_claim_ns; /* when a pay began (0: none); see store_request_claim */
+    bool paid;             /* read only: the payment with payment_id exists */
+    uint64_t paid_ns;      /* read only: its created_ns when paid */
+    char from_text[STORE_TO_BYTES_MAX]; /* what the requester typed to name the payer */
+    char note[STORE_NOTE_BYTES_MAX];    /* "" when none */
+};
+
+/* Inserts 1..STORE_REQUESTS_CREATE_MAX rows (status open, closed_ns and pay_claim_ns 0) in one
+ * transaction: all or none. TL_ERR_INVALID_REQUEST when from_text is empty or too long. */
+enum tl_err store_requests_create(struct store *store, const struct store_request *rows,
+                                  uint32_t count);
+enum tl_err store_request_get(struct store *store, struct id128 id, struct store_request *out,
+                              bool *found);
+
+enum store_request_role {
+    STORE_REQUEST_ROLE_ANY = 3,
+    STORE_REQUEST_ROLE_PAYER = 1,
+    STORE_REQUEST_ROLE_REQUESTER = 2,
+};
+/* A page of requests by id, newest first: starting_after gives older ids, ending_before newer
+ * ones (still newest first); zero ids for the newest page; limit 1..TL_PAGE_LIMIT_MAX. */
+struct store_request_page {
+    uint32_t limit;
+    struct id128 starting_after;
+    struct id128 ending_before;
+};
+/* The user's requests in that role. TL_ERR_INVALID_REQUEST for a bad page. */
+enum tl_err store_requests_list(struct store *store, struct id128 user_id,
+                                enum store_request_role role,
+                                const struct store_request_page *page, struct store_request *out,
+                                uint32_t *out_count, bool *has_more);
+
+/*
+ * Marks a pay as begun at now_ns (pay_claim_ns = now_ns) when the request is the payer's, open,
+ * unexpired at now_ns and unpaid; *claimed says whether it was. A claim only holds off decline
+ * and cancel (store_request_close); paying twice is prevented by the ledger. Several pays may
+ * claim in turn; the last claim counts.
+ */
+enum tl_err store_request_claim(struct store *store, struct id128 id, struct id128 payer_id,
+                                uint64_t now_ns, bool *claimed);
+/* Clears the claim made at claim_ns (a pay that moved nothing); a newer claim stays. */
+enum tl_err store_request_unclaim(struct store *store, struct id128 id, uint64_t claim_ns);
+/*
+ * Declines (status STORE_REQUEST_DECLINED, actor the payer) or cancels (STORE_REQUEST_CANCELED,
+ * actor the requester) at now_ns when the request is open, unexpired, unpaid and has no claim
+ * after stale_before_ns; *closed says whether it did.
+ */
+enum tl_err store_request_close(struct store *store, struct id128 id, struct id128 actor_id,
+                                uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                bool *closed);
+
+/* ---- Passkeys (schema v4): WebAuthn credentials and ceremony challenges ---- */
+
+#define STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX 1023 /* WebAuthn Level 2's cap */
+#define STORE_PASSKEY_PUBLIC_KEY_BYTES_MAX 65      /* P-256 0x04||x||y; Ed25519 uses 32 */
+#define STORE_PASSKEY_AAGUID_BYTES 16
+#define STORE_PASSKEY_NAME_BYTES_MAX 65 /* <= 64 bytes of UTF-8 + NUL */
+#define STORE_PASSKEYS_USER_MAX 20      /* live passkeys of one user, at most */
+#define STORE_PASSKEY_ALG_ES256 (-7)
+#define STORE_PASSKEY_ALG_EDDSA (-8)
+
+struct store_passkey {
+    struct id128 id; /* UUIDv7 */
+    struct id128 user_id;
+    uint8_t credential_id[STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX];
+    uint32_t credential_id_bytes; /* 1..STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX */
+    int32_t algorithm;            /* STORE_PASSKEY_ALG_* */
+    uint8_t public_key[STORE_PASSKEY_PUBLIC_KEY_BYTES_MAX];
+    uint32_t public_key_bytes; /* 65 (ES256) or 32 (EdDSA) */
+    uint32_t sign_count;
+    uint8_t aaguid[STORE_PASSKEY_AAGUID_BYTES];
+    char name[STORE_PASSKEY_NAME_BYTES_MAX]; /* never empty */
+    uint64_t created_ns;
+    uint64_t last_used_ns; /* 0: never used */
+    uint64_t revoked_ns;   /* 0: live */
+};
+
+/* Inserts a live passkey (last_used_ns and revoked_ns 0). TL_ERR_CONFLICT when the credential
+ * id is registered already (to anyone, revoked or not); TL_ERR_LIMIT when the user has
+ * STORE_PASSKEYS_USER_MAX live passkeys. TL_ERR_INVALID_REQUEST when name is empty. */
+enum tl_err store_passkey_create(struct store *store, const struct store_passkey *passkey);
+/* By credential id (1..STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX bytes, else
+ * TL_ERR_INVALID_REQUEST), revoked or not. */
+enum tl_err store_passkey_find(struct store *store, const uint8_t *credential_id,
+                               uint32_t credential_id_bytes, struct store_passkey *out,
+                               bool *found);
+/* The user's live passkeys, oldest first, at most max (1..STORE_PASSKEYS_USER_MAX). */
+enum tl_err store_passkeys_list(struct store *store, struct id128 user_id,
+                                struct store_passkey *out, uint32_t max, uint32_t *out_count);
+/* Revokes the user's live passkey id at now_ns. TL_ERR_NOT_FOUND when the user has no such
+ * live passkey (another user's is not found either). */
+enum tl_err store_passkey_revoke(struct store *store, struct id128 user_id, struct id128 id,
+                                 uint64_t now_ns);
+/* Records an assertion: sets sign_count and last_used_ns when the passkey is live and
+ * sign_count is greater than the stored one, or both are 0 (one atomic compare and set, so two
+ * nodes cannot both accept one counter value). TL_ERR_CONFLICT otherwise (a counter that went
+ * back: a cloned authenticator or a replay; or a revoked passkey). */
+enum tl_err store_passkey_use(struct store *store, struct id128 id, uint32_t sign_count,
+                              uint64_t now_ns);
+
+/* What a challenge was issued for. */
+enum store_webauthn_kind {
+    STORE_WEBAUTHN_REGISTER = 1, /* bound to the signed-in user */
+    STORE_WEBAUTHN_LOGIN = 2,    /* bound to the named user, or zero: whoever's passkey */
+};
+
+struct store_webauthn_challenge {
+    uint8_t hash[STORE_HASH_BYTES]; /* SHA-256 of the challenge bytes */
+    uint8_t kind;                   /* enum store_webauthn_kind */
+    struct id128 user_id;           /* zero only for an unbound login challenge */
+    uint64_t created_ns;
+    uint64_t expires_ns;
+};
+
+/* Inserts it, deleting challenges that expired before created_ns. */
+enum tl_err store_webauthn_challenge_create(struct store *store,
+                                            const struct store_webauthn_challenge *challenge);
+/* Deletes the challenge when it is of this kind and expires after now_ns, and gives its user
+ * (atomic: one ceremony per challenge). TL_ERR_NOT_FOUND otherwise. */
+enum tl_err store_webauthn_challenge_consume(struct store *store,
+                                             const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
+                                             uint64_t now_ns, struct id128 *out_user_id);
 
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 

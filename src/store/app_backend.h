@@ -24,7 +24,8 @@
  * range. Outputs are filled only on TL_OK (and *conflict only on TL_ERR_CONFLICT).
  *
  * Writes (user_create, user_delete, wallet_open, session_create, session_revoke,
- * idempotency_put, idempotency_prune) run on a writable handle with no batch open, each as its
+ * idempotency_put, idempotency_prune, idempotency_claim, idempotency_claim_release,
+ * idempotency_claims_prune) run on a writable handle with no batch open, each as its
  * own transaction, waiting for the writer's batch like any other writer of the database.
  * record_write runs inside the batch transaction, between the other commit phases.
  */
@@ -68,9 +69,96 @@ struct store_app_ops {
     enum tl_err (*idempotency_prune)(struct store *store, uint64_t before_ns,
                                      uint32_t *out_deleted);
 
+    /* claim->scope and key are 1..max-1 bytes, owner non-zero. Takes an expired claim over. */
+    enum tl_err (*idempotency_claim)(struct store *store,
+                                     const struct store_idempotency_claim *claim, uint64_t now_ns,
+                                     enum store_claim_result *out);
+    enum tl_err (*idempotency_claim_release)(struct store *store, const char *scope,
+                                             const char *key, struct id128 owner);
+    enum tl_err (*idempotency_claims_prune)(struct store *store, uint64_t now_ns,
+                                            uint32_t *out_deleted);
+
+    /* limit is 1..STORE_OUTBOX_LIST_MAX. On error nothing stays allocated. */
+    enum tl_err (*outbox_list_key)(struct store *store, struct id128 key, uint64_t after_seq,
+                                   uint32_t limit, struct store_outbox_row *out,
+                                   uint32_t *out_count);
+    enum tl_err (*outbox_seq_last)(struct store *store, uint64_t *out_seq);
+
+    /* Identity (schema v4): the functions of the same names in app.h. */
+    enum tl_err (*totp_put)(struct store *store, const struct store_totp *totp);
+    enum tl_err (*totp_get)(struct store *store, struct id128 user_id, struct store_totp *out,
+                            bool *found);
+    enum tl_err (*totp_activate)(struct store *store, struct id128 user_id, uint64_t step,
+                                 const uint8_t hashes[STORE_RECOVERY_CODES][STORE_HASH_BYTES]);
+    enum tl_err (*totp_use_step)(struct store *store, struct id128 user_id, uint64_t step);
+    enum tl_err (*totp_delete)(struct store *store, struct id128 user_id);
+    enum tl_err (*recovery_code_use)(struct store *store, struct id128 user_id,
+                                     const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns);
+    enum tl_err (*recovery_codes_left)(struct store *store, struct id128 user_id,
+                                       uint32_t *out_count);
+    enum tl_err (*mfa_challenge_create)(struct store *store,
+                                        const struct store_mfa_challenge *challenge);
+    enum tl_err (*mfa_challenge_get)(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                     struct store_mfa_challenge *out, bool *found);
+    enum tl_err (*mfa_challenge_consume)(struct store *store,
+                                         const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns);
+    enum tl_err (*sessions_list)(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                 struct store_session *out, uint32_t max, uint32_t *out_count);
+    enum tl_err (*session_revoke_id)(struct store *store, struct id128 user_id,
+                                     struct id128 session_id);
+    enum tl_err (*sessions_revoke_others)(struct store *store, struct id128 user_id,
+                                          struct id128 keep_id, uint32_t *out_count);
+    enum tl_err (*user_password_set)(struct store *store, struct id128 user_id,
+                                     const char *password_hash, struct id128 keep_id);
+    enum tl_err (*audit_append)(struct store *store, const struct store_audit *entry);
+    /* page was checked as for payments_list. */
+    enum tl_err (*audit_list)(struct store *store, struct id128 user_id,
+                              const struct store_audit_page *page, struct store_audit *out,
+                              uint32_t *out_count, bool *has_more);
+
+    /* Quotes and payment requests (schema v4). rows/count of requests_create: 1..
+     * STORE_REQUESTS_CREATE_MAX checked rows; page of requests_list checked. */
+    enum tl_err (*quote_create)(struct store *store, const struct store_quote *quote);
+    enum tl_err (*quote_get)(struct store *store, struct id128 id, struct store_quote *out,
+                             bool *found);
+    enum tl_err (*requests_create)(struct store *store, const struct store_request *rows,
+                                   uint32_t count);
+    enum tl_err (*request_get)(struct store *store, struct id128 id, struct store_request *out,
+                               bool *found);
+    enum tl_err (*requests_list)(struct store *store, struct id128 user_id,
+                                 enum store_request_role role,
+                                 const struct store_request_page *page,
+                                 struct store_request *out, uint32_t *out_count, bool *has_more);
+    enum tl_err (*request_claim)(struct store *store, struct id128 id, struct id128 payer_id,
+                                 uint64_t now_ns, bool *claimed);
+    enum tl_err (*request_unclaim)(struct store *store, struct id128 id, uint64_t claim_ns);
+    enum tl_err (*request_close)(struct store *store, struct id128 id, struct id128 actor_id,
+                                 uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                 bool *closed);
+
+    /* Passkeys (schema v4): the functions of the same names in app.h, arguments checked
+     * (credential ids 1..max bytes, max of passkeys_list 1..STORE_PASSKEYS_USER_MAX). */
+    enum tl_err (*passkey_create)(struct store *store, const struct store_passkey *passkey);
+    enum tl_err (*passkey_find)(struct store *store, const uint8_t *credential_id,
+                                uint32_t credential_id_bytes, struct store_passkey *out,
+                                bool *found);
+    enum tl_err (*passkeys_list)(struct store *store, struct id128 user_id,
+                                 struct store_passkey *out, uint32_t max, uint32_t *out_count);
+    enum tl_err (*passkey_revoke)(struct store *store, struct id128 user_id, struct id128 id,
+                                  uint64_t now_ns);
+    enum tl_err (*passkey_use)(struct store *store, struct id128 id, uint32_t sign_count,
+                               uint64_t now_ns);
+    enum tl_err (*webauthn_challenge_create)(struct store *store,
+                                             const struct store_webauthn_challenge *challenge);
+    enum tl_err (*webauthn_challenge_consume)(struct store *store,
+                                              const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
+                                              uint64_t now_ns, struct id128 *out_user_id);
+
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
-     * idempotency row whose scope and key exist is skipped. */
+     * idempotency row whose scope and key exist is skipped. An idempotency row with a
+     * claim_owner deletes that claim and fails (TL_ERR_STORAGE, logged) when the owner no
+     * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
 };
 

@@ -453,12 +453,382 @@ static enum tl_err fault_idempotency_prune(struct store *store, uint64_t before_
     return fault_inner_app(f)->idempotency_prune(f->inner, before_ns, out_deleted);
 }
 
+static enum tl_err fault_idempotency_claim(struct store *store,
+                                           const struct store_idempotency_claim *claim,
+                                           uint64_t now_ns, enum store_claim_result *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_claim")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_claim(f->inner, claim, now_ns, out);
+}
+
+static enum tl_err fault_idempotency_claim_release(struct store *store, const char *scope,
+                                                   const char *key, struct id128 owner)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_claim_release")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_claim_release(f->inner, scope, key, owner);
+}
+
+static enum tl_err fault_idempotency_claims_prune(struct store *store, uint64_t now_ns,
+                                                  uint32_t *out_deleted)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "idempotency_claims_prune")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->idempotency_claims_prune(f->inner, now_ns, out_deleted);
+}
+
+static enum tl_err fault_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
+                                         uint32_t limit, struct store_outbox_row *out,
+                                         uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "outbox_list_key")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, limit, out, out_count);
+}
+
+static enum tl_err fault_outbox_seq_last(struct store *store, uint64_t *out_seq)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "outbox_seq_last")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->outbox_seq_last(f->inner, out_seq);
+}
+
+static enum tl_err fault_quote_create(struct store *store, const struct store_quote *quote)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "quote_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->quote_create(f->inner, quote);
+}
+
+static enum tl_err fault_quote_get(struct store *store, struct id128 id, struct store_quote *out,
+                                   bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "quote_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->quote_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_requests_create(struct store *store, const struct store_request *rows,
+                                         uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "requests_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->requests_create(f->inner, rows, count);
+}
+
+static enum tl_err fault_request_get(struct store *store, struct id128 id,
+                                     struct store_request *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "request_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->request_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_requests_list(struct store *store, struct id128 user_id,
+                                       enum store_request_role role,
+                                       const struct store_request_page *page,
+                                       struct store_request *out, uint32_t *out_count,
+                                       bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "requests_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->requests_list(f->inner, user_id, role, page, out, out_count,
+                                             has_more);
+}
+
+static enum tl_err fault_request_claim(struct store *store, struct id128 id, struct id128 payer_id,
+                                       uint64_t now_ns, bool *claimed)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "request_claim")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->request_claim(f->inner, id, payer_id, now_ns, claimed);
+}
+
+static enum tl_err fault_request_unclaim(struct store *store, struct id128 id, uint64_t claim_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "request_unclaim")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->request_unclaim(f->inner, id, claim_ns);
+}
+
+static enum tl_err fault_request_close(struct store *store, struct id128 id, struct id128 actor_id,
+                                       uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                       bool *closed)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "request_close")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->request_close(f->inner, id, actor_id, status, now_ns,
+                                             stale_before_ns, closed);
+}
+
 /* Not counted: it runs inside the records_write phase, which counted already (the inner
  * backend's records_write calls its own record_write, so this one is for completeness). */
 static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
 {
     struct store_fault *f = fault_from(store);
     return fault_inner_app(f)->record_write(f->inner, record);
+}
+
+/* Identity (schema v4): counted and forwarded like the calls above. */
+static enum tl_err fault_totp_put(struct store *store, const struct store_totp *totp)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "totp_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->totp_put(f->inner, totp);
+}
+
+static enum tl_err fault_totp_get(struct store *store, struct id128 user_id, struct store_totp *out,
+                                  bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "totp_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->totp_get(f->inner, user_id, out, found);
+}
+
+static enum tl_err fault_totp_activate(struct store *store, struct id128 user_id, uint64_t step,
+                                       const uint8_t hashes[STORE_RECOVERY_CODES][STORE_HASH_BYTES])
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "totp_activate")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->totp_activate(f->inner, user_id, step, hashes);
+}
+
+static enum tl_err fault_totp_use_step(struct store *store, struct id128 user_id, uint64_t step)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "totp_use_step")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->totp_use_step(f->inner, user_id, step);
+}
+
+static enum tl_err fault_totp_delete(struct store *store, struct id128 user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "totp_delete")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->totp_delete(f->inner, user_id);
+}
+
+static enum tl_err fault_recovery_code_use(struct store *store, struct id128 user_id,
+                                           const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "recovery_code_use")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->recovery_code_use(f->inner, user_id, hash, now_ns);
+}
+
+static enum tl_err fault_recovery_codes_left(struct store *store, struct id128 user_id,
+                                             uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "recovery_codes_left")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->recovery_codes_left(f->inner, user_id, out_count);
+}
+
+static enum tl_err fault_mfa_challenge_create(struct store *store,
+                                              const struct store_mfa_challenge *challenge)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "mfa_challenge_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->mfa_challenge_create(f->inner, challenge);
+}
+
+static enum tl_err fault_mfa_challenge_get(struct store *store,
+                                           const uint8_t hash[STORE_HASH_BYTES],
+                                           struct store_mfa_challenge *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "mfa_challenge_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->mfa_challenge_get(f->inner, hash, out, found);
+}
+
+static enum tl_err fault_mfa_challenge_consume(struct store *store,
+                                               const uint8_t hash[STORE_HASH_BYTES],
+                                               uint64_t now_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "mfa_challenge_consume")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->mfa_challenge_consume(f->inner, hash, now_ns);
+}
+
+static enum tl_err fault_sessions_list(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                       struct store_session *out, uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "sessions_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->sessions_list(f->inner, user_id, now_ns, out, max, out_count);
+}
+
+static enum tl_err fault_session_revoke_id(struct store *store, struct id128 user_id,
+                                           struct id128 session_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_revoke_id")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_revoke_id(f->inner, user_id, session_id);
+}
+
+static enum tl_err fault_sessions_revoke_others(struct store *store, struct id128 user_id,
+                                                struct id128 keep_id, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "sessions_revoke_others")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->sessions_revoke_others(f->inner, user_id, keep_id, out_count);
+}
+
+static enum tl_err fault_user_password_set(struct store *store, struct id128 user_id,
+                                           const char *password_hash, struct id128 keep_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_password_set")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_password_set(f->inner, user_id, password_hash, keep_id);
+}
+
+static enum tl_err fault_audit_append(struct store *store, const struct store_audit *entry)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_append")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_append(f->inner, entry);
+}
+
+static enum tl_err fault_audit_list(struct store *store, struct id128 user_id,
+                                    const struct store_audit_page *page, struct store_audit *out,
+                                    uint32_t *out_count, bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_list(f->inner, user_id, page, out, out_count, has_more);
+}
+
+/* Passkeys (schema v4). */
+static enum tl_err fault_passkey_create(struct store *store, const struct store_passkey *passkey)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "passkey_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->passkey_create(f->inner, passkey);
+}
+
+static enum tl_err fault_passkey_find(struct store *store, const uint8_t *credential_id,
+                                      uint32_t credential_id_bytes, struct store_passkey *out,
+                                      bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "passkey_find")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->passkey_find(f->inner, credential_id, credential_id_bytes, out,
+                                            found);
+}
+
+static enum tl_err fault_passkeys_list(struct store *store, struct id128 user_id,
+                                       struct store_passkey *out, uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "passkeys_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->passkeys_list(f->inner, user_id, out, max, out_count);
+}
+
+static enum tl_err fault_passkey_revoke(struct store *store, struct id128 user_id, struct id128 id,
+                                        uint64_t now_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "passkey_revoke")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->passkey_revoke(f->inner, user_id, id, now_ns);
+}
+
+static enum tl_err fault_passkey_use(struct store *store, struct id128 id, uint32_t sign_count,
+                                     uint64_t now_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "passkey_use")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->passkey_use(f->inner, id, sign_count, now_ns);
+}
+
+static enum tl_err fault_webauthn_challenge_create(struct store *store,
+                                                   const struct store_webauthn_challenge *c)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "webauthn_challenge_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->webauthn_challenge_create(f->inner, c);
+}
+
+static enum tl_err fault_webauthn_challenge_consume(struct store *store,
+                                                    const uint8_t hash[STORE_HASH_BYTES],
+                                                    uint8_t kind, uint64_t now_ns,
+                                                    struct id128 *out_user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "webauthn_challenge_consume")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->webauthn_challenge_consume(f->inner, hash, kind, now_ns,
+                                                          out_user_id);
 }
 
 static const struct store_app_ops fault_app_ops = {
@@ -473,11 +843,47 @@ static const struct store_app_ops fault_app_ops = {
     .session_create = fault_session_create,
     .session_get = fault_session_get,
     .session_revoke = fault_session_revoke,
+    .totp_put = fault_totp_put,
+    .totp_get = fault_totp_get,
+    .totp_activate = fault_totp_activate,
+    .totp_use_step = fault_totp_use_step,
+    .totp_delete = fault_totp_delete,
+    .recovery_code_use = fault_recovery_code_use,
+    .recovery_codes_left = fault_recovery_codes_left,
+    .mfa_challenge_create = fault_mfa_challenge_create,
+    .mfa_challenge_get = fault_mfa_challenge_get,
+    .mfa_challenge_consume = fault_mfa_challenge_consume,
+    .sessions_list = fault_sessions_list,
+    .session_revoke_id = fault_session_revoke_id,
+    .sessions_revoke_others = fault_sessions_revoke_others,
+    .user_password_set = fault_user_password_set,
+    .audit_append = fault_audit_append,
+    .audit_list = fault_audit_list,
     .payment_get = fault_payment_get,
     .payments_list = fault_payments_list,
     .idempotency_put = fault_idempotency_put,
     .idempotency_get = fault_idempotency_get,
     .idempotency_prune = fault_idempotency_prune,
+    .idempotency_claim = fault_idempotency_claim,
+    .idempotency_claim_release = fault_idempotency_claim_release,
+    .idempotency_claims_prune = fault_idempotency_claims_prune,
+    .outbox_list_key = fault_outbox_list_key,
+    .outbox_seq_last = fault_outbox_seq_last,
+    .quote_create = fault_quote_create,
+    .quote_get = fault_quote_get,
+    .requests_create = fault_requests_create,
+    .request_get = fault_request_get,
+    .requests_list = fault_requests_list,
+    .request_claim = fault_request_claim,
+    .request_unclaim = fault_request_unclaim,
+    .request_close = fault_request_close,
+    .passkey_create = fault_passkey_create,
+    .passkey_find = fault_passkey_find,
+    .passkeys_list = fault_passkeys_list,
+    .passkey_revoke = fault_passkey_revoke,
+    .passkey_use = fault_passkey_use,
+    .webauthn_challenge_create = fault_webauthn_challenge_create,
+    .webauthn_challenge_consume = fault_webauthn_challenge_consume,
     .record_write = fault_record_write,
 };
 

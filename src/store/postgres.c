@@ -641,9 +641,9 @@ enum tl_err store_postgres_ready(struct store *store)
 
 /* ---- Running statements ---- */
 
-static enum tl_err pg_run(struct store_postgres *s, const char *stmt, const struct pg_params *p,
-                          const char *what, PGresult **out, bool allow_unique, char *constraint,
-                          size_t constraint_bytes)
+static enum tl_err pg_run_once(struct store_postgres *s, const char *stmt,
+                               const struct pg_params *p, const char *what, PGresult **out,
+                               bool allow_unique, char *constraint, size_t constraint_bytes)
 {
     enum tl_err err = store_postgres_ready(&s->base);
     PGresult *res;
@@ -672,6 +672,29 @@ static enum tl_err pg_run(struct store_postgres *s, const char *stmt, const stru
     err = pg_err_map(res);
     PQclear(res);
     pg_note_failure(s);
+    return err;
+}
+
+/*
+ * Runs one prepared statement. A read-only handle outside a transaction that finds its
+ * connection lost (a server restart, a failover) reconnects and runs the statement once more:
+ * a read has no effect to repeat, so the caller need not see the loss. Without this every
+ * reader handle of a node answers one 503 after a failover, whenever it is next used. A
+ * writable handle never retries: a write whose answer was lost may have committed.
+ */
+static enum tl_err pg_run(struct store_postgres *s, const char *stmt, const struct pg_params *p,
+                          const char *what, PGresult **out, bool allow_unique, char *constraint,
+                          size_t constraint_bytes)
+{
+    bool was_ready = s->ready;
+    enum tl_err err =
+        pg_run_once(s, stmt, p, what, out, allow_unique, constraint, constraint_bytes);
+    if (err == TL_ERR_STORAGE && was_ready && !s->ready && s->base.read_only && !s->in_txn) {
+        err = pg_run_once(s, stmt, p, what, out, allow_unique, constraint, constraint_bytes);
+        if (err == TL_OK) {
+            TL_ASSERT(s->ready);
+        }
+    }
     return err;
 }
 

@@ -40,7 +40,7 @@ enum user_column {
 #define WALLET_COLUMNS "id, user_id, currency, created_ns"
 enum wallet_column { WCOL_ID, WCOL_USER_ID, WCOL_CURRENCY, WCOL_CREATED_NS, WCOL_COUNT };
 
-#define SESSION_COLUMNS "token_hash, id, user_id, created_ns, expires_ns, revoked"
+#define SESSION_COLUMNS "token_hash, id, user_id, created_ns, expires_ns, revoked, user_agent"
 enum session_column {
     SCOL_TOKEN_HASH,
     SCOL_ID,
@@ -48,8 +48,18 @@ enum session_column {
     SCOL_CREATED_NS,
     SCOL_EXPIRES_NS,
     SCOL_REVOKED,
+    SCOL_USER_AGENT, /* schema v4 */
     SCOL_COUNT
 };
+
+/* Identity tables of migration 004. */
+#define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
+#define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
+#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
+#define PASSKEY_COLUMNS                                                                            \
+    "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
+    "last_used_ns, revoked_ns"
+#define PASSKEY_COLUMN_COUNT 11
 
 #define PAYMENT_COLUMNS                                                                            \
     "created_ns, id, from_user, to_user, from_wallet, to_wallet, amount, fee, currency, "          \
@@ -104,8 +114,88 @@ enum idempotency_column {
         order) " ORDER BY 1 " order " LIMIT $3::bigint) " PAYMENT_SELECT                           \
                "JOIN h ON h.created_ns = p.created_ns ORDER BY p.created_ns " order
 
+/* Quotes and payment requests (migration 004). Paid and used are read from payments. */
+#define QUOTE_COLUMNS                                                                              \
+    "id, user_id, operation, recipient_id, send_currency, receive_currency, amount, fee, sent, "   \
+    "rate_num, rate_den, payment_id, created_ns, expires_ns"
+enum quote_column {
+    QCOL_ID,
+    QCOL_USER_ID,
+    QCOL_OPERATION,
+    QCOL_RECIPIENT_ID,
+    QCOL_SEND_CURRENCY,
+    QCOL_RECEIVE_CURRENCY,
+    QCOL_AMOUNT,
+    QCOL_FEE,
+    QCOL_SENT,
+    QCOL_RATE_NUM,
+    QCOL_RATE_DEN,
+    QCOL_PAYMENT_ID,
+    QCOL_CREATED_NS,
+    QCOL_EXPIRES_NS,
+    QCOL_USED,
+    QCOL_COUNT
+};
+#define REQUEST_COLUMNS                                                                            \
+    "id, requester_id, payer_id, amount, currency, status, from_text, note, split_id, "           \
+    "payment_id, created_ns, expires_ns, closed_ns, pay_claim_ns"
+#define REQUEST_SELECT                                                                             \
+    "SELECT r.id, r.requester_id, r.payer_id, r.amount, r.currency, r.status, r.from_text, "       \
+    "r.note, r.split_id, r.payment_id, r.created_ns, r.expires_ns, r.closed_ns, r.pay_claim_ns, "  \
+    "p.created_ns FROM payment_requests r LEFT JOIN payments p ON p.id = r.payment_id "
+/* $1 user, $2 role bits (1 payer, 2 requester). */
+#define REQUESTS_ROLE                                                                              \
+    "WHERE ((($2::integer & 1) <> 0 AND r.payer_id = $1::bytea) OR "                               \
+    "(($2::integer & 2) <> 0 AND r.requester_id = $1::bytea)) "
+#define REQUEST_UNPAID                                                                             \
+    "NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = payment_requests.payment_id)"
+enum request_column {
+    RCOL_ID,
+    RCOL_REQUESTER_ID,
+    RCOL_PAYER_ID,
+    RCOL_AMOUNT,
+    RCOL_CURRENCY,
+    RCOL_STATUS,
+    RCOL_FROM_TEXT,
+    RCOL_NOTE,
+    RCOL_SPLIT_ID,
+    RCOL_PAYMENT_ID,
+    RCOL_CREATED_NS,
+    RCOL_EXPIRES_NS,
+    RCOL_CLOSED_NS,
+    RCOL_PAY_CLAIM_NS,
+    RCOL_PAID_NS,
+    RCOL_COUNT
+};
+
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
+    X(ASTMT_QUOTE_INSERT,                                                                          \
+      "INSERT INTO quotes (" QUOTE_COLUMNS ") VALUES ($1::bytea, $2::bytea, $3::integer, "         \
+      "$4::bytea, $5::integer, $6::integer, $7::bigint, $8::bigint, $9::bigint, $10::bigint, "     \
+      "$11::bigint, $12::bytea, $13::bigint, $14::bigint)")                                        \
+    X(ASTMT_QUOTE_GET, "SELECT " QUOTE_COLUMNS ", EXISTS (SELECT 1 FROM payments p WHERE "         \
+                       "p.id = quotes.payment_id) FROM quotes WHERE id = $1::bytea")               \
+    X(ASTMT_REQUESTS_INSERT,                                                                       \
+      "INSERT INTO payment_requests (" REQUEST_COLUMNS ") SELECT * FROM unnest($1::bytea[], "      \
+      "$2::bytea[], $3::bytea[], $4::bigint[], $5::integer[], $6::integer[], $7::text[], "         \
+      "$8::text[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[], $13::bigint[], "       \
+      "$14::bigint[])")                                                                            \
+    X(ASTMT_REQUEST_GET, REQUEST_SELECT "WHERE r.id = $1::bytea")                                  \
+    X(ASTMT_REQUESTS_OLDER, REQUEST_SELECT REQUESTS_ROLE "AND r.id < $3::bytea ORDER BY r.id "     \
+                                                        "DESC LIMIT $4::bigint")                   \
+    X(ASTMT_REQUESTS_NEWER, REQUEST_SELECT REQUESTS_ROLE "AND r.id > $3::bytea ORDER BY r.id "     \
+                                                        "ASC LIMIT $4::bigint")                    \
+    X(ASTMT_REQUEST_CLAIM,                                                                         \
+      "UPDATE payment_requests SET pay_claim_ns = $3::bigint WHERE id = $1::bytea AND "            \
+      "payer_id = $2::bytea AND status = 1 AND expires_ns > $3::bigint AND " REQUEST_UNPAID)       \
+    X(ASTMT_REQUEST_UNCLAIM, "UPDATE payment_requests SET pay_claim_ns = 0 WHERE id = $1::bytea "  \
+                             "AND pay_claim_ns = $2::bigint")                                      \
+    X(ASTMT_REQUEST_CLOSE,                                                                         \
+      "UPDATE payment_requests SET status = $3::integer, closed_ns = $4::bigint WHERE id = "       \
+      "$1::bytea AND (CASE WHEN $3::integer = 2 THEN payer_id ELSE requester_id END) = $2::bytea " \
+      "AND status = 1 AND expires_ns > $4::bigint AND pay_claim_ns <= $5::bigint AND "             \
+      REQUEST_UNPAID)                                                                              \
     X(ASTMT_USER_CONFLICTS, "SELECT EXISTS (SELECT 1 FROM users WHERE handle = $1::text), "        \
                             "EXISTS (SELECT 1 FROM users WHERE email = $2::text), "                \
                             "EXISTS (SELECT 1 FROM users WHERE phone = $3::text)")                 \
@@ -132,9 +222,78 @@ enum idempotency_column {
     X(ASTMT_WALLETS_LIST, "SELECT " WALLET_COLUMNS " FROM wallets WHERE user_id = $1::bytea "      \
                           "ORDER BY created_ns, id LIMIT $2::bigint")                              \
     X(ASTMT_SESSION_INSERT, "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES ($1::bytea, "       \
-                            "$2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::integer)")          \
+                            "$2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::integer, "          \
+                            "$7::text)")                                                           \
     X(ASTMT_SESSION_GET, "SELECT " SESSION_COLUMNS " FROM sessions WHERE token_hash = $1::bytea")  \
     X(ASTMT_SESSION_REVOKE, "UPDATE sessions SET revoked = 1 WHERE token_hash = $1::bytea")        \
+    /* Identity (migration 004): TOTP, recovery codes, challenges, sessions, audit log. */        \
+    X(ASTMT_TOTP_GET, "SELECT " TOTP_COLUMNS " FROM mfa_totp WHERE user_id = $1::bytea")           \
+    X(ASTMT_TOTP_PUT, "INSERT INTO mfa_totp (" TOTP_COLUMNS ") VALUES ($1::bytea, $2::bytea, 0, "  \
+                      "0, $3::bigint) ON CONFLICT (user_id) DO UPDATE SET sealed = "               \
+                      "excluded.sealed, last_step = 0, created_ns = excluded.created_ns "          \
+                      "WHERE mfa_totp.active = 0")                                                 \
+    X(ASTMT_TOTP_ACTIVATE,                                                                         \
+      "WITH t AS (UPDATE mfa_totp SET active = 1, last_step = $2::bigint WHERE user_id = "         \
+      "$1::bytea AND active = 0 AND last_step < $2::bigint RETURNING user_id), "                   \
+      "d AS (DELETE FROM mfa_recovery_codes WHERE user_id = $1::bytea AND EXISTS (SELECT 1 "       \
+      "FROM t)), i AS (INSERT INTO mfa_recovery_codes (user_id, code_hash, used_ns) SELECT "       \
+      "$1::bytea, h, 0 FROM unnest(ARRAY[$3::bytea, $4::bytea, $5::bytea, $6::bytea, $7::bytea, "  \
+      "$8::bytea, $9::bytea, $10::bytea, $11::bytea, $12::bytea]) h WHERE EXISTS (SELECT 1 "       \
+      "FROM t)) SELECT count(*) FROM t")                                                           \
+    X(ASTMT_TOTP_USE_STEP, "UPDATE mfa_totp SET last_step = $2::bigint WHERE user_id = $1::bytea " \
+                           "AND active = 1 AND last_step < $2::bigint")                            \
+    X(ASTMT_TOTP_DELETE, "WITH r AS (DELETE FROM mfa_recovery_codes WHERE user_id = $1::bytea) "   \
+                         "DELETE FROM mfa_totp WHERE user_id = $1::bytea")                         \
+    X(ASTMT_RECOVERY_USE, "UPDATE mfa_recovery_codes SET used_ns = $3::bigint WHERE user_id = "    \
+                          "$1::bytea AND code_hash = $2::bytea AND used_ns = 0")                   \
+    X(ASTMT_RECOVERY_LEFT, "SELECT count(*) FROM mfa_recovery_codes WHERE user_id = $1::bytea "    \
+                           "AND used_ns = 0")                                                      \
+    X(ASTMT_CHALLENGE_CREATE,                                                                      \
+      "WITH d AS (DELETE FROM mfa_challenges WHERE expires_ns < $3::bigint) INSERT INTO "          \
+      "mfa_challenges (" CHALLENGE_COLUMNS ") VALUES ($1::bytea, $2::bytea, $3::bigint, "          \
+      "$4::bigint, 0)")                                                                            \
+    X(ASTMT_CHALLENGE_GET, "SELECT " CHALLENGE_COLUMNS " FROM mfa_challenges WHERE "               \
+                           "challenge_hash = $1::bytea")                                           \
+    X(ASTMT_CHALLENGE_CONSUME, "UPDATE mfa_challenges SET used = 1 WHERE challenge_hash = "        \
+                               "$1::bytea AND used = 0 AND expires_ns > $2::bigint")               \
+    X(ASTMT_SESSIONS_LIST, "SELECT " SESSION_COLUMNS " FROM sessions WHERE user_id = $1::bytea "   \
+                           "AND revoked = 0 AND expires_ns > $2::bigint ORDER BY created_ns "      \
+                           "DESC, id DESC LIMIT $3::bigint")                                       \
+    X(ASTMT_SESSION_REVOKE_ID, "UPDATE sessions SET revoked = 1 WHERE user_id = $1::bytea AND "    \
+                               "id = $2::bytea AND revoked = 0")                                   \
+    X(ASTMT_SESSIONS_REVOKE_OTHERS, "UPDATE sessions SET revoked = 1 WHERE user_id = $1::bytea "   \
+                                    "AND id <> $2::bytea AND revoked = 0")                         \
+    X(ASTMT_USER_PASSWORD_SET,                                                                     \
+      "WITH u AS (UPDATE users SET password_hash = $2::text WHERE id = $1::bytea RETURNING id), "  \
+      "s AS (UPDATE sessions SET revoked = 1 WHERE user_id = $1::bytea AND id <> $3::bytea AND "   \
+      "revoked = 0 AND EXISTS (SELECT 1 FROM u)) SELECT count(*) FROM u")                          \
+    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES ($1::bytea, "          \
+                          "$2::bytea, $3::bigint, $4::text, $5::text, $6::text, $7::text)")        \
+    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
+                         "id < $2::bytea ORDER BY id DESC LIMIT $3::bigint")                       \
+    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
+                         "id > $2::bytea ORDER BY id ASC LIMIT $3::bigint")                        \
+    /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
+    X(ASTMT_PASSKEY_INSERT,                                                                        \
+      "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT $1::bytea, $2::bytea, $3::bytea, "         \
+      "$4::integer, $5::bytea, $6::bigint, $7::bytea, $8::text, $9::bigint, 0, 0 WHERE (SELECT "   \
+      "count(*) FROM passkeys WHERE user_id = $2::bytea AND revoked_ns = 0) < $10::bigint")       \
+    X(ASTMT_PASSKEY_FIND, "SELECT " PASSKEY_COLUMNS " FROM passkeys WHERE credential_id = "        \
+                          "$1::bytea")                                                             \
+    X(ASTMT_PASSKEYS_LIST, "SELECT " PASSKEY_COLUMNS " FROM passkeys WHERE user_id = $1::bytea "   \
+                           "AND revoked_ns = 0 ORDER BY created_ns, id LIMIT $2::bigint")          \
+    X(ASTMT_PASSKEY_REVOKE, "UPDATE passkeys SET revoked_ns = $3::bigint WHERE user_id = "         \
+                            "$1::bytea AND id = $2::bytea AND revoked_ns = 0")                     \
+    X(ASTMT_PASSKEY_USE, "UPDATE passkeys SET sign_count = $2::bigint, last_used_ns = $3::bigint " \
+                         "WHERE id = $1::bytea AND revoked_ns = 0 AND (sign_count < $2::bigint "  \
+                         "OR (sign_count = 0 AND $2::bigint = 0))")                                \
+    X(ASTMT_WEBAUTHN_CREATE,                                                                       \
+      "WITH d AS (DELETE FROM webauthn_challenges WHERE expires_ns < $4::bigint) INSERT INTO "     \
+      "webauthn_challenges (challenge_hash, kind, user_id, created_ns, expires_ns) VALUES "        \
+      "($1::bytea, $2::integer, $3::bytea, $4::bigint, $5::bigint)")                               \
+    X(ASTMT_WEBAUTHN_CONSUME, "DELETE FROM webauthn_challenges WHERE challenge_hash = $1::bytea "  \
+                              "AND kind = $2::integer AND expires_ns > $3::bigint RETURNING "     \
+                              "user_id")                                                           \
     X(ASTMT_PAYMENT_GET, PAYMENT_SELECT "WHERE p.id = $1::bytea")                                  \
     X(ASTMT_PAYMENTS_ANY_OLDER, PAYMENTS_ANY_SQL("<", "DESC"))                                     \
     X(ASTMT_PAYMENTS_ANY_NEWER, PAYMENTS_ANY_SQL(">", "ASC"))                                      \
@@ -161,7 +320,30 @@ enum idempotency_column {
     X(ASTMT_IDEMPOTENCY_PRUNE,                                                                     \
       "DELETE FROM idempotency i USING (SELECT scope, key FROM idempotency WHERE "                 \
       "created_ns < $1::bigint ORDER BY created_ns LIMIT $2::bigint) d "                           \
-      "WHERE i.scope = d.scope AND i.key = d.key")
+      "WHERE i.scope = d.scope AND i.key = d.key")                                                 \
+    /* Claims (migration 004). The insert takes a free or expired claim and answers the claim  \
+     * as it stands: true when it is ours; false with the live holder's hash (read with the     \
+     * statement's snapshot, so a holder that committed after it began is missed: no row, and  \
+     * the caller runs the statement again). */                                                    \
+    X(ASTMT_CLAIM_TAKE,                                                                            \
+      "WITH ins AS (INSERT INTO idempotency_claims (scope, key, request_hash, owner, expires_ns) "  \
+      "VALUES ($1::text, $2::text, $3::bytea, $4::bytea, $5::bigint) ON CONFLICT (scope, key) "    \
+      "DO UPDATE SET request_hash = EXCLUDED.request_hash, owner = EXCLUDED.owner, "               \
+      "expires_ns = EXCLUDED.expires_ns WHERE idempotency_claims.expires_ns <= $6::bigint "        \
+      "RETURNING request_hash) SELECT request_hash, true FROM ins UNION ALL "                      \
+      "SELECT request_hash, false FROM idempotency_claims WHERE scope = $1::text AND "             \
+      "key = $2::text AND expires_ns > $6::bigint AND NOT EXISTS (SELECT 1 FROM ins)")             \
+    X(ASTMT_CLAIM_DELETE, "DELETE FROM idempotency_claims WHERE scope = $1::text AND "             \
+                          "key = $2::text AND owner = $3::bytea")                                  \
+    X(ASTMT_CLAIMS_PRUNE, "DELETE FROM idempotency_claims WHERE expires_ns <= $1::bigint")         \
+    /* The fence of a batch: each claimed answer deletes its own claim, or the batch fails. */     \
+    X(ASTMT_CLAIMS_FENCE, "DELETE FROM idempotency_claims c USING unnest($1::text[], "             \
+                          "$2::text[], $3::bytea[]) AS u(scope, key, owner) WHERE "                \
+                          "c.scope = u.scope AND c.key = u.key AND c.owner = u.owner")             \
+    /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
+    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = $1::bytea "     \
+                             "AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")                 \
+    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -298,6 +480,7 @@ static bool row_session(const PGresult *res, int row, void *item)
     ok = ok && col_time(res, row, SCOL_CREATED_NS, &s.created_ns);
     ok = ok && col_time(res, row, SCOL_EXPIRES_NS, &s.expires_ns);
     ok = ok && pg_col_int_range(res, row, SCOL_REVOKED, 0, 1, &revoked);
+    ok = ok && pg_col_text(res, row, SCOL_USER_AGENT, s.user_agent, sizeof(s.user_agent), true);
     if (!ok) {
         return false;
     }
@@ -668,6 +851,7 @@ static enum tl_err pg_app_session_create(struct store *store, const struct store
     pg_param_u64_clamped(&p, session->created_ns);
     pg_param_u64_clamped(&p, session->expires_ns);
     pg_param_i32(&p, session->revoked ? 1 : 0);
+    pg_param_text(&p, session->user_agent);
     err = app_run(store, ASTMT_SESSION_INSERT, &p, &res);
     PQclear(res);
     return err;
@@ -699,6 +883,389 @@ static enum tl_err pg_app_session_revoke(struct store *store,
         return err;
     }
     err = strcmp(PQcmdTuples(res), "0") == 0 ? TL_ERR_NOT_FOUND : TL_OK;
+    PQclear(res);
+    return err;
+}
+
+/* ---- Identity (schema v4): TOTP, recovery codes, challenges, sessions, audit log ---- */
+
+static bool row_totp(const PGresult *res, int row, void *item)
+{
+    struct store_totp t;
+    int32_t active;
+    int bytes;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == 5);
+    memset(&t, 0, sizeof(t));
+    ok = col_id(res, row, 0, &t.user_id);
+    bytes = PQgetisnull(res, row, 1) ? -1 : PQgetlength(res, row, 1);
+    ok = ok && bytes > 0 && bytes <= STORE_TOTP_SEALED_BYTES_MAX;
+    ok = ok && pg_col_int_range(res, row, 2, 0, 1, &active);
+    ok = ok && pg_col_uint(res, row, 3, 0, INT64_MAX, &t.last_step);
+    ok = ok && col_time(res, row, 4, &t.created_ns);
+    if (!ok) {
+        return false;
+    }
+    memcpy(t.sealed, PQgetvalue(res, row, 1), (size_t)bytes);
+    t.sealed_bytes = (uint32_t)bytes;
+    t.active = active == 1;
+    *(struct store_totp *)item = t;
+    return true;
+}
+
+static bool row_challenge(const PGresult *res, int row, void *item)
+{
+    struct store_mfa_challenge c;
+    int32_t used;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == 5);
+    memset(&c, 0, sizeof(c));
+    ok = col_hash(res, row, 0, c.hash);
+    ok = ok && col_id(res, row, 1, &c.user_id);
+    ok = ok && col_time(res, row, 2, &c.created_ns);
+    ok = ok && col_time(res, row, 3, &c.expires_ns);
+    ok = ok && pg_col_int_range(res, row, 4, 0, 1, &used);
+    if (!ok) {
+        return false;
+    }
+    c.used = used == 1;
+    *(struct store_mfa_challenge *)item = c;
+    return true;
+}
+
+static bool row_audit(const PGresult *res, int row, void *item)
+{
+    struct store_audit e;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == 7);
+    memset(&e, 0, sizeof(e));
+    ok = col_id(res, row, 0, &e.id);
+    ok = ok && col_id(res, row, 1, &e.user_id);
+    ok = ok && col_time(res, row, 2, &e.created_ns);
+    ok = ok && pg_col_text(res, row, 3, e.action, sizeof(e.action), false);
+    ok = ok && pg_col_text(res, row, 4, e.subject, sizeof(e.subject), true);
+    ok = ok && pg_col_text(res, row, 5, e.request_id, sizeof(e.request_id), true);
+    ok = ok && pg_col_text(res, row, 6, e.ip, sizeof(e.ip), true);
+    if (!ok) {
+        return false;
+    }
+    *(struct store_audit *)item = e;
+    return true;
+}
+
+/* Runs a write statement; *changes is PQcmdTuples of the answer. */
+static enum tl_err identity_write(struct store *store, enum app_stmt which,
+                                  const struct pg_params *p, uint64_t *changes)
+{
+    PGresult *res = NULL;
+    char *end = NULL;
+
+    app_assert_no_batch(store);
+    enum tl_err err = app_run(store, which, p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    const char *text = PQcmdTuples(res);
+    *changes = strtoull(text, &end, 10);
+    if (text[0] == '\0' || end == NULL || *end != '\0') {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Runs a statement answering one row of one bigint (a count). */
+static enum tl_err identity_count(struct store *store, enum app_stmt which,
+                                  const struct pg_params *p, uint64_t *out)
+{
+    PGresult *res = NULL;
+    enum tl_err err = app_run(store, which, p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, INT64_MAX, out)) {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_totp_put(struct store *store, const struct store_totp *totp)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, totp->user_id);
+    pg_param_bytes(&p, totp->sealed, totp->sealed_bytes);
+    pg_param_u64_clamped(&p, totp->created_ns);
+    enum tl_err err = identity_write(store, ASTMT_TOTP_PUT, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_CONFLICT : err;
+}
+
+static enum tl_err pg_app_totp_get(struct store *store, struct id128 user_id,
+                                   struct store_totp *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    return app_lookup(store, ASTMT_TOTP_GET, &p, row_totp, out, found);
+}
+
+/* One statement: activate, then replace the recovery codes only if a row was activated. */
+static enum tl_err pg_app_totp_activate(struct store *store, struct id128 user_id, uint64_t step,
+                                        const uint8_t hashes[STORE_RECOVERY_CODES]
+                                                            [STORE_HASH_BYTES])
+{
+    struct pg_params p;
+    uint64_t activated = 0;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, step);
+    for (int i = 0; i < STORE_RECOVERY_CODES; i++) {
+        pg_param_bytes(&p, hashes[i], STORE_HASH_BYTES);
+    }
+    enum tl_err err = identity_count(store, ASTMT_TOTP_ACTIVATE, &p, &activated);
+    return err == TL_OK && activated == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_totp_use_step(struct store *store, struct id128 user_id, uint64_t step)
+{
+    struct pg_params p;
+    struct store_totp row;
+    uint64_t changes = 0;
+    bool found = false;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, step);
+    enum tl_err err = identity_write(store, ASTMT_TOTP_USE_STEP, &p, &changes);
+    if (err != TL_OK || changes == 1) {
+        return err;
+    }
+    err = pg_app_totp_get(store, user_id, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    return found && row.active ? TL_ERR_CONFLICT : TL_ERR_NOT_FOUND;
+}
+
+static enum tl_err pg_app_totp_delete(struct store *store, struct id128 user_id)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    enum tl_err err = identity_write(store, ASTMT_TOTP_DELETE, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_recovery_code_use(struct store *store, struct id128 user_id,
+                                            const uint8_t hash[STORE_HASH_BYTES], uint64_t now_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_bytes(&p, hash, STORE_HASH_BYTES);
+    pg_param_u64_clamped(&p, now_ns);
+    enum tl_err err = identity_write(store, ASTMT_RECOVERY_USE, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_recovery_codes_left(struct store *store, struct id128 user_id,
+                                              uint32_t *out_count)
+{
+    struct pg_params p;
+    uint64_t count = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    enum tl_err err = identity_count(store, ASTMT_RECOVERY_LEFT, &p, &count);
+    if (err == TL_OK && count > STORE_RECOVERY_CODES) {
+        err = store_postgres_corrupt("recovery_codes_left");
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)count;
+    }
+    return err;
+}
+
+static enum tl_err pg_app_mfa_challenge_create(struct store *store,
+                                               const struct store_mfa_challenge *c)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_bytes(&p, c->hash, STORE_HASH_BYTES);
+    pg_param_id(&p, c->user_id);
+    pg_param_u64_clamped(&p, c->created_ns);
+    pg_param_u64_clamped(&p, c->expires_ns);
+    return identity_write(store, ASTMT_CHALLENGE_CREATE, &p, &changes);
+}
+
+static enum tl_err pg_app_mfa_challenge_get(struct store *store,
+                                            const uint8_t hash[STORE_HASH_BYTES],
+                                            struct store_mfa_challenge *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_bytes(&p, hash, STORE_HASH_BYTES);
+    return app_lookup(store, ASTMT_CHALLENGE_GET, &p, row_challenge, out, found);
+}
+
+static enum tl_err pg_app_mfa_challenge_consume(struct store *store,
+                                                const uint8_t hash[STORE_HASH_BYTES],
+                                                uint64_t now_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_bytes(&p, hash, STORE_HASH_BYTES);
+    pg_param_u64_clamped(&p, now_ns);
+    enum tl_err err = identity_write(store, ASTMT_CHALLENGE_CONSUME, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_sessions_list(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                        struct store_session *out, uint32_t max,
+                                        uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, now_ns);
+    pg_param_i64(&p, max);
+    enum tl_err err = app_run(store, ASTMT_SESSIONS_LIST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint32_t)rows > max) {
+        err = store_postgres_corrupt("sessions_list");
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!row_session(res, i, &out[i])) {
+            err = store_postgres_corrupt("sessions_list");
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_session_revoke_id(struct store *store, struct id128 user_id,
+                                            struct id128 session_id)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_id(&p, session_id);
+    enum tl_err err = identity_write(store, ASTMT_SESSION_REVOKE_ID, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_sessions_revoke_others(struct store *store, struct id128 user_id,
+                                                 struct id128 keep_id, uint32_t *out_count)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_id(&p, keep_id);
+    enum tl_err err = identity_write(store, ASTMT_SESSIONS_REVOKE_OTHERS, &p, &changes);
+    if (err == TL_OK) {
+        *out_count = changes > UINT32_MAX ? UINT32_MAX : (uint32_t)changes;
+    }
+    return err;
+}
+
+/* One statement: the new hash, and the other sessions revoked only if the user exists. */
+static enum tl_err pg_app_user_password_set(struct store *store, struct id128 user_id,
+                                            const char *password_hash, struct id128 keep_id)
+{
+    struct pg_params p;
+    uint64_t updated = 0;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_text(&p, password_hash);
+    pg_param_id(&p, keep_id);
+    enum tl_err err = identity_count(store, ASTMT_USER_PASSWORD_SET, &p, &updated);
+    return err == TL_OK && updated == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_audit_append(struct store *store, const struct store_audit *e)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, e->id);
+    pg_param_id(&p, e->user_id);
+    pg_param_u64_clamped(&p, e->created_ns);
+    pg_param_text(&p, e->action);
+    pg_param_text(&p, e->subject);
+    pg_param_text(&p, e->request_id);
+    pg_param_text(&p, e->ip);
+    return identity_write(store, ASTMT_AUDIT_INSERT, &p, &changes);
+}
+
+/* Older pages walk down from the cursor (or from the top), newer pages walk up and are
+ * reversed: every page is newest first. limit + 1 rows say has_more. */
+static enum tl_err pg_app_audit_list(struct store *store, struct id128 user_id,
+                                     const struct store_audit_page *page, struct store_audit *out,
+                                     uint32_t *out_count, bool *has_more)
+{
+    bool newer = !id128_is_zero(page->ending_before);
+    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
+    uint8_t top[ID128_BYTES];
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    if (newer) {
+        pg_param_id(&p, page->ending_before);
+    } else if (!id128_is_zero(page->starting_after)) {
+        pg_param_id(&p, page->starting_after);
+    } else {
+        memset(top, 0xff, sizeof(top)); /* above every id */
+        pg_param_bytes(&p, top, sizeof(top));
+    }
+    pg_param_i64(&p, (int64_t)page->limit + 1);
+    enum tl_err err = app_run(store, which, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    uint32_t count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        if (!row_audit(res, (int)i, &out[newer ? count - 1 - i : i])) {
+            err = store_postgres_corrupt(app_stmt_name[which]);
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = count;
+        *has_more = rows > (int)page->limit;
+    }
     PQclear(res);
     return err;
 }
@@ -858,6 +1425,451 @@ static enum tl_err pg_app_idempotency_prune(struct store *store, uint64_t before
     return TL_OK;
 }
 
+/* ---- Idempotency claims ---- */
+
+/* Tries of the claim statement when the holder it conflicted with is not in its snapshot. */
+#define APP_CLAIM_TRIES 3
+
+static enum tl_err pg_app_idempotency_claim(struct store *store,
+                                            const struct store_idempotency_claim *claim,
+                                            uint64_t now_ns, enum store_claim_result *out)
+{
+    app_assert_no_batch(store);
+    for (int attempt = 0; attempt < APP_CLAIM_TRIES; attempt++) {
+        struct pg_params p;
+        PGresult *res = NULL;
+        uint8_t hash[STORE_HASH_BYTES];
+        bool ours = false;
+        enum tl_err err;
+
+        pg_params_init(&p);
+        pg_param_text(&p, claim->scope);
+        pg_param_text(&p, claim->key);
+        pg_param_bytes(&p, claim->request_hash, STORE_HASH_BYTES);
+        pg_param_id(&p, claim->owner);
+        pg_param_u64_clamped(&p, claim->expires_ns);
+        pg_param_u64_clamped(&p, now_ns);
+        err = app_run(store, ASTMT_CLAIM_TAKE, &p, &res);
+        if (err != TL_OK) {
+            return err;
+        }
+        int rows = PQntuples(res);
+        if (rows == 1 && (!col_hash(res, 0, 0, hash) || !col_bool(res, 0, 1, &ours))) {
+            rows = -1;
+        }
+        PQclear(res);
+        if (rows == 0) {
+            continue; /* the holder committed after the statement's snapshot: look again */
+        }
+        if (rows != 1) {
+            return store_postgres_corrupt("idempotency_claim");
+        }
+        if (ours) {
+            *out = STORE_CLAIM_ACQUIRED;
+        } else {
+            *out = memcmp(hash, claim->request_hash, STORE_HASH_BYTES) == 0
+                       ? STORE_CLAIM_HELD
+                       : STORE_CLAIM_HELD_OTHER;
+        }
+        return TL_OK;
+    }
+    return TL_ERR_BUSY;
+}
+
+static enum tl_err pg_app_idempotency_claim_release(struct store *store, const char *scope,
+                                                    const char *key, struct id128 owner)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+    enum tl_err err;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_text(&p, scope);
+    pg_param_text(&p, key);
+    pg_param_id(&p, owner);
+    err = app_run(store, ASTMT_CLAIM_DELETE, &p, &res);
+    PQclear(res);
+    return err;
+}
+
+/* Claims are few (requests in flight and what crashed nodes left), so one statement. */
+static enum tl_err pg_app_idempotency_claims_prune(struct store *store, uint64_t now_ns,
+                                                   uint32_t *out_deleted)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+    char *end = NULL;
+    enum tl_err err;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_u64_clamped(&p, now_ns);
+    err = app_run(store, ASTMT_CLAIMS_PRUNE, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    unsigned long long deleted = strtoull(PQcmdTuples(res), &end, 10);
+    bool parsed = end != NULL && *end == '\0' && PQcmdTuples(res)[0] != '\0';
+    PQclear(res);
+    if (!parsed) {
+        return store_postgres_corrupt("idempotency_claims_prune");
+    }
+    *out_deleted = deleted > UINT32_MAX ? UINT32_MAX : (uint32_t)deleted;
+    return TL_OK;
+}
+
+/* ---- A key's outbox rows ---- */
+
+static enum tl_err outbox_key_row(const PGresult *res, int row, struct store_outbox_row *out)
+{
+    uint64_t seq;
+    struct id128 key;
+    int data_bytes;
+
+    memset(out, 0, sizeof(*out));
+    if (!pg_col_uint(res, row, 0, 1, INT64_MAX, &seq) || !col_id(res, row, 1, &key) ||
+        !pg_col_text(res, row, 2, out->topic, sizeof(out->topic), false) ||
+        PQgetisnull(res, row, 3)) {
+        return store_postgres_corrupt("outbox_list_key");
+    }
+    data_bytes = PQgetlength(res, row, 3);
+    if (data_bytes < 0 || data_bytes > TL_RECORD_BYTES_MAX) {
+        return store_postgres_corrupt("outbox_list_key");
+    }
+    out->data = malloc((size_t)data_bytes + 1);
+    if (out->data == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    memcpy(out->data, PQgetvalue(res, row, 3), (size_t)data_bytes);
+    out->data[data_bytes] = '\0';
+    out->data_bytes = (uint32_t)data_bytes;
+    out->seq = seq;
+    out->key = key;
+    return TL_OK;
+}
+
+static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
+                                          uint64_t after_seq, uint32_t limit,
+                                          struct store_outbox_row *out, uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+    uint32_t count = 0;
+    enum tl_err err;
+
+    pg_params_init(&p);
+    pg_param_id(&p, key);
+    pg_param_u64_clamped(&p, after_seq);
+    pg_param_i64(&p, limit);
+    err = app_run(store, ASTMT_OUTBOX_LIST_KEY, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) < 0 || (uint32_t)PQntuples(res) > limit) {
+        err = store_postgres_corrupt("outbox_list_key");
+    }
+    for (; err == TL_OK && count < (uint32_t)PQntuples(res); count++) {
+        err = outbox_key_row(res, (int)count, &out[count]);
+        if (err != TL_OK) {
+            store_outbox_rows_free(out, count);
+        }
+    }
+    PQclear(res);
+    if (err == TL_OK) {
+        *out_count = count;
+    }
+    return err;
+}
+
+static enum tl_err pg_app_outbox_seq_last(struct store *store, uint64_t *out_seq)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+    uint64_t seq = 0;
+    enum tl_err err;
+
+    pg_params_init(&p);
+    err = app_run(store, ASTMT_OUTBOX_SEQ_LAST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, INT64_MAX, &seq)) {
+        err = store_postgres_corrupt("outbox_seq_last");
+    }
+    PQclear(res);
+    if (err == TL_OK) {
+        *out_seq = seq;
+    }
+    return err;
+}
+
+/* ---- Quotes and payment requests ---- */
+
+static bool col_positive(const PGresult *res, int row, int col, int64_t *out)
+{
+    return pg_col_i64(res, row, col, out) && *out > 0;
+}
+
+static bool row_quote(const PGresult *res, int row, void *item)
+{
+    struct store_quote q;
+    int32_t operation, send, receive;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == QCOL_COUNT);
+    memset(&q, 0, sizeof(q));
+    ok = col_id(res, row, QCOL_ID, &q.id);
+    ok = ok && col_id(res, row, QCOL_USER_ID, &q.user_id);
+    ok = ok && pg_col_int_range(res, row, QCOL_OPERATION, 0, 4, &operation);
+    ok = ok && pg_col_id_optional(res, row, QCOL_RECIPIENT_ID, &q.recipient_id);
+    ok = ok && pg_col_int_range(res, row, QCOL_SEND_CURRENCY, 1, UINT16_MAX, &send);
+    ok = ok && pg_col_int_range(res, row, QCOL_RECEIVE_CURRENCY, 1, UINT16_MAX, &receive);
+    ok = ok && col_positive(res, row, QCOL_AMOUNT, &q.amount);
+    ok = ok && pg_col_i64(res, row, QCOL_FEE, &q.fee) && q.fee >= 0;
+    ok = ok && col_positive(res, row, QCOL_SENT, &q.sent);
+    ok = ok && col_positive(res, row, QCOL_RATE_NUM, &q.rate_num);
+    ok = ok && col_positive(res, row, QCOL_RATE_DEN, &q.rate_den);
+    ok = ok && col_id(res, row, QCOL_PAYMENT_ID, &q.payment_id);
+    ok = ok && col_time(res, row, QCOL_CREATED_NS, &q.created_ns);
+    ok = ok && col_time(res, row, QCOL_EXPIRES_NS, &q.expires_ns);
+    ok = ok && col_bool(res, row, QCOL_USED, &q.used);
+    if (!ok) {
+        return false;
+    }
+    q.operation = (uint8_t)operation;
+    q.send_currency = (uint16_t)send;
+    q.receive_currency = (uint16_t)receive;
+    *(struct store_quote *)item = q;
+    return true;
+}
+
+static bool row_request(const PGresult *res, int row, void *item)
+{
+    struct store_request *r = item;
+    int32_t currency = 0, status = 0;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == RCOL_COUNT);
+    memset(r, 0, sizeof(*r));
+    ok = col_id(res, row, RCOL_ID, &r->id);
+    ok = ok && col_id(res, row, RCOL_REQUESTER_ID, &r->requester_id);
+    ok = ok && col_id(res, row, RCOL_PAYER_ID, &r->payer_id);
+    ok = ok && col_positive(res, row, RCOL_AMOUNT, &r->amount);
+    ok = ok && pg_col_int_range(res, row, RCOL_CURRENCY, 1, UINT16_MAX, &currency);
+    ok = ok && pg_col_int_range(res, row, RCOL_STATUS, STORE_REQUEST_OPEN, STORE_REQUEST_CANCELED,
+                                &status);
+    ok = ok && pg_col_text(res, row, RCOL_FROM_TEXT, r->from_text, sizeof(r->from_text), false);
+    ok = ok && pg_col_text(res, row, RCOL_NOTE, r->note, sizeof(r->note), true);
+    ok = ok && pg_col_id_optional(res, row, RCOL_SPLIT_ID, &r->split_id);
+    ok = ok && col_id(res, row, RCOL_PAYMENT_ID, &r->payment_id);
+    ok = ok && col_time(res, row, RCOL_CREATED_NS, &r->created_ns);
+    ok = ok && col_time(res, row, RCOL_EXPIRES_NS, &r->expires_ns);
+    ok = ok && pg_col_uint(res, row, RCOL_CLOSED_NS, 0, INT64_MAX, &r->closed_ns);
+    ok = ok && pg_col_uint(res, row, RCOL_PAY_CLAIM_NS, 0, INT64_MAX, &r->pay_claim_ns);
+    if (ok && !PQgetisnull(res, row, RCOL_PAID_NS)) {
+        ok = col_time(res, row, RCOL_PAID_NS, &r->paid_ns);
+        r->paid = true;
+    }
+    r->currency = (uint16_t)currency;
+    r->status = (uint8_t)status;
+    return ok && !id128_eq(r->requester_id, r->payer_id);
+}
+
+static enum tl_err pg_app_quote_create(struct store *store, const struct store_quote *q)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+    enum tl_err err;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_id(&p, q->id);
+    pg_param_id(&p, q->user_id);
+    pg_param_i32(&p, q->operation);
+    if (id128_is_zero(q->recipient_id)) {
+        pg_param_null(&p);
+    } else {
+        pg_param_id(&p, q->recipient_id);
+    }
+    pg_param_i32(&p, q->send_currency);
+    pg_param_i32(&p, q->receive_currency);
+    pg_param_i64(&p, q->amount);
+    pg_param_i64(&p, q->fee);
+    pg_param_i64(&p, q->sent);
+    pg_param_i64(&p, q->rate_num);
+    pg_param_i64(&p, q->rate_den);
+    pg_param_id(&p, q->payment_id);
+    pg_param_u64_clamped(&p, q->created_ns);
+    pg_param_u64_clamped(&p, q->expires_ns);
+    err = app_run(store, ASTMT_QUOTE_INSERT, &p, &res);
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_quote_get(struct store *store, struct id128 id, struct store_quote *out,
+                                    bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    return app_lookup(store, ASTMT_QUOTE_GET, &p, row_quote, out, found);
+}
+
+/* Every row in one INSERT of arrays: a split's requests exist together or not at all. */
+static enum tl_err pg_app_requests_create(struct store *store, const struct store_request *rows,
+                                          uint32_t count)
+{
+    struct pg_buf *buf = store_postgres_buf(store);
+    struct pg_params p;
+    PGresult *res = NULL;
+    enum tl_err err;
+
+    app_assert_no_batch(store);
+    err = pg_buf_reset(buf, 12 * pg_array_bytes_max(count, ID128_BYTES) +
+                                2 * pg_array_bytes_max(count, STORE_NOTE_BYTES_MAX));
+    if (err != TL_OK) {
+        return err;
+    }
+    pg_params_init(&p);
+#define REQUEST_ARRAY(oid, append)                                                                 \
+    do {                                                                                           \
+        pg_array_begin(&p, buf, oid, count);                                                       \
+        for (uint32_t i = 0; i < count; i++) {                                                     \
+            const struct store_request *x = &rows[i];                                              \
+            append;                                                                                \
+        }                                                                                          \
+    } while (0)
+    REQUEST_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->id));
+    REQUEST_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->requester_id));
+    REQUEST_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->payer_id));
+    REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->amount));
+    REQUEST_ARRAY(PG_OID_INT4, pg_array_i32(buf, x->currency));
+    REQUEST_ARRAY(PG_OID_INT4, pg_array_i32(buf, x->status));
+    REQUEST_ARRAY(PG_OID_TEXT, pg_array_text(buf, x->from_text));
+    REQUEST_ARRAY(PG_OID_TEXT, pg_array_text(buf, x->note));
+    REQUEST_ARRAY(PG_OID_BYTEA, pg_array_id_optional(buf, x->split_id));
+    REQUEST_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->payment_id));
+    REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->created_ns));
+    REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->expires_ns));
+    REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->closed_ns));
+    REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->pay_claim_ns));
+#undef REQUEST_ARRAY
+    pg_params_resolve(&p, buf);
+    err = app_run(store, ASTMT_REQUESTS_INSERT, &p, &res);
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_request_get(struct store *store, struct id128 id,
+                                      struct store_request *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    return app_lookup(store, ASTMT_REQUEST_GET, &p, row_request, out, found);
+}
+
+/* Older pages walk down from the cursor; newer pages walk up and are reversed. limit + 1 rows
+ * are read: the extra one only says *has_more. */
+static enum tl_err pg_app_requests_list(struct store *store, struct id128 user_id,
+                                        enum store_request_role role,
+                                        const struct store_request_page *page,
+                                        struct store_request *out, uint32_t *out_count,
+                                        bool *has_more)
+{
+    static const uint8_t top[ID128_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                             0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    bool newer = !id128_is_zero(page->ending_before);
+    enum app_stmt which = newer ? ASTMT_REQUESTS_NEWER : ASTMT_REQUESTS_OLDER;
+    struct pg_params p;
+    PGresult *res = NULL;
+    enum tl_err err;
+    uint32_t count;
+    int rows;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_i32(&p, (int32_t)role);
+    if (newer) {
+        pg_param_id(&p, page->ending_before);
+    } else if (!id128_is_zero(page->starting_after)) {
+        pg_param_id(&p, page->starting_after);
+    } else {
+        pg_param_bytes(&p, top, ID128_BYTES); /* above every id */
+    }
+    pg_param_i64(&p, (int64_t)page->limit + 1);
+    err = app_run(store, which, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    rows = PQntuples(res);
+    count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!row_request(res, (int)i, &out[newer ? count - 1 - i : i])) {
+            err = store_postgres_corrupt(app_stmt_name[which]);
+            goto out;
+        }
+    }
+    *out_count = count;
+    *has_more = rows > (int)page->limit;
+out:
+    PQclear(res);
+    return err;
+}
+
+/* Runs an UPDATE of one row by id and says whether it changed it. */
+static enum tl_err request_update(struct store *store, enum app_stmt which,
+                                  const struct pg_params *p, bool *changed)
+{
+    PGresult *res = NULL;
+    enum tl_err err;
+
+    app_assert_no_batch(store);
+    err = app_run(store, which, p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    *changed = strcmp(PQcmdTuples(res), "1") == 0;
+    PQclear(res);
+    return TL_OK;
+}
+
+static enum tl_err pg_app_request_claim(struct store *store, struct id128 id, struct id128 payer_id,
+                                        uint64_t now_ns, bool *claimed)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    pg_param_id(&p, payer_id);
+    pg_param_u64_clamped(&p, now_ns);
+    return request_update(store, ASTMT_REQUEST_CLAIM, &p, claimed);
+}
+
+static enum tl_err pg_app_request_unclaim(struct store *store, struct id128 id, uint64_t claim_ns)
+{
+    struct pg_params p;
+    bool changed = false;
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    pg_param_u64_clamped(&p, claim_ns);
+    return request_update(store, ASTMT_REQUEST_UNCLAIM, &p, &changed);
+}
+
+static enum tl_err pg_app_request_close(struct store *store, struct id128 id, struct id128 actor_id,
+                                        uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                        bool *closed)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    pg_param_id(&p, actor_id);
+    pg_param_i32(&p, status);
+    pg_param_u64_clamped(&p, now_ns);
+    pg_param_u64_clamped(&p, stale_before_ns);
+    return request_update(store, ASTMT_REQUEST_CLOSE, &p, closed);
+}
+
 /* ---- Records inside the batch ---- */
 
 /* Payments of the batch in one INSERT; a payment id or time that exists fails the batch. */
@@ -955,6 +1967,57 @@ static enum tl_err idempotency_send(struct store *store, const struct store_reco
                                         TL_ERR_STORAGE);
 }
 
+/* The claims of the batch's answers, deleted by owner in one statement that must delete every
+ * one of them: a claim that expired and was taken by another request fails the whole batch,
+ * so money never commits for a request that no longer holds its key. */
+static enum tl_err claims_fence_send(struct store *store, const struct store_record *records,
+                                     uint32_t count)
+{
+    struct pg_buf *buf = store_postgres_buf(store);
+    struct pg_params p;
+    uint32_t claims = 0;
+    enum tl_err err;
+
+    for (uint32_t i = 0; i < count; i++) {
+        struct store_idempotency x;
+        if (records[i].kind == STORE_RECORD_IDEMPOTENCY) {
+            store_record_idempotency_decode(&records[i], &x);
+            claims += id128_is_zero(x.claim_owner) ? 0u : 1u;
+        }
+    }
+    if (claims == 0) {
+        return TL_OK;
+    }
+    err = pg_buf_reset(buf, 3 * pg_array_bytes_max(claims, STORE_IDEMPOTENCY_KEY_BYTES_MAX));
+    if (err != TL_OK) {
+        return err;
+    }
+    pg_params_init(&p);
+#define CLAIM_ARRAY(oid, append)                                                                   \
+    do {                                                                                           \
+        pg_array_begin(&p, buf, oid, claims);                                                      \
+        for (uint32_t i = 0; i < count; i++) {                                                     \
+            struct store_idempotency x;                                                            \
+            if (records[i].kind != STORE_RECORD_IDEMPOTENCY) {                                     \
+                continue;                                                                          \
+            }                                                                                      \
+            store_record_idempotency_decode(&records[i], &x);                                      \
+            if (!id128_is_zero(x.claim_owner)) {                                                   \
+                append;                                                                            \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+    CLAIM_ARRAY(PG_OID_TEXT, pg_array_text(buf, x.scope));
+    CLAIM_ARRAY(PG_OID_TEXT, pg_array_text(buf, x.key));
+    CLAIM_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x.claim_owner));
+#undef CLAIM_ARRAY
+    pg_params_resolve(&p, buf);
+    return store_postgres_pipeline_send(
+        store, "ASTMT_CLAIMS_FENCE", &p,
+        "records_write: idempotency claim lost (expired and taken over); batch not committed",
+        PG_EXPECT_EXACT, claims, TL_ERR_STORAGE);
+}
+
 enum tl_err store_postgres_app_records_send(struct store *store, const struct store_record *records,
                                             uint32_t count)
 {
@@ -977,6 +2040,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
     }
+    if (err == TL_OK && idempotency > 0) {
+        err = claims_fence_send(store, records, count);
+    }
     return err;
 }
 
@@ -984,6 +2050,196 @@ static enum tl_err pg_app_record_write(struct store *store, const struct store_r
 {
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
     return store_postgres_app_records_send(store, record, 1);
+}
+
+/* ---- Passkeys (schema v4) ---- */
+
+/* A bytea of min..max bytes into out; *out_bytes its length. */
+static bool col_blob(const PGresult *res, int row, int col, uint32_t min, uint32_t max,
+                     uint8_t *out, uint32_t *out_bytes)
+{
+    if (PQgetisnull(res, row, col)) {
+        return false;
+    }
+    int bytes = PQgetlength(res, row, col);
+    if (bytes < (int)min || bytes > (int)max) {
+        return false;
+    }
+    memcpy(out, PQgetvalue(res, row, col), (size_t)bytes);
+    *out_bytes = (uint32_t)bytes;
+    return true;
+}
+
+static bool row_passkey(const PGresult *res, int row, void *item)
+{
+    struct store_passkey *out = item;
+    int32_t alg = 0;
+    uint64_t count = 0;
+    uint32_t aaguid_bytes = 0;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == PASSKEY_COLUMN_COUNT);
+    memset(out, 0, sizeof(*out));
+    ok = col_id(res, row, 0, &out->id);
+    ok = ok && col_id(res, row, 1, &out->user_id);
+    ok = ok && col_blob(res, row, 2, 1, STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX, out->credential_id,
+                        &out->credential_id_bytes);
+    ok = ok && pg_col_int_range(res, row, 3, -8, -7, &alg);
+    out->algorithm = alg;
+    ok = ok && col_blob(res, row, 4, 32, STORE_PASSKEY_PUBLIC_KEY_BYTES_MAX, out->public_key,
+                        &out->public_key_bytes);
+    ok = ok && out->public_key_bytes == (alg == STORE_PASSKEY_ALG_ES256 ? 65u : 32u);
+    ok = ok && pg_col_uint(res, row, 5, 0, UINT32_MAX, &count);
+    ok = ok && col_blob(res, row, 6, STORE_PASSKEY_AAGUID_BYTES, STORE_PASSKEY_AAGUID_BYTES,
+                        out->aaguid, &aaguid_bytes);
+    ok = ok && pg_col_text(res, row, 7, out->name, sizeof(out->name), false);
+    ok = ok && col_time(res, row, 8, &out->created_ns);
+    ok = ok && pg_col_uint(res, row, 9, 0, INT64_MAX, &out->last_used_ns);
+    ok = ok && pg_col_uint(res, row, 10, 0, INT64_MAX, &out->revoked_ns);
+    out->sign_count = (uint32_t)count;
+    return ok;
+}
+
+static enum tl_err pg_app_passkey_create(struct store *store, const struct store_passkey *pk)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_id(&p, pk->id);
+    pg_param_id(&p, pk->user_id);
+    pg_param_bytes(&p, pk->credential_id, pk->credential_id_bytes);
+    pg_param_i32(&p, pk->algorithm);
+    pg_param_bytes(&p, pk->public_key, pk->public_key_bytes);
+    pg_param_i64(&p, pk->sign_count);
+    pg_param_bytes(&p, pk->aaguid, STORE_PASSKEY_AAGUID_BYTES);
+    pg_param_text(&p, pk->name);
+    pg_param_u64_clamped(&p, pk->created_ns);
+    pg_param_i64(&p, STORE_PASSKEYS_USER_MAX);
+    enum tl_err err = store_postgres_run_unique(store, "ASTMT_PASSKEY_INSERT", &p,
+                                                "passkey_create", &res, NULL, 0);
+    if (err != TL_OK) {
+        return err; /* TL_ERR_CONFLICT: the credential id is registered */
+    }
+    err = strcmp(PQcmdTuples(res), "1") == 0 ? TL_OK : TL_ERR_LIMIT;
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_passkey_find(struct store *store, const uint8_t *credential_id,
+                                       uint32_t credential_id_bytes, struct store_passkey *out,
+                                       bool *found)
+{
+    struct pg_params p;
+
+    pg_params_init(&p);
+    pg_param_bytes(&p, credential_id, credential_id_bytes);
+    return app_lookup(store, ASTMT_PASSKEY_FIND, &p, row_passkey, out, found);
+}
+
+static enum tl_err pg_app_passkeys_list(struct store *store, struct id128 user_id,
+                                        struct store_passkey *out, uint32_t max,
+                                        uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_i64(&p, max);
+    enum tl_err err = app_run(store, ASTMT_PASSKEYS_LIST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint32_t)rows > max) {
+        err = store_postgres_corrupt("passkeys_list");
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!row_passkey(res, i, &out[i])) {
+            err = store_postgres_corrupt("passkeys_list");
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_passkey_revoke(struct store *store, struct id128 user_id,
+                                         struct id128 id, uint64_t now_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_id(&p, id);
+    pg_param_u64_clamped(&p, now_ns);
+    enum tl_err err = identity_write(store, ASTMT_PASSKEY_REVOKE, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err pg_app_passkey_use(struct store *store, struct id128 id, uint32_t sign_count,
+                                      uint64_t now_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, id);
+    pg_param_i64(&p, sign_count);
+    pg_param_u64_clamped(&p, now_ns);
+    enum tl_err err = identity_write(store, ASTMT_PASSKEY_USE, &p, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_CONFLICT : err;
+}
+
+static enum tl_err pg_app_webauthn_challenge_create(struct store *store,
+                                                    const struct store_webauthn_challenge *c)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_bytes(&p, c->hash, STORE_HASH_BYTES);
+    pg_param_i32(&p, c->kind);
+    pg_param_id(&p, c->user_id);
+    pg_param_u64_clamped(&p, c->created_ns);
+    pg_param_u64_clamped(&p, c->expires_ns);
+    return identity_write(store, ASTMT_WEBAUTHN_CREATE, &p, &changes);
+}
+
+static bool row_challenge_user(const PGresult *res, int row, void *item)
+{
+    TL_ASSERT(PQnfields(res) == 1);
+    return pg_col_id(res, row, 0, item); /* zero: an unbound login challenge */
+}
+
+static enum tl_err pg_app_webauthn_challenge_consume(struct store *store,
+                                                     const uint8_t hash[STORE_HASH_BYTES],
+                                                     uint8_t kind, uint64_t now_ns,
+                                                     struct id128 *out_user_id)
+{
+    struct pg_params p;
+    struct id128 user_id;
+    bool found = false;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_bytes(&p, hash, STORE_HASH_BYTES);
+    pg_param_i32(&p, kind);
+    pg_param_u64_clamped(&p, now_ns);
+    enum tl_err err =
+        app_lookup(store, ASTMT_WEBAUTHN_CONSUME, &p, row_challenge_user, &user_id, &found);
+    if (err == TL_OK && !found) {
+        return TL_ERR_NOT_FOUND;
+    }
+    if (err == TL_OK) {
+        *out_user_id = user_id;
+    }
+    return err;
 }
 
 const struct store_app_ops store_postgres_app_ops = {
@@ -998,10 +2254,46 @@ const struct store_app_ops store_postgres_app_ops = {
     .session_create = pg_app_session_create,
     .session_get = pg_app_session_get,
     .session_revoke = pg_app_session_revoke,
+    .totp_put = pg_app_totp_put,
+    .totp_get = pg_app_totp_get,
+    .totp_activate = pg_app_totp_activate,
+    .totp_use_step = pg_app_totp_use_step,
+    .totp_delete = pg_app_totp_delete,
+    .recovery_code_use = pg_app_recovery_code_use,
+    .recovery_codes_left = pg_app_recovery_codes_left,
+    .mfa_challenge_create = pg_app_mfa_challenge_create,
+    .mfa_challenge_get = pg_app_mfa_challenge_get,
+    .mfa_challenge_consume = pg_app_mfa_challenge_consume,
+    .sessions_list = pg_app_sessions_list,
+    .session_revoke_id = pg_app_session_revoke_id,
+    .sessions_revoke_others = pg_app_sessions_revoke_others,
+    .user_password_set = pg_app_user_password_set,
+    .audit_append = pg_app_audit_append,
+    .audit_list = pg_app_audit_list,
     .payment_get = pg_app_payment_get,
     .payments_list = pg_app_payments_list,
     .idempotency_put = pg_app_idempotency_put,
     .idempotency_get = pg_app_idempotency_get,
     .idempotency_prune = pg_app_idempotency_prune,
+    .idempotency_claim = pg_app_idempotency_claim,
+    .idempotency_claim_release = pg_app_idempotency_claim_release,
+    .idempotency_claims_prune = pg_app_idempotency_claims_prune,
+    .outbox_list_key = pg_app_outbox_list_key,
+    .outbox_seq_last = pg_app_outbox_seq_last,
+    .quote_create = pg_app_quote_create,
+    .quote_get = pg_app_quote_get,
+    .requests_create = pg_app_requests_create,
+    .request_get = pg_app_request_get,
+    .requests_list = pg_app_requests_list,
+    .request_claim = pg_app_request_claim,
+    .request_unclaim = pg_app_request_unclaim,
+    .request_close = pg_app_request_close,
+    .passkey_create = pg_app_passkey_create,
+    .passkey_find = pg_app_passkey_find,
+    .passkeys_list = pg_app_passkeys_list,
+    .passkey_revoke = pg_app_passkey_revoke,
+    .passkey_use = pg_app_passkey_use,
+    .webauthn_challenge_create = pg_app_webauthn_challenge_create,
+    .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
     .record_write = pg_app_record_write,
 };

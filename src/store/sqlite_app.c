@@ -36,7 +36,7 @@ enum user_column {
 #define WALLET_COLUMNS "id, user_id, currency, created_ns"
 enum wallet_column { WCOL_ID, WCOL_USER_ID, WCOL_CURRENCY, WCOL_CREATED_NS, WCOL_COUNT };
 
-#define SESSION_COLUMNS "token_hash, id, user_id, created_ns, expires_ns, revoked"
+#define SESSION_COLUMNS "token_hash, id, user_id, created_ns, expires_ns, revoked, user_agent"
 enum session_column {
     SCOL_TOKEN_HASH,
     SCOL_ID,
@@ -44,6 +44,7 @@ enum session_column {
     SCOL_CREATED_NS,
     SCOL_EXPIRES_NS,
     SCOL_REVOKED,
+    SCOL_USER_AGENT, /* schema v4 */
     SCOL_COUNT
 };
 
@@ -99,11 +100,92 @@ enum idempotency_column {
         "to_user", cmp) " ORDER BY created_ns " order " LIMIT ?3) h "                              \
                         "ON h.created_ns = p.created_ns ORDER BY p.created_ns " order
 
+/* Identity tables of migration 004 (decoders below). */
+#define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
+#define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
+#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
+#define PASSKEY_COLUMNS                                                                            \
+    "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
+    "last_used_ns, revoked_ns"
+#define PASSKEY_COLUMN_COUNT 11
+
+/* Quotes and payment requests (migration 004). Paid and used are read from payments. */
+#define QUOTE_COLUMNS                                                                              \
+    "id, user_id, operation, recipient_id, send_currency, receive_currency, amount, fee, sent, "   \
+    "rate_num, rate_den, payment_id, created_ns, expires_ns"
+enum quote_column {
+    QCOL_ID,
+    QCOL_USER_ID,
+    QCOL_OPERATION,
+    QCOL_RECIPIENT_ID,
+    QCOL_SEND_CURRENCY,
+    QCOL_RECEIVE_CURRENCY,
+    QCOL_AMOUNT,
+    QCOL_FEE,
+    QCOL_SENT,
+    QCOL_RATE_NUM,
+    QCOL_RATE_DEN,
+    QCOL_PAYMENT_ID,
+    QCOL_CREATED_NS,
+    QCOL_EXPIRES_NS,
+    QCOL_USED,
+    QCOL_COUNT
+};
+#define REQUEST_COLUMNS                                                                            \
+    "id, requester_id, payer_id, amount, currency, status, from_text, note, split_id, "           \
+    "payment_id, created_ns, expires_ns, closed_ns, pay_claim_ns"
+#define REQUEST_SELECT                                                                             \
+    "SELECT r.id, r.requester_id, r.payer_id, r.amount, r.currency, r.status, r.from_text, "       \
+    "r.note, r.split_id, r.payment_id, r.created_ns, r.expires_ns, r.closed_ns, r.pay_claim_ns, "  \
+    "p.created_ns FROM payment_requests r LEFT JOIN payments p ON p.id = r.payment_id "
+/* ?1 user, ?2 role bits (1 payer, 2 requester). */
+#define REQUESTS_ROLE                                                                              \
+    "WHERE ((?2 & 1 != 0 AND r.payer_id = ?1) OR (?2 & 2 != 0 AND r.requester_id = ?1)) "
+#define REQUEST_UNPAID                                                                             \
+    "NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = payment_requests.payment_id)"
+enum request_column {
+    RCOL_ID,
+    RCOL_REQUESTER_ID,
+    RCOL_PAYER_ID,
+    RCOL_AMOUNT,
+    RCOL_CURRENCY,
+    RCOL_STATUS,
+    RCOL_FROM_TEXT,
+    RCOL_NOTE,
+    RCOL_SPLIT_ID,
+    RCOL_PAYMENT_ID,
+    RCOL_CREATED_NS,
+    RCOL_EXPIRES_NS,
+    RCOL_CLOSED_NS,
+    RCOL_PAY_CLAIM_NS,
+    RCOL_PAID_NS,
+    RCOL_COUNT
+};
+
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
     X(ASTMT_BEGIN, "BEGIN IMMEDIATE")                                                              \
     X(ASTMT_COMMIT, "COMMIT")                                                                      \
     X(ASTMT_ROLLBACK, "ROLLBACK")                                                                  \
+    X(ASTMT_QUOTE_INSERT, "INSERT INTO quotes (" QUOTE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, " \
+                          "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                              \
+    X(ASTMT_QUOTE_GET, "SELECT " QUOTE_COLUMNS ", EXISTS (SELECT 1 FROM payments p WHERE "         \
+                       "p.id = quotes.payment_id) FROM quotes WHERE id = ?1")                      \
+    X(ASTMT_REQUEST_INSERT, "INSERT INTO payment_requests (" REQUEST_COLUMNS ") VALUES (?1, ?2, "  \
+                            "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                \
+    X(ASTMT_REQUEST_GET, REQUEST_SELECT "WHERE r.id = ?1")                                         \
+    X(ASTMT_REQUESTS_OLDER, REQUEST_SELECT REQUESTS_ROLE "AND r.id < ?3 ORDER BY r.id DESC "       \
+                                                        "LIMIT ?4")                                \
+    X(ASTMT_REQUESTS_NEWER, REQUEST_SELECT REQUESTS_ROLE "AND r.id > ?3 ORDER BY r.id ASC "        \
+                                                        "LIMIT ?4")                                \
+    X(ASTMT_REQUEST_CLAIM, "UPDATE payment_requests SET pay_claim_ns = ?3 WHERE id = ?1 AND "      \
+                           "payer_id = ?2 AND status = 1 AND expires_ns > ?3 AND " REQUEST_UNPAID) \
+    X(ASTMT_REQUEST_UNCLAIM, "UPDATE payment_requests SET pay_claim_ns = 0 WHERE id = ?1 AND "     \
+                             "pay_claim_ns = ?2")                                                  \
+    X(ASTMT_REQUEST_CLOSE, "UPDATE payment_requests SET status = ?3, closed_ns = ?4 WHERE id = "   \
+                           "?1 AND (CASE WHEN ?3 = 2 THEN payer_id ELSE requester_id END) = ?2 "   \
+                           "AND status = 1 AND expires_ns > ?4 AND pay_claim_ns <= ?5 AND "        \
+                           REQUEST_UNPAID)                                                         \
     X(ASTMT_USER_INSERT, "INSERT INTO users (" USER_COLUMNS ") VALUES "                            \
                          "(?1, lower(?2), lower(?3), ?4, ?5, ?6, ?7)")                             \
     X(ASTMT_USER_GET, "SELECT " USER_COLUMNS " FROM users WHERE id = ?1")                          \
@@ -120,9 +202,63 @@ enum idempotency_column {
     X(ASTMT_WALLETS_LIST, "SELECT " WALLET_COLUMNS " FROM wallets WHERE user_id = ?1 "             \
                           "ORDER BY created_ns, id LIMIT ?2")                                      \
     X(ASTMT_SESSION_INSERT, "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES "                   \
-                            "(?1, ?2, ?3, ?4, ?5, ?6)")                                            \
+                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                        \
     X(ASTMT_SESSION_GET, "SELECT " SESSION_COLUMNS " FROM sessions WHERE token_hash = ?1")         \
     X(ASTMT_SESSION_REVOKE, "UPDATE sessions SET revoked = 1 WHERE token_hash = ?1")               \
+    /* Identity (migration 004): TOTP, recovery codes, challenges, sessions, audit log. */        \
+    X(ASTMT_TOTP_GET, "SELECT " TOTP_COLUMNS " FROM mfa_totp WHERE user_id = ?1")                  \
+    X(ASTMT_TOTP_PUT, "INSERT INTO mfa_totp (" TOTP_COLUMNS ") VALUES (?1, ?2, 0, 0, ?3) "         \
+                      "ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, "             \
+                      "last_step = 0, created_ns = excluded.created_ns WHERE mfa_totp.active = 0") \
+    X(ASTMT_TOTP_ACTIVATE, "UPDATE mfa_totp SET active = 1, last_step = ?2 WHERE user_id = ?1 "    \
+                           "AND active = 0 AND last_step < ?2")                                    \
+    X(ASTMT_TOTP_USE_STEP, "UPDATE mfa_totp SET last_step = ?2 WHERE user_id = ?1 AND "            \
+                           "active = 1 AND last_step < ?2")                                        \
+    X(ASTMT_TOTP_DELETE, "DELETE FROM mfa_totp WHERE user_id = ?1")                                \
+    X(ASTMT_RECOVERY_DELETE, "DELETE FROM mfa_recovery_codes WHERE user_id = ?1")                  \
+    X(ASTMT_RECOVERY_INSERT, "INSERT INTO mfa_recovery_codes (user_id, code_hash, used_ns) "       \
+                             "VALUES (?1, ?2, 0)")                                                 \
+    X(ASTMT_RECOVERY_USE, "UPDATE mfa_recovery_codes SET used_ns = ?3 WHERE user_id = ?1 AND "     \
+                          "code_hash = ?2 AND used_ns = 0")                                        \
+    X(ASTMT_RECOVERY_LEFT, "SELECT count(*) FROM mfa_recovery_codes WHERE user_id = ?1 AND "       \
+                           "used_ns = 0")                                                          \
+    X(ASTMT_CHALLENGE_PRUNE, "DELETE FROM mfa_challenges WHERE expires_ns < ?1")                   \
+    X(ASTMT_CHALLENGE_INSERT, "INSERT INTO mfa_challenges (" CHALLENGE_COLUMNS ") VALUES "         \
+                              "(?1, ?2, ?3, ?4, 0)")                                               \
+    X(ASTMT_CHALLENGE_GET, "SELECT " CHALLENGE_COLUMNS " FROM mfa_challenges WHERE "               \
+                           "challenge_hash = ?1")                                                  \
+    X(ASTMT_CHALLENGE_CONSUME, "UPDATE mfa_challenges SET used = 1 WHERE challenge_hash = ?1 "     \
+                               "AND used = 0 AND expires_ns > ?2")                                 \
+    X(ASTMT_SESSIONS_LIST, "SELECT " SESSION_COLUMNS " FROM sessions WHERE user_id = ?1 AND "      \
+                           "revoked = 0 AND expires_ns > ?2 ORDER BY created_ns DESC, id DESC "    \
+                           "LIMIT ?3")                                                             \
+    X(ASTMT_SESSION_REVOKE_ID, "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND id = ?2 "   \
+                               "AND revoked = 0")                                                  \
+    X(ASTMT_SESSIONS_REVOKE_OTHERS, "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND "      \
+                                    "id <> ?2 AND revoked = 0")                                    \
+    X(ASTMT_USER_PASSWORD_SET, "UPDATE users SET password_hash = ?2 WHERE id = ?1")                \
+    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, " \
+                          "?6, ?7)")                                                               \
+    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id < ?2 " \
+                         "ORDER BY id DESC LIMIT ?3")                                              \
+    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id > ?2 " \
+                         "ORDER BY id ASC LIMIT ?3")                                               \
+    /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
+    X(ASTMT_PASSKEY_INSERT, "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT ?1, ?2, ?3, ?4, "   \
+                            "?5, ?6, ?7, ?8, ?9, 0, 0 WHERE (SELECT count(*) FROM passkeys WHERE " \
+                            "user_id = ?2 AND revoked_ns = 0) < ?10")                              \
+    X(ASTMT_PASSKEY_FIND, "SELECT " PASSKEY_COLUMNS " FROM passkeys WHERE credential_id = ?1")     \
+    X(ASTMT_PASSKEYS_LIST, "SELECT " PASSKEY_COLUMNS " FROM passkeys WHERE user_id = ?1 AND "      \
+                           "revoked_ns = 0 ORDER BY created_ns, id LIMIT ?2")                      \
+    X(ASTMT_PASSKEY_REVOKE, "UPDATE passkeys SET revoked_ns = ?3 WHERE user_id = ?1 AND id = ?2 "  \
+                            "AND revoked_ns = 0")                                                  \
+    X(ASTMT_PASSKEY_USE, "UPDATE passkeys SET sign_count = ?2, last_used_ns = ?3 WHERE id = ?1 "   \
+                         "AND revoked_ns = 0 AND (sign_count < ?2 OR (sign_count = 0 AND ?2 = 0))") \
+    X(ASTMT_WEBAUTHN_PRUNE, "DELETE FROM webauthn_challenges WHERE expires_ns < ?1")               \
+    X(ASTMT_WEBAUTHN_INSERT, "INSERT INTO webauthn_challenges (challenge_hash, kind, user_id, "    \
+                             "created_ns, expires_ns) VALUES (?1, ?2, ?3, ?4, ?5)")                \
+    X(ASTMT_WEBAUTHN_CONSUME, "DELETE FROM webauthn_challenges WHERE challenge_hash = ?1 AND "     \
+                              "kind = ?2 AND expires_ns > ?3 RETURNING user_id")                   \
     X(ASTMT_PAYMENT_INSERT, "INSERT INTO payments (" PAYMENT_COLUMNS ") VALUES (?1, ?2, ?3, "      \
                             "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                    \
     X(ASTMT_PAYMENT_GET, PAYMENT_SELECT "WHERE p.id = ?1")                                         \
@@ -141,7 +277,23 @@ enum idempotency_column {
                              "scope = ?1 AND key = ?2")                                            \
     X(ASTMT_IDEMPOTENCY_PRUNE, "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM "        \
                                "idempotency WHERE created_ns < ?1 ORDER BY created_ns "            \
-                               "LIMIT ?2)")
+                               "LIMIT ?2)")                                                        \
+    /* Claims (migration 004): take a free or expired claim; who holds a live one; release or   \
+     * fence by owner; prune expired ones. */                                                      \
+    X(ASTMT_CLAIM_TAKE, "INSERT INTO idempotency_claims (scope, key, request_hash, owner, "        \
+                        "expires_ns) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, key) DO "     \
+                        "UPDATE SET request_hash = excluded.request_hash, owner = "                \
+                        "excluded.owner, expires_ns = excluded.expires_ns WHERE "                  \
+                        "idempotency_claims.expires_ns <= ?6")                                     \
+    X(ASTMT_CLAIM_HOLDER, "SELECT request_hash FROM idempotency_claims WHERE scope = ?1 AND "      \
+                          "key = ?2 AND expires_ns > ?3")                                          \
+    X(ASTMT_CLAIM_DELETE, "DELETE FROM idempotency_claims WHERE scope = ?1 AND key = ?2 AND "      \
+                          "owner = ?3")                                                            \
+    X(ASTMT_CLAIMS_PRUNE, "DELETE FROM idempotency_claims WHERE expires_ns <= ?1")                 \
+    /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
+    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = ?1 AND "        \
+                             "seq > ?2 ORDER BY seq LIMIT ?3")                                     \
+    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -392,6 +544,7 @@ static bool row_session(sqlite3_stmt *stmt, struct store_session *out)
     ok = ok && col_time(stmt, SCOL_CREATED_NS, &s.created_ns);
     ok = ok && col_time(stmt, SCOL_EXPIRES_NS, &s.expires_ns);
     ok = ok && col_uint(stmt, SCOL_REVOKED, 0, 1, &revoked);
+    ok = ok && col_text(stmt, SCOL_USER_AGENT, s.user_agent, sizeof(s.user_agent), true);
     if (!ok) {
         return false;
     }
@@ -787,6 +940,7 @@ static enum tl_err sqlite_app_session_create(struct store *store,
     store_sqlite_bind_u64(stmt, SCOL_CREATED_NS + 1, session->created_ns);
     store_sqlite_bind_u64(stmt, SCOL_EXPIRES_NS + 1, session->expires_ns);
     store_sqlite_bind_i64(stmt, SCOL_REVOKED + 1, session->revoked ? 1 : 0);
+    bind_text(stmt, SCOL_USER_AGENT + 1, session->user_agent);
     rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
         return app_fail(a, rc, "session_create");
@@ -950,6 +1104,215 @@ static enum tl_err sqlite_app_idempotency_prune(struct store *store, uint64_t be
     return TL_OK;
 }
 
+/* ---- Idempotency claims ---- */
+
+/* Inside the claim's transaction: who holds a live claim on the key. */
+static enum tl_err claim_holder(struct store_sqlite_app *a, const struct store_idempotency_claim *c,
+                                uint64_t now_ns, enum store_claim_result *out)
+{
+    sqlite3_stmt *stmt = a->stmts[ASTMT_CLAIM_HOLDER];
+    uint8_t hash[STORE_HASH_BYTES];
+    enum tl_err err = TL_OK;
+    int rc;
+
+    bind_text(stmt, 1, c->scope);
+    bind_text(stmt, 2, c->key);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        if (!col_hash(stmt, 0, hash)) {
+            err = store_sqlite_corrupt("idempotency_claim");
+        } else {
+            *out = memcmp(hash, c->request_hash, STORE_HASH_BYTES) == 0 ? STORE_CLAIM_HELD
+                                                                         : STORE_CLAIM_HELD_OTHER;
+        }
+    } else if (rc == SQLITE_DONE) {
+        /* The insert found a live claim, in the same transaction: it cannot be gone. */
+        err = store_sqlite_corrupt("idempotency_claim: holder vanished");
+    } else {
+        err = app_fail(a, rc, "idempotency_claim");
+    }
+    sqlite3_reset(stmt);
+    return err;
+}
+
+/* One IMMEDIATE transaction: the upsert takes a free or expired claim; when it changes
+ * nothing, a live claim holds the key and the holder's hash says whose. */
+static enum tl_err sqlite_app_idempotency_claim(struct store *store,
+                                                const struct store_idempotency_claim *claim,
+                                                uint64_t now_ns, enum store_claim_result *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_CLAIM_TAKE];
+    uint8_t owner[ID128_BYTES];
+    enum store_claim_result result = STORE_CLAIM_ACQUIRED;
+    enum tl_err err = app_begin(a);
+    int rc;
+
+    if (err != TL_OK) {
+        return err;
+    }
+    bind_text(stmt, 1, claim->scope);
+    bind_text(stmt, 2, claim->key);
+    bind_blob(stmt, 3, claim->request_hash, STORE_HASH_BYTES);
+    bind_id(stmt, 4, claim->owner, owner);
+    store_sqlite_bind_u64(stmt, 5, claim->expires_ns);
+    store_sqlite_bind_u64(stmt, 6, now_ns);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        err = app_fail(a, rc, "idempotency_claim");
+    } else if (sqlite3_changes(a->db) != 1) {
+        err = claim_holder(a, claim, now_ns, &result);
+    }
+    if (err == TL_OK) {
+        err = app_commit(a);
+    }
+    if (err != TL_OK) {
+        app_rollback(a);
+        return err;
+    }
+    *out = result;
+    return TL_OK;
+}
+
+/* Deletes the claim of owner; how many rows went in *deleted. */
+static enum tl_err claim_delete(struct store_sqlite_app *a, const char *scope, const char *key,
+                                struct id128 owner, const char *what, int *deleted)
+{
+    sqlite3_stmt *stmt = a->stmts[ASTMT_CLAIM_DELETE];
+    uint8_t owner_bytes[ID128_BYTES];
+    int rc;
+
+    bind_text(stmt, 1, scope);
+    bind_text(stmt, 2, key);
+    bind_id(stmt, 3, owner, owner_bytes);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, what);
+    }
+    *deleted = sqlite3_changes(a->db);
+    TL_ASSERT(*deleted == 0 || *deleted == 1);
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_idempotency_claim_release(struct store *store, const char *scope,
+                                                        const char *key, struct id128 owner)
+{
+    struct store_sqlite_app *a = app_from(store);
+    int deleted = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    return claim_delete(a, scope, key, owner, "idempotency_claim_release", &deleted);
+}
+
+/* Claims are few (requests in flight and what crashed nodes left), so one statement. */
+static enum tl_err sqlite_app_idempotency_claims_prune(struct store *store, uint64_t now_ns,
+                                                       uint32_t *out_deleted)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_CLAIMS_PRUNE];
+    int64_t changes;
+    int rc;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    store_sqlite_bind_u64(stmt, 1, now_ns);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "idempotency_claims_prune");
+    }
+    changes = sqlite3_changes64(a->db);
+    TL_ASSERT(changes >= 0);
+    *out_deleted = changes > UINT32_MAX ? UINT32_MAX : (uint32_t)changes;
+    return TL_OK;
+}
+
+/* ---- A key's outbox rows ---- */
+
+static enum tl_err outbox_key_row(sqlite3_stmt *stmt, struct store_outbox_row *out)
+{
+    uint64_t seq;
+    struct id128 key;
+    int data_bytes;
+
+    memset(out, 0, sizeof(*out));
+    if (!col_uint(stmt, 0, 1, INT64_MAX, &seq) || !col_id(stmt, 1, &key) ||
+        !col_text(stmt, 2, out->topic, sizeof(out->topic), false) ||
+        sqlite3_column_type(stmt, 3) != SQLITE_BLOB) {
+        return store_sqlite_corrupt("outbox_list_key");
+    }
+    data_bytes = sqlite3_column_bytes(stmt, 3);
+    if (data_bytes < 0 || data_bytes > TL_RECORD_BYTES_MAX) {
+        return store_sqlite_corrupt("outbox_list_key");
+    }
+    out->data = malloc((size_t)data_bytes + 1);
+    if (out->data == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    if (data_bytes > 0) {
+        memcpy(out->data, sqlite3_column_blob(stmt, 3), (size_t)data_bytes);
+    }
+    out->data[data_bytes] = '\0';
+    out->data_bytes = (uint32_t)data_bytes;
+    out->seq = seq;
+    out->key = key;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_outbox_list_key(struct store *store, struct id128 key,
+                                              uint64_t after_seq, uint32_t limit,
+                                              struct store_outbox_row *out, uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_OUTBOX_LIST_KEY];
+    uint8_t key_bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    int rc;
+
+    bind_id(stmt, 1, key, key_bytes);
+    store_sqlite_bind_u64(stmt, 2, after_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : after_seq);
+    store_sqlite_bind_i64(stmt, 3, limit);
+    while (err == TL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        TL_ASSERT(count < limit);
+        err = outbox_key_row(stmt, &out[count]);
+        if (err == TL_OK) {
+            count++;
+        }
+    }
+    if (err == TL_OK && rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "outbox_list_key");
+    }
+    sqlite3_reset(stmt);
+    if (err != TL_OK) {
+        store_outbox_rows_free(out, count);
+        return err;
+    }
+    *out_count = count;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_outbox_seq_last(struct store *store, uint64_t *out_seq)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_OUTBOX_SEQ_LAST];
+    enum tl_err err = TL_OK;
+    uint64_t seq = 0;
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        if (!col_uint(stmt, 0, 0, INT64_MAX, &seq)) {
+            err = store_sqlite_corrupt("outbox_seq_last");
+        }
+    } else {
+        err = app_fail(a, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, "outbox_seq_last");
+    }
+    sqlite3_reset(stmt);
+    if (err == TL_OK) {
+        *out_seq = seq;
+    }
+    return err;
+}
+
 /* ---- Records inside the batch ---- */
 
 static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store_payment *p)
@@ -1008,7 +1371,981 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
+    if (!id128_is_zero(row.claim_owner)) {
+        /* The fence: this request's claim must still be its own, and goes with the answer. */
+        int deleted = 0;
+        enum tl_err err =
+            claim_delete(a, row.scope, row.key, row.claim_owner, "records_write: claim", &deleted);
+        if (err != TL_OK) {
+            return err;
+        }
+        if (deleted != 1) {
+            fprintf(stderr, "store.sqlite: records_write: idempotency claim lost (expired and "
+                            "taken over); the batch is not committed\n");
+            return TL_ERR_STORAGE;
+        }
+    }
     return idempotency_insert_or_ignore(a, &row);
+}
+
+/* ---- Identity (schema v4): TOTP, recovery codes, challenges, sessions, audit log ---- */
+
+static bool decode_totp(sqlite3_stmt *stmt, void *row)
+{
+    struct store_totp t;
+    uint64_t active;
+    int bytes;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == 5);
+    memset(&t, 0, sizeof(t));
+    ok = col_id(stmt, 0, &t.user_id);
+    bytes = sqlite3_column_bytes(stmt, 1);
+    ok = ok && sqlite3_column_type(stmt, 1) == SQLITE_BLOB && bytes > 0 &&
+         bytes <= STORE_TOTP_SEALED_BYTES_MAX;
+    ok = ok && col_uint(stmt, 2, 0, 1, &active);
+    ok = ok && col_uint(stmt, 3, 0, INT64_MAX, &t.last_step);
+    ok = ok && col_time(stmt, 4, &t.created_ns);
+    if (!ok) {
+        return false;
+    }
+    memcpy(t.sealed, sqlite3_column_blob(stmt, 1), (size_t)bytes);
+    t.sealed_bytes = (uint32_t)bytes;
+    t.active = active == 1;
+    *(struct store_totp *)row = t;
+    return true;
+}
+
+static bool decode_challenge(sqlite3_stmt *stmt, void *row)
+{
+    struct store_mfa_challenge c;
+    uint64_t used;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == 5);
+    memset(&c, 0, sizeof(c));
+    ok = col_hash(stmt, 0, c.hash);
+    ok = ok && col_id(stmt, 1, &c.user_id);
+    ok = ok && col_time(stmt, 2, &c.created_ns);
+    ok = ok && col_time(stmt, 3, &c.expires_ns);
+    ok = ok && col_uint(stmt, 4, 0, 1, &used);
+    if (!ok) {
+        return false;
+    }
+    c.used = used == 1;
+    *(struct store_mfa_challenge *)row = c;
+    return true;
+}
+
+static bool decode_audit(sqlite3_stmt *stmt, void *row)
+{
+    struct store_audit e;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == 7);
+    memset(&e, 0, sizeof(e));
+    ok = col_id(stmt, 0, &e.id);
+    ok = ok && col_id(stmt, 1, &e.user_id);
+    ok = ok && col_time(stmt, 2, &e.created_ns);
+    ok = ok && col_text(stmt, 3, e.action, sizeof(e.action), false);
+    ok = ok && col_text(stmt, 4, e.subject, sizeof(e.subject), true);
+    ok = ok && col_text(stmt, 5, e.request_id, sizeof(e.request_id), true);
+    ok = ok && col_text(stmt, 6, e.ip, sizeof(e.ip), true);
+    if (!ok) {
+        return false;
+    }
+    *(struct store_audit *)row = e;
+    return true;
+}
+
+/* Runs a bound write statement; *changes is how many rows it touched. */
+static enum tl_err identity_run(struct store_sqlite_app *a, enum app_stmt which, int *changes)
+{
+    int rc = store_sqlite_run(a->stmts[which]);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, app_stmt_name[which]);
+    }
+    *changes = sqlite3_changes(a->db);
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_totp_put(struct store *store, const struct store_totp *totp)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_TOTP_PUT];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, totp->user_id, bytes);
+    bind_blob(stmt, 2, totp->sealed, totp->sealed_bytes);
+    store_sqlite_bind_u64(stmt, 3, totp->created_ns);
+    enum tl_err err = identity_run(a, ASTMT_TOTP_PUT, &changes);
+    if (err == TL_OK && changes == 0) {
+        err = TL_ERR_CONFLICT; /* the upsert's WHERE kept an active row */
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_totp_get(struct store *store, struct id128 user_id,
+                                       struct store_totp *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[ID128_BYTES];
+
+    bind_id(a->stmts[ASTMT_TOTP_GET], 1, user_id, bytes);
+    return app_lookup(a, ASTMT_TOTP_GET, decode_totp, out, found);
+}
+
+/* Inside a transaction: replaces the user's recovery codes. */
+static enum tl_err recovery_codes_replace(struct store_sqlite_app *a, struct id128 user_id,
+                                          const uint8_t hashes[STORE_RECOVERY_CODES]
+                                                              [STORE_HASH_BYTES])
+{
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    bind_id(a->stmts[ASTMT_RECOVERY_DELETE], 1, user_id, bytes);
+    enum tl_err err = identity_run(a, ASTMT_RECOVERY_DELETE, &changes);
+    for (int i = 0; err == TL_OK && i < STORE_RECOVERY_CODES; i++) {
+        bind_id(a->stmts[ASTMT_RECOVERY_INSERT], 1, user_id, bytes);
+        bind_blob(a->stmts[ASTMT_RECOVERY_INSERT], 2, hashes[i], STORE_HASH_BYTES);
+        err = identity_run(a, ASTMT_RECOVERY_INSERT, &changes);
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_totp_activate(struct store *store, struct id128 user_id,
+                                            uint64_t step,
+                                            const uint8_t hashes[STORE_RECOVERY_CODES]
+                                                                [STORE_HASH_BYTES])
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+    enum tl_err err = app_begin(a);
+
+    if (err != TL_OK) {
+        return err;
+    }
+    bind_id(a->stmts[ASTMT_TOTP_ACTIVATE], 1, user_id, bytes);
+    store_sqlite_bind_u64(a->stmts[ASTMT_TOTP_ACTIVATE], 2, step);
+    err = identity_run(a, ASTMT_TOTP_ACTIVATE, &changes);
+    if (err == TL_OK && changes == 0) {
+        err = TL_ERR_NOT_FOUND;
+    }
+    err = err == TL_OK ? recovery_codes_replace(a, user_id, hashes) : err;
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_totp_use_step(struct store *store, struct id128 user_id,
+                                            uint64_t step)
+{
+    struct store_sqlite_app *a = app_from(store);
+    struct store_totp row;
+    uint8_t bytes[ID128_BYTES];
+    bool found = false;
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(a->stmts[ASTMT_TOTP_USE_STEP], 1, user_id, bytes);
+    store_sqlite_bind_u64(a->stmts[ASTMT_TOTP_USE_STEP], 2, step);
+    enum tl_err err = identity_run(a, ASTMT_TOTP_USE_STEP, &changes);
+    if (err != TL_OK || changes == 1) {
+        return err;
+    }
+    /* Nothing changed: a replay, or no active row. */
+    err = sqlite_app_totp_get(store, user_id, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    return found && row.active ? TL_ERR_CONFLICT : TL_ERR_NOT_FOUND;
+}
+
+static enum tl_err sqlite_app_totp_delete(struct store *store, struct id128 user_id)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+    int deleted = 0;
+    enum tl_err err = app_begin(a);
+
+    if (err != TL_OK) {
+        return err;
+    }
+    bind_id(a->stmts[ASTMT_TOTP_DELETE], 1, user_id, bytes);
+    err = identity_run(a, ASTMT_TOTP_DELETE, &deleted);
+    if (err == TL_OK) {
+        bind_id(a->stmts[ASTMT_RECOVERY_DELETE], 1, user_id, bytes);
+        err = identity_run(a, ASTMT_RECOVERY_DELETE, &changes);
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+        return err;
+    }
+    return deleted == 0 ? TL_ERR_NOT_FOUND : TL_OK;
+}
+
+static enum tl_err sqlite_app_recovery_code_use(struct store *store, struct id128 user_id,
+                                                const uint8_t hash[STORE_HASH_BYTES],
+                                                uint64_t now_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_RECOVERY_USE];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, user_id, bytes);
+    bind_blob(stmt, 2, hash, STORE_HASH_BYTES);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    enum tl_err err = identity_run(a, ASTMT_RECOVERY_USE, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err sqlite_app_recovery_codes_left(struct store *store, struct id128 user_id,
+                                                  uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_RECOVERY_LEFT];
+    uint8_t bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint64_t count = 0;
+
+    bind_id(stmt, 1, user_id, bytes);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        err = app_fail(a, rc, "recovery_codes_left");
+    } else if (!col_uint(stmt, 0, 0, STORE_RECOVERY_CODES, &count)) {
+        err = store_sqlite_corrupt("recovery_codes_left");
+    } else {
+        *out_count = (uint32_t)count;
+    }
+    sqlite3_reset(stmt);
+    return err;
+}
+
+static enum tl_err sqlite_app_mfa_challenge_create(struct store *store,
+                                                   const struct store_mfa_challenge *c)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_CHALLENGE_INSERT];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+    enum tl_err err = app_begin(a);
+
+    if (err != TL_OK) {
+        return err;
+    }
+    store_sqlite_bind_u64(a->stmts[ASTMT_CHALLENGE_PRUNE], 1, c->created_ns);
+    err = identity_run(a, ASTMT_CHALLENGE_PRUNE, &changes);
+    if (err == TL_OK) {
+        bind_blob(stmt, 1, c->hash, STORE_HASH_BYTES);
+        bind_id(stmt, 2, c->user_id, bytes);
+        store_sqlite_bind_u64(stmt, 3, c->created_ns);
+        store_sqlite_bind_u64(stmt, 4, c->expires_ns);
+        err = identity_run(a, ASTMT_CHALLENGE_INSERT, &changes);
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_mfa_challenge_get(struct store *store,
+                                                const uint8_t hash[STORE_HASH_BYTES],
+                                                struct store_mfa_challenge *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+
+    bind_blob(a->stmts[ASTMT_CHALLENGE_GET], 1, hash, STORE_HASH_BYTES);
+    return app_lookup(a, ASTMT_CHALLENGE_GET, decode_challenge, out, found);
+}
+
+static enum tl_err sqlite_app_mfa_challenge_consume(struct store *store,
+                                                    const uint8_t hash[STORE_HASH_BYTES],
+                                                    uint64_t now_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_blob(a->stmts[ASTMT_CHALLENGE_CONSUME], 1, hash, STORE_HASH_BYTES);
+    store_sqlite_bind_u64(a->stmts[ASTMT_CHALLENGE_CONSUME], 2, now_ns);
+    enum tl_err err = identity_run(a, ASTMT_CHALLENGE_CONSUME, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err sqlite_app_sessions_list(struct store *store, struct id128 user_id,
+                                            uint64_t now_ns, struct store_session *out,
+                                            uint32_t max, uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_SESSIONS_LIST];
+    uint8_t bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    int rc;
+
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_u64(stmt, 2, now_ns);
+    store_sqlite_bind_i64(stmt, 3, max);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == max || !row_session(stmt, &out[count])) {
+            err = store_sqlite_corrupt("sessions_list");
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "sessions_list");
+        goto out;
+    }
+    *out_count = count;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
+static enum tl_err sqlite_app_session_revoke_id(struct store *store, struct id128 user_id,
+                                                struct id128 session_id)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[2][ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(a->stmts[ASTMT_SESSION_REVOKE_ID], 1, user_id, bytes[0]);
+    bind_id(a->stmts[ASTMT_SESSION_REVOKE_ID], 2, session_id, bytes[1]);
+    enum tl_err err = identity_run(a, ASTMT_SESSION_REVOKE_ID, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err sqlite_app_sessions_revoke_others(struct store *store, struct id128 user_id,
+                                                     struct id128 keep_id, uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[2][ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(a->stmts[ASTMT_SESSIONS_REVOKE_OTHERS], 1, user_id, bytes[0]);
+    bind_id(a->stmts[ASTMT_SESSIONS_REVOKE_OTHERS], 2, keep_id, bytes[1]);
+    enum tl_err err = identity_run(a, ASTMT_SESSIONS_REVOKE_OTHERS, &changes);
+    if (err == TL_OK) {
+        *out_count = (uint32_t)changes;
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_user_password_set(struct store *store, struct id128 user_id,
+                                                const char *password_hash, struct id128 keep_id)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[3][ID128_BYTES];
+    int changes = 0;
+    int revoked = 0;
+    enum tl_err err = app_begin(a);
+
+    if (err != TL_OK) {
+        return err;
+    }
+    bind_id(a->stmts[ASTMT_USER_PASSWORD_SET], 1, user_id, bytes[0]);
+    bind_text(a->stmts[ASTMT_USER_PASSWORD_SET], 2, password_hash);
+    err = identity_run(a, ASTMT_USER_PASSWORD_SET, &changes);
+    if (err == TL_OK && changes == 0) {
+        err = TL_ERR_NOT_FOUND;
+    }
+    if (err == TL_OK) {
+        bind_id(a->stmts[ASTMT_SESSIONS_REVOKE_OTHERS], 1, user_id, bytes[1]);
+        bind_id(a->stmts[ASTMT_SESSIONS_REVOKE_OTHERS], 2, keep_id, bytes[2]);
+        err = identity_run(a, ASTMT_SESSIONS_REVOKE_OTHERS, &revoked);
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_audit_append(struct store *store, const struct store_audit *e)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_AUDIT_INSERT];
+    uint8_t bytes[2][ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, e->id, bytes[0]);
+    bind_id(stmt, 2, e->user_id, bytes[1]);
+    store_sqlite_bind_u64(stmt, 3, e->created_ns);
+    bind_text(stmt, 4, e->action);
+    bind_text(stmt, 5, e->subject);
+    bind_text(stmt, 6, e->request_id);
+    bind_text(stmt, 7, e->ip);
+    return identity_run(a, ASTMT_AUDIT_INSERT, &changes);
+}
+
+/* Older pages walk down from the cursor (or from the top), newer pages walk up from it and are
+ * reversed: every page is newest first. limit + 1 rows say has_more. */
+static enum tl_err sqlite_app_audit_list(struct store *store, struct id128 user_id,
+                                         const struct store_audit_page *page,
+                                         struct store_audit *out, uint32_t *out_count,
+                                         bool *has_more)
+{
+    struct store_sqlite_app *a = app_from(store);
+    bool newer = !id128_is_zero(page->ending_before);
+    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
+    sqlite3_stmt *stmt = a->stmts[which];
+    uint8_t bytes[2][ID128_BYTES];
+    struct store_audit extra;
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    bool more = false;
+    int rc;
+
+    bind_id(stmt, 1, user_id, bytes[0]);
+    if (newer) {
+        bind_id(stmt, 2, page->ending_before, bytes[1]);
+    } else if (!id128_is_zero(page->starting_after)) {
+        bind_id(stmt, 2, page->starting_after, bytes[1]);
+    } else {
+        memset(bytes[1], 0xff, ID128_BYTES); /* above every id */
+        bind_blob(stmt, 2, bytes[1], ID128_BYTES);
+    }
+    store_sqlite_bind_i64(stmt, 3, (int64_t)page->limit + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct store_audit *row = count < page->limit ? &out[count] : &extra;
+        if (!decode_audit(stmt, row)) {
+            err = store_sqlite_corrupt(app_stmt_name[which]);
+            goto out;
+        }
+        if (count < page->limit) {
+            count++;
+        } else {
+            more = true;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, app_stmt_name[which]);
+        goto out;
+    }
+    if (newer) {
+        store_sqlite_reverse(out, count, sizeof(*out));
+    }
+    *out_count = count;
+    *has_more = more;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
+/* ---- Quotes and payment requests ---- */
+
+/* A zero id binds NULL (an optional reference). */
+static void bind_id_optional(sqlite3_stmt *stmt, int index, struct id128 id,
+                             uint8_t bytes[ID128_BYTES])
+{
+    int rc;
+    if (!id128_is_zero(id)) {
+        bind_id(stmt, index, id, bytes);
+        return;
+    }
+    rc = sqlite3_bind_null(stmt, index);
+    TL_ASSERT(rc == SQLITE_OK);
+}
+
+/* NULL reads as the zero id. */
+static bool col_id_optional(sqlite3_stmt *stmt, int index, struct id128 *out)
+{
+    if (sqlite3_column_type(stmt, index) == SQLITE_NULL) {
+        *out = id128_make(0, 0);
+        return true;
+    }
+    return col_id(stmt, index, out);
+}
+
+static bool col_positive(sqlite3_stmt *stmt, int index, int64_t *out)
+{
+    return store_sqlite_col_i64(stmt, index, out) && *out > 0;
+}
+
+static bool decode_quote(sqlite3_stmt *stmt, void *row)
+{
+    struct store_quote q;
+    uint64_t operation, used;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == QCOL_COUNT);
+    memset(&q, 0, sizeof(q));
+    ok = col_id(stmt, QCOL_ID, &q.id);
+    ok = ok && col_id(stmt, QCOL_USER_ID, &q.user_id);
+    ok = ok && col_uint(stmt, QCOL_OPERATION, 0, 4, &operation);
+    ok = ok && col_id_optional(stmt, QCOL_RECIPIENT_ID, &q.recipient_id);
+    ok = ok && col_u16(stmt, QCOL_SEND_CURRENCY, 1, &q.send_currency);
+    ok = ok && col_u16(stmt, QCOL_RECEIVE_CURRENCY, 1, &q.receive_currency);
+    ok = ok && col_positive(stmt, QCOL_AMOUNT, &q.amount);
+    ok = ok && store_sqlite_col_i64(stmt, QCOL_FEE, &q.fee) && q.fee >= 0;
+    ok = ok && col_positive(stmt, QCOL_SENT, &q.sent);
+    ok = ok && col_positive(stmt, QCOL_RATE_NUM, &q.rate_num);
+    ok = ok && col_positive(stmt, QCOL_RATE_DEN, &q.rate_den);
+    ok = ok && col_id(stmt, QCOL_PAYMENT_ID, &q.payment_id);
+    ok = ok && col_time(stmt, QCOL_CREATED_NS, &q.created_ns);
+    ok = ok && col_time(stmt, QCOL_EXPIRES_NS, &q.expires_ns);
+    ok = ok && col_uint(stmt, QCOL_USED, 0, 1, &used);
+    if (!ok) {
+        return false;
+    }
+    q.operation = (uint8_t)operation;
+    q.used = used == 1;
+    *(struct store_quote *)row = q;
+    return true;
+}
+
+static bool decode_request(sqlite3_stmt *stmt, void *row)
+{
+    struct store_request *r = row;
+    uint64_t status = 0;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == RCOL_COUNT);
+    memset(r, 0, sizeof(*r));
+    ok = col_id(stmt, RCOL_ID, &r->id);
+    ok = ok && col_id(stmt, RCOL_REQUESTER_ID, &r->requester_id);
+    ok = ok && col_id(stmt, RCOL_PAYER_ID, &r->payer_id);
+    ok = ok && col_positive(stmt, RCOL_AMOUNT, &r->amount);
+    ok = ok && col_u16(stmt, RCOL_CURRENCY, 1, &r->currency);
+    ok = ok && col_uint(stmt, RCOL_STATUS, STORE_REQUEST_OPEN, STORE_REQUEST_CANCELED, &status);
+    ok = ok && col_text(stmt, RCOL_FROM_TEXT, r->from_text, sizeof(r->from_text), false);
+    ok = ok && col_text(stmt, RCOL_NOTE, r->note, sizeof(r->note), true);
+    ok = ok && col_id_optional(stmt, RCOL_SPLIT_ID, &r->split_id);
+    ok = ok && col_id(stmt, RCOL_PAYMENT_ID, &r->payment_id);
+    ok = ok && col_time(stmt, RCOL_CREATED_NS, &r->created_ns);
+    ok = ok && col_time(stmt, RCOL_EXPIRES_NS, &r->expires_ns);
+    ok = ok && col_uint(stmt, RCOL_CLOSED_NS, 0, INT64_MAX, &r->closed_ns);
+    ok = ok && col_uint(stmt, RCOL_PAY_CLAIM_NS, 0, INT64_MAX, &r->pay_claim_ns);
+    if (ok && sqlite3_column_type(stmt, RCOL_PAID_NS) != SQLITE_NULL) {
+        ok = col_time(stmt, RCOL_PAID_NS, &r->paid_ns);
+        r->paid = true;
+    }
+    r->status = (uint8_t)status;
+    return ok && !id128_eq(r->requester_id, r->payer_id);
+}
+
+static enum tl_err sqlite_app_quote_create(struct store *store, const struct store_quote *q)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_QUOTE_INSERT];
+    uint8_t bytes[4][ID128_BYTES];
+    int rc;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, QCOL_ID + 1, q->id, bytes[0]);
+    bind_id(stmt, QCOL_USER_ID + 1, q->user_id, bytes[1]);
+    store_sqlite_bind_i64(stmt, QCOL_OPERATION + 1, q->operation);
+    bind_id_optional(stmt, QCOL_RECIPIENT_ID + 1, q->recipient_id, bytes[2]);
+    store_sqlite_bind_i64(stmt, QCOL_SEND_CURRENCY + 1, q->send_currency);
+    store_sqlite_bind_i64(stmt, QCOL_RECEIVE_CURRENCY + 1, q->receive_currency);
+    store_sqlite_bind_i64(stmt, QCOL_AMOUNT + 1, q->amount);
+    store_sqlite_bind_i64(stmt, QCOL_FEE + 1, q->fee);
+    store_sqlite_bind_i64(stmt, QCOL_SENT + 1, q->sent);
+    store_sqlite_bind_i64(stmt, QCOL_RATE_NUM + 1, q->rate_num);
+    store_sqlite_bind_i64(stmt, QCOL_RATE_DEN + 1, q->rate_den);
+    bind_id(stmt, QCOL_PAYMENT_ID + 1, q->payment_id, bytes[3]);
+    store_sqlite_bind_u64(stmt, QCOL_CREATED_NS + 1, q->created_ns);
+    store_sqlite_bind_u64(stmt, QCOL_EXPIRES_NS + 1, q->expires_ns);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "quote_create");
+    }
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_quote_get(struct store *store, struct id128 id,
+                                        struct store_quote *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[ID128_BYTES];
+
+    bind_id(a->stmts[ASTMT_QUOTE_GET], 1, id, bytes);
+    return app_lookup(a, ASTMT_QUOTE_GET, decode_quote, out, found);
+}
+
+static enum tl_err request_insert(struct store_sqlite_app *a, const struct store_request *r)
+{
+    sqlite3_stmt *stmt = a->stmts[ASTMT_REQUEST_INSERT];
+    uint8_t bytes[5][ID128_BYTES];
+    int rc;
+
+    bind_id(stmt, RCOL_ID + 1, r->id, bytes[0]);
+    bind_id(stmt, RCOL_REQUESTER_ID + 1, r->requester_id, bytes[1]);
+    bind_id(stmt, RCOL_PAYER_ID + 1, r->payer_id, bytes[2]);
+    store_sqlite_bind_i64(stmt, RCOL_AMOUNT + 1, r->amount);
+    store_sqlite_bind_i64(stmt, RCOL_CURRENCY + 1, r->currency);
+    store_sqlite_bind_i64(stmt, RCOL_STATUS + 1, r->status);
+    bind_text(stmt, RCOL_FROM_TEXT + 1, r->from_text);
+    bind_text(stmt, RCOL_NOTE + 1, r->note);
+    bind_id_optional(stmt, RCOL_SPLIT_ID + 1, r->split_id, bytes[3]);
+    bind_id(stmt, RCOL_PAYMENT_ID + 1, r->payment_id, bytes[4]);
+    store_sqlite_bind_u64(stmt, RCOL_CREATED_NS + 1, r->created_ns);
+    store_sqlite_bind_u64(stmt, RCOL_EXPIRES_NS + 1, r->expires_ns);
+    store_sqlite_bind_u64(stmt, RCOL_CLOSED_NS + 1, r->closed_ns);
+    store_sqlite_bind_u64(stmt, RCOL_PAY_CLAIM_NS + 1, r->pay_claim_ns);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "requests_create");
+    }
+    return TL_OK;
+}
+
+/* Every row in one IMMEDIATE transaction: a split's requests exist together or not at all. */
+static enum tl_err sqlite_app_requests_create(struct store *store, const struct store_request *rows,
+                                              uint32_t count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    enum tl_err err = app_begin(a);
+
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        err = request_insert(a, &rows[i]);
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+    }
+    return err;
+}
+
+static enum tl_err sqlite_app_request_get(struct store *store, struct id128 id,
+                                          struct store_request *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+    uint8_t bytes[ID128_BYTES];
+
+    bind_id(a->stmts[ASTMT_REQUEST_GET], 1, id, bytes);
+    return app_lookup(a, ASTMT_REQUEST_GET, decode_request, out, found);
+}
+
+/* Older pages walk down from the cursor; newer pages walk up and are reversed. limit + 1 rows
+ * are read: the extra one only says *has_more. */
+static enum tl_err sqlite_app_requests_list(struct store *store, struct id128 user_id,
+                                            enum store_request_role role,
+                                            const struct store_request_page *page,
+                                            struct store_request *out, uint32_t *out_count,
+                                            bool *has_more)
+{
+    struct store_sqlite_app *a = app_from(store);
+    bool newer = !id128_is_zero(page->ending_before);
+    enum app_stmt which = newer ? ASTMT_REQUESTS_NEWER : ASTMT_REQUESTS_OLDER;
+    sqlite3_stmt *stmt = a->stmts[which];
+    uint8_t user_bytes[ID128_BYTES];
+    uint8_t cursor_bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    bool more = false;
+    int rc;
+
+    bind_id(stmt, 1, user_id, user_bytes);
+    store_sqlite_bind_i64(stmt, 2, (int64_t)role);
+    if (newer) {
+        bind_id(stmt, 3, page->ending_before, cursor_bytes);
+    } else if (!id128_is_zero(page->starting_after)) {
+        bind_id(stmt, 3, page->starting_after, cursor_bytes);
+    } else {
+        memset(cursor_bytes, 0xff, sizeof(cursor_bytes)); /* above every id */
+        bind_blob(stmt, 3, cursor_bytes, ID128_BYTES);
+    }
+    store_sqlite_bind_i64(stmt, 4, (int64_t)page->limit + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == page->limit) {
+            more = true;
+            continue;
+        }
+        if (!decode_request(stmt, &out[count])) {
+            err = store_sqlite_corrupt("requests_list");
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "requests_list");
+        goto out;
+    }
+    if (newer) {
+        store_sqlite_reverse(out, count, sizeof(*out));
+    }
+    *out_count = count;
+    *has_more = more;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
+/* Runs a bound UPDATE and says whether it changed a row. */
+static enum tl_err request_update(struct store_sqlite_app *a, enum app_stmt which, bool *changed)
+{
+    int rc;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    rc = store_sqlite_run(a->stmts[which]);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, app_stmt_name[which]);
+    }
+    *changed = sqlite3_changes(a->db) == 1;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_request_claim(struct store *store, struct id128 id,
+                                            struct id128 payer_id, uint64_t now_ns, bool *claimed)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_REQUEST_CLAIM];
+    uint8_t bytes[2][ID128_BYTES];
+
+    bind_id(stmt, 1, id, bytes[0]);
+    bind_id(stmt, 2, payer_id, bytes[1]);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    return request_update(a, ASTMT_REQUEST_CLAIM, claimed);
+}
+
+static enum tl_err sqlite_app_request_unclaim(struct store *store, struct id128 id,
+                                              uint64_t claim_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_REQUEST_UNCLAIM];
+    uint8_t bytes[ID128_BYTES];
+    bool changed = false;
+
+    bind_id(stmt, 1, id, bytes);
+    store_sqlite_bind_u64(stmt, 2, claim_ns);
+    return request_update(a, ASTMT_REQUEST_UNCLAIM, &changed);
+}
+
+static enum tl_err sqlite_app_request_close(struct store *store, struct id128 id,
+                                            struct id128 actor_id, uint8_t status, uint64_t now_ns,
+                                            uint64_t stale_before_ns, bool *closed)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_REQUEST_CLOSE];
+    uint8_t bytes[2][ID128_BYTES];
+
+    bind_id(stmt, 1, id, bytes[0]);
+    bind_id(stmt, 2, actor_id, bytes[1]);
+    store_sqlite_bind_i64(stmt, 3, status);
+    store_sqlite_bind_u64(stmt, 4, now_ns);
+    store_sqlite_bind_u64(stmt, 5, stale_before_ns);
+    return request_update(a, ASTMT_REQUEST_CLOSE, closed);
+}
+
+/* ---- Passkeys (schema v4) ---- */
+
+/* A blob of min..max bytes into out; *out_bytes its length. */
+static bool col_blob(sqlite3_stmt *stmt, int index, uint32_t min, uint32_t max, uint8_t *out,
+                     uint32_t *out_bytes)
+{
+    int bytes = sqlite3_column_bytes(stmt, index);
+    if (sqlite3_column_type(stmt, index) != SQLITE_BLOB || bytes < (int)min || bytes > (int)max) {
+        return false;
+    }
+    memcpy(out, sqlite3_column_blob(stmt, index), (size_t)bytes);
+    *out_bytes = (uint32_t)bytes;
+    return true;
+}
+
+static bool decode_passkey(sqlite3_stmt *stmt, void *row)
+{
+    struct store_passkey *out = row;
+    int64_t alg = 0;
+    uint64_t count;
+    uint32_t aaguid_bytes = 0;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == PASSKEY_COLUMN_COUNT);
+    memset(out, 0, sizeof(*out));
+    ok = col_id(stmt, 0, &out->id);
+    ok = ok && col_id(stmt, 1, &out->user_id);
+    ok = ok && col_blob(stmt, 2, 1, STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX, out->credential_id,
+                        &out->credential_id_bytes);
+    ok = ok && store_sqlite_col_i64(stmt, 3, &alg) && (alg == -7 || alg == -8);
+    out->algorithm = (int32_t)alg;
+    ok = ok && col_blob(stmt, 4, 32, STORE_PASSKEY_PUBLIC_KEY_BYTES_MAX, out->public_key,
+                        &out->public_key_bytes);
+    ok = ok && out->public_key_bytes == (out->algorithm == STORE_PASSKEY_ALG_ES256 ? 65u : 32u);
+    ok = ok && col_uint(stmt, 5, 0, UINT32_MAX, &count);
+    ok = ok && col_blob(stmt, 6, STORE_PASSKEY_AAGUID_BYTES, STORE_PASSKEY_AAGUID_BYTES,
+                        out->aaguid, &aaguid_bytes);
+    ok = ok && col_text(stmt, 7, out->name, sizeof(out->name), false);
+    ok = ok && col_time(stmt, 8, &out->created_ns);
+    ok = ok && col_uint(stmt, 9, 0, INT64_MAX, &out->last_used_ns);
+    ok = ok && col_uint(stmt, 10, 0, INT64_MAX, &out->revoked_ns);
+    if (ok) {
+        out->sign_count = (uint32_t)count;
+    }
+    return ok;
+}
+
+static enum tl_err sqlite_app_passkey_create(struct store *store, const struct store_passkey *pk)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_PASSKEY_INSERT];
+    uint8_t bytes[2][ID128_BYTES];
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, pk->id, bytes[0]);
+    bind_id(stmt, 2, pk->user_id, bytes[1]);
+    bind_blob(stmt, 3, pk->credential_id, pk->credential_id_bytes);
+    store_sqlite_bind_i64(stmt, 4, pk->algorithm);
+    bind_blob(stmt, 5, pk->public_key, pk->public_key_bytes);
+    store_sqlite_bind_u64(stmt, 6, pk->sign_count);
+    bind_blob(stmt, 7, pk->aaguid, STORE_PASSKEY_AAGUID_BYTES);
+    bind_text(stmt, 8, pk->name);
+    store_sqlite_bind_u64(stmt, 9, pk->created_ns);
+    store_sqlite_bind_i64(stmt, 10, STORE_PASSKEYS_USER_MAX);
+    int rc = store_sqlite_run(stmt);
+    if (rc_is_constraint(rc)) {
+        return TL_ERR_CONFLICT;
+    }
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "passkey_create");
+    }
+    return sqlite3_changes(a->db) == 1 ? TL_OK : TL_ERR_LIMIT;
+}
+
+static enum tl_err sqlite_app_passkey_find(struct store *store, const uint8_t *credential_id,
+                                           uint32_t credential_id_bytes, struct store_passkey *out,
+                                           bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+
+    bind_blob(a->stmts[ASTMT_PASSKEY_FIND], 1, credential_id, credential_id_bytes);
+    return app_lookup(a, ASTMT_PASSKEY_FIND, decode_passkey, out, found);
+}
+
+static enum tl_err sqlite_app_passkeys_list(struct store *store, struct id128 user_id,
+                                            struct store_passkey *out, uint32_t max,
+                                            uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_PASSKEYS_LIST];
+    uint8_t bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    int rc;
+
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_i64(stmt, 2, max);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == max || !decode_passkey(stmt, &out[count])) {
+            err = store_sqlite_corrupt("passkeys_list");
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "passkeys_list");
+        goto out;
+    }
+    *out_count = count;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
+static enum tl_err sqlite_app_passkey_revoke(struct store *store, struct id128 user_id,
+                                             struct id128 id, uint64_t now_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_PASSKEY_REVOKE];
+    uint8_t bytes[2][ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, user_id, bytes[0]);
+    bind_id(stmt, 2, id, bytes[1]);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    enum tl_err err = identity_run(a, ASTMT_PASSKEY_REVOKE, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_NOT_FOUND : err;
+}
+
+static enum tl_err sqlite_app_passkey_use(struct store *store, struct id128 id,
+                                          uint32_t sign_count, uint64_t now_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_PASSKEY_USE];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, id, bytes);
+    store_sqlite_bind_u64(stmt, 2, sign_count);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    enum tl_err err = identity_run(a, ASTMT_PASSKEY_USE, &changes);
+    return err == TL_OK && changes == 0 ? TL_ERR_CONFLICT : err;
+}
+
+static enum tl_err sqlite_app_webauthn_challenge_create(struct store *store,
+                                                        const struct store_webauthn_challenge *c)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_WEBAUTHN_INSERT];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+    enum tl_err err = app_begin(a);
+
+    if (err != TL_OK) {
+        return err;
+    }
+    store_sqlite_bind_u64(a->stmts[ASTMT_WEBAUTHN_PRUNE], 1, c->created_ns);
+    err = identity_run(a, ASTMT_WEBAUTHN_PRUNE, &changes);
+    if (err == TL_OK) {
+        bind_blob(stmt, 1, c->hash, STORE_HASH_BYTES);
+        store_sqlite_bind_i64(stmt, 2, c->kind);
+        bind_id(stmt, 3, c->user_id, bytes);
+        store_sqlite_bind_u64(stmt, 4, c->created_ns);
+        store_sqlite_bind_u64(stmt, 5, c->expires_ns);
+        err = identity_run(a, ASTMT_WEBAUTHN_INSERT, &changes);
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+    }
+    return err;
+}
+
+static bool decode_challenge_user(sqlite3_stmt *stmt, void *row)
+{
+    TL_ASSERT(sqlite3_column_count(stmt) == 1);
+    return store_sqlite_col_id(stmt, 0, row); /* zero: an unbound login challenge */
+}
+
+static enum tl_err sqlite_app_webauthn_challenge_consume(struct store *store,
+                                                         const uint8_t hash[STORE_HASH_BYTES],
+                                                         uint8_t kind, uint64_t now_ns,
+                                                         struct id128 *out_user_id)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_WEBAUTHN_CONSUME];
+    struct id128 user_id;
+    bool found = false;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_blob(stmt, 1, hash, STORE_HASH_BYTES);
+    store_sqlite_bind_i64(stmt, 2, kind);
+    store_sqlite_bind_u64(stmt, 3, now_ns);
+    enum tl_err err = app_lookup(a, ASTMT_WEBAUTHN_CONSUME, decode_challenge_user, &user_id,
+                                 &found);
+    if (err == TL_OK && !found) {
+        return TL_ERR_NOT_FOUND;
+    }
+    if (err == TL_OK) {
+        *out_user_id = user_id;
+    }
+    return err;
 }
 
 /* ---- Open and close ---- */
@@ -1061,10 +2398,46 @@ const struct store_app_ops store_sqlite_app_ops = {
     .session_create = sqlite_app_session_create,
     .session_get = sqlite_app_session_get,
     .session_revoke = sqlite_app_session_revoke,
+    .totp_put = sqlite_app_totp_put,
+    .totp_get = sqlite_app_totp_get,
+    .totp_activate = sqlite_app_totp_activate,
+    .totp_use_step = sqlite_app_totp_use_step,
+    .totp_delete = sqlite_app_totp_delete,
+    .recovery_code_use = sqlite_app_recovery_code_use,
+    .recovery_codes_left = sqlite_app_recovery_codes_left,
+    .mfa_challenge_create = sqlite_app_mfa_challenge_create,
+    .mfa_challenge_get = sqlite_app_mfa_challenge_get,
+    .mfa_challenge_consume = sqlite_app_mfa_challenge_consume,
+    .sessions_list = sqlite_app_sessions_list,
+    .session_revoke_id = sqlite_app_session_revoke_id,
+    .sessions_revoke_others = sqlite_app_sessions_revoke_others,
+    .user_password_set = sqlite_app_user_password_set,
+    .audit_append = sqlite_app_audit_append,
+    .audit_list = sqlite_app_audit_list,
     .payment_get = sqlite_app_payment_get,
     .payments_list = sqlite_app_payments_list,
     .idempotency_put = sqlite_app_idempotency_put,
     .idempotency_get = sqlite_app_idempotency_get,
     .idempotency_prune = sqlite_app_idempotency_prune,
+    .idempotency_claim = sqlite_app_idempotency_claim,
+    .idempotency_claim_release = sqlite_app_idempotency_claim_release,
+    .idempotency_claims_prune = sqlite_app_idempotency_claims_prune,
+    .outbox_list_key = sqlite_app_outbox_list_key,
+    .outbox_seq_last = sqlite_app_outbox_seq_last,
+    .quote_create = sqlite_app_quote_create,
+    .quote_get = sqlite_app_quote_get,
+    .requests_create = sqlite_app_requests_create,
+    .request_get = sqlite_app_request_get,
+    .requests_list = sqlite_app_requests_list,
+    .request_claim = sqlite_app_request_claim,
+    .request_unclaim = sqlite_app_request_unclaim,
+    .request_close = sqlite_app_request_close,
+    .passkey_create = sqlite_app_passkey_create,
+    .passkey_find = sqlite_app_passkey_find,
+    .passkeys_list = sqlite_app_passkeys_list,
+    .passkey_revoke = sqlite_app_passkey_revoke,
+    .passkey_use = sqlite_app_passkey_use,
+    .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
+    .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
     .record_write = sqlite_app_record_write,
 };

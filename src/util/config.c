@@ -42,6 +42,9 @@ static bool config_check_currency(const char *value, char *why, size_t why_bytes
 static bool config_check_log_level(const char *value, char *why, size_t why_bytes);
 static bool config_check_nonempty(const char *value, char *why, size_t why_bytes);
 static bool config_check_store_backend(const char *value, char *why, size_t why_bytes);
+static bool config_check_fee_schedule(const char *value, char *why, size_t why_bytes);
+static bool config_check_rp_id(const char *value, char *why, size_t why_bytes);
+static bool config_check_origin(const char *value, char *why, size_t why_bytes);
 
 #define CONFIG_FIELD(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 #define OPT_STR(sec, key, flag, field, def, check, help)                                           \
@@ -79,6 +82,9 @@ static const struct config_option config_options[] = {
     OPT_STR("tls", "key", "--tls-key", tls_key, "", NULL, "TLS private key PEM file"),
     OPT_STR("data", "dir", "--data-dir", data_dir, "var", config_check_nonempty,
             "data directory (database, keys); created mode 0700"),
+    OPT_STR("data", "secret_file", "--secret-file", secret_file, "", NULL,
+            "server secret (32 bytes, mode 0600) shared by every node of one database; "
+            "empty: <data.dir>/secret.key, created on first start"),
     OPT_STR("store", "backend", "--store-backend", store_backend, "sqlite",
             config_check_store_backend, "sqlite (one node) or postgres (one database, many nodes)"),
     OPT_STR("store", "path", "--store-path", store_path, "", NULL,
@@ -91,10 +97,27 @@ static const struct config_option config_options[] = {
             1u << 26, "accounts the in-memory ledger can hold"),
     OPT_U32("auth", "session_ttl_s", "--session-ttl", auth_session_ttl_s, 86400, 60,
             90u * 86400u, "seconds a session token lives after login"),
+    OPT_U32("auth", "mfa_challenge_ttl_s", NULL, auth_mfa_challenge_ttl_s, 300, 1, 3600,
+            "seconds a login's second-factor challenge (TOTP) stays valid"),
     OPT_U32("fees", "p2p_bps", NULL, fees_p2p_bps, 0, 0, 10000,
             "payment fee in basis points of the amount, paid by the sender (half-up)"),
     OPT_U32("fees", "p2p_fixed_minor", NULL, fees_p2p_fixed_minor, 0, 0, 1000000000,
             "fixed payment fee in minor units of the payment's currency"),
+    OPT_STR("fees", "p2p", NULL, fees_p2p_text, "", config_check_fee_schedule,
+            "payment fee schedule: bps=N,fixed=D,min=D,max=D (D in major units, e.g. 0.25); "
+            "replaces p2p_bps and p2p_fixed_minor"),
+    OPT_STR("fees", "instant_payout", NULL, fees_instant_payout_text, "",
+            config_check_fee_schedule, "instant payout fee schedule (same form)"),
+    OPT_STR("fees", "standard_payout", NULL, fees_standard_payout_text, "",
+            config_check_fee_schedule, "standard payout fee schedule (same form)"),
+    OPT_STR("fees", "card_funding", NULL, fees_card_funding_text, "", config_check_fee_schedule,
+            "card funding fee schedule (same form)"),
+    OPT_STR("fees", "fx", NULL, fees_fx_text, "", config_check_fee_schedule,
+            "currency conversion fee schedule (same form)"),
+    OPT_U32("quotes", "ttl_s", NULL, quotes_ttl_s, 60, 1, 3600,
+            "seconds a quote from POST /v1/quotes can be used"),
+    OPT_U32("requests", "ttl_s", NULL, requests_ttl_s, 7u * 86400u, 1, 90u * 86400u,
+            "seconds a payment request can be paid"),
     OPT_U32("ratelimit", "ip_per_min", NULL, ratelimit_ip_per_min, 600, 1, TL_RATELIMIT_PER_MIN_MAX,
             "requests per minute from one client address"),
     OPT_U32("ratelimit", "ip_burst", NULL, ratelimit_ip_burst, 100, 1, TL_RATELIMIT_BURST_MAX,
@@ -109,6 +132,15 @@ static const struct config_option config_options[] = {
             TL_RATELIMIT_BURST_MAX, "burst of lookups per key"),
     OPT_STR("log", "level", "--log-level", log_level, "info", config_check_log_level,
             "debug, info, warn or error"),
+    OPT_STR("webauthn", "rp_id", "--webauthn-rp-id", webauthn_rp_id, "localhost",
+            config_check_rp_id, "passkeys: relying party id, the origin's host or a parent domain"),
+    OPT_STR("webauthn", "rp_name", NULL, webauthn_rp_name, "Tally", config_check_nonempty,
+            "passkeys: relying party name shown by authenticators"),
+    OPT_STR("webauthn", "origin", "--webauthn-origin", webauthn_origin,
+            "https://localhost:8443", config_check_origin,
+            "passkeys: the web app's origin (scheme://host[:port]) ceremonies must come from"),
+    OPT_STR("web", "dir", "--web-dir", web_dir, "web", NULL,
+            "directory of static files served under /web/; empty serves none"),
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
@@ -156,6 +188,48 @@ static bool config_check_store_backend(const char *value, char *why, size_t why_
     return false;
 }
 
+/* A lower-case DNS name with at least one letter (an IP address is never an RP id). */
+static bool config_check_rp_id(const char *value, char *why, size_t why_bytes)
+{
+    size_t len = strlen(value);
+    bool letter = false;
+    bool ok = len >= 1 && len <= 253 && value[0] != '.' && value[0] != '-' &&
+              value[len - 1] != '.';
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = value[i];
+        letter = letter || (c >= 'a' && c <= 'z');
+        ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        ok = ok && !(c == '.' && value[i + 1] == '.');
+    }
+    if (!ok || !letter) {
+        snprintf(why, why_bytes, "is not a lower-case domain name (e.g. localhost, example.com)");
+        return false;
+    }
+    return true;
+}
+
+/* https://host[:port] (http:// only for localhost), no path, query or fragment. */
+static bool config_check_origin(const char *value, char *why, size_t why_bytes)
+{
+    const char *host = NULL;
+    if (strncmp(value, "https://", 8) == 0) {
+        host = value + 8;
+    } else if (strncmp(value, "http://localhost", 16) == 0 &&
+               (value[16] == '\0' || value[16] == ':')) {
+        host = value + 7;
+    }
+    bool ok = host != NULL && host[0] != '\0' && host[0] != ':';
+    for (const char *c = host; ok && *c != '\0'; c++) {
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' ||
+             *c == ':';
+    }
+    if (!ok) {
+        snprintf(why, why_bytes, "is not an origin like https://example.com or "
+                                 "http://localhost:8080 (lower case, no path)");
+    }
+    return ok;
+}
+
 static bool config_check_nonempty(const char *value, char *why, size_t why_bytes)
 {
     if (value[0] != '\0') {
@@ -163,6 +237,124 @@ static bool config_check_nonempty(const char *value, char *why, size_t why_bytes
     }
     snprintf(why, why_bytes, "must not be empty");
     return false;
+}
+
+/* ---- Fee schedules: "bps=175,fixed=0.30,min=0.25,max=25.00", every part optional ---- */
+
+/* Largest schedule amount: 10^14 major units in ten-thousandths (core/fees.h FEES_SCALED_MAX). */
+#define CONFIG_FEE_SCALED_MAX 1000000000000000000LL
+
+/* A decimal of major units, [0-9]+ with an optional '.' and 1..4 digits, in ten-thousandths. */
+static bool config_fee_decimal(const char *text, size_t len, int64_t *out)
+{
+    int64_t value = 0;
+    size_t i = 0;
+    int fraction_digits = -1;
+    if (len == 0) {
+        return false;
+    }
+    for (; i < len; i++) {
+        char c = text[i];
+        if (c == '.' && fraction_digits < 0 && i > 0 && i + 1 < len) {
+            fraction_digits = 0;
+            continue;
+        }
+        if (c < '0' || c > '9' || fraction_digits == 4) {
+            return false;
+        }
+        if (value > (CONFIG_FEE_SCALED_MAX - 9) / 10) {
+            return false;
+        }
+        value = value * 10 + (c - '0');
+        if (fraction_digits >= 0) {
+            fraction_digits++;
+        }
+    }
+    for (int d = fraction_digits < 0 ? 0 : fraction_digits; d < 4; d++) {
+        if (value > CONFIG_FEE_SCALED_MAX / 10) {
+            return false;
+        }
+        value *= 10;
+    }
+    *out = value;
+    return true;
+}
+
+static bool config_fee_part(struct config_fee_schedule *s, const char *part, size_t len,
+                            char *why, size_t why_bytes)
+{
+    const char *eq = memchr(part, '=', len);
+    size_t key_len = eq != NULL ? (size_t)(eq - part) : 0;
+    const char *value = eq != NULL ? eq + 1 : "";
+    size_t value_len = eq != NULL ? len - key_len - 1 : 0;
+    int64_t n = 0;
+    if (eq != NULL && key_len == 3 && memcmp(part, "bps", 3) == 0) {
+        bool ok = value_len > 0 && value_len <= 5;
+        for (size_t i = 0; ok && i < value_len; i++) {
+            ok = value[i] >= '0' && value[i] <= '9';
+            n = n * 10 + (value[i] - '0');
+        }
+        if (!ok || n > 10000) {
+            snprintf(why, why_bytes, "bps must be an integer 0..10000");
+            return false;
+        }
+        s->bps = (uint32_t)n;
+        return true;
+    }
+    int64_t *field = NULL;
+    if (eq != NULL && key_len == 5 && memcmp(part, "fixed", 5) == 0) {
+        field = &s->fixed_e4;
+    } else if (eq != NULL && key_len == 3 && memcmp(part, "min", 3) == 0) {
+        field = &s->min_e4;
+    } else if (eq != NULL && key_len == 3 && memcmp(part, "max", 3) == 0) {
+        field = &s->max_e4;
+    }
+    if (field == NULL) {
+        snprintf(why, why_bytes, "expects bps=N,fixed=D,min=D,max=D (any of them)");
+        return false;
+    }
+    if (!config_fee_decimal(value, value_len, &n)) {
+        snprintf(why, why_bytes,
+                 "amounts are major units with at most 4 decimals, e.g. 0.25 or 25.00");
+        return false;
+    }
+    *field = n;
+    return true;
+}
+
+/* Parses text into *out (which is reset first). An empty text is a free schedule. */
+static bool config_fee_schedule_parse(const char *text, struct config_fee_schedule *out,
+                                      char *why, size_t why_bytes)
+{
+    struct config_fee_schedule s = {0, 0, 0, -1, 0};
+    const char *part = text;
+    while (*part != '\0') {
+        const char *comma = strchr(part, ',');
+        size_t len = comma != NULL ? (size_t)(comma - part) : strlen(part);
+        if (!config_fee_part(&s, part, len, why, why_bytes)) {
+            return false;
+        }
+        part += len;
+        if (*part == ',') {
+            part++;
+            if (*part == '\0') {
+                snprintf(why, why_bytes, "ends with a comma");
+                return false;
+            }
+        }
+    }
+    if (s.max_e4 != -1 && s.max_e4 < s.min_e4) {
+        snprintf(why, why_bytes, "max is below min");
+        return false;
+    }
+    *out = s;
+    return true;
+}
+
+static bool config_check_fee_schedule(const char *value, char *why, size_t why_bytes)
+{
+    struct config_fee_schedule unused;
+    return config_fee_schedule_parse(value, &unused, why, why_bytes);
 }
 
 bool config_listen_is_loopback(const char *listen)
@@ -465,6 +657,22 @@ static enum tl_err config_load_argv(int argc, char *const *argv, struct config *
     return TL_OK;
 }
 
+/* True when the origin's host (checked by config_check_origin) is rp_id or a subdomain. */
+static bool config_origin_in_rp(const char *origin, const char *rp_id)
+{
+    const char *host = strstr(origin, "://");
+    TL_ASSERT(host != NULL);
+    host += 3;
+    const char *colon = strchr(host, ':');
+    size_t host_len = colon != NULL ? (size_t)(colon - host) : strlen(host);
+    size_t rp_len = strlen(rp_id);
+    if (host_len == rp_len) {
+        return memcmp(host, rp_id, rp_len) == 0;
+    }
+    return host_len > rp_len && host[host_len - rp_len - 1] == '.' &&
+           memcmp(host + host_len - rp_len, rp_id, rp_len) == 0;
+}
+
 /* Rules between options, checked once every source has been applied. */
 static enum tl_err config_check_all(const struct config *config, char error[CONFIG_ERROR_BYTES])
 {
@@ -476,12 +684,43 @@ static enum tl_err config_check_all(const struct config *config, char error[CONF
         config_error(error, "tls.cert and tls.key must be given together");
         return TL_ERR_INVALID_REQUEST;
     }
+    if (!config_origin_in_rp(config->webauthn_origin, config->webauthn_rp_id)) {
+        config_error(error, "webauthn.origin's host must be webauthn.rp_id or end in .%s",
+                     config->webauthn_rp_id);
+        return TL_ERR_INVALID_REQUEST;
+    }
     if (config->connections_per_ip_max > config->connections_max) {
         config_error(error,
                      "server.connections_per_ip_max (%u) exceeds server.connections_max "
                      "(%u)",
                      config->connections_per_ip_max, config->connections_max);
         return TL_ERR_INVALID_REQUEST;
+    }
+    return TL_OK;
+}
+
+/* Fills fee_schedules from the texts (checked as they were applied) and the legacy keys. */
+static enum tl_err config_fees_resolve(struct config *config, char error[CONFIG_ERROR_BYTES])
+{
+    const char *texts[CONFIG_FEE_OPERATIONS] = {
+        config->fees_p2p_text,          config->fees_instant_payout_text,
+        config->fees_standard_payout_text, config->fees_card_funding_text,
+        config->fees_fx_text,
+    };
+    char why[128];
+    if (config->fees_p2p_text[0] != '\0' &&
+        (config->fees_p2p_bps != 0 || config->fees_p2p_fixed_minor != 0)) {
+        config_error(error, "fees.p2p replaces fees.p2p_bps and fees.p2p_fixed_minor: set one "
+                            "or the other");
+        return TL_ERR_INVALID_REQUEST;
+    }
+    for (size_t i = 0; i < CONFIG_FEE_OPERATIONS; i++) {
+        bool ok = config_fee_schedule_parse(texts[i], &config->fee_schedules[i], why, sizeof(why));
+        TL_ASSERT(ok); /* every text was checked when it was applied */
+    }
+    if (config->fees_p2p_text[0] == '\0') {
+        config->fee_schedules[0].bps = config->fees_p2p_bps;
+        config->fee_schedules[0].fixed_minor = config->fees_p2p_fixed_minor;
     }
     return TL_OK;
 }
@@ -511,7 +750,11 @@ enum tl_err config_parse(int argc, char *const *argv, char *const *envp, struct 
     if (err != TL_OK) {
         return err;
     }
-    return config_check_all(out, error);
+    err = config_check_all(out, error);
+    if (err != TL_OK) {
+        return err;
+    }
+    return config_fees_resolve(out, error);
 }
 
 void config_help_print(FILE *out, const char *program)
@@ -609,10 +852,9 @@ out:
     return err;
 }
 
-enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERROR_BYTES])
+enum tl_err config_data_dir_make(const char *data_dir, char error[CONFIG_ERROR_BYTES])
 {
     struct stat st;
-    char path[TL_CONFIG_PATH_BYTES_MAX + 32];
     TL_ASSERT(data_dir != NULL);
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
         config_error(error, "%s: cannot create data directory: %s", data_dir, strerror(errno));
@@ -625,6 +867,17 @@ enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERRO
     if ((st.st_mode & 0777) != 0700 && chmod(data_dir, 0700) != 0) {
         config_error(error, "%s: cannot set mode 0700: %s", data_dir, strerror(errno));
         return TL_ERR_IO;
+    }
+    return TL_OK;
+}
+
+enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERROR_BYTES])
+{
+    struct stat st;
+    char path[TL_CONFIG_PATH_BYTES_MAX + 32];
+    enum tl_err err = config_data_dir_make(data_dir, error);
+    if (err != TL_OK) {
+        return err;
     }
     if (!config_path_join(path, sizeof(path), data_dir, CONFIG_SECRET_FILE)) {
         config_error(error, "%s: path too long", data_dir);
@@ -643,16 +896,23 @@ enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERRO
 enum tl_err config_secret_load(const char *data_dir, uint8_t out[CONFIG_SECRET_BYTES],
                                char error[CONFIG_ERROR_BYTES])
 {
-    enum tl_err err = TL_ERR_IO;
     char path[TL_CONFIG_PATH_BYTES_MAX + 32];
-    uint8_t secret[CONFIG_SECRET_BYTES];
-    struct stat st;
-    int fd = -1;
-
     if (!config_path_join(path, sizeof(path), data_dir, CONFIG_SECRET_FILE)) {
         config_error(error, "%s: path too long", data_dir);
         return TL_ERR_INVALID_REQUEST;
     }
+    return config_secret_file_load(path, out, error);
+}
+
+enum tl_err config_secret_file_load(const char *path, uint8_t out[CONFIG_SECRET_BYTES],
+                                    char error[CONFIG_ERROR_BYTES])
+{
+    enum tl_err err = TL_ERR_IO;
+    uint8_t secret[CONFIG_SECRET_BYTES];
+    struct stat st;
+    int fd = -1;
+
+    TL_ASSERT(path != NULL);
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || fstat(fd, &st) != 0) {
         config_error(error, "%s: cannot open: %s", path, strerror(errno));

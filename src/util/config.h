@@ -33,6 +33,23 @@ enum config_command {
 /* One line of error text for the operator. */
 #define CONFIG_ERROR_BYTES 320
 
+/* Room for a WebAuthn relying party id, name or origin, with its NUL. */
+#define CONFIG_WEBAUTHN_TEXT_BYTES 256
+
+/* Room for one fee schedule text ("bps=10000,fixed=100000000000000.0000,..." fits). */
+#define CONFIG_FEE_TEXT_BYTES 128
+#define CONFIG_FEE_OPERATIONS 5
+
+/* A fee schedule as configured; the same fields as core/fees.h's struct fees_schedule
+ * (amounts in ten-thousandths of a major unit; max_e4 -1 = no maximum). */
+struct config_fee_schedule {
+    uint32_t bps;
+    int64_t fixed_e4;
+    int64_t min_e4;
+    int64_t max_e4;
+    uint32_t fixed_minor;
+};
+
 struct config {
     enum config_command command;
     bool help;
@@ -50,6 +67,9 @@ struct config {
     char tls_key[TL_CONFIG_PATH_BYTES_MAX];
     /* [data] */
     char data_dir[TL_CONFIG_PATH_BYTES_MAX];
+    char secret_file[TL_CONFIG_PATH_BYTES_MAX]; /* "" = <data_dir>/secret.key, created if
+                                                 * missing; else a file the operator made
+                                                 * (nodes of one database share it) */
     /* [store] */
     char store_backend[16];                   /* "sqlite" or "postgres" */
     char store_path[TL_CONFIG_PATH_BYTES_MAX]; /* sqlite: file ("" = <data_dir>/tally.db);
@@ -62,9 +82,25 @@ struct config {
     uint32_t accounts_max;
     /* [auth] */
     uint32_t auth_session_ttl_s; /* how long a session token from POST /v1/sessions lives */
+    uint32_t auth_mfa_challenge_ttl_s; /* how long a login's TOTP challenge stays valid */
     /* [fees]: peer-to-peer payment fee paid by the sender (core/fees.h); 0 and 0 = free */
     uint32_t fees_p2p_bps;         /* basis points of the amount, 0..10000 */
     uint32_t fees_p2p_fixed_minor; /* plus this many minor units of the payment's currency */
+    /* [fees] schedules, one per operation: "bps=175,fixed=0,min=0.25,max=25.00" (every part
+     * optional; amounts in major units, at most 4 decimals). fees.p2p, when set, replaces
+     * fees.p2p_bps and fees.p2p_fixed_minor (setting both is an error). */
+    char fees_p2p_text[CONFIG_FEE_TEXT_BYTES];
+    char fees_instant_payout_text[CONFIG_FEE_TEXT_BYTES];
+    char fees_standard_payout_text[CONFIG_FEE_TEXT_BYTES];
+    char fees_card_funding_text[CONFIG_FEE_TEXT_BYTES];
+    char fees_fx_text[CONFIG_FEE_TEXT_BYTES];
+    /* The schedules parsed from the above, in the order of core/fees.h's enum fees_operation
+     * (p2p, instant_payout, standard_payout, card_funding, fx). */
+    struct config_fee_schedule fee_schedules[CONFIG_FEE_OPERATIONS];
+    /* [quotes] */
+    uint32_t quotes_ttl_s; /* how long a quote from POST /v1/quotes can be used */
+    /* [requests] */
+    uint32_t requests_ttl_s; /* how long a payment request can be paid */
     /* [ratelimit]: requests per minute and burst per key */
     uint32_t ratelimit_ip_per_min;
     uint32_t ratelimit_ip_burst;
@@ -72,6 +108,13 @@ struct config {
     uint32_t ratelimit_user_burst;
     uint32_t ratelimit_lookup_per_min;
     uint32_t ratelimit_lookup_burst;
+    /* [webauthn]: passkeys (src/auth/webauthn.h). The relying party id is a registrable domain
+     * suffix of the origin's host ("localhost" for local use; never an IP address). */
+    char webauthn_rp_id[CONFIG_WEBAUTHN_TEXT_BYTES];
+    char webauthn_rp_name[CONFIG_WEBAUTHN_TEXT_BYTES];
+    char webauthn_origin[CONFIG_WEBAUTHN_TEXT_BYTES]; /* scheme://host[:port], exact match */
+    /* [web]: static files served under /web/ (api/static_files.h); "" serves none */
+    char web_dir[TL_CONFIG_PATH_BYTES_MAX];
     /* [log] */
     char log_level[8]; /* debug, info, warn, error */
 };
@@ -93,6 +136,12 @@ void config_help_print(FILE *out, const char *program);
 bool config_listen_is_loopback(const char *listen);
 
 /*
+ * Creates the data directory mode 0700 if missing (its parent must exist) and tightens an
+ * existing one to 0700; nothing else. TL_ERR_IO with a one-line message on failure.
+ */
+enum tl_err config_data_dir_make(const char *data_dir, char error[CONFIG_ERROR_BYTES]);
+
+/*
  * Creates the data directory mode 0700 if missing (its parent must exist), tightens an
  * existing one to 0700, and creates secret.key (32 bytes from libsodium, mode 0600) if it is
  * missing. TL_ERR_IO with a one-line message on failure.
@@ -111,5 +160,13 @@ enum tl_err config_data_dir_prepare(const char *data_dir, char error[CONFIG_ERRO
  */
 enum tl_err config_secret_load(const char *data_dir, uint8_t out[CONFIG_SECRET_BYTES],
                                char error[CONFIG_ERROR_BYTES]);
+
+/*
+ * Reads the secret from the file at path (data.secret_file: the one secret every node of a
+ * shared database uses, so a session token or idempotency fingerprint made by one node is
+ * valid on all). Same checks and errors as config_secret_load; the file is never created.
+ */
+enum tl_err config_secret_file_load(const char *path, uint8_t out[CONFIG_SECRET_BYTES],
+                                    char error[CONFIG_ERROR_BYTES]);
 
 #endif

@@ -43,7 +43,27 @@
     X(TL_ERR_INVALID_CREDENTIALS, "invalid_credentials", 401, "Invalid credentials")           \
     X(TL_ERR_CANNOT_PAY_SELF, "cannot_pay_self", 422, "Cannot pay yourself")                   \
     X(TL_ERR_WALLET_NOT_FOUND, "wallet_not_found", 422, "Wallet not found")                    \
-    X(TL_ERR_WALLET_EXISTS, "wallet_exists", 409, "Wallet exists")
+    X(TL_ERR_WALLET_EXISTS, "wallet_exists", 409, "Wallet exists")                             \
+    X(TL_ERR_QUOTE_EXPIRED, "quote_expired", 409, "Quote expired")                             \
+    X(TL_ERR_QUOTE_USED, "quote_used", 409, "Quote already used")                              \
+    X(TL_ERR_QUOTE_MISMATCH, "quote_mismatch", 422, "Payment does not match the quote")        \
+    X(TL_ERR_UNSUPPORTED_OPERATION, "unsupported_operation", 422, "Unsupported operation")     \
+    X(TL_ERR_CANNOT_REQUEST_SELF, "cannot_request_self", 422, "Cannot request from yourself")  \
+    X(TL_ERR_REQUEST_PAID, "request_paid", 409, "Request already paid")                        \
+    X(TL_ERR_REQUEST_DECLINED, "request_declined", 409, "Request declined")                    \
+    X(TL_ERR_REQUEST_CANCELED, "request_canceled", 409, "Request canceled")                    \
+    X(TL_ERR_REQUEST_EXPIRED, "request_expired", 409, "Request expired")                       \
+    X(TL_ERR_REQUEST_PROCESSING, "request_processing", 409, "Request being paid")              \
+    X(TL_ERR_SHARES_MISMATCH, "shares_mismatch", 400, "Shares do not sum to the total")        \
+    X(TL_ERR_IDEMPOTENCY_KEY_IN_PROGRESS, "idempotency_key_in_progress", 409,                  \
+      "Idempotency key in progress")                                                           \
+    X(TL_ERR_TOO_MANY_STREAMS, "too_many_streams", 429, "Too many event streams")              \
+    X(TL_ERR_MFA_REQUIRED, "mfa_required", 401, "Second factor required")                      \
+    X(TL_ERR_MFA_CHALLENGE_INVALID, "mfa_challenge_invalid", 401, "Invalid challenge")          \
+    X(TL_ERR_INVALID_MFA_CODE, "invalid_mfa_code", 422, "Invalid one-time code")               \
+    X(TL_ERR_MFA_ALREADY_ENABLED, "mfa_already_enabled", 409, "Two-factor already enabled")    \
+    X(TL_ERR_MFA_NOT_ENABLED, "mfa_not_enabled", 409, "Two-factor not enabled")                \
+    X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,

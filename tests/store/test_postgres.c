@@ -145,6 +145,38 @@ static void test_reconnect(void **state)
     fixture_remove_store(&f);
 }
 
+/* A reader's read that finds its connection lost reconnects and answers: after a failover a
+ * reader handle must not fail the first request that uses it. A writer's call still fails
+ * (a write whose answer was lost may have committed). */
+static void test_reader_read_survives_loss(void **state)
+{
+    struct store_fixture f;
+    struct store *store;
+    struct store *reader;
+    struct ledger_account a = account_make(3, 1000);
+
+    (void)state;
+    fixture_fresh(&f);
+    store = fixture_open_writer(&f);
+    reader = fixture_open_reader(&f);
+    assert_int_equal(account_commit(store, &a), TL_OK);
+    assert_true(account_stored(reader, 3));
+
+    connections_kill(&f);
+    assert_true(account_stored(reader, 3)); /* no ping first: the read itself recovers */
+    connections_kill(&f);
+    assert_true(account_stored(reader, 3)); /* and again on the new connection */
+    struct ledger_account got;
+    bool found = true;
+    assert_int_equal(store_account_get(store, account_make(3, 1).id, &got, &found),
+                     TL_ERR_STORAGE);
+    assert_true(account_stored(store, 3));
+
+    store_close(reader);
+    store_close(store);
+    fixture_remove_store(&f);
+}
+
 /* While the database refuses connections, attempts back off; once it answers, the handle
  * comes back by itself. */
 static void test_reconnect_backoff(void **state)
@@ -239,6 +271,7 @@ static void test_reader_never_migrates(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reconnect),
+    cmocka_unit_test(test_reader_read_survives_loss),
     cmocka_unit_test(test_reconnect_backoff),
     cmocka_unit_test(test_concurrent_migrations),
     cmocka_unit_test(test_reader_never_migrates),

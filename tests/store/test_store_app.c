@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/app.h"
 #include "store/app_backend.h"
@@ -1203,6 +1204,703 @@ static void test_fault_app(void **state)
     fixture_each_backend(body_fault_app);
 }
 
+/* ---- Identity (schema v4) ---- */
+
+static void totp_make(uint64_t user, uint8_t fill, struct store_totp *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->user_id = user_id(user);
+    memset(out->sealed, fill, 60);
+    out->sealed_bytes = 60;
+    out->created_ns = T0 + fill;
+}
+
+static void codes_make(uint8_t base, uint8_t out[STORE_RECOVERY_CODES][STORE_HASH_BYTES])
+{
+    for (int i = 0; i < STORE_RECOVERY_CODES; i++) {
+        memset(out[i], base + i, STORE_HASH_BYTES);
+    }
+}
+
+static void body_totp(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_totp t, again, got;
+    uint8_t codes[STORE_RECOVERY_CODES][STORE_HASH_BYTES];
+    uint32_t left = 99;
+    bool found = true;
+
+    assert_int_equal(store_totp_get(store, user_id(1), &got, &found), TL_OK);
+    assert_false(found);
+    totp_make(1, 0x41, &t);
+    assert_int_equal(store_totp_put(store, &t), TL_OK);
+    /* A second enrolment before confirming replaces the pending secret. */
+    totp_make(1, 0x42, &again);
+    assert_int_equal(store_totp_put(store, &again), TL_OK);
+    assert_int_equal(store_totp_get(store, user_id(1), &got, &found), TL_OK);
+    assert_true(found);
+    assert_false(got.active);
+    assert_int_equal(got.sealed_bytes, 60);
+    assert_memory_equal(got.sealed, again.sealed, 60);
+    assert_int_equal(got.last_step, 0);
+    /* Not active yet: no step can be used. */
+    assert_int_equal(store_totp_use_step(store, user_id(1), 5), TL_ERR_NOT_FOUND);
+    codes_make(0x10, codes);
+    assert_int_equal(store_totp_activate(store, user_id(1), 100, codes), TL_OK);
+    assert_int_equal(store_totp_activate(store, user_id(1), 101, codes), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_totp_get(store, user_id(1), &got, &found), TL_OK);
+    assert_true(got.active);
+    assert_int_equal(got.last_step, 100);
+    assert_int_equal(store_totp_put(store, &t), TL_ERR_CONFLICT); /* active: kept */
+    /* Steps only move forward: the same or an older step is a replay. */
+    assert_int_equal(store_totp_use_step(store, user_id(1), 100), TL_ERR_CONFLICT);
+    assert_int_equal(store_totp_use_step(store, user_id(1), 99), TL_ERR_CONFLICT);
+    assert_int_equal(store_totp_use_step(store, user_id(1), 101), TL_OK);
+    assert_int_equal(store_totp_use_step(store, user_id(1), 101), TL_ERR_CONFLICT);
+    /* Recovery codes: each once, only for their user. */
+    assert_int_equal(store_recovery_codes_left(store, user_id(1), &left), TL_OK);
+    assert_int_equal(left, STORE_RECOVERY_CODES);
+    assert_int_equal(store_recovery_code_use(store, user_id(2), codes[3], T0), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_recovery_code_use(store, user_id(1), codes[3], T0), TL_OK);
+    assert_int_equal(store_recovery_code_use(store, user_id(1), codes[3], T0), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_recovery_codes_left(store, user_id(1), &left), TL_OK);
+    assert_int_equal(left, STORE_RECOVERY_CODES - 1);
+    /* Disable: row and codes gone; a second delete finds nothing. */
+    assert_int_equal(store_totp_delete(store, user_id(1)), TL_OK);
+    assert_int_equal(store_totp_delete(store, user_id(1)), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_totp_get(store, user_id(1), &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_recovery_codes_left(store, user_id(1), &left), TL_OK);
+    assert_int_equal(left, 0);
+    assert_int_equal(store_recovery_code_use(store, user_id(1), codes[4], T0), TL_ERR_NOT_FOUND);
+    store_close(store);
+}
+
+static void test_totp(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_totp);
+}
+
+static void body_mfa_challenges(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_mfa_challenge c, old, got;
+    bool found = false;
+
+    memset(&old, 0, sizeof(old));
+    memset(old.hash, 0x61, STORE_HASH_BYTES);
+    old.user_id = user_id(1);
+    old.created_ns = T0;
+    old.expires_ns = T0 + 100;
+    assert_int_equal(store_mfa_challenge_create(store, &old), TL_OK);
+    c = old;
+    memset(c.hash, 0x62, STORE_HASH_BYTES);
+    c.created_ns = T0 + 200; /* the old one expired before: deleted now */
+    c.expires_ns = T0 + 300;
+    assert_int_equal(store_mfa_challenge_create(store, &c), TL_OK);
+    assert_int_equal(store_mfa_challenge_get(store, old.hash, &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_mfa_challenge_get(store, c.hash, &got, &found), TL_OK);
+    assert_true(found);
+    fixture_assert_id_eq(got.user_id, c.user_id);
+    assert_int_equal(got.expires_ns, c.expires_ns);
+    assert_false(got.used);
+    /* Expired: not consumed; then once only. */
+    assert_int_equal(store_mfa_challenge_consume(store, c.hash, T0 + 300), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_mfa_challenge_consume(store, c.hash, T0 + 250), TL_OK);
+    assert_int_equal(store_mfa_challenge_consume(store, c.hash, T0 + 250), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_mfa_challenge_get(store, c.hash, &got, &found), TL_OK);
+    assert_true(got.used);
+    store_close(store);
+}
+
+static void test_mfa_challenges(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_mfa_challenges);
+}
+
+static void body_user_sessions(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_user alice, got_user;
+    struct store_wallet wallet;
+    struct store_session s[4], list[STORE_SESSIONS_LIST_MAX], got;
+    uint32_t count = 0;
+    bool found = false;
+
+    user_make(1, "alice", "alice@example.com", "", &alice, &wallet);
+    user_create_ok(store, &alice, &wallet);
+    for (int i = 0; i < 3; i++) {
+        session_make((uint8_t)(0x70 + i), (uint64_t)i + 1, 1, &s[i]);
+        snprintf(s[i].user_agent, sizeof(s[i].user_agent), "curl/8.%d", i);
+        assert_int_equal(store_session_create(store, &s[i]), TL_OK);
+    }
+    session_make(0x7f, 9, 2, &s[3]); /* bob's */
+    assert_int_equal(store_session_create(store, &s[3]), TL_OK);
+    assert_int_equal(store_sessions_list(store, user_id(1), T0, list, 10, &count), TL_OK);
+    assert_int_equal(count, 3);
+    fixture_assert_id_eq(list[0].id, s[2].id); /* newest first */
+    fixture_assert_id_eq(list[2].id, s[0].id);
+    assert_string_equal(list[0].user_agent, "curl/8.2");
+    assert_int_equal(store_sessions_list(store, user_id(1), T0, list, 2, &count), TL_OK);
+    assert_int_equal(count, 2);
+    /* Expired sessions are not listed. */
+    assert_int_equal(store_sessions_list(store, user_id(1), s[0].expires_ns, list, 10, &count),
+                     TL_OK);
+    assert_int_equal(count, 2);
+    /* Revoke by id: only the owner's, only once. */
+    assert_int_equal(store_session_revoke_id(store, user_id(2), s[0].id), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_session_revoke_id(store, user_id(1), s[0].id), TL_OK);
+    assert_int_equal(store_session_revoke_id(store, user_id(1), s[0].id), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_session_get(store, s[0].token_hash, &got, &found), TL_OK);
+    assert_true(got.revoked);
+    /* Password change keeps only the given session. */
+    assert_int_equal(store_user_password_set(store, user_id(1), "$argon2id$new", s[2].id), TL_OK);
+    assert_int_equal(store_user_get(store, user_id(1), &got_user, &found), TL_OK);
+    assert_string_equal(got_user.password_hash, "$argon2id$new");
+    assert_int_equal(store_sessions_list(store, user_id(1), T0, list, 10, &count), TL_OK);
+    assert_int_equal(count, 1);
+    fixture_assert_id_eq(list[0].id, s[2].id);
+    assert_int_equal(store_user_password_set(store, user_id(7), "$argon2id$x", s[2].id),
+                     TL_ERR_NOT_FOUND);
+    /* Revoke all but none: everything of alice; bob's stays. */
+    assert_int_equal(store_sessions_revoke_others(store, user_id(1), id128_make(0, 0), &count),
+                     TL_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_sessions_list(store, user_id(1), T0, list, 10, &count), TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_sessions_list(store, user_id(2), T0, list, 10, &count), TL_OK);
+    assert_int_equal(count, 1);
+    store_close(store);
+}
+
+static void test_user_sessions(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_user_sessions);
+}
+
+static void audit_make(uint64_t n, uint64_t user, struct store_audit *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = id128_make(0x0195000000007000ull, 0x8000000000000000ull | n);
+    out->user_id = user_id(user);
+    out->created_ns = T0 + n;
+    snprintf(out->action, sizeof(out->action), "login.succeeded");
+    snprintf(out->subject, sizeof(out->subject), "sess_%llu", (unsigned long long)n);
+    snprintf(out->request_id, sizeof(out->request_id), "req_%llu", (unsigned long long)n);
+    snprintf(out->ip, sizeof(out->ip), "127.0.0.1");
+}
+
+static void body_audit(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_audit e, page_rows[TL_PAGE_LIMIT_MAX];
+    struct store_audit_page page = {.limit = 2};
+    uint32_t count = 0;
+    bool more = false;
+
+    for (uint64_t n = 1; n <= 5; n++) {
+        audit_make(n, 1, &e);
+        assert_int_equal(store_audit_append(store, &e), TL_OK);
+    }
+    audit_make(6, 2, &e);
+    assert_int_equal(store_audit_append(store, &e), TL_OK);
+    audit_make(7, 1, &e);
+    e.action[0] = '\0';
+    assert_int_equal(store_audit_append(store, &e), TL_ERR_INVALID_REQUEST);
+    /* Newest first, two at a time, then the rest. */
+    assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
+    assert_int_equal(count, 2);
+    assert_true(more);
+    audit_make(5, 1, &e);
+    fixture_assert_id_eq(page_rows[0].id, e.id);
+    assert_string_equal(page_rows[0].subject, "sess_5");
+    assert_string_equal(page_rows[0].request_id, "req_5");
+    assert_string_equal(page_rows[0].ip, "127.0.0.1");
+    assert_string_equal(page_rows[0].action, "login.succeeded");
+    page.starting_after = page_rows[1].id; /* entry 4 */
+    page.limit = 10;
+    assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
+    assert_int_equal(count, 3);
+    assert_false(more);
+    assert_string_equal(page_rows[0].subject, "sess_3");
+    assert_string_equal(page_rows[2].subject, "sess_1");
+    /* Newer than entry 2, limit 2: entries 4 and 3 (newest first), more beyond. */
+    memset(&page, 0, sizeof(page));
+    page.limit = 2;
+    page.ending_before = page_rows[1].id;
+    assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
+    assert_int_equal(count, 2);
+    assert_true(more);
+    assert_string_equal(page_rows[0].subject, "sess_4");
+    assert_string_equal(page_rows[1].subject, "sess_3");
+    page.starting_after = page.ending_before;
+    assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more),
+                     TL_ERR_INVALID_REQUEST);
+    store_close(store);
+}
+
+static void test_audit(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_audit);
+}
+
+/* The audit log is append-only in the schema itself: UPDATE and DELETE are refused. */
+static void test_audit_append_only_sqlite(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tally-audit-XXXXXX";
+    char db_path[64];
+    struct store *store = NULL;
+    struct store_audit e;
+    sqlite3 *db = NULL;
+    assert_non_null(mkdtemp(path));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", path);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    audit_make(1, 1, &e);
+    assert_int_equal(store_audit_append(store, &e), TL_OK);
+    store_close(store);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET action = 'x'", NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_log", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    unlink(db_path);
+    char wal[80];
+    snprintf(wal, sizeof(wal), "%s-wal", db_path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", db_path);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-writer.lock", db_path);
+    unlink(wal);
+    rmdir(path);
+}
+
+/* ---- Quotes and payment requests (schema v4) ---- */
+
+static struct store_quote quote_make(uint64_t n, uint64_t user, uint64_t pay_n)
+{
+    struct store_quote q;
+    memset(&q, 0, sizeof(q));
+    q.id = id128_make(0x0194000000007000ull, 0x8000000000000000ull | n);
+    q.user_id = user_id(user);
+    q.payment_id = payment_id(pay_n);
+    q.operation = 1;
+    q.send_currency = USD;
+    q.receive_currency = USD;
+    q.amount = INT64_MAX - 7;
+    q.fee = 7;
+    q.sent = INT64_MAX;
+    q.rate_num = 1;
+    q.rate_den = 1;
+    q.created_ns = T0;
+    q.expires_ns = T0 + 60000000000ull;
+    return q;
+}
+
+static struct store_request request_make(uint64_t n, uint64_t requester, uint64_t payer,
+                                         uint64_t pay_n)
+{
+    struct store_request r;
+    memset(&r, 0, sizeof(r));
+    r.id = id128_make(0x0195000000007000ull, 0x8000000000000000ull | n);
+    r.requester_id = user_id(requester);
+    r.payer_id = user_id(payer);
+    r.payment_id = payment_id(pay_n);
+    r.amount = 100 + (int64_t)n;
+    r.currency = USD;
+    r.status = STORE_REQUEST_OPEN;
+    r.created_ns = T0 + n;
+    r.expires_ns = T0 + 1000;
+    text_set(r.from_text, sizeof(r.from_text), "@payer");
+    text_set(r.note, sizeof(r.note), n % 2 == 0 ? "" : "dinner \xc3\xa9");
+    return r;
+}
+
+static void assert_request_eq(const struct store_request *got, const struct store_request *want)
+{
+    assert_true(id128_eq(got->id, want->id));
+    assert_true(id128_eq(got->requester_id, want->requester_id));
+    assert_true(id128_eq(got->payer_id, want->payer_id));
+    assert_true(id128_eq(got->payment_id, want->payment_id));
+    assert_true(id128_eq(got->split_id, want->split_id));
+    assert_int_equal(got->amount, want->amount);
+    assert_int_equal(got->currency, want->currency);
+    assert_int_equal(got->created_ns, want->created_ns);
+    assert_int_equal(got->expires_ns, want->expires_ns);
+    assert_string_equal(got->from_text, want->from_text);
+    assert_string_equal(got->note, want->note);
+}
+
+static void body_quotes(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_quote q = quote_make(1, 1, 50), named = quote_make(2, 1, 51), got;
+    struct record_batch b;
+    bool found = true;
+
+    named.recipient_id = user_id(2);
+    named.amount = 1000;
+    named.fee = 0;
+    named.sent = 1000;
+    assert_int_equal(store_quote_create(store, &q), TL_OK);
+    assert_int_equal(store_quote_create(store, &named), TL_OK);
+    assert_int_equal(store_quote_create(store, &q), TL_ERR_STORAGE); /* same id */
+    assert_int_equal(store_quote_get(store, id128_make(1, 1), &got, &found), TL_OK);
+    assert_false(found);
+    assert_int_equal(store_quote_get(store, q.id, &got, &found), TL_OK);
+    assert_true(found);
+    assert_memory_equal(&got, &q, sizeof(q)); /* every field, recipient NULL as zero */
+    assert_false(got.used);
+    assert_int_equal(store_quote_get(store, named.id, &got, &found), TL_OK);
+    assert_true(id128_eq(got.recipient_id, user_id(2)));
+    /* Used exactly when the payment with its reserved id exists. */
+    struct store_payment p = payment_make(50, 1, 2, T0 + 5);
+    memset(&b, 0, sizeof(b));
+    record_batch_payment(&b, &p);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_int_equal(store_quote_get(store, q.id, &got, &found), TL_OK);
+    assert_true(got.used);
+    assert_int_equal(store_quote_get(store, named.id, &got, &found), TL_OK);
+    assert_false(got.used);
+    store_close(store);
+}
+
+static void test_quotes(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_quotes);
+}
+
+static void body_requests(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_request rows[3], got, page_rows[3];
+    struct store_request_page page;
+    struct id128 split = id128_make(0x0196000000007000ull, 0x8000000000000001ull);
+    uint32_t count = 0;
+    bool found = false, more = false, done = false;
+
+    for (uint64_t i = 0; i < 3; i++) {
+        rows[i] = request_make(i + 1, 1, i + 2, 60 + i); /* payers 2, 3, 4 */
+        rows[i].split_id = split;
+    }
+    assert_int_equal(store_requests_create(store, rows, 3), TL_OK);
+    /* A batch with an id that exists writes nothing. */
+    struct store_request again[2] = {request_make(9, 1, 2, 69), rows[0]};
+    assert_int_equal(store_requests_create(store, again, 2), TL_ERR_STORAGE);
+    assert_int_equal(store_request_get(store, again[0].id, &got, &found), TL_OK);
+    assert_false(found);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_request_get(store, rows[i].id, &got, &found), TL_OK);
+        assert_true(found);
+        assert_request_eq(&got, &rows[i]);
+        assert_int_equal(got.status, STORE_REQUEST_OPEN);
+        assert_false(got.paid);
+    }
+
+    /* Lists: the requester sees three, newest (largest id) first; a payer sees one. */
+    memset(&page, 0, sizeof(page));
+    page.limit = 2;
+    assert_int_equal(store_requests_list(store, user_id(1), STORE_REQUEST_ROLE_REQUESTER, &page,
+                                         page_rows, &count, &more),
+                     TL_OK);
+    assert_int_equal(count, 2);
+    assert_true(more);
+    assert_true(id128_eq(page_rows[0].id, rows[2].id));
+    page.starting_after = page_rows[1].id;
+    assert_int_equal(store_requests_list(store, user_id(1), STORE_REQUEST_ROLE_ANY, &page,
+                                         page_rows, &count, &more),
+                     TL_OK);
+    assert_int_equal(count, 1);
+    assert_false(more);
+    assert_true(id128_eq(page_rows[0].id, rows[0].id));
+    memset(&page, 0, sizeof(page));
+    page.limit = 3;
+    page.ending_before = rows[0].id;
+    assert_int_equal(store_requests_list(store, user_id(1), STORE_REQUEST_ROLE_ANY, &page,
+                                         page_rows, &count, &more),
+                     TL_OK);
+    assert_int_equal(count, 2);
+    assert_true(id128_eq(page_rows[0].id, rows[2].id)); /* still newest first */
+    memset(&page, 0, sizeof(page));
+    page.limit = 3;
+    assert_int_equal(store_requests_list(store, user_id(1), STORE_REQUEST_ROLE_PAYER, &page,
+                                         page_rows, &count, &more),
+                     TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_requests_list(store, user_id(3), STORE_REQUEST_ROLE_PAYER, &page,
+                                         page_rows, &count, &more),
+                     TL_OK);
+    assert_int_equal(count, 1);
+    assert_request_eq(&page_rows[0], &rows[1]);
+
+    /* Claims: only the payer, only while open and unexpired; a fresh claim holds off close. */
+    assert_int_equal(store_request_claim(store, rows[0].id, user_id(3), T0 + 10, &done), TL_OK);
+    assert_false(done);
+    assert_int_equal(store_request_claim(store, rows[0].id, user_id(2), T0 + 1000, &done), TL_OK);
+    assert_false(done); /* expired */
+    assert_int_equal(store_request_claim(store, rows[0].id, user_id(2), T0 + 10, &done), TL_OK);
+    assert_true(done);
+    assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
+                                         T0 + 20, T0 + 5, &done),
+                     TL_OK);
+    assert_false(done); /* claimed at T0 + 10, after the stale line */
+    assert_int_equal(store_request_unclaim(store, rows[0].id, T0 + 9), TL_OK); /* not ours */
+    assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
+                                         T0 + 20, T0 + 5, &done),
+                     TL_OK);
+    assert_false(done);
+    assert_int_equal(store_request_unclaim(store, rows[0].id, T0 + 10), TL_OK);
+    /* Only the payer declines, only the requester cancels. */
+    assert_int_equal(store_request_close(store, rows[0].id, user_id(1), STORE_REQUEST_DECLINED,
+                                         T0 + 20, T0 + 5, &done),
+                     TL_OK);
+    assert_false(done);
+    assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_CANCELED,
+                                         T0 + 20, T0 + 5, &done),
+                     TL_OK);
+    assert_false(done);
+    assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
+                                         T0 + 20, T0 + 5, &done),
+                     TL_OK);
+    assert_true(done);
+    assert_int_equal(store_request_get(store, rows[0].id, &got, &found), TL_OK);
+    assert_int_equal(got.status, STORE_REQUEST_DECLINED);
+    assert_int_equal(got.closed_ns, T0 + 20);
+    assert_int_equal(store_request_claim(store, rows[0].id, user_id(2), T0 + 30, &done), TL_OK);
+    assert_false(done);
+    /* A stale claim does not hold off a cancel. */
+    assert_int_equal(store_request_claim(store, rows[1].id, user_id(3), T0 + 10, &done), TL_OK);
+    assert_true(done);
+    assert_int_equal(store_request_close(store, rows[1].id, user_id(1), STORE_REQUEST_CANCELED,
+                                         T0 + 50, T0 + 40, &done),
+                     TL_OK);
+    assert_true(done);
+
+    /* Paid exactly when the payment with the reserved id exists; then nothing else applies. */
+    struct store_payment p = payment_make(62, 4, 1, T0 + 77);
+    struct record_batch b;
+    memset(&b, 0, sizeof(b));
+    record_batch_payment(&b, &p);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_int_equal(store_request_get(store, rows[2].id, &got, &found), TL_OK);
+    assert_true(got.paid);
+    assert_int_equal(got.paid_ns, T0 + 77);
+    assert_int_equal(store_request_claim(store, rows[2].id, user_id(4), T0 + 80, &done), TL_OK);
+    assert_false(done);
+    assert_int_equal(store_request_close(store, rows[2].id, user_id(1), STORE_REQUEST_CANCELED,
+                                         T0 + 80, T0 + 80, &done),
+                     TL_OK);
+    assert_false(done);
+    store_close(store);
+}
+
+static void test_requests(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_requests);
+}
+
+/* ---- Passkeys (schema v4) ---- */
+
+static void passkey_make(struct store_passkey *pk, uint64_t n, uint64_t user, int32_t alg)
+{
+    memset(pk, 0, sizeof(*pk));
+    pk->id = id128_make(0x0191000000000000ull | n, n);
+    pk->user_id = user_id(user);
+    pk->credential_id_bytes = (uint32_t)(16 + n % 5);
+    memset(pk->credential_id, (int)(0x30 + n), pk->credential_id_bytes);
+    pk->algorithm = alg;
+    pk->public_key_bytes = alg == STORE_PASSKEY_ALG_ES256 ? 65u : 32u;
+    memset(pk->public_key, (int)(0x40 + n), pk->public_key_bytes);
+    pk->sign_count = (uint32_t)n;
+    memset(pk->aaguid, (int)n, sizeof(pk->aaguid));
+    snprintf(pk->name, sizeof(pk->name), "key %llu", (unsigned long long)n);
+    pk->created_ns = T0 + n;
+}
+
+static void assert_passkey_eq(const struct store_passkey *a, const struct store_passkey *b)
+{
+    fixture_assert_id_eq(a->id, b->id);
+    fixture_assert_id_eq(a->user_id, b->user_id);
+    assert_int_equal(a->credential_id_bytes, b->credential_id_bytes);
+    assert_memory_equal(a->credential_id, b->credential_id, a->credential_id_bytes);
+    assert_int_equal(a->algorithm, b->algorithm);
+    assert_int_equal(a->public_key_bytes, b->public_key_bytes);
+    assert_memory_equal(a->public_key, b->public_key, a->public_key_bytes);
+    assert_int_equal(a->sign_count, b->sign_count);
+    assert_memory_equal(a->aaguid, b->aaguid, sizeof(a->aaguid));
+    assert_string_equal(a->name, b->name);
+    assert_int_equal(a->created_ns, b->created_ns);
+    assert_int_equal(a->last_used_ns, b->last_used_ns);
+    assert_int_equal(a->revoked_ns, b->revoked_ns);
+}
+
+static void body_passkeys(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_passkey a, b, c, got;
+    struct store_passkey *list = calloc(STORE_PASSKEYS_USER_MAX, sizeof(*list));
+    uint32_t count = 0;
+    bool found = false;
+
+    assert_non_null(list);
+    passkey_make(&a, 1, 1, STORE_PASSKEY_ALG_ES256);
+    passkey_make(&b, 2, 1, STORE_PASSKEY_ALG_EDDSA);
+    passkey_make(&c, 3, 2, STORE_PASSKEY_ALG_ES256);
+    a.credential_id_bytes = STORE_PASSKEY_CREDENTIAL_ID_BYTES_MAX; /* the longest id */
+    memset(a.credential_id, 0x31, a.credential_id_bytes);
+    a.sign_count = UINT32_MAX;
+    assert_int_equal(store_passkey_create(store, &a), TL_OK);
+    assert_int_equal(store_passkey_create(store, &b), TL_OK);
+    assert_int_equal(store_passkey_create(store, &c), TL_OK);
+    /* The same credential id again (another user, another row id): a conflict. */
+    struct store_passkey dup = c;
+    dup.id = id128_make(0x0191000000000000ull | 99, 99);
+    dup.user_id = user_id(3);
+    assert_int_equal(store_passkey_create(store, &dup), TL_ERR_CONFLICT);
+    dup.name[0] = '\0';
+    assert_int_equal(store_passkey_create(store, &dup), TL_ERR_INVALID_REQUEST);
+
+    assert_int_equal(store_passkey_find(store, a.credential_id, a.credential_id_bytes, &got,
+                                        &found),
+                     TL_OK);
+    assert_true(found);
+    assert_passkey_eq(&got, &a);
+    assert_int_equal(store_passkey_find(store, b.credential_id, b.credential_id_bytes - 1, &got,
+                                        &found),
+                     TL_OK);
+    assert_false(found);
+    assert_int_equal(store_passkey_find(store, b.credential_id, 0, &got, &found),
+                     TL_ERR_INVALID_REQUEST);
+
+    assert_int_equal(store_passkeys_list(store, user_id(1), list, STORE_PASSKEYS_USER_MAX,
+                                         &count),
+                     TL_OK);
+    assert_int_equal(count, 2);
+    assert_passkey_eq(&list[0], &a); /* oldest first */
+    assert_passkey_eq(&list[1], &b);
+    assert_int_equal(store_passkeys_list(store, user_id(1), list, 1, &count), TL_OK);
+    assert_int_equal(count, 1);
+
+    /* Sign count: greater only; both zero allowed; never back. */
+    assert_int_equal(store_passkey_use(store, b.id, 2, T0 + 10), TL_ERR_CONFLICT);
+    assert_int_equal(store_passkey_use(store, b.id, 1, T0 + 10), TL_ERR_CONFLICT);
+    assert_int_equal(store_passkey_use(store, b.id, 3, T0 + 10), TL_OK);
+    assert_int_equal(store_passkey_use(store, b.id, 3, T0 + 11), TL_ERR_CONFLICT);
+    assert_int_equal(store_passkey_use(store, a.id, 0, T0 + 11), TL_ERR_CONFLICT);
+    struct store_passkey zero;
+    passkey_make(&zero, 4, 2, STORE_PASSKEY_ALG_EDDSA);
+    zero.sign_count = 0;
+    assert_int_equal(store_passkey_create(store, &zero), TL_OK);
+    assert_int_equal(store_passkey_use(store, zero.id, 0, T0 + 12), TL_OK);
+    assert_int_equal(store_passkey_use(store, zero.id, 0, T0 + 13), TL_OK);
+    assert_int_equal(store_passkey_find(store, b.credential_id, b.credential_id_bytes, &got,
+                                        &found),
+                     TL_OK);
+    assert_int_equal(got.sign_count, 3);
+    assert_int_equal(got.last_used_ns, T0 + 10);
+
+    /* Revoke: only the owner, once; a revoked passkey is listed nowhere and signs nothing. */
+    assert_int_equal(store_passkey_revoke(store, user_id(2), b.id, T0 + 20), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_passkey_revoke(store, user_id(1), b.id, T0 + 20), TL_OK);
+    assert_int_equal(store_passkey_revoke(store, user_id(1), b.id, T0 + 21), TL_ERR_NOT_FOUND);
+    assert_int_equal(store_passkey_use(store, b.id, 100, T0 + 22), TL_ERR_CONFLICT);
+    assert_int_equal(store_passkeys_list(store, user_id(1), list, STORE_PASSKEYS_USER_MAX,
+                                         &count),
+                     TL_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_passkey_find(store, b.credential_id, b.credential_id_bytes, &got,
+                                        &found),
+                     TL_OK);
+    assert_true(found);
+    assert_int_equal(got.revoked_ns, T0 + 20);
+
+    /* At most STORE_PASSKEYS_USER_MAX live passkeys per user (revoked ones do not count). */
+    for (uint64_t n = 0; n < STORE_PASSKEYS_USER_MAX - 1; n++) {
+        struct store_passkey more;
+        passkey_make(&more, 10 + n, 1, STORE_PASSKEY_ALG_EDDSA);
+        more.credential_id[0] = (uint8_t)(0x80 + n);
+        assert_int_equal(store_passkey_create(store, &more), TL_OK);
+    }
+    struct store_passkey over;
+    passkey_make(&over, 50, 1, STORE_PASSKEY_ALG_EDDSA);
+    over.credential_id[0] = 0xfe;
+    assert_int_equal(store_passkey_create(store, &over), TL_ERR_LIMIT);
+    assert_int_equal(store_passkeys_list(store, user_id(1), list, STORE_PASSKEYS_USER_MAX,
+                                         &count),
+                     TL_OK);
+    assert_int_equal(count, STORE_PASSKEYS_USER_MAX);
+    free(list);
+    store_close(store);
+}
+
+static void test_passkeys(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_passkeys);
+}
+
+static void body_webauthn_challenges(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_webauthn_challenge reg, login, old;
+    struct id128 who;
+
+    memset(&old, 0, sizeof(old));
+    memset(old.hash, 0x71, STORE_HASH_BYTES);
+    old.kind = STORE_WEBAUTHN_REGISTER;
+    old.user_id = user_id(1);
+    old.created_ns = T0;
+    old.expires_ns = T0 + 100;
+    assert_int_equal(store_webauthn_challenge_create(store, &old), TL_OK);
+    reg = old;
+    memset(reg.hash, 0x72, STORE_HASH_BYTES);
+    reg.created_ns = T0 + 200; /* the old one expired before: deleted now */
+    reg.expires_ns = T0 + 300;
+    assert_int_equal(store_webauthn_challenge_create(store, &reg), TL_OK);
+    login = reg;
+    memset(login.hash, 0x73, STORE_HASH_BYTES);
+    login.kind = STORE_WEBAUTHN_LOGIN;
+    login.user_id = id128_make(0, 0); /* unbound */
+    assert_int_equal(store_webauthn_challenge_create(store, &login), TL_OK);
+
+    assert_int_equal(store_webauthn_challenge_consume(store, old.hash, STORE_WEBAUTHN_REGISTER,
+                                                      T0 + 50, &who),
+                     TL_ERR_NOT_FOUND);
+    /* Wrong kind, expired: not consumed; then once only. */
+    assert_int_equal(store_webauthn_challenge_consume(store, reg.hash, STORE_WEBAUTHN_LOGIN,
+                                                      T0 + 250, &who),
+                     TL_ERR_NOT_FOUND);
+    assert_int_equal(store_webauthn_challenge_consume(store, reg.hash, STORE_WEBAUTHN_REGISTER,
+                                                      T0 + 300, &who),
+                     TL_ERR_NOT_FOUND);
+    assert_int_equal(store_webauthn_challenge_consume(store, reg.hash, STORE_WEBAUTHN_REGISTER,
+                                                      T0 + 250, &who),
+                     TL_OK);
+    fixture_assert_id_eq(who, user_id(1));
+    assert_int_equal(store_webauthn_challenge_consume(store, reg.hash, STORE_WEBAUTHN_REGISTER,
+                                                      T0 + 250, &who),
+                     TL_ERR_NOT_FOUND);
+    assert_int_equal(store_webauthn_challenge_consume(store, login.hash, STORE_WEBAUTHN_LOGIN,
+                                                      T0 + 250, &who),
+                     TL_OK);
+    assert_true(id128_is_zero(who));
+    store_close(store);
+}
+
+static void test_webauthn_challenges(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_webauthn_challenges);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_user_create_find),
     cmocka_unit_test(test_user_conflicts),
@@ -1222,6 +1920,15 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_reader_sees_all),
     cmocka_unit_test(test_migrate_from_v1),
     cmocka_unit_test(test_fault_app),
+    cmocka_unit_test(test_totp),
+    cmocka_unit_test(test_mfa_challenges),
+    cmocka_unit_test(test_user_sessions),
+    cmocka_unit_test(test_audit),
+    cmocka_unit_test(test_audit_append_only_sqlite),
+    cmocka_unit_test(test_quotes),
+    cmocka_unit_test(test_requests),
+    cmocka_unit_test(test_passkeys),
+    cmocka_unit_test(test_webauthn_challenges),
 };
 
 TL_TEST_MAIN(tests)

@@ -1,0 +1,264 @@
+#include "api/quotes.h"
+
+#include <string.h>
+
+#include "api/app.h"
+#include "api/json.h"
+#include "api/money_cache.h"
+#include "api/movement.h"
+#include "api/render.h"
+#include "auth/validate.h"
+#include "util/assert.h"
+#include "util/clock.h"
+#include "util/config.h"
+#include "util/typeid.h"
+
+static_assert(CONFIG_FEE_OPERATIONS == FEES_OPERATION_COUNT, "one schedule per operation");
+#define QUOTES_TTL_S_DEFAULT 60u
+#define NS_PER_S 1000000000ull
+
+enum tl_err quotes_fee(const struct config *config, enum fees_operation operation,
+                       const struct money_currency *currency, int64_t amount,
+                       struct fees_quote *out)
+{
+    struct fees_schedule schedule = {0, 0, 0, -1, 0};
+    int64_t sent = 0;
+    TL_ASSERT((unsigned)operation < FEES_OPERATION_COUNT);
+    TL_ASSERT(currency != NULL);
+    if (config != NULL) {
+        const struct config_fee_schedule *c = &config->fee_schedules[operation];
+        schedule = (struct fees_schedule){c->bps, c->fixed_e4, c->min_e4, c->max_e4,
+                                          c->fixed_minor};
+    }
+    TL_ASSERT(fees_schedule_check(&schedule) == TL_OK); /* config checked it */
+    uint8_t exponent = currency->exponent < FEES_SCALE_EXPONENT ? currency->exponent
+                                                                : (uint8_t)FEES_SCALE_EXPONENT;
+    struct fees_quote q;
+    enum tl_err err = fees_compute(&schedule, exponent, amount, &q);
+    if (err == TL_OK && !money_add(amount, q.fee, &sent)) {
+        err = TL_ERR_OVERFLOW;
+    }
+    if (err == TL_OK) {
+        *out = q;
+    }
+    return err;
+}
+
+/* ---- POST /v1/quotes ---- */
+
+static const struct json_field quotes_fields[] = {
+    JSON_STRING("operation", true, 32),
+    JSON_AMOUNT("amount", true),
+    JSON_STRING("currency", true, 64),
+    JSON_STRING("recipient", false, STORE_TO_BYTES_MAX - 1),
+};
+
+struct quotes_input {
+    enum fees_operation operation;
+    const struct money_currency *currency;
+    int64_t amount;
+    bool has_recipient;
+    struct recipient recipient;
+};
+
+static enum tl_err quotes_parse(const struct http_request *req, struct http_response *resp,
+                                struct quotes_input *in)
+{
+    struct json_error error;
+    struct auth_fault fault = {NULL, NULL, NULL};
+    json_t *body = NULL;
+    enum tl_err err = json_body_read(req->body, req->body_bytes, quotes_fields,
+                                     sizeof(quotes_fields) / sizeof(quotes_fields[0]), &body,
+                                     &error);
+    if (err != TL_OK) {
+        return http_fail(resp, error.err, error.param, error.detail);
+    }
+    const char *operation = json_field_string(body, "operation");
+    const char *recipient = json_field_string(body, "recipient");
+    if (!fees_operation_find(operation, strlen(operation), &in->operation)) {
+        err = http_fail(resp, TL_ERR_INVALID_REQUEST, "operation",
+                        "must be p2p, instant_payout, standard_payout, card_funding or fx");
+    }
+    if (err == TL_OK) {
+        err = movement_currency(body, resp, &in->currency);
+    }
+    if (err == TL_OK && in->operation == FEES_FX) {
+        err = http_fail(resp, TL_ERR_UNSUPPORTED_OPERATION, "operation",
+                        "currency conversion quotes are not available yet");
+    }
+    in->has_recipient = recipient != NULL;
+    if (err == TL_OK && recipient != NULL &&
+        validate_recipient(recipient, strlen(recipient), &in->recipient, &fault) != TL_OK) {
+        err = http_fail(resp, TL_ERR_INVALID_REQUEST, "recipient", fault.detail);
+    }
+    in->amount = json_field_int(body, "amount", 0);
+    json_decref(body);
+    return err;
+}
+
+static void quotes_render(struct render *r, const struct store_quote *q,
+                          const struct money_user *recipient)
+{
+    const struct money_currency *currency = money_currency_by_numeric(q->send_currency);
+    TL_ASSERT(currency != NULL);
+    TL_ASSERT(q->rate_num == 1);
+    TL_ASSERT(q->rate_den == 1);
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, QUOTES_TYPEID_PREFIX, q->id);
+    render_key(r, "operation");
+    render_str(r, fees_operation_name((enum fees_operation)q->operation));
+    render_key(r, "amount");
+    render_i64(r, q->amount);
+    render_key(r, "currency");
+    render_str(r, currency->code);
+    render_key(r, "fee");
+    render_i64(r, q->fee);
+    render_key(r, "sent");
+    render_i64(r, q->sent);
+    render_key(r, "received");
+    render_i64(r, q->amount);
+    render_key(r, "rate");
+    render_str(r, "1");
+    render_key(r, "recipient");
+    if (recipient == NULL) {
+        render_null(r);
+    } else {
+        render_object_begin(r);
+        render_key(r, "id");
+        render_typeid(r, TYPEID_PREFIX_USER, recipient->id);
+        render_key(r, "handle");
+        render_str(r, recipient->handle);
+        render_key(r, "display_name");
+        render_str(r, recipient->display_name);
+        render_object_end(r);
+    }
+    render_key(r, "expires_at");
+    render_time(r, q->expires_ns);
+    render_key(r, "created_at");
+    render_time(r, q->created_ns);
+    render_object_end(r);
+}
+
+/* The recipient named by the body, when it named one: must exist and not be the caller. */
+static enum tl_err quotes_recipient(struct http_request *req, struct http_response *resp,
+                                    const struct quotes_input *in, struct money_user *out,
+                                    bool *named)
+{
+    struct store *reader = NULL;
+    bool found = false;
+    *named = in->has_recipient;
+    if (!in->has_recipient) {
+        return TL_OK;
+    }
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = money_cache_recipient_find(reader, &in->recipient, out, &found);
+    }
+    if (err == TL_OK && !found) {
+        err = http_fail(resp, TL_ERR_RECIPIENT_NOT_FOUND, "recipient",
+                        "nobody matches this recipient");
+    }
+    if (err == TL_OK && id128_eq(out->id, req->principal.user_id)) {
+        err = http_fail(resp, TL_ERR_CANNOT_PAY_SELF, "recipient", "you cannot pay yourself");
+    }
+    return err;
+}
+
+enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
+{
+    const struct config *config = req->app->config;
+    struct quotes_input in;
+    struct money_user recipient;
+    struct fees_quote fee;
+    struct store *app = NULL;
+    bool named = false;
+    enum tl_err err = quotes_parse(req, resp, &in);
+    if (err == TL_OK) {
+        err = quotes_recipient(req, resp, &in, &recipient, &named);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (quotes_fee(config, in.operation, in.currency, in.amount, &fee) != TL_OK) {
+        return http_fail(resp, TL_ERR_OVERFLOW, "amount",
+                         "the amount and its fee pass the largest representable value");
+    }
+    uint64_t ttl_s = config != NULL ? config->quotes_ttl_s : QUOTES_TTL_S_DEFAULT;
+    struct store_quote q;
+    memset(&q, 0, sizeof(q));
+    q.id = id128_new();
+    q.user_id = req->principal.user_id;
+    q.recipient_id = named ? recipient.id : id128_make(0, 0);
+    q.payment_id = id128_new();
+    q.operation = (uint8_t)in.operation;
+    q.send_currency = in.currency->numeric;
+    q.receive_currency = in.currency->numeric;
+    q.amount = in.amount;
+    q.fee = fee.fee;
+    q.sent = in.amount + fee.fee; /* quotes_fee checked the sum */
+    q.rate_num = 1;
+    q.rate_den = 1;
+    q.created_ns = clock_wall_ns();
+    q.expires_ns = q.created_ns + ttl_s * NS_PER_S;
+    err = api_app_store_acquire(req->app, &app);
+    if (err != TL_OK) {
+        return err;
+    }
+    err = store_quote_create(app, &q);
+    api_app_store_release(req->app, app);
+    if (err != TL_OK) {
+        return err;
+    }
+    struct render r;
+    render_init(&r, &resp->body);
+    quotes_render(&r, &q, named ? &recipient : NULL);
+    err = render_finish(&r);
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    return err;
+}
+
+/* ---- POST /v1/payments {quote_id} ---- */
+
+enum tl_err quotes_apply(struct http_request *req, struct http_response *resp,
+                         const char *quote_text, const struct store_payment *row,
+                         struct id128 *payment_id, int64_t *fee)
+{
+    struct store *reader = NULL;
+    struct store_quote q;
+    struct id128 id;
+    bool found = false;
+    if (typeid_decode(quote_text, strlen(quote_text), QUOTES_TYPEID_PREFIX, &id, NULL) != TL_OK ||
+        id128_is_zero(id)) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, "quote_id", "no such quote");
+    }
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = store_quote_get(reader, id, &q, &found);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found || !id128_eq(q.user_id, row->from_user)) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, "quote_id", "no such quote");
+    }
+    if (q.operation != FEES_P2P || q.amount != row->amount || q.send_currency != row->currency ||
+        q.receive_currency != row->currency ||
+        (!id128_is_zero(q.recipient_id) && !id128_eq(q.recipient_id, row->to_user))) {
+        return http_fail(resp, TL_ERR_QUOTE_MISMATCH, "quote_id",
+                         "the payment's operation, amount, currency or recipient differ from "
+                         "the quote");
+    }
+    if (q.used) {
+        return http_fail(resp, TL_ERR_QUOTE_USED, "quote_id", "this quote was used already");
+    }
+    if (clock_wall_ns() >= q.expires_ns) {
+        return http_fail(resp, TL_ERR_QUOTE_EXPIRED, "quote_id", "this quote has expired");
+    }
+    *payment_id = q.payment_id;
+    *fee = q.fee;
+    return TL_OK;
+}

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# run_events.sh BUILD_DIR - GET /v1/events over HTTP on SQLite: curl -N against a real tallyd.
+#
+# A --sandbox server with 2 worker threads and an idle timeout of 2 s (so heartbeats come every
+# second), and a second one with room for 2 streams (connections_max 8). Checks what a client
+# sees:
+#   - 401 without a token; 400 for a Last-Event-ID that is not an event id
+#   - 200 text/event-stream, Cache-Control no-store; the stream opens with a comment at once
+#   - payment.created reaches the payer's and the payee's streams (direction, amount, fee,
+#     counterparty handle, each one's own balance_after, matching the 201), deposit.created
+#     the depositor's; nobody sees another user's event; an idempotent replay adds none
+#   - without Last-Event-ID a stream starts with what commits after it opened
+#   - Last-Event-ID resumes after that event (store catch-up), 0 replays everything, in order
+#   - heartbeats; open streams do not hold the 2 workers (other requests are answered)
+#   - 429 too_many_streams past 4 streams of one user, 503 service_busy past the server's
+#     limit (a quarter of its connections)
+#   - SIGTERM ends every stream and tallyd exits 0
+# Closes with "N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build="$root/$build"
+TALLYD="$build/src/cmd/tallyd"
+WORK=$(mktemp -d /tmp/tally-run-events.XXXXXX)
+# shellcheck source=tests/api/lib.sh
+source "$root/tests/api/lib.sh"
+trap tl_cleanup EXIT
+
+for tool in curl jq; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "run_events.sh: $tool is required"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
+if [ ! -x "$TALLYD" ]; then
+    echo "run_events.sh: $TALLYD not built"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+export TALLY_LEDGER_ACCOUNTS_MAX=65536
+export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
+export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
+export TALLY_SERVER_CONNECTIONS_MAX=64 TALLY_SERVER_CONNECTIONS_PER_IP_MAX=64
+export TALLY_SERVER_TIMEOUT_S=2
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
+
+# new_user HANDLE : signs up and logs in; sets TOK and UID_.
+new_user() {
+    local pw
+    pw=$(newpw)
+    api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$pw" \
+        '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"
+    UID_=$(jqb '.id // ""')
+    api POST /v1/sessions "$(jq -nc --arg l "$1" --arg p "$pw" '{login: $l, password: $p}')"
+    TOK=$(jqb '.token // ""')
+    [ -n "$UID_" ] && [ -n "$TOK" ]
+}
+
+# stream NAME TOKEN [LAST_EVENT_ID] : opens GET /v1/events in the background with curl -N;
+# the body goes to $WORK/NAME.sse, the headers to $WORK/NAME.head. Sets SPID.
+stream() {
+    local name=$1 token=$2
+    local args=(-sN -D "$WORK/$name.head" -H "Authorization: Bearer $token")
+    if [ $# -ge 3 ]; then
+        args+=(-H "Last-Event-ID: $3")
+    fi
+    curl "${args[@]}" "$BASE/v1/events" >"$WORK/$name.sse" 2>/dev/null &
+    SPID=$!
+    TL_JOBS+=("$SPID")
+}
+
+# events NAME : the stream's messages as JSON lines {id, event, data} (data parsed).
+events() {
+    awk 'BEGIN { RS = ""; FS = "\n" }
+         { id = ""; ev = ""; data = ""
+           for (i = 1; i <= NF; i++) {
+               if ($i ~ /^id: /) id = substr($i, 5)
+               else if ($i ~ /^event: /) ev = substr($i, 8)
+               else if ($i ~ /^data: /) data = substr($i, 7)
+           }
+           if (ev != "") printf "{\"id\": %s, \"event\": \"%s\", \"data\": %s}\n", id, ev, data }' \
+        "$WORK/$1.sse"
+}
+
+# wait_for SECONDS COMMAND... : retries COMMAND every 0.1 s until it succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.1
+    done
+}
+
+# has_events NAME COUNT : the stream holds at least COUNT events.
+has_events() { [ "$(events "$1" | grep -c '')" -ge "$2" ]; }
+# opened NAME : the stream's headers arrived.
+opened() { grep -q '^HTTP/1.1 200' "$WORK/$1.head" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+
+if ! tl_start main --sandbox --threads 2; then
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+BASE="http://127.0.0.1:$PORT"
+MAIN_PID=$PID
+
+new_user alice_ev || fail "sign up alice"
+ALICE=$TOK
+ALICE_ID=$UID_
+new_user bob_ev || fail "sign up bob"
+BOB=$TOK
+BOB_ID=$UID_
+new_user carol_ev || fail "sign up carol"
+CAROL=$TOK
+
+# ---- Refusals before any stream ----
+api GET /v1/events
+expect_problem "no token" 401 unauthorized
+TOKEN=$ALICE api GET /v1/events_x
+check_eq "an unknown path is not the stream" 404 "$STATUS"
+curl -s -o "$WORK/body" -D "$WORK/head" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+    -H 'Last-Event-ID: abc' "$BASE/v1/events" >"$WORK/code"
+STATUS=$(cat "$WORK/code")
+BODY=$(cat "$WORK/body")
+expect_problem "Last-Event-ID that is not a number" 400 invalid_request Last-Event-ID
+
+# A deposit before any stream opens: history for later.
+TOKEN=$ALICE IKEY=dep-1 api POST /v1/deposits '{"amount": 10000, "currency": "USD", "source": "sandbox"}'
+expect "alice deposits" 201
+DEP_ID=$(jqb .id)
+
+# ---- Live streams ----
+stream alice "$ALICE"
+ALICE_SPID=$SPID
+stream bob "$BOB"
+check "alice's stream opens" wait_for 5 opened alice
+check "bob's stream opens" wait_for 5 opened bob
+check_eq "stream content type" "text/event-stream" \
+    "$(tr -d '\r' <"$WORK/alice.head" | awk -F': ' 'tolower($1) == "content-type" { print $2 }')"
+check_eq "stream is not cached" "no-store" \
+    "$(tr -d '\r' <"$WORK/alice.head" | awk -F': ' 'tolower($1) == "cache-control" { print $2 }')"
+check "the stream opens with a comment" wait_for 5 grep -q '^: connected' "$WORK/alice.sse"
+sleep 0.5 # both streams registered with the hub before the money moves
+
+TOKEN=$ALICE IKEY=pay-1 api POST /v1/payments '{"to": "@bob_ev", "amount": 1500, "currency": "USD"}'
+expect "alice pays bob" 201
+PAY_ID=$(jqb .id)
+PAY_FEE=$(jqb .fee)
+PAY_AFTER=$(jqb .balance_after)
+check "payer's stream gets payment.created" wait_for 5 has_events alice 1
+check "payee's stream gets payment.created" wait_for 5 has_events bob 1
+A1=$(events alice | head -n 1)
+B1=$(events bob | head -n 1)
+check "payer event: sent, amount, fee, counterparty, own balance" jq -e \
+    --arg pay "$PAY_ID" --arg uid "$ALICE_ID" --arg bob "$BOB_ID" \
+    --argjson fee "$PAY_FEE" --argjson after "$PAY_AFTER" \
+    '.event == "payment.created" and .data.type == "payment.created" and .data.user_id == $uid
+     and .data.data.payment_id == $pay and .data.data.direction == "sent"
+     and .data.data.amount == 1500 and .data.data.currency == "USD" and .data.data.fee == $fee
+     and .data.data.counterparty.handle == "bob_ev" and .data.data.counterparty.id == $bob
+     and .data.data.balance_after == $after and (.id | type) == "number"' <<<"$A1"
+check "payee event: received, counterparty alice, payee's balance" jq -e \
+    --arg pay "$PAY_ID" --arg uid "$BOB_ID" \
+    '.event == "payment.created" and .data.user_id == $uid and .data.data.payment_id == $pay
+     and .data.data.direction == "received" and .data.data.counterparty.handle == "alice_ev"
+     and .data.data.balance_after == 1500' <<<"$B1"
+check "the stream does not start with history (no earlier deposit)" \
+    test "$(events alice | jq -r .event | grep -c deposit.created)" -eq 0
+check "no email, phone, display name or note in events" \
+    test "$(grep -c -e '@example.com' -e 'User alice_ev' "$WORK/alice.sse" "$WORK/bob.sse" |
+        awk -F: '{ s += $2 } END { print s }')" -eq 0
+
+# A replay of the same key moves nothing and adds no event.
+TOKEN=$ALICE IKEY=pay-1 api POST /v1/payments '{"to": "@bob_ev", "amount": 1500, "currency": "USD"}'
+check_eq "replay answers the same payment" "$PAY_ID" "$(jqb .id)"
+TOKEN=$BOB IKEY=dep-b api POST /v1/deposits '{"amount": 700, "currency": "USD", "source": "sandbox"}'
+expect "bob deposits" 201
+BOB_DEP=$(jqb .id)
+check "bob's stream gets deposit.created" wait_for 5 has_events bob 2
+check "bob's deposit event" jq -e --arg dep "$BOB_DEP" \
+    '.event == "deposit.created" and .data.data.deposit_id == $dep and .data.data.amount == 700
+     and (.data.data.wallet_id | startswith("wal_")) and .data.data.balance_after == 2200' \
+    <<<"$(events bob | sed -n 2p)"
+TOKEN=$CAROL IKEY=dep-c api POST /v1/deposits '{"amount": 300, "currency": "USD", "source": "sandbox"}'
+sleep 1
+check_eq "alice saw only her own event" 1 "$(events alice | grep -c '')"
+check_eq "bob saw only his own events" 2 "$(events bob | grep -c '')"
+check "heartbeats keep the stream alive" wait_for 4 grep -q '^: heartbeat' "$WORK/alice.sse"
+
+# Streams are parked between events, so two workers still serve everyone else.
+for i in 1 2 3; do
+    stream "extra$i" "$CAROL"
+done
+check "carol's streams open" wait_for 5 opened extra3
+t0=$(date +%s%N)
+TOKEN=$CAROL api GET /v1/me
+expect "a request with 5 streams open on 2 workers" 200
+check "answered without waiting on streams" test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000
+
+# ---- Resume ----
+A1_ID=$(jq -r .id <<<"$A1")
+TOKEN=$ALICE IKEY=pay-2 api POST /v1/payments '{"to": "@bob_ev", "amount": 200, "currency": "USD"}'
+PAY2=$(jqb .id)
+check "second payment reaches alice" wait_for 5 has_events alice 2
+kill "$ALICE_SPID" 2>/dev/null
+wait "$ALICE_SPID" 2>/dev/null
+TOKEN=$ALICE IKEY=pay-3 api POST /v1/payments '{"to": "@bob_ev", "amount": 300, "currency": "USD"}'
+PAY3=$(jqb .id)
+stream resumed "$ALICE" "$A1_ID"
+check "resumed stream catches up" wait_for 5 has_events resumed 2
+check_eq "resume sends what came after Last-Event-ID, in order" "$PAY2 $PAY3" \
+    "$(events resumed | jq -r .data.data.payment_id | paste -sd' ')"
+kill "$SPID" 2>/dev/null
+stream replay "$ALICE" 0
+check "Last-Event-ID 0 replays everything" wait_for 5 has_events replay 4
+check_eq "everything, oldest first" "deposit.created payment.created payment.created payment.created" \
+    "$(events replay | jq -r .event | paste -sd' ')"
+check_eq "the deposit is the one made before any stream" "$DEP_ID" \
+    "$(events replay | head -n 1 | jq -r .data.data.deposit_id)"
+check "ids strictly increase" jq -se 'map(.id) as $ids | $ids == ($ids | sort | unique)' \
+    <<<"$(events replay)"
+LIVE_NEXT=$(events replay | wc -l)
+TOKEN=$ALICE IKEY=pay-4 api POST /v1/payments '{"to": "@bob_ev", "amount": 100, "currency": "USD"}'
+PAY4=$(jqb .id)
+check "after catching up, the stream goes live" wait_for 5 has_events replay $((LIVE_NEXT + 1))
+check_eq "the live event follows the history once" "$PAY4" \
+    "$(events replay | tail -n 1 | jq -r .data.data.payment_id)"
+check_eq "no event twice" "$(events replay | jq -r .id | sort -u | wc -l)" "$(events replay | wc -l)"
+
+# ---- Limits: 4 streams a user ----
+# carol holds 3; one more is allowed, the fifth is not.
+stream extra4 "$CAROL"
+check "carol's fourth stream opens" wait_for 5 opened extra4
+curl -s -o "$WORK/body" -D "$WORK/head" -w '%{http_code}' --max-time 5 \
+    -H "Authorization: Bearer $CAROL" "$BASE/v1/events" >"$WORK/code"
+STATUS=$(cat "$WORK/code")
+BODY=$(cat "$WORK/body")
+expect_problem "a fifth stream of one user" 429 too_many_streams
+check "429 says when to retry" test -n "$(header Retry-After)"
+
+# ---- Shutdown ends the streams ----
+tl_stop "$MAIN_PID"
+check_eq "tallyd exits 0 with streams open" 0 $?
+ended=0
+for name in bob replay extra1 extra4; do
+    grep -q . "$WORK/$name.sse" && ended=$((ended + 1))
+done
+check_eq "every stream had its data when the server stopped" 4 "$ended"
+sleep 0.2
+alive=0
+for pid in "${TL_JOBS[@]}"; do
+    kill -0 "$pid" 2>/dev/null && alive=$((alive + 1))
+done
+check_eq "no client is left waiting on a stream" 0 "$alive"
+check "the server logged each stream's close" grep -q '"event":"event_stream_closed"' \
+    "$WORK/main.log"
+
+# ---- A server with room for 2 streams in all ----
+if TALLY_SERVER_CONNECTIONS_MAX=8 TALLY_SERVER_CONNECTIONS_PER_IP_MAX=8 tl_start small; then
+    BASE="http://127.0.0.1:$PORT"
+    new_user dan_ev || fail "sign up dan"
+    DAN=$TOK
+    new_user eve_ev || fail "sign up eve"
+    EVE=$TOK
+    stream small1 "$DAN"
+    stream small2 "$EVE"
+    check "two streams open on the small server" wait_for 5 opened small2
+    check "the first of them too" wait_for 5 opened small1
+    curl -s -o "$WORK/body" -D "$WORK/head" -w '%{http_code}' --max-time 5 \
+        -H "Authorization: Bearer $DAN" "$BASE/v1/events" >"$WORK/code"
+    STATUS=$(cat "$WORK/code")
+    BODY=$(cat "$WORK/body")
+    expect_problem "a stream past the server's limit" 503 service_busy
+    check "503 says when to retry" test -n "$(header Retry-After)"
+    TOKEN=$DAN api GET /v1/me
+    expect "other requests still served at the stream limit" 200
+    tl_stop "$PID"
+    check_eq "the small server stops cleanly" 0 $?
+    wait 2>/dev/null
+else
+    fail "small server did not start"
+fi
+
+tl_summary
+[ "$FAILED" -eq 0 ]
