@@ -8,12 +8,28 @@
 #
 # Servers: tl_start NAME ARGS... starts tallyd with a fresh data dir $WORK/NAME (or an existing
 # one: a restart), --port 0 and log $WORK/NAME.log; it waits for the "listening" log event and
-# then for /readyz, and sets PID and PORT.
+# then for /readyz, and sets PID and PORT (and PIDS and PORTS, arrays of one).
+#
+# Several nodes on PostgreSQL: when TL_PG_CONNINFO is set (the libpq conninfo of a cluster whose
+# user may create databases, e.g. TALLY_PG_CONNINFO of tests/pg/pg_cluster.sh), tl_start NAME
+# starts TL_NODES (default 2) tallyd processes with ARGS on one PostgreSQL database, tl_NAME,
+# instead of one on SQLite: the database is created on the first start of NAME and kept for a
+# restart, `tallyd migrate` runs before the nodes start, and every node reads one secret,
+# $WORK/NAME.secret (--secret-file). Node 1 has $WORK/NAME and $WORK/NAME.log, node k
+# $WORK/NAME.k and $WORK/NAME.k.log. PID and PORT are node 1's; PIDS and PORTS every node's.
+# tl_stop, tl_kill and tl_alive given node 1's pid act on every node of that server. Unset, a
+# script sees exactly one SQLite node as before.
 #
 # Requests: api METHOD PATH [BODY] sends one request to $BASE and leaves the status in STATUS,
 # the body in BODY (also the file $WORK/body) and the headers in $WORK/head. Optional inputs,
 # set for one call with a prefix assignment (`TOKEN=$t api GET /v1/me`):
 #   TOKEN   bearer token;  IKEY  Idempotency-Key;  CTYPE  Content-Type (default JSON)
+#   TL_VIA  a base URL to send this request to instead (e.g. one node of several)
+# When $BASE is node 1 of a server of several nodes, api sends each request to the next node in
+# turn (round robin, the turn kept in $WORK/rr so that calls in subshells take turns too);
+# TL_LAST_URL is the base URL the last request went to. tl_url prints the next base URL the same
+# way (for requests a script makes with curl itself); tl_node_base I prints node I's (modulo
+# the number of nodes; $BASE itself with one node).
 #
 # Checks count into PASSED/FAILED; a failed check prints one "FAIL: ..." line with what was
 # expected and what came back. tl_summary prints "N passed, M failed".
@@ -59,31 +75,98 @@ check_eq() {
 
 # tl_start NAME ARGS... : see the header. Returns non-zero (after printing the log's tail) if
 # tallyd does not log its port within 10 s or /readyz does not answer 200 within 10 s.
+PIDS=()
+PORTS=()
+declare -gA TL_GROUP=() # node 1's pid -> the pids of every node of its server (several nodes)
+declare -gA TL_BASES=() # node 1's base URL -> every node's base URL (several nodes)
 tl_start() {
     local name=$1
     shift
+    if [ -n "${TL_PG_CONNINFO:-}" ]; then
+        tl_start_pg "$name" "$@"
+        return
+    fi
+    tl_start_node "$name" "$WORK/$name" "$WORK/$name.log" "$@" || return
+    # shellcheck disable=SC2034 # for the sourcing script
+    PIDS=("$PID")
+    # shellcheck disable=SC2034
+    PORTS=("$PORT")
+}
+
+# tl_start_pg NAME ARGS... : tl_start with TL_PG_CONNINFO set (see the header).
+tl_start_pg() {
+    local name=$1
+    shift
+    local nodes=${TL_NODES:-2} db conninfo secret psql_bin k dir log
+    db="tl_$(tr '[:upper:]' '[:lower:]' <<<"$name" | tr -c 'a-z0-9_\n' _)"
+    conninfo="$TL_PG_CONNINFO dbname=$db"
+    secret="$WORK/$name.secret"
+    # shellcheck disable=SC2012 # Debian's layout: /usr/lib/postgresql/<version>/bin
+    psql_bin=${TL_PSQL:-$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)}
+    if [ "$("$psql_bin" -X -A -t -c "SELECT 1 FROM pg_database WHERE datname = '$db'" \
+        "$TL_PG_CONNINFO" 2>>"$WORK/$name.setup.log")" != 1 ] &&
+        ! "$psql_bin" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" "$TL_PG_CONNINFO" \
+            >>"$WORK/$name.setup.log" 2>&1; then
+        echo "tallyd $name: cannot create database $db:"
+        tail -n 5 "$WORK/$name.setup.log"
+        return 1
+    fi
+    if [ ! -e "$secret" ]; then
+        (umask 077 && head -c 32 /dev/urandom >"$secret")
+    fi
+    local store=(--store-backend postgres --store-path "$conninfo" --secret-file "$secret")
+    if ! "$TALLYD" migrate --data-dir "$WORK/$name" "${store[@]}" >>"$WORK/$name.setup.log" 2>&1; then
+        echo "tallyd $name: migrate failed:"
+        tail -n 5 "$WORK/$name.setup.log"
+        return 1
+    fi
+    local pids=() ports=() urls=()
+    for k in $(seq 1 "$nodes"); do
+        dir="$WORK/$name" log="$WORK/$name.log"
+        if [ "$k" -gt 1 ]; then
+            dir="$WORK/$name.$k" log="$WORK/$name.$k.log"
+        fi
+        tl_start_node "$name node $k" "$dir" "$log" "$@" "${store[@]}" || return
+        pids+=("$PID")
+        ports+=("$PORT")
+        urls+=("http://127.0.0.1:$PORT")
+    done
+    # shellcheck disable=SC2034 # for the sourcing script
+    PIDS=("${pids[@]}")
+    # shellcheck disable=SC2034
+    PORTS=("${ports[@]}")
+    PID=${pids[0]}
+    PORT=${ports[0]}
+    TL_GROUP[$PID]="${pids[*]}"
+    TL_BASES[${urls[0]}]="${urls[*]}"
+}
+
+# tl_start_node LABEL DATA_DIR LOG ARGS... : one tallyd (see tl_start); sets PID and PORT.
+tl_start_node() {
+    local name=$1 dir=$2 log=$3
+    shift 3
     local log_start
-    log_start=$(grep -c '' "$WORK/$name.log" 2>/dev/null)
-    "$TALLYD" --data-dir "$WORK/$name" --port 0 "$@" 2>>"$WORK/$name.log" &
+    log_start=$(grep -c '' "$log" 2>/dev/null)
+    "$TALLYD" --data-dir "$dir" --port 0 "$@" 2>>"$log" &
     PID=$!
     TL_PIDS+=("$PID")
     PORT=
     local i
     for i in $(seq 1 200); do
         # A restart appends to the same log: only look at the lines this start wrote.
-        PORT=$(tail -n +"$((log_start + 1))" "$WORK/$name.log" 2>/dev/null |
+        PORT=$(tail -n +"$((log_start + 1))" "$log" 2>/dev/null |
             jq -r 'select(.event == "listening") | .port' 2>/dev/null | head -n 1)
         [ -n "$PORT" ] && break
         if ! kill -0 "$PID" 2>/dev/null; then
             echo "tallyd $name exited at start-up:"
-            tail -n 5 "$WORK/$name.log"
+            tail -n 5 "$log"
             return 1
         fi
         sleep 0.05
     done
     if [ -z "$PORT" ]; then
         echo "tallyd $name did not log its port in 10 s:"
-        tail -n 5 "$WORK/$name.log"
+        tail -n 5 "$log"
         return 1
     fi
     for i in $(seq 1 200); do
@@ -94,14 +177,38 @@ tl_start() {
         sleep 0.05
     done
     echo "tallyd $name not ready in 10 s:"
-    tail -n 5 "$WORK/$name.log"
+    tail -n 5 "$log"
     return 1
 }
 
-# tl_stop PID : SIGTERM, and wait up to 10 s for the exit; returns tallyd's exit status.
+# tl_nodes PID : the pids of every node of the server whose node 1 is PID (PID alone when it
+# runs one node).
+tl_nodes() {
+    if [ -n "$1" ] && [ -n "${TL_GROUP[$1]-}" ]; then
+        echo "${TL_GROUP[$1]}"
+    else
+        echo "$1"
+    fi
+}
+
+# tl_stop PID : SIGTERM, and wait up to 10 s for the exit; returns tallyd's exit status. With
+# several nodes, stops them all at once and returns the first non-zero status.
 tl_stop() {
+    local pid rc=0 r
+    for pid in $(tl_nodes "$1"); do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in $(tl_nodes "$1"); do
+        tl_stop_wait "$pid"
+        r=$?
+        [ "$rc" -ne 0 ] || rc=$r
+    done
+    return "$rc"
+}
+
+# tl_stop_wait PID : waits up to 10 s for a SIGTERMed tallyd to exit (see tl_stop).
+tl_stop_wait() {
     local pid=$1
-    kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 200); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null
@@ -111,6 +218,67 @@ tl_stop() {
     done
     kill -KILL "$pid" 2>/dev/null
     return 1
+}
+
+# tl_kill PID : SIGKILL (a crash) of the server, every node of it, and reaps it.
+tl_kill() {
+    local pid
+    for pid in $(tl_nodes "$1"); do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    for pid in $(tl_nodes "$1"); do
+        wait "$pid" 2>/dev/null
+    done
+    return 0
+}
+
+# tl_alive PID : the server (every node of it) is running.
+tl_alive() {
+    local pid
+    for pid in $(tl_nodes "$1"); do
+        kill -0 "$pid" 2>/dev/null || return 1
+    done
+}
+
+# tl_pick : sets TL_URL to the base URL of the next request (see the header).
+tl_pick() {
+    local bases="" n=
+    if [ -n "${TL_VIA:-}" ]; then
+        TL_URL=$TL_VIA
+        return
+    fi
+    if [ -n "${BASE:-}" ]; then
+        bases=${TL_BASES[$BASE]-}
+    fi
+    if [ -z "$bases" ]; then
+        TL_URL=${BASE-}
+        return
+    fi
+    local -a list
+    read -r -a list <<<"$bases"
+    { read -r n <"$WORK/rr"; } 2>/dev/null
+    n=${n:-0}
+    echo $((n + 1)) >"$WORK/rr"
+    TL_URL=${list[n % ${#list[@]}]}
+}
+
+# tl_url : prints the base URL of the next request (see the header).
+tl_url() {
+    tl_pick
+    echo "$TL_URL"
+}
+
+# tl_node_base I : node I's base URL (modulo the number of nodes) of the server at $BASE.
+tl_node_base() {
+    local bases=""
+    [ -n "${BASE:-}" ] && bases=${TL_BASES[$BASE]-}
+    if [ -z "$bases" ]; then
+        echo "$BASE"
+        return
+    fi
+    local -a list
+    read -r -a list <<<"$bases"
+    echo "${list[$1 % ${#list[@]}]}"
 }
 
 # api METHOD PATH [BODY] : see the header.
@@ -126,7 +294,10 @@ api() {
     if [ $# -ge 3 ]; then
         args+=(-H "Content-Type: ${CTYPE:-application/json}" --data-binary "$3")
     fi
-    STATUS=$(curl "${args[@]}" "$BASE$path")
+    tl_pick
+    # shellcheck disable=SC2034 # for the sourcing script
+    TL_LAST_URL=$TL_URL
+    STATUS=$(curl "${args[@]}" "$TL_URL$path")
     BODY=$(cat "$WORK/body")
 }
 

@@ -12,6 +12,12 @@
 #   crash      kill -9 during a parallel payment load, restart on the same data dir: every
 #              payment that answered 201 is still there and the balances add up
 #
+# With TL_PG_CONNINFO set (tests/pg/run_pg_api.sh), every server above is two tallyd nodes on one
+# PostgreSQL database (see tests/api/lib.sh) and requests take turns between the nodes: api
+# alternates, the helpers' own curl calls use tl_url, concurrent clients are spread with
+# tl_node_base, and kill -9 and stop act on both nodes. The few checks that depend on
+# per-node state say so where they are (grep "Several nodes").
+#
 # Prints one "FAIL: ..." line per failed check (expected vs got) and closes with
 # "N passed, M failed"; exits non-zero on any failure. Every server it starts is killed on exit.
 set -uo pipefail
@@ -108,21 +114,21 @@ pay() {
 
 # bal TOKEN [CURRENCY] : prints the available balance ("none" without such a wallet).
 bal() {
-    curl -s --max-time 10 -H "Authorization: Bearer $1" "$BASE/v1/wallets" |
+    curl -s --max-time 10 -H "Authorization: Bearer $1" "$(tl_url)/v1/wallets" |
         jq -r --arg c "${2:-USD}" \
             '[.data[] | select(.currency == $c) | .balance.available] | first // "none"'
 }
 
 # wallet_id TOKEN [CURRENCY]
 wallet_id() {
-    curl -s --max-time 10 -H "Authorization: Bearer $1" "$BASE/v1/wallets" |
+    curl -s --max-time 10 -H "Authorization: Bearer $1" "$(tl_url)/v1/wallets" |
         jq -r --arg c "${2:-USD}" '[.data[] | select(.currency == $c) | .id] | first // "none"'
 }
 
 # history TOKEN WALLET_ID : the whole transaction list (limit 100) as JSON.
 history() {
     curl -s --max-time 10 -H "Authorization: Bearer $1" \
-        "$BASE/v1/wallets/$2/transactions?limit=100"
+        "$(tl_url)/v1/wallets/$2/transactions?limit=100"
 }
 
 # all_payments TOKEN : every payment of the user (all pages), one JSON object per line.
@@ -130,7 +136,7 @@ all_payments() {
     local after="" page
     while :; do
         page=$(curl -s --max-time 10 -H "Authorization: Bearer $1" \
-            "$BASE/v1/payments?limit=100${after:+&starting_after=$after}")
+            "$(tl_url)/v1/payments?limit=100${after:+&starting_after=$after}")
         jq -c '.data[]' <<<"$page" || return 1
         [ "$(jq -r .has_more <<<"$page")" = true ] || return 0
         after=$(jq -r '.data[-1].id' <<<"$page")
@@ -200,6 +206,8 @@ if ! tl_start main --sandbox --threads 8; then
 fi
 BASE="http://127.0.0.1:$PORT"
 MAIN_PID=$PID
+MAIN_BASE=$BASE
+MAIN_NODES=${#PIDS[@]}
 
 # ---------------------------------------------------------------------------------------------
 echo "-- sign up, log in, me, lookup"
@@ -495,12 +503,16 @@ check_eq "unknown login answers exactly like a wrong password" "$wrong_body" "$(
 api POST /v1/sessions '{"login": "alice"}'
 expect_problem "log in without password" 400 invalid_request
 
-signup throttled "$(newpw)"
+# Several nodes: the login throttle is per process, in memory (src/auth/throttle.h), so every
+# node counts its own failures; the attempts all go to one node (node 0 of $BASE; with one
+# node, $BASE as ever).
+THROTTLE_URL=$(tl_node_base 0)
+TL_VIA=$THROTTLE_URL signup throttled "$(newpw)"
 for i in 1 2 3 4 5; do
-    login throttled "wrong-password-$i"
+    TL_VIA=$THROTTLE_URL login throttled "wrong-password-$i"
 done
 expect_problem "fifth wrong password" 401 invalid_credentials
-login throttled "wrong-password-6"
+TL_VIA=$THROTTLE_URL login throttled "wrong-password-6"
 expect_problem "sixth attempt is throttled" 429 rate_limited
 check "throttle Retry-After" grep -Eq '^[1-9][0-9]*$' <<<"$(header Retry-After)"
 
@@ -514,7 +526,7 @@ expect_problem "garbage token" 401 unauthorized
 TOKEN="${ALICE%?????}AAAAA" api GET /v1/me
 expect_problem "tampered token" 401 unauthorized
 curl -s -o "$WORK/body" -w '%{http_code}' -H "Authorization: Basic $(printf 'alice:x' | base64)" \
-    "$BASE/v1/me" >"$WORK/code"
+    "$(tl_url)/v1/me" >"$WORK/code"
 check_eq "Basic auth is not a session" 401 "$(cat "$WORK/code")"
 for r in "GET /v1/wallets" "GET /v1/payments" "GET /v1/wallets/$ALICE_WAL" \
     "GET /v1/payments/$PAY1" "GET /v1/users/lookup?q=@bob" "DELETE /v1/sessions/current"; do
@@ -532,9 +544,16 @@ ALICE2=$TOK
 TOKEN=$ALICE2 api DELETE /v1/sessions/current
 check_eq "log out 204" 204 "$STATUS"
 check_eq "log out has no body" "" "$BODY"
-TOKEN=$ALICE2 api GET /v1/me
+# Several nodes: each node caches a session for up to 30 s (the node that logged it in already
+# has it), and a logout reaches the other nodes' caches only within those 30 s
+# (docs/operations.md, Stateless nodes): a logout is at once only on the node that took it. So
+# these two go to that node; every node is checked later, once 30 s have passed
+# ("logged-out token, every node").
+LOGOUT_URL=$TL_LAST_URL
+LOGOUT_S=$SECONDS
+TL_VIA=$LOGOUT_URL TOKEN=$ALICE2 api GET /v1/me
 expect_problem "logged-out token" 401 unauthorized
-TOKEN=$ALICE2 api DELETE /v1/sessions/current
+TL_VIA=$LOGOUT_URL TOKEN=$ALICE2 api DELETE /v1/sessions/current
 expect_problem "log out twice" 401 unauthorized
 TOKEN=$ALICE api GET /v1/me
 expect "other sessions keep working" 200 ".id == \"$ALICE_ID\""
@@ -696,10 +715,30 @@ for i in $(seq 1 8); do
         -H "Authorization: Bearer $ALICE" -H 'Idempotency-Key: pay-key-concurrent' \
         -H 'Content-Type: application/json' \
         --data-binary '{"to": "@bob", "amount": 7, "currency": "USD"}' \
-        "$BASE/v1/payments" >"$WORK/ck.$i.code" &
+        "$(tl_node_base "$i")/v1/payments" >"$WORK/ck.$i.code" &
     pids+=($!)
 done
 wait "${pids[@]}"
+# Several nodes: a duplicate that reaches the other node while the first request runs there
+# answers 409 idempotency_key_in_progress with Retry-After: 1 (docs/api.md, Idempotency); the
+# contract is that retrying it then replays the first answer, so those are retried (as a client
+# would) and must then answer like the others. One node never answers it (they wait and replay).
+if [ "${#PIDS[@]}" -gt 1 ]; then
+    for i in $(seq 1 8); do
+        for _ in 1 2 3 4 5; do
+            if [ "$(cat "$WORK/ck.$i.code")" != 409 ] ||
+                [ "$(jq -r .code "$WORK/ck.$i")" != idempotency_key_in_progress ]; then
+                break
+            fi
+            sleep 1
+            curl -s -o "$WORK/ck.$i" -w '%{http_code}\n' --max-time 20 -X POST \
+                -H "Authorization: Bearer $ALICE" -H 'Idempotency-Key: pay-key-concurrent' \
+                -H 'Content-Type: application/json' \
+                --data-binary '{"to": "@bob", "amount": 7, "currency": "USD"}' \
+                "$(tl_node_base "$i")/v1/payments" >"$WORK/ck.$i.code"
+        done
+    done
+fi
 codes=$(cat "$WORK"/ck.*.code | sort -u | tr '\n' ' ')
 ids=$(cat "$WORK"/ck.[0-9] | jq -r .id 2>/dev/null | sort -u | tr '\n' ' ')
 check_eq "8 concurrent same-key requests all answer 201" "201 " "$codes"
@@ -722,7 +761,7 @@ for i in $(seq 1 64); do
     curl -s -o "$WORK/dr.$i" -w '%{http_code}\n' --max-time 30 -X POST \
         -H "Authorization: Bearer $DRAIN" -H 'Content-Type: application/json' \
         --data-binary '{"to": "@bob", "amount": 1000, "currency": "USD"}' \
-        "$BASE/v1/payments" >"$WORK/dr.$i.code" &
+        "$(tl_node_base "$i")/v1/payments" >"$WORK/dr.$i.code" &
     pids+=($!)
 done
 wait "${pids[@]}"
@@ -792,7 +831,7 @@ expect_problem "both cursors" 400 invalid_request
 # Walking forward, then backward, page by page gives the whole list exactly once.
 walked="" after="" pages=0
 while [ $pages -lt 10 ]; do
-    page=$(curl -s -H "Authorization: Bearer $PAGER" "$BASE$TP?limit=7${after:+&starting_after=$after}")
+    page=$(curl -s -H "Authorization: Bearer $PAGER" "$(tl_url)$TP?limit=7${after:+&starting_after=$after}")
     walked="$walked $(jq -r '[.data[].amount] | map(tostring) | join(" ")' <<<"$page")"
     pages=$((pages + 1))
     [ "$(jq -r .has_more <<<"$page")" = true ] || break
@@ -802,7 +841,7 @@ check_eq "forward walk covers every entry once" " $(seq -s ' ' 25 -1 1)" "$walke
 check_eq "forward walk takes 4 pages of 7" 4 "$pages"
 walked="" before_id=$(tid 24) pages=0
 while [ $pages -lt 10 ]; do
-    page=$(curl -s -H "Authorization: Bearer $PAGER" "$BASE$TP?limit=7&ending_before=$before_id")
+    page=$(curl -s -H "Authorization: Bearer $PAGER" "$(tl_url)$TP?limit=7&ending_before=$before_id")
     walked="$(jq -r '[.data[].amount] | map(tostring) | join(" ")' <<<"$page") $walked"
     pages=$((pages + 1))
     [ "$(jq -r .has_more <<<"$page")" = true ] || break
@@ -811,13 +850,13 @@ done
 check_eq "backward walk covers every entry once" "$(seq -s ' ' 25 -1 2) " "$walked"
 
 # Payments lists page the same way (alice has more than a handful by now).
-pfull=$(curl -s -H "Authorization: Bearer $ALICE" "$BASE/v1/payments?limit=100")
+pfull=$(curl -s -H "Authorization: Bearer $ALICE" "$(tl_url)/v1/payments?limit=100")
 pcount=$(jq '.data | length' <<<"$pfull")
 check "alice's payments newest first" jq -e \
     '[.data[].created_at] == ([.data[].created_at] | sort | reverse) and .has_more == false' <<<"$pfull"
 walked="" after="" pages=0
 while [ $pages -lt 50 ]; do
-    page=$(curl -s -H "Authorization: Bearer $ALICE" "$BASE/v1/payments?limit=2${after:+&starting_after=$after}")
+    page=$(curl -s -H "Authorization: Bearer $ALICE" "$(tl_url)/v1/payments?limit=2${after:+&starting_after=$after}")
     walked="$walked $(jq -r '[.data[].id] | join(" ")' <<<"$page")"
     pages=$((pages + 1))
     [ "$(jq -r .has_more <<<"$page")" = true ] || break
@@ -837,7 +876,7 @@ echo "-- limits"
 head -c 10000000 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
 code=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 20 -X POST \
     -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
-    --data-binary @"$WORK/big.json" "$BASE/v1/payments")
+    --data-binary @"$WORK/big.json" "$(tl_url)/v1/payments")
 BODY=$(cat "$WORK/body")
 check_eq "10 MB body: 413" 413 "$code"
 check_eq "10 MB body: payload_too_large" payload_too_large "$(jqb .code)"
@@ -899,8 +938,25 @@ while read -r verdict rest; do
 done <"$WORK/schemas.txt"
 check "schema check ran ($(grep -c '' "$WORK/schemas.txt") samples)" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 20
 
-check "main server still up" kill -0 "$MAIN_PID"
-check "main server stops cleanly" tl_stop "$MAIN_PID"
+# main_done : the main server's last checks, and its stop.
+main_done() {
+    local i
+    if [ "$MAIN_NODES" -gt 1 ]; then
+        # Several nodes: the logged-out token is refused by every node once the session
+        # caches' 30 s have passed since the logout (see "logged-out token" above).
+        while [ $((SECONDS - LOGOUT_S)) -le 31 ]; do sleep 1; done
+        for i in $(seq 0 $((MAIN_NODES - 1))); do
+            TL_VIA=$(BASE=$MAIN_BASE tl_node_base "$i") TOKEN=$ALICE2 api GET /v1/me
+            expect_problem "logged-out token, every node (node $i, $((SECONDS - LOGOUT_S)) s after)" \
+                401 unauthorized
+        done
+    fi
+    check "main server still up" tl_alive "$MAIN_PID"
+    check "main server stops cleanly" tl_stop "$MAIN_PID"
+}
+# Several nodes: main keeps running through the crash section, which fills most of the 30 s
+# that main_done waits for.
+[ "$MAIN_NODES" -gt 1 ] || main_done
 
 # ---------------------------------------------------------------------------------------------
 echo "== crash server: kill -9 during a payment load, restart, every 201 is there"
@@ -921,7 +977,8 @@ if tl_start crash --sandbox --threads 8; then
     rm -f "$WORK/stop"
     # worker N: pays back and forth until told to stop; one line per answer: code id amount from
     worker() {
-        local n=$1 i=0 from to tok code amount
+        local n=$1 i=0 from to tok code amount node
+        node=$(tl_node_base "$n")
         while [ ! -e "$WORK/stop" ]; do
             i=$((i + 1))
             amount=$(((n * 131 + i * 17) % 997 + 1))
@@ -929,7 +986,7 @@ if tl_start crash --sandbox --threads 8; then
             code=$(curl -s -o "$WORK/w$n.body" -w '%{http_code}' --max-time 5 -X POST \
                 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
                 --data-binary "{\"to\": \"$to\", \"amount\": $amount, \"currency\": \"USD\"}" \
-                "$BASE/v1/payments")
+                "$node/v1/payments")
             echo "$code $(jq -r '.id // "-"' "$WORK/w$n.body" 2>/dev/null || echo -) $amount $from" >>"$WORK/w$n.log"
             [ "$code" = 000 ] && break
         done
@@ -944,8 +1001,7 @@ if tl_start crash --sandbox --threads 8; then
         [ "$acked" -ge 300 ] && break
         sleep 0.05
     done
-    kill -KILL "$PID"
-    wait "$PID" 2>/dev/null
+    tl_kill "$PID" # with several nodes, every node at once
     touch "$WORK/stop"
     for pid in "${TL_JOBS[@]}"; do wait "$pid" 2>/dev/null; done
     TL_JOBS=()
@@ -995,6 +1051,9 @@ if tl_start crash --sandbox --threads 8; then
     fi
 else
     fail "crash server did not start"
+fi
+if [ "$MAIN_NODES" -gt 1 ]; then
+    main_done
 fi
 
 # ---------------------------------------------------------------------------------------------
