@@ -55,6 +55,20 @@ static enum tl_err events_attach(struct writer_batch *batch, struct render *r, s
     return writer_batch_attach(batch, &record);
 }
 
+enum tl_err events_render_session_revoked(struct buf *out, struct id128 user_id,
+                                          struct id128 session_id, bool all_except,
+                                          uint64_t now_ns)
+{
+    struct render r;
+    render_init(&r, out);
+    events_render_head(&r, EVENTS_TOPIC_SESSION_REVOKED, user_id, now_ns);
+    render_key(&r, all_except ? "all_except" : "session_id");
+    render_typeid(&r, TYPEID_PREFIX_SESSION, session_id);
+    render_object_end(&r); /* data */
+    render_object_end(&r);
+    return render_finish(&r);
+}
+
 static enum tl_err events_attach_payment_side(struct writer_batch *batch,
                                               const struct events_payment *p, bool sent)
 {
@@ -300,6 +314,9 @@ static enum tl_err hub_poll_live(struct events_hub *hub, uint64_t cursor)
         for (uint32_t i = 0; i < count; i++) {
             TL_ASSERT(rows[i].seq > cursor);
             cursor = rows[i].seq;
+            if (hub->config.on_row != NULL) {
+                hub->config.on_row(hub->config.on_row_ctx, &rows[i]);
+            }
             for (struct events_stream *s = hub->streams; s != NULL; s = s->next) {
                 if (!s->catching_up && rows[i].seq > s->last_seq &&
                     id128_eq(s->user_id, rows[i].key)) {

@@ -38,6 +38,7 @@ struct store;
 
 #define EVENTS_TOPIC_PAYMENT_CREATED "payment.created"
 #define EVENTS_TOPIC_DEPOSIT_CREATED "deposit.created"
+#define EVENTS_TOPIC_SESSION_REVOKED "session.revoked"
 
 /* How often the hub reads the outbox: the most an event waits before a stream sees it. */
 #define EVENTS_POLL_MS 200u
@@ -98,6 +99,13 @@ struct events_deposit {
 /* Attaches deposit.created for the depositor. Errors as events_attach_payment. */
 enum tl_err events_attach_deposit(struct writer_batch *batch, const struct events_deposit *d);
 
+/* The payload of a session.revoked event (api/sessions.h: sessions_broadcast_revoked), in the
+ * same envelope as the money events: {type, user_id, created_at, data: {session_id} or
+ * {all_except}}. out must be empty; TL_ERR_NOMEM or TL_ERR_LIMIT (out's bound). */
+enum tl_err events_render_session_revoked(struct buf *out, struct id128 user_id,
+                                          struct id128 session_id, bool all_except,
+                                          uint64_t now_ns);
+
 /* ---- The hub ---- */
 
 struct events_hub;
@@ -107,6 +115,11 @@ struct events_hub_config {
     uint32_t heartbeat_ms;         /* 0: EVENTS_HEARTBEAT_MS_MAX */
     uint32_t streams_max;          /* 0: EVENTS_STREAMS_MAX; at most EVENTS_STREAMS_MAX */
     uint32_t streams_per_user_max; /* 0: EVENTS_STREAMS_PER_USER_MAX */
+    /* Optional: called on the hub's thread for every outbox row the live poll reads, in seq
+     * order, whoever wrote it (this node or another): how other nodes learn of events that
+     * need action here, such as a session revoked elsewhere. Must not block. */
+    void (*on_row)(void *ctx, const struct store_outbox_row *row);
+    void *on_row_ctx;
 };
 
 /*

@@ -10,6 +10,7 @@
 #include "api/idempotency.h"
 #include "api/json.h"
 #include "api/render.h"
+#include "api/sessions.h"
 #include "auth/password.h"
 #include "store/app.h"
 #include "util/assert.h"
@@ -84,6 +85,7 @@ enum tl_err security_sessions_revoke_others(struct http_request *req, struct htt
         return err;
     }
     authn_forget_user(req->app->authn, req->principal.user_id, req->principal.session_id);
+    sessions_broadcast_revoked(req, req->principal.user_id, req->principal.session_id, true);
     audit_record(req, req->principal.user_id, AUDIT_SESSIONS_REVOKED_OTHERS, "");
     return http_response_json(resp, 200, json_pack("{s:i}", "revoked", (json_int_t)revoked));
 }
@@ -112,6 +114,7 @@ enum tl_err security_session_revoke(struct http_request *req, struct http_respon
         return err;
     }
     authn_forget_session(req->app->authn, session_id);
+    sessions_broadcast_revoked(req, req->principal.user_id, session_id, false);
     audit_record(req, req->principal.user_id, AUDIT_SESSION_REVOKED, text);
     resp->status = 204;
     buf_reset(&resp->body);
@@ -212,6 +215,7 @@ enum tl_err security_password_change(struct http_request *req, struct http_respo
         return err;
     }
     authn_forget_user(req->app->authn, req->principal.user_id, req->principal.session_id);
+    sessions_broadcast_revoked(req, req->principal.user_id, req->principal.session_id, true);
     audit_record(req, req->principal.user_id, AUDIT_PASSWORD_CHANGED, "");
     resp->status = 204;
     buf_reset(&resp->body);

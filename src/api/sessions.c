@@ -6,6 +6,7 @@
 #include "api/app.h"
 #include "api/audit.h"
 #include "api/authn.h"
+#include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
 #include "api/render.h"
@@ -15,6 +16,8 @@
 #include "auth/token.h"
 #include "store/app.h"
 #include "util/assert.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/typeid.h"
 
@@ -229,6 +232,7 @@ enum tl_err sessions_delete(struct http_request *req, struct http_response *resp
     /* After the revoke, so a lookup racing with it cannot cache the old row again. */
     authn_forget(app->authn, &hash);
     if (err == TL_OK) {
+        sessions_broadcast_revoked(req, req->principal.user_id, req->principal.session_id, false);
         char session_id[TYPEID_STR_BYTES];
         typeid_encode(TYPEID_PREFIX_SESSION, req->principal.session_id, session_id);
         audit_record(req, req->principal.user_id, AUDIT_LOGOUT, session_id);
@@ -236,4 +240,58 @@ enum tl_err sessions_delete(struct http_request *req, struct http_response *resp
     resp->status = 204;
     buf_reset(&resp->body);
     return TL_OK;
+}
+
+/* ---- Revocations across nodes ---- */
+
+void sessions_broadcast_revoked(struct http_request *req, struct id128 user_id,
+                                struct id128 session_id, bool all_except)
+{
+    struct store *store = NULL;
+    struct buf payload;
+    uint64_t seq = 0;
+
+    buf_init(&payload, STORE_OUTBOX_APPEND_MAX);
+    enum tl_err err = events_render_session_revoked(&payload, user_id, session_id, all_except,
+                                                    clock_wall_ns());
+    if (err == TL_OK) {
+        err = api_app_store_acquire(req->app, &store);
+    }
+    if (err == TL_OK) {
+        err = store_outbox_append(store, user_id, EVENTS_TOPIC_SESSION_REVOKED, payload.data,
+                                  (uint32_t)payload.len, &seq);
+        api_app_store_release(req->app, store);
+    }
+    buf_free(&payload);
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "session_revocation_broadcast_failed", LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+    }
+}
+
+void sessions_outbox_row(void *ctx, const struct store_outbox_row *row)
+{
+    struct authn *authn = ctx;
+    struct id128 session_id;
+    json_error_t jerr;
+
+    if (strcmp(row->topic, EVENTS_TOPIC_SESSION_REVOKED) != 0) {
+        return;
+    }
+    json_t *event = json_loadb(row->data, row->data_bytes, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *data = json_object_get(event, "data");
+    const char *one = json_string_value(json_object_get(data, "session_id"));
+    const char *others = json_string_value(json_object_get(data, "all_except"));
+    const char *text = one != NULL ? one : others;
+    if (text != NULL &&
+        typeid_decode(text, strlen(text), TYPEID_PREFIX_SESSION, &session_id, NULL) == TL_OK) {
+        if (one != NULL) {
+            authn_forget_session(authn, session_id);
+        } else {
+            authn_forget_user(authn, row->key, session_id);
+        }
+    } else {
+        LOG(LOG_WARN, "session_revoked_row_unreadable", LOG_U64("seq", row->seq));
+    }
+    json_decref(event);
 }

@@ -34,4 +34,18 @@ enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
                            const struct store_user *user);
 enum tl_err sessions_delete(struct http_request *req, struct http_response *resp);
 
+/*
+ * Revocations reach every node: after the store revoked sessions, sessions_broadcast_revoked
+ * appends a "session.revoked" outbox row for the user (data {"session_id": "ses_..."} for one
+ * session, or {"all_except": "ses_..."} for every other session of the user), and every node's
+ * event hub hands each outbox row it reads to sessions_outbox_row, which drops those sessions
+ * from that node's authn cache. So a revoked token stops working on every node within one poll
+ * of the hub (200 ms), not only on the node that revoked it. Best effort: a failed append is
+ * logged, and the other nodes' caches still expire within their TTL.
+ */
+void sessions_broadcast_revoked(struct http_request *req, struct id128 user_id,
+                                struct id128 session_id, bool all_except);
+/* An events_hub_config.on_row callback; ctx is the struct authn of this node. */
+void sessions_outbox_row(void *ctx, const struct store_outbox_row *row);
+
 #endif

@@ -22,6 +22,7 @@
 #include "api/idempotency.h"
 #include "api/readers.h"
 #include "api/server.h"
+#include "api/sessions.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "auth/token.h"
@@ -198,6 +199,9 @@ static enum tl_err tallyd_events_start(struct tallyd *t)
     struct events_hub_config events_config = {
         .heartbeat_ms = c->timeout_s * 1000u / 2u,
         .streams_max = c->connections_max / 4u > 0 ? c->connections_max / 4u : 1u,
+        /* Sessions revoked on any node leave this node's cache too. */
+        .on_row = sessions_outbox_row,
+        .on_row_ctx = t->authn,
     };
     enum tl_err err = store_open(&store_config, &t->events_reader);
     if (err == TL_OK) {

@@ -439,6 +439,19 @@ enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_
     return err;
 }
 
+enum tl_err store_outbox_append(struct store *store, struct id128 key, const char *topic,
+                                const void *data, uint32_t data_bytes, uint64_t *out_seq)
+{
+    TL_ASSERT(topic != NULL && out_seq != NULL);
+    TL_ASSERT(data != NULL || data_bytes == 0);
+    TL_ASSERT(!store->read_only && !store->in_batch);
+    if (id128_is_zero(key) || topic[0] == '\0' || strlen(topic) >= 64 ||
+        data_bytes > STORE_OUTBOX_APPEND_MAX) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->outbox_append(store, key, topic, data, data_bytes, out_seq);
+}
+
 enum tl_err store_outbox_seq_last(struct store *store, uint64_t *out_seq)
 {
     enum tl_err err;

@@ -331,6 +331,13 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
                                   uint32_t limit, struct store_outbox_row *out,
                                   uint32_t *out_count);
+/* Appends one outbox row outside a batch, for an event that moves no money (a session
+ * revoked), in its own transaction and in seq order with the batches' rows. topic is
+ * NUL-terminated and shorter than 64 bytes; data_bytes at most STORE_OUTBOX_APPEND_MAX.
+ * *out_seq is the row's seq. */
+#define STORE_OUTBOX_APPEND_MAX 4096u
+enum tl_err store_outbox_append(struct store *store, struct id128 key, const char *topic,
+                                const void *data, uint32_t data_bytes, uint64_t *out_seq);
 /* The largest outbox seq committed, 0 when the outbox is empty. */
 enum tl_err store_outbox_seq_last(struct store *store, uint64_t *out_seq);
 

@@ -83,6 +83,8 @@ struct store_app_ops {
                                    uint32_t limit, struct store_outbox_row *out,
                                    uint32_t *out_count);
     enum tl_err (*outbox_seq_last)(struct store *store, uint64_t *out_seq);
+    enum tl_err (*outbox_append)(struct store *store, struct id128 key, const char *topic,
+                                 const void *data, uint32_t data_bytes, uint64_t *out_seq);
 
     /* Identity (schema v4): the functions of the same names in app.h. */
     enum tl_err (*totp_put)(struct store *store, const struct store_totp *totp);

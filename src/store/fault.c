@@ -495,6 +495,16 @@ static enum tl_err fault_outbox_list_key(struct store *store, struct id128 key, 
     return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, limit, out, out_count);
 }
 
+static enum tl_err fault_outbox_append(struct store *store, struct id128 key, const char *topic,
+                                       const void *data, uint32_t data_bytes, uint64_t *out_seq)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "outbox_append")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->outbox_append(f->inner, key, topic, data, data_bytes, out_seq);
+}
+
 static enum tl_err fault_outbox_seq_last(struct store *store, uint64_t *out_seq)
 {
     struct store_fault *f = fault_from(store);
@@ -869,6 +879,7 @@ static const struct store_app_ops fault_app_ops = {
     .idempotency_claims_prune = fault_idempotency_claims_prune,
     .outbox_list_key = fault_outbox_list_key,
     .outbox_seq_last = fault_outbox_seq_last,
+    .outbox_append = fault_outbox_append,
     .quote_create = fault_quote_create,
     .quote_get = fault_quote_get,
     .requests_create = fault_requests_create,

@@ -55,7 +55,6 @@
  * transfer ids) is current. Accounts are still locked row by row in id order (accounts_get),
  * which is what keeps balances right should batches ever run side by side. "tallybat".
  */
-#define PG_BATCH_LOCK_KEY "8386103194289332596"
 
 #define NS_PER_MS 1000000ull
 

@@ -18,6 +18,7 @@
 #include "store/backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
+#include "util/clock.h"
 #include "util/limits.h"
 
 /* Rows one prune statement deletes, so that it never holds row locks for long. */
@@ -343,7 +344,13 @@ enum request_column {
     /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
     X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = $1::bytea "     \
                              "AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")                 \
-    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")
+    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")                \
+    /* The batch lock first (the CTE's row feeds the insert), so the row's seq commits in     \
+     * order with the batches' rows: the event hub's cursor never passes a later commit. */    \
+    X(ASTMT_OUTBOX_APPEND,                                                                     \
+      "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")) "                       \
+      "INSERT INTO outbox (key, topic, data, created) "                                        \
+      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -1604,6 +1611,35 @@ static enum tl_err pg_app_outbox_seq_last(struct store *store, uint64_t *out_seq
     return err;
 }
 
+static enum tl_err pg_app_outbox_append(struct store *store, struct id128 key, const char *topic,
+                                        const void *data, uint32_t data_bytes,
+                                        uint64_t *out_seq)
+{
+    static const uint8_t empty[1] = {0};
+    struct pg_params p;
+    PGresult *res = NULL;
+    uint64_t seq = 0;
+    enum tl_err err;
+
+    pg_params_init(&p);
+    pg_param_id(&p, key);
+    pg_param_text(&p, topic);
+    pg_param_bytes(&p, data_bytes > 0 ? data : empty, data_bytes);
+    pg_param_i64(&p, (int64_t)clock_wall_ns());
+    err = app_run(store, ASTMT_OUTBOX_APPEND, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 1, INT64_MAX, &seq)) {
+        err = store_postgres_corrupt("outbox_append");
+    }
+    PQclear(res);
+    if (err == TL_OK) {
+        *out_seq = seq;
+    }
+    return err;
+}
+
 /* ---- Quotes and payment requests ---- */
 
 static bool col_positive(const PGresult *res, int row, int col, int64_t *out)
@@ -2280,6 +2316,7 @@ const struct store_app_ops store_postgres_app_ops = {
     .idempotency_claims_prune = pg_app_idempotency_claims_prune,
     .outbox_list_key = pg_app_outbox_list_key,
     .outbox_seq_last = pg_app_outbox_seq_last,
+    .outbox_append = pg_app_outbox_append,
     .quote_create = pg_app_quote_create,
     .quote_get = pg_app_quote_get,
     .requests_create = pg_app_requests_create,

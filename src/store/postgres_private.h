@@ -355,4 +355,9 @@ static inline bool pg_col_text(const PGresult *res, int row, int col, char *out,
     return true;
 }
 
+/* The transaction-level advisory lock every batch takes (postgres.c, batch_begin): batches of
+ * all nodes commit one at a time, so timestamps and outbox seqs commit in order. An outbox row
+ * written outside a batch (postgres_app.c) takes it too. */
+#define PG_BATCH_LOCK_KEY "8386103194289332596"
+
 #endif

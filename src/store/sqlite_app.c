@@ -15,6 +15,7 @@
 #include "store/backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
+#include "util/clock.h"
 #include "util/limits.h"
 
 /* Rows one prune transaction deletes, so that it never holds the write lock for long. */
@@ -293,7 +294,9 @@ enum request_column {
     /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
     X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = ?1 AND "        \
                              "seq > ?2 ORDER BY seq LIMIT ?3")                                     \
-    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")
+    X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")                       \
+    X(ASTMT_OUTBOX_APPEND, "INSERT INTO outbox (key, topic, data, created) "                       \
+                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -1305,6 +1308,43 @@ static enum tl_err sqlite_app_outbox_seq_last(struct store *store, uint64_t *out
         }
     } else {
         err = app_fail(a, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, "outbox_seq_last");
+    }
+    sqlite3_reset(stmt);
+    if (err == TL_OK) {
+        *out_seq = seq;
+    }
+    return err;
+}
+
+/* One statement, so one transaction; SQLite's single writer puts it in seq order with the
+ * batches. */
+static enum tl_err sqlite_app_outbox_append(struct store *store, struct id128 key,
+                                            const char *topic, const void *data,
+                                            uint32_t data_bytes, uint64_t *out_seq)
+{
+    static const uint8_t empty[1] = {0};
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_OUTBOX_APPEND];
+    uint8_t bytes[ID128_BYTES];
+    enum tl_err err = TL_OK;
+    uint64_t seq = 0;
+    int rc;
+
+    bind_id(stmt, 1, key, bytes);
+    rc = sqlite3_bind_text(stmt, 2, topic, -1, SQLITE_STATIC);
+    TL_ASSERT(rc == SQLITE_OK);
+    rc = sqlite3_bind_blob(stmt, 3, data_bytes > 0 ? data : empty, (int)data_bytes, SQLITE_STATIC);
+    TL_ASSERT(rc == SQLITE_OK);
+    store_sqlite_bind_i64(stmt, 4, (int64_t)clock_wall_ns());
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        if (!col_uint(stmt, 0, 1, INT64_MAX, &seq)) {
+            err = store_sqlite_corrupt("outbox_append");
+        }
+        rc = sqlite3_step(stmt);
+    }
+    if (err == TL_OK && rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "outbox_append");
     }
     sqlite3_reset(stmt);
     if (err == TL_OK) {
@@ -2424,6 +2464,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .idempotency_claims_prune = sqlite_app_idempotency_claims_prune,
     .outbox_list_key = sqlite_app_outbox_list_key,
     .outbox_seq_last = sqlite_app_outbox_seq_last,
+    .outbox_append = sqlite_app_outbox_append,
     .quote_create = sqlite_app_quote_create,
     .quote_get = sqlite_app_quote_get,
     .requests_create = sqlite_app_requests_create,

@@ -78,6 +78,7 @@ newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
 new_user() {
     local pw
     pw=$(newpw)
+    LAST_PW=$pw
     api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$pw" \
         '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"
     UID_=$(jqb '.id // ""')
@@ -238,6 +239,39 @@ sql "UPDATE idempotency_claims SET expires_ns = 1 WHERE key = 'orphan'"
 TOKEN=$ALICE IKEY=orphan api POST /v1/payments '{"to": "@bob_pg", "amount": 9, "currency": "USD"}'
 expect "once expired, the key is taken over and runs" 201 '.amount == 9'
 check_eq "the taken-over claim is released" 0 "$(sql "SELECT count(*) FROM idempotency_claims")"
+
+# A session revoked on one node stops working on the other at once: the revocation is an outbox
+# row every node's event hub reads, not something each node's 30 s session cache waits out.
+BASE=$A
+new_user carol_pg || fail "sign up carol on A"
+CAROL=$TOK
+BASE=$B
+TOKEN=$CAROL api GET /v1/me
+check_eq "carol's token works on B (and B caches it)" 200 "$STATUS"
+BASE=$A
+TOKEN=$CAROL api DELETE /v1/sessions/current
+check_eq "carol logs out on A" 204 "$STATUS"
+BASE=$B
+carol_refused() { TOKEN=$CAROL api GET /v1/me; [ "$STATUS" = 401 ]; }
+check "the logged-out token fails on B within 2 s, not after B's cache TTL" wait_for 2 carol_refused
+
+# "Log out everywhere else" on A ends the other session on B too.
+BASE=$A
+new_user dave_pg || fail "sign up dave on A"
+DAVE_KEEP=$TOK
+api POST /v1/sessions "$(jq -nc --arg l dave_pg --arg p "$LAST_PW" '{login: $l, password: $p}')"
+DAVE_OTHER=$(jqb '.token // ""')
+BASE=$B
+TOKEN=$DAVE_OTHER api GET /v1/me
+check_eq "dave's second session works on B" 200 "$STATUS"
+BASE=$A
+TOKEN=$DAVE_KEEP api DELETE /v1/me/sessions
+check_eq "dave logs out his other sessions on A" 200 "$STATUS"
+BASE=$B
+dave_refused() { TOKEN=$DAVE_OTHER api GET /v1/me; [ "$STATUS" = 401 ]; }
+check "the other session fails on B within 2 s" wait_for 2 dave_refused
+TOKEN=$DAVE_KEEP api GET /v1/me
+check_eq "the session that asked still works on B" 200 "$STATUS"
 
 tl_summary
 [ "$FAILED" -eq 0 ]

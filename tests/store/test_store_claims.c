@@ -377,12 +377,61 @@ static void test_outbox_by_key(void **state)
     fixture_each_backend(body_outbox_by_key);
 }
 
+/* A row appended outside a batch takes the next seq after the batches' rows and reads back
+ * like them; bad arguments write nothing. */
+static void body_outbox_append(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_outbox_row rows[4];
+    uint32_t count = 0;
+    uint64_t seq = 0, appended = 0, last = 0;
+    struct id128 one[] = {user_id(1)};
+
+    outbox_commit(store, one, 1, 0);
+    assert_int_equal(store_outbox_seq_last(store, &last), TL_OK);
+    static const char data[] = "{\"session_id\":\"x\"}";
+    assert_int_equal(store_outbox_append(store, user_id(2), "session.revoked", data,
+                                         (uint32_t)strlen(data), &appended),
+                     TL_OK);
+    assert_true(appended > last);
+    assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
+    assert_int_equal(seq, appended);
+    assert_int_equal(store_outbox_list_key(store, user_id(2), 0, 4, rows, &count), TL_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(rows[0].seq, appended);
+    assert_string_equal(rows[0].topic, "session.revoked");
+    assert_string_equal(rows[0].data, data);
+    store_outbox_rows_free(rows, count);
+    /* A batch after it gets a larger seq still. */
+    outbox_commit(store, one, 1, 1);
+    assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
+    assert_true(seq > appended);
+
+    assert_int_equal(store_outbox_append(store, id128_make(0, 0), "t", "", 0, &appended),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_outbox_append(store, user_id(2), "", "", 0, &appended),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_outbox_append(store, user_id(2), "t", data,
+                                         STORE_OUTBOX_APPEND_MAX + 1, &appended),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_outbox_seq_last(store, &last), TL_OK);
+    assert_int_equal(last, seq);
+    store_close(store);
+}
+
+static void test_outbox_append(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_outbox_append);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_claim_states),
     cmocka_unit_test(test_claim_expiry),
     cmocka_unit_test(test_claim_race),
     cmocka_unit_test(test_claim_fence),
     cmocka_unit_test(test_outbox_by_key),
+    cmocka_unit_test(test_outbox_append),
 };
 
 TL_TEST_MAIN(tests)
