@@ -39,8 +39,11 @@ enum ledger_account_kind {
     LEDGER_KIND_BANK_FUNDING = 7,    /* bank-rail settlement (asset side) */
     LEDGER_KIND_ESCROW = 8,          /* money held between two parties */
     LEDGER_KIND_OPERATING = 9,       /* operator's own funds, adjustments */
+    LEDGER_KIND_REFUNDABLE = 10,      /* per payment: what may still go back to the payer */
+    LEDGER_KIND_REFUND_CAPACITY = 11, /* per currency: counterpart of the refundable accounts */
+    LEDGER_KIND_RECEIVABLE = 12,      /* per wallet: what its user owes after a reversal */
 };
-#define LEDGER_KIND_MAX 9
+#define LEDGER_KIND_MAX 12
 
 /* Account flags. LINKED belongs to the request: it is not recorded on the created account. */
 #define LEDGER_ACCOUNT_LINKED (1u << 0) /* event chains with the next event in the call */

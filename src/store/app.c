@@ -1123,3 +1123,172 @@ void store_record_idempotency_decode(const struct store_record *record,
     out->body_bytes = header.body_bytes;
     check_time(out->created_ns);
 }
+
+/* ---- Refunds, reversals and disputes (schema v5) ---- */
+
+static void check_refund(const struct store_refund *r)
+{
+    TL_ASSERT(!id128_is_zero(r->id));
+    TL_ASSERT(!id128_is_zero(r->payment_id));
+    TL_ASSERT(r->kind == STORE_REFUND_KIND_REFUND || r->kind == STORE_REFUND_KIND_REVERSAL);
+    TL_ASSERT(r->amount > 0);
+    TL_ASSERT(r->from_wallet >= 0);
+    TL_ASSERT(r->shortfall >= 0);
+    TL_ASSERT(r->currency >= 1 && r->currency <= 999);
+    check_time(r->created_ns);
+    ASSERT_TERMINATED(r->reason);
+}
+
+static bool check_page(const struct store_request_page *page)
+{
+    TL_ASSERT(page != NULL);
+    if (page->limit == 0 || page->limit > TL_PAGE_LIMIT_MAX) {
+        return false;
+    }
+    return id128_is_zero(page->starting_after) || id128_is_zero(page->ending_before);
+}
+
+enum tl_err store_refund_put(struct store *store, const struct store_refund *row)
+{
+    app_check_write(store);
+    TL_ASSERT(row != NULL);
+    check_refund(row);
+    TL_ASSERT(row->from_wallet + row->shortfall == row->amount);
+    return app_ops(store)->refund_put(store, row);
+}
+
+enum tl_err store_refund_get(struct store *store, struct id128 id, struct store_refund *out,
+                             bool *found)
+{
+    TL_ASSERT(!id128_is_zero(id));
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    enum tl_err err = app_ops(store)->refund_get(store, id, out, found);
+    if (err == TL_OK && *found) {
+        check_refund(out);
+        TL_ASSERT(id128_eq(out->id, id));
+    }
+    return err;
+}
+
+enum tl_err store_refunds_list(struct store *store, struct id128 payment_id,
+                               const struct store_request_page *page, struct store_refund *out,
+                               uint32_t *out_count, bool *has_more)
+{
+    TL_ASSERT(!id128_is_zero(payment_id));
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(has_more != NULL);
+    if (!check_page(page)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    enum tl_err err = app_ops(store)->refunds_list(store, payment_id, page, out, out_count,
+                                                   has_more);
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(*out_count <= page->limit);
+    for (uint32_t i = 0; i < *out_count; i++) {
+        check_refund(&out[i]);
+        TL_ASSERT(out[i].succeeded);
+        TL_ASSERT(id128_eq(out[i].payment_id, payment_id));
+        TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
+    }
+    return TL_OK;
+}
+
+enum tl_err store_refund_totals(struct store *store, struct id128 payment_id,
+                                int64_t *out_refunded, int64_t *out_reversed)
+{
+    TL_ASSERT(!id128_is_zero(payment_id));
+    TL_ASSERT(out_refunded != NULL);
+    TL_ASSERT(out_reversed != NULL);
+    enum tl_err err = app_ops(store)->refund_totals(store, payment_id, out_refunded, out_reversed);
+    if (err == TL_OK) {
+        TL_ASSERT(*out_refunded >= 0);
+        TL_ASSERT(*out_reversed >= 0);
+    }
+    return err;
+}
+
+static void check_dispute(const struct store_dispute *d)
+{
+    TL_ASSERT(!id128_is_zero(d->id));
+    TL_ASSERT(!id128_is_zero(d->payment_id));
+    TL_ASSERT(!id128_is_zero(d->payer_id));
+    TL_ASSERT(!id128_is_zero(d->payee_id));
+    TL_ASSERT(d->status >= STORE_DISPUTE_OPEN && d->status <= STORE_DISPUTE_PAYEE);
+    TL_ASSERT((d->status == STORE_DISPUTE_OPEN) == (d->resolved_ns == 0));
+    check_time(d->created_ns);
+    ASSERT_TERMINATED(d->reason);
+    ASSERT_TERMINATED(d->note);
+}
+
+enum tl_err store_dispute_create(struct store *store, const struct store_dispute *dispute)
+{
+    app_check_write(store);
+    TL_ASSERT(dispute != NULL);
+    check_dispute(dispute);
+    TL_ASSERT(dispute->status == STORE_DISPUTE_OPEN);
+    if (!text_ok(dispute->reason, sizeof(dispute->reason))) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->dispute_create(store, dispute);
+}
+
+enum tl_err store_dispute_get(struct store *store, struct id128 id, struct store_dispute *out,
+                              bool *found)
+{
+    TL_ASSERT(!id128_is_zero(id));
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    enum tl_err err = app_ops(store)->dispute_get(store, id, out, found);
+    if (err == TL_OK && *found) {
+        check_dispute(out);
+        TL_ASSERT(id128_eq(out->id, id));
+    }
+    return err;
+}
+
+enum tl_err store_disputes_list(struct store *store, struct id128 payment_id, uint8_t status,
+                                const struct store_request_page *page, struct store_dispute *out,
+                                uint32_t *out_count, bool *has_more)
+{
+    TL_ASSERT(status <= STORE_DISPUTE_PAYEE);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(has_more != NULL);
+    if (!check_page(page)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    enum tl_err err = app_ops(store)->disputes_list(store, payment_id, status, page, out,
+                                                    out_count, has_more);
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(*out_count <= page->limit);
+    for (uint32_t i = 0; i < *out_count; i++) {
+        check_dispute(&out[i]);
+        TL_ASSERT(id128_is_zero(payment_id) || id128_eq(out[i].payment_id, payment_id));
+        TL_ASSERT(status == 0 || out[i].status == status);
+        TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
+    }
+    return TL_OK;
+}
+
+enum tl_err store_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
+                                  const char *note, struct id128 reversal_id, uint64_t now_ns,
+                                  bool *resolved)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(id));
+    TL_ASSERT(status == STORE_DISPUTE_PAYER || status == STORE_DISPUTE_PAYEE);
+    TL_ASSERT(note != NULL);
+    TL_ASSERT(resolved != NULL);
+    check_time(now_ns);
+    if (strnlen(note, STORE_REASON_BYTES_MAX) >= STORE_REASON_BYTES_MAX) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->dispute_resolve(store, id, status, note, reversal_id, now_ns,
+                                           resolved);
+}

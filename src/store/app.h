@@ -518,6 +518,80 @@ enum tl_err store_webauthn_challenge_consume(struct store *store,
 
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 
+/* ---- Refunds, reversals and disputes (schema v5) ----
+ * A refunds row is written before its money moves and names the transfer that moves it (id):
+ * it succeeded exactly when a transfer with that id exists, so reads join the ledger's
+ * transfers and never show money that did not move. */
+#define STORE_REASON_BYTES_MAX 1121 /* <= 280 code points of UTF-8 + NUL, like a note */
+
+enum store_refund_kind {
+    STORE_REFUND_KIND_REFUND = 1,   /* by the payee, from their wallet */
+    STORE_REFUND_KIND_REVERSAL = 2, /* by the operator, a shortfall becomes the payee's debt */
+};
+
+struct store_refund {
+    struct id128 id;         /* the id of the transfer that moves its money */
+    struct id128 payment_id;
+    struct id128 actor_id;   /* the refunding payee; zero for the operator */
+    struct id128 dispute_id; /* the dispute a reversal resolved; zero for none */
+    int64_t amount;          /* > 0: the payment's money going back to the payer */
+    int64_t from_wallet;     /* of amount, what left the payee's wallet (refunds: amount) */
+    int64_t shortfall;       /* amount - from_wallet: the payee's new debt (refunds: 0) */
+    uint64_t created_ns;     /* reads of a succeeded row: the transfer's timestamp */
+    uint16_t currency;
+    uint8_t kind;            /* enum store_refund_kind */
+    bool succeeded;          /* read only: the transfer exists (amount is the transfer's) */
+    char reason[STORE_REASON_BYTES_MAX]; /* may be empty */
+};
+
+/* Inserts the row, or rewrites the amounts of the row with its id while no transfer with that
+ * id exists (a retry with other amounts before any money moved). */
+enum tl_err store_refund_put(struct store *store, const struct store_refund *row);
+enum tl_err store_refund_get(struct store *store, struct id128 id, struct store_refund *out,
+                             bool *found);
+/* The succeeded refunds and reversals of a payment, by id, newest first (page as for requests;
+ * TL_ERR_INVALID_REQUEST for a bad page). */
+enum tl_err store_refunds_list(struct store *store, struct id128 payment_id,
+                               const struct store_request_page *page, struct store_refund *out,
+                               uint32_t *out_count, bool *has_more);
+/* What succeeded refunds (kind 1) and reversals (kind 2) of a payment moved, in all. */
+enum tl_err store_refund_totals(struct store *store, struct id128 payment_id,
+                                int64_t *out_refunded, int64_t *out_reversed);
+
+enum store_dispute_status {
+    STORE_DISPUTE_OPEN = 1,
+    STORE_DISPUTE_PAYER = 2, /* resolved for the payer: the payment was reversed */
+    STORE_DISPUTE_PAYEE = 3, /* resolved for the payee: the payment stands */
+};
+
+struct store_dispute {
+    struct id128 id;
+    struct id128 payment_id;
+    struct id128 payer_id;    /* who opened it */
+    struct id128 payee_id;
+    struct id128 reversal_id; /* outcome payer: the reversal's id; else zero */
+    uint64_t created_ns;
+    uint64_t resolved_ns;     /* 0 while open */
+    uint8_t status;           /* enum store_dispute_status */
+    char reason[STORE_REASON_BYTES_MAX]; /* 1.. characters */
+    char note[STORE_REASON_BYTES_MAX];   /* the operator's, may be empty */
+};
+
+/* A new open dispute (status must be OPEN). TL_ERR_CONFLICT when the payment has one open. */
+enum tl_err store_dispute_create(struct store *store, const struct store_dispute *dispute);
+enum tl_err store_dispute_get(struct store *store, struct id128 id, struct store_dispute *out,
+                              bool *found);
+/* Disputes by id, newest first: of one payment (payment_id non-zero) or all, in one status
+ * (status non-zero) or any. Page as for requests. */
+enum tl_err store_disputes_list(struct store *store, struct id128 payment_id, uint8_t status,
+                                const struct store_request_page *page, struct store_dispute *out,
+                                uint32_t *out_count, bool *has_more);
+/* Resolves an open dispute (status PAYER or PAYEE) at now_ns; *resolved says whether it was
+ * open. reversal_id may be zero. */
+enum tl_err store_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
+                                  const char *note, struct id128 reversal_id, uint64_t now_ns,
+                                  bool *resolved);
+
 /*
  * Serializes a payment row into a batch record. buf must hold STORE_RECORD_PAYMENT_BYTES;
  * out->data points into buf. The row is inserted when the batch commits. Cannot fail.

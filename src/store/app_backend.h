@@ -156,6 +156,26 @@ struct store_app_ops {
                                               const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                               uint64_t now_ns, struct id128 *out_user_id);
 
+    /* Refunds, reversals and disputes (schema v5): the functions of the same names in app.h,
+     * arguments checked (pages as for requests_list, dispute statuses in range). */
+    enum tl_err (*refund_put)(struct store *store, const struct store_refund *row);
+    enum tl_err (*refund_get)(struct store *store, struct id128 id, struct store_refund *out,
+                              bool *found);
+    enum tl_err (*refunds_list)(struct store *store, struct id128 payment_id,
+                                const struct store_request_page *page, struct store_refund *out,
+                                uint32_t *out_count, bool *has_more);
+    enum tl_err (*refund_totals)(struct store *store, struct id128 payment_id,
+                                 int64_t *out_refunded, int64_t *out_reversed);
+    enum tl_err (*dispute_create)(struct store *store, const struct store_dispute *dispute);
+    enum tl_err (*dispute_get)(struct store *store, struct id128 id, struct store_dispute *out,
+                               bool *found);
+    enum tl_err (*disputes_list)(struct store *store, struct id128 payment_id, uint8_t status,
+                                 const struct store_request_page *page,
+                                 struct store_dispute *out, uint32_t *out_count, bool *has_more);
+    enum tl_err (*dispute_resolve)(struct store *store, struct id128 id, uint8_t status,
+                                   const char *note, struct id128 reversal_id, uint64_t now_ns,
+                                   bool *resolved);
+
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
      * idempotency row whose scope and key exist is skipped. An idempotency row with a

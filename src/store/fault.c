@@ -841,6 +841,92 @@ static enum tl_err fault_webauthn_challenge_consume(struct store *store,
                                                           out_user_id);
 }
 
+/* Refunds, reversals and disputes (schema v5). */
+static enum tl_err fault_refund_put(struct store *store, const struct store_refund *row)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "refund_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->refund_put(f->inner, row);
+}
+
+static enum tl_err fault_refund_get(struct store *store, struct id128 id, struct store_refund *out,
+                                    bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "refund_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->refund_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_refunds_list(struct store *store, struct id128 payment_id,
+                                      const struct store_request_page *page,
+                                      struct store_refund *out, uint32_t *out_count,
+                                      bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "refunds_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->refunds_list(f->inner, payment_id, page, out, out_count, has_more);
+}
+
+static enum tl_err fault_refund_totals(struct store *store, struct id128 payment_id,
+                                       int64_t *out_refunded, int64_t *out_reversed)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "refund_totals")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->refund_totals(f->inner, payment_id, out_refunded, out_reversed);
+}
+
+static enum tl_err fault_dispute_create(struct store *store, const struct store_dispute *dispute)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "dispute_create")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->dispute_create(f->inner, dispute);
+}
+
+static enum tl_err fault_dispute_get(struct store *store, struct id128 id,
+                                     struct store_dispute *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "dispute_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->dispute_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_disputes_list(struct store *store, struct id128 payment_id,
+                                       uint8_t status, const struct store_request_page *page,
+                                       struct store_dispute *out, uint32_t *out_count,
+                                       bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "disputes_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->disputes_list(f->inner, payment_id, status, page, out, out_count,
+                                             has_more);
+}
+
+static enum tl_err fault_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
+                                         const char *note, struct id128 reversal_id,
+                                         uint64_t now_ns, bool *resolved)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "dispute_resolve")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->dispute_resolve(f->inner, id, status, note, reversal_id, now_ns,
+                                               resolved);
+}
+
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
     .user_delete = fault_user_delete,
@@ -895,6 +981,14 @@ static const struct store_app_ops fault_app_ops = {
     .passkey_use = fault_passkey_use,
     .webauthn_challenge_create = fault_webauthn_challenge_create,
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
+    .refund_put = fault_refund_put,
+    .refund_get = fault_refund_get,
+    .refunds_list = fault_refunds_list,
+    .refund_totals = fault_refund_totals,
+    .dispute_create = fault_dispute_create,
+    .dispute_get = fault_dispute_get,
+    .disputes_list = fault_disputes_list,
+    .dispute_resolve = fault_dispute_resolve,
     .record_write = fault_record_write,
 };
 

@@ -2332,5 +2332,13 @@ const struct store_app_ops store_postgres_app_ops = {
     .passkey_use = pg_app_passkey_use,
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
+    .refund_put = store_postgres_refund_put,
+    .refund_get = store_postgres_refund_get,
+    .refunds_list = store_postgres_refunds_list,
+    .refund_totals = store_postgres_refund_totals,
+    .dispute_create = store_postgres_dispute_create,
+    .dispute_get = store_postgres_dispute_get,
+    .disputes_list = store_postgres_disputes_list,
+    .dispute_resolve = store_postgres_dispute_resolve,
     .record_write = pg_app_record_write,
 };

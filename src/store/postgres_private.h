@@ -44,6 +44,30 @@ extern const uint32_t store_postgres_app_stmt_count;
 
 extern const struct store_app_ops store_postgres_app_ops;
 
+/* postgres_refunds.c: refunds, reversals and disputes (app_backend.h, schema v5) and their
+ * statements, prepared by postgres.c at every connect. */
+extern const struct pg_stmt store_postgres_refunds_stmts[];
+extern const uint32_t store_postgres_refunds_stmt_count;
+enum tl_err store_postgres_refund_put(struct store *store, const struct store_refund *row);
+enum tl_err store_postgres_refund_get(struct store *store, struct id128 id,
+                                      struct store_refund *out, bool *found);
+enum tl_err store_postgres_refunds_list(struct store *store, struct id128 payment_id,
+                                        const struct store_request_page *page,
+                                        struct store_refund *out, uint32_t *out_count,
+                                        bool *has_more);
+enum tl_err store_postgres_refund_totals(struct store *store, struct id128 payment_id,
+                                         int64_t *out_refunded, int64_t *out_reversed);
+enum tl_err store_postgres_dispute_create(struct store *store, const struct store_dispute *d);
+enum tl_err store_postgres_dispute_get(struct store *store, struct id128 id,
+                                       struct store_dispute *out, bool *found);
+enum tl_err store_postgres_disputes_list(struct store *store, struct id128 payment_id,
+                                         uint8_t status, const struct store_request_page *page,
+                                         struct store_dispute *out, uint32_t *out_count,
+                                         bool *has_more);
+enum tl_err store_postgres_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
+                                           const char *note, struct id128 reversal_id,
+                                           uint64_t now_ns, bool *resolved);
+
 /* ---- Parameters: binary unless text, borrowed until the statement is sent ---- */
 
 #define PG_PARAMS_MAX 24

@@ -2480,5 +2480,13 @@ const struct store_app_ops store_sqlite_app_ops = {
     .passkey_use = sqlite_app_passkey_use,
     .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
+    .refund_put = store_sqlite_refund_put,
+    .refund_get = store_sqlite_refund_get,
+    .refunds_list = store_sqlite_refunds_list,
+    .refund_totals = store_sqlite_refund_totals,
+    .dispute_create = store_sqlite_dispute_create,
+    .dispute_get = store_sqlite_dispute_get,
+    .disputes_list = store_sqlite_disputes_list,
+    .dispute_resolve = store_sqlite_dispute_resolve,
     .record_write = sqlite_app_record_write,
 };

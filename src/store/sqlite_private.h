@@ -36,6 +36,27 @@ void store_sqlite_app_close(struct store_sqlite_app *app);
 
 extern const struct store_app_ops store_sqlite_app_ops;
 
+/* sqlite_refunds.c: refunds, reversals and disputes (app_backend.h, schema v5). */
+enum tl_err store_sqlite_refund_put(struct store *store, const struct store_refund *row);
+enum tl_err store_sqlite_refund_get(struct store *store, struct id128 id, struct store_refund *out,
+                                    bool *found);
+enum tl_err store_sqlite_refunds_list(struct store *store, struct id128 payment_id,
+                                      const struct store_request_page *page,
+                                      struct store_refund *out, uint32_t *out_count,
+                                      bool *has_more);
+enum tl_err store_sqlite_refund_totals(struct store *store, struct id128 payment_id,
+                                       int64_t *out_refunded, int64_t *out_reversed);
+enum tl_err store_sqlite_dispute_create(struct store *store, const struct store_dispute *d);
+enum tl_err store_sqlite_dispute_get(struct store *store, struct id128 id,
+                                     struct store_dispute *out, bool *found);
+enum tl_err store_sqlite_disputes_list(struct store *store, struct id128 payment_id,
+                                       uint8_t status, const struct store_request_page *page,
+                                       struct store_dispute *out, uint32_t *out_count,
+                                       bool *has_more);
+enum tl_err store_sqlite_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
+                                         const char *note, struct id128 reversal_id,
+                                         uint64_t now_ns, bool *resolved);
+
 /* ---- Helpers both files use; defined in sqlite.c (or inline here for the hot binders). ---- */
 
 /* Logs a driver error with the "store.sqlite:" prefix (the SQL error text is fine in logs)

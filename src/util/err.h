@@ -63,7 +63,13 @@
     X(TL_ERR_INVALID_MFA_CODE, "invalid_mfa_code", 422, "Invalid one-time code")               \
     X(TL_ERR_MFA_ALREADY_ENABLED, "mfa_already_enabled", 409, "Two-factor already enabled")    \
     X(TL_ERR_MFA_NOT_ENABLED, "mfa_not_enabled", 409, "Two-factor not enabled")                \
-    X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")
+    X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")                      \
+    X(TL_ERR_REFUND_EXCEEDS_PAYMENT, "refund_exceeds_payment", 422,                            \
+      "Refund exceeds what is left of the payment")                                            \
+    X(TL_ERR_WALLET_RESTRICTED, "wallet_restricted", 422, "Wallet restricted")                 \
+    X(TL_ERR_PAYMENT_REVERSED, "payment_reversed", 409, "Payment already reversed")            \
+    X(TL_ERR_DISPUTE_OPEN, "dispute_open", 409, "A dispute is already open")                   \
+    X(TL_ERR_DISPUTE_RESOLVED, "dispute_resolved", 409, "Dispute already resolved")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,

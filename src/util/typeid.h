@@ -38,6 +38,9 @@
 #define TYPEID_PREFIX_SESSION "sess"
 #define TYPEID_PREFIX_DEPOSIT "dep"
 #define TYPEID_PREFIX_TRANSFER "txn"
+#define TYPEID_PREFIX_REFUND "ref"
+#define TYPEID_PREFIX_REVERSAL "rev"
+#define TYPEID_PREFIX_DISPUTE "dsp"
 
 /* Why a string was rejected; TYPEID_FAULT_NONE on success. */
 enum typeid_fault {
