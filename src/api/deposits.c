@@ -4,6 +4,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/debts.h"
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -211,6 +212,13 @@ enum tl_err deposits_create(struct http_request *req, struct http_response *resp
         amount, currency->numeric, LEDGER_CODE_DEPOSIT, id128_make(0, 0), 0);
     err = deposits_execute(req, resp, &x, currency, &wallet);
     if (err == TL_OK) {
+        /* Incoming money covers a debt first (debts.h); the answer stays the deposit's. */
+        int64_t owed = 0;
+        enum tl_err settle = debts_settle(req, wallet.id, currency->numeric, &owed);
+        if (settle != TL_OK) {
+            LOG(LOG_WARN, "debt_settle_failed", LOG_STR("request_id", req->request_id),
+                LOG_STR("error", tl_err_code(settle)));
+        }
         resp->status = 201;
         resp->content_type = "application/json";
     }

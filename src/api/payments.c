@@ -13,6 +13,8 @@
 #include "api/movement.h"
 #include "api/page.h"
 #include "api/quotes.h"
+#include "api/debts.h"
+#include "api/refunds.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/fees.h"
@@ -274,6 +276,7 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     if (err != TL_OK) {
         return err;
     }
+    refunds_render_totals_zero(&x->answer.render);
     movement_render_tail(&x->answer.render, x->row.created_ns, x->row.sender_available_after);
     err = render_finish(&x->answer.render);
     if (err != TL_OK) {
@@ -396,6 +399,9 @@ static enum tl_err payments_finish(struct http_request *req, struct http_respons
                                    struct store *reader, struct payments_exec *x)
 {
     enum tl_err err = payments_resolve_wallets(req, resp, reader, x);
+    if (err == TL_OK) { /* a wallet that owes after a reversal cannot send (debts.h) */
+        err = debts_gate(req, resp, x->row.from_wallet, x->currency->numeric);
+    }
     if (err == TL_OK) {
         err = payments_resolve_fee(req, resp, x);
     }
@@ -515,6 +521,10 @@ static enum tl_err payments_render(struct render *r, struct store *reader,
     TL_ASSERT(payments_party(row, viewer));
     bool sender = id128_eq(row->from_user, viewer);
     payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL);
+    err = refunds_render_totals(r, reader, row); /* amount_refunded, amount_reversed */
+    if (err != TL_OK) {
+        return err;
+    }
     movement_render_tail(r, row->created_ns,
                          sender ? row->sender_available_after : row->recipient_available_after);
     return TL_OK;

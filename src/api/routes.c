@@ -28,6 +28,10 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* refunds, operator reversals, disputes */
+#include "api/disputes.h"
+#include "api/refunds.h"
+#include "api/reversals.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
 
@@ -113,6 +117,23 @@ const struct route api_routes[] = {
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
+
+    /* ---- refunds (refunds.h), operator reversals (reversals.h), disputes (disputes.h) ---- */
+    {HTTP_POST, "/v1/payments/{id}/refunds", refunds_create, "payments.refunds.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/payments/{id}/refunds", refunds_list, "payments.refunds.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/payments/{id}/disputes", disputes_create, "payments.disputes.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/payments/{id}/disputes", disputes_list_payment, "payments.disputes.list",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/disputes/{id}", disputes_get, "disputes.get", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/payments/{id}/reverse", reversals_create, "admin.payments.reverse",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/disputes", disputes_admin_list, "admin.disputes.list", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
+    {HTTP_POST, "/v1/admin/disputes/{id}/resolve", disputes_resolve, "admin.disputes.resolve",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},

@@ -5,6 +5,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/debts.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
@@ -52,8 +53,9 @@ static const char *wallets_currency_code(uint16_t numeric)
     return currency->code;
 }
 
+/* owed: what the wallet owes after a reversal (debts.h); balance->available is net of it. */
 static void wallets_render(struct render *r, const struct store_wallet *wallet,
-                           const struct accounts_balance *balance)
+                           const struct accounts_balance *balance, int64_t owed)
 {
     render_object_begin(r);
     render_key(r, "id");
@@ -67,6 +69,10 @@ static void wallets_render(struct render *r, const struct store_wallet *wallet,
     render_key(r, "pending");
     render_i64(r, balance->pending);
     render_object_end(r);
+    render_key(r, "amount_owed");
+    render_i64(r, owed);
+    render_key(r, "restricted");
+    render_bool(r, owed > 0);
     render_key(r, "created_at");
     render_time(r, wallet->created_ns);
     render_object_end(r);
@@ -127,9 +133,13 @@ enum tl_err wallets_list(struct http_request *req, struct http_response *resp)
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
         struct accounts_balance balance;
         TL_ASSERT(id128_eq(wallets[i].user_id, req->principal.user_id));
+        int64_t owed = 0;
         err = accounts_wallet_balance(reader, wallets[i].id, &balance);
         if (err == TL_OK) {
-            wallets_render(&r, &wallets[i], &balance);
+            err = debts_balance_apply(reader, wallets[i].id, &balance, &owed);
+        }
+        if (err == TL_OK) {
+            wallets_render(&r, &wallets[i], &balance, owed);
         }
     }
     render_array_end(&r);
@@ -206,7 +216,7 @@ enum tl_err wallets_create(struct http_request *req, struct http_response *resp)
     struct accounts_balance zero = {0, 0}; /* a new account: nothing moved yet */
     struct render r;
     render_init(&r, &resp->body);
-    wallets_render(&r, &wallet, &zero);
+    wallets_render(&r, &wallet, &zero, 0);
     return wallets_send(resp, 201, &r);
 }
 
@@ -217,6 +227,7 @@ enum tl_err wallets_get(struct http_request *req, struct http_response *resp)
     struct store *reader = NULL;
     struct store_wallet wallet;
     struct accounts_balance balance;
+    int64_t owed = 0;
     enum tl_err err = http_request_store(req, &reader);
     if (err == TL_OK) {
         err = wallets_owned(req, resp, reader, &wallet);
@@ -224,12 +235,15 @@ enum tl_err wallets_get(struct http_request *req, struct http_response *resp)
     if (err == TL_OK) {
         err = accounts_wallet_balance(reader, wallet.id, &balance);
     }
+    if (err == TL_OK) {
+        err = debts_balance_apply(reader, wallet.id, &balance, &owed);
+    }
     if (err != TL_OK) {
         return err;
     }
     struct render r;
     render_init(&r, &resp->body);
-    wallets_render(&r, &wallet, &balance);
+    wallets_render(&r, &wallet, &balance, owed);
     return wallets_send(resp, 200, &r);
 }
 
@@ -244,7 +258,8 @@ static void wallets_render_entry(struct render *r, struct id128 account_id,
     TL_ASSERT(outgoing || id128_eq(t->credit_account_id, account_id));
     struct accounts_balance after =
         accounts_balance_of(outgoing ? &posting->debit_after : &posting->credit_after);
-    bool has_payment = (t->code == LEDGER_CODE_PAYMENT || t->code == LEDGER_CODE_FEE) &&
+    bool has_payment = (t->code == LEDGER_CODE_PAYMENT || t->code == LEDGER_CODE_FEE ||
+                        t->code == LEDGER_CODE_REFUND || t->code == LEDGER_CODE_REVERSAL) &&
                        !id128_is_zero(t->user_ref);
     render_object_begin(r);
     render_key(r, "id");

@@ -1254,7 +1254,7 @@ enum tl_err store_disputes_list(struct store *store, struct id128 payment_id, ui
                                 const struct store_request_page *page, struct store_dispute *out,
                                 uint32_t *out_count, bool *has_more)
 {
-    TL_ASSERT(status <= STORE_DISPUTE_PAYEE);
+    TL_ASSERT(status <= STORE_DISPUTE_RESOLVED_ANY);
     TL_ASSERT(out != NULL);
     TL_ASSERT(out_count != NULL);
     TL_ASSERT(has_more != NULL);
@@ -1270,7 +1270,8 @@ enum tl_err store_disputes_list(struct store *store, struct id128 payment_id, ui
     for (uint32_t i = 0; i < *out_count; i++) {
         check_dispute(&out[i]);
         TL_ASSERT(id128_is_zero(payment_id) || id128_eq(out[i].payment_id, payment_id));
-        TL_ASSERT(status == 0 || out[i].status == status);
+        TL_ASSERT(status == 0 || out[i].status == status ||
+                  (status == STORE_DISPUTE_RESOLVED_ANY && out[i].status != STORE_DISPUTE_OPEN));
         TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
     }
     return TL_OK;

@@ -563,6 +563,8 @@ enum store_dispute_status {
     STORE_DISPUTE_PAYER = 2, /* resolved for the payer: the payment was reversed */
     STORE_DISPUTE_PAYEE = 3, /* resolved for the payee: the payment stands */
 };
+/* A filter of store_disputes_list only: either resolved status. */
+#define STORE_DISPUTE_RESOLVED_ANY 4
 
 struct store_dispute {
     struct id128 id;
@@ -582,7 +584,8 @@ enum tl_err store_dispute_create(struct store *store, const struct store_dispute
 enum tl_err store_dispute_get(struct store *store, struct id128 id, struct store_dispute *out,
                               bool *found);
 /* Disputes by id, newest first: of one payment (payment_id non-zero) or all, in one status
- * (status non-zero) or any. Page as for requests. */
+ * (status non-zero; STORE_DISPUTE_RESOLVED_ANY: either resolved one) or any. Page as for
+ * requests. */
 enum tl_err store_disputes_list(struct store *store, struct id128 payment_id, uint8_t status,
                                 const struct store_request_page *page, struct store_dispute *out,
                                 uint32_t *out_count, bool *has_more);

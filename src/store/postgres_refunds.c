@@ -23,7 +23,7 @@
 /* $3 payment (NULL: any), $4 status (0: any). */
 #define DISPUTES_FILTER                                                                            \
     "WHERE ($3::bytea IS NULL OR payment_id = $3::bytea) AND ($4::integer = 0 OR status = "        \
-    "$4::integer) "
+    "$4::integer OR ($4::integer = 4 AND status > 1)) "
 
 #define REFUNDS_STMT_TABLE(X)                                                                      \
     X(RSTMT_REFUND_PUT,                                                                            \

@@ -357,8 +357,10 @@ enum tl_err store_sqlite_disputes_list(struct store *store, struct id128 payment
     sqlite3 *db = store_sqlite_db(store);
     sqlite3_stmt *stmt = NULL;
     bool newer = !id128_is_zero(page->ending_before);
-    /* ?3 payment (NULL: any), ?4 status (0: any). */
-#define DISPUTES_FILTER "WHERE (?3 IS NULL OR payment_id = ?3) AND (?4 = 0 OR status = ?4) "
+    /* ?3 payment (NULL: any), ?4 status (0: any, 4: resolved either way). */
+#define DISPUTES_FILTER                                                                            \
+    "WHERE (?3 IS NULL OR payment_id = ?3) AND (?4 = 0 OR status = ?4 OR (?4 = 4 AND "             \
+    "status > 1)) "
     enum tl_err err = refunds_prepare(
         db,
         newer ? DISPUTE_SELECT DISPUTES_FILTER "AND id > ?1 ORDER BY id ASC LIMIT ?2"
