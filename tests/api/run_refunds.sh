@@ -110,11 +110,13 @@ expect "partial refund" 201 '(.id | startswith("ref_")) and .type == "refund" an
     and .amount == 3000 and .currency == "USD" and .reason == "one item was out of stock"
     and .payment_id == "'"$P1"'" and .balance_after == 7000'
 R1=$(jqb .id)
+sample Refund
 refund "$BOB" "$P1" '{"amount": 2000}'
 expect "a second partial refund" 201 '.amount == 2000 and .reason == null and .balance_after == 5000'
 check_eq "payer got both back" $((A0 + 5000)) "$(bal "$ALICE")"
 TOKEN=$ALICE api GET "/v1/payments/$P1"
 expect "the payer sees amount_refunded" 200 '.amount_refunded == 5000 and .amount_reversed == 0'
+sample Payment
 TOKEN=$BOB api GET "/v1/payments/$P1"
 expect "the payee sees amount_refunded" 200 '.amount_refunded == 5000'
 TOKEN=$BOB api GET "/v1/payments?direction=received"
@@ -169,6 +171,7 @@ check_eq "the payer has the amount back, not the fee" $((A0 + 10000)) "$(bal "$A
 TOKEN=$ALICE api GET "/v1/payments/$P1/refunds"
 expect "the payer lists the refunds" 200 '(.data | length) == 4 and ([.data[].amount] | add) == 10000
     and .has_more == false and ([.data[].id] == ([.data[].id] | sort | reverse))'
+sample RefundList
 TOKEN=$BOB api GET "/v1/payments/$P1/refunds?limit=2"
 expect "a page of refunds" 200 '(.data | length) == 2 and .has_more == true'
 LAST=$(jqb '.data[1].id')
@@ -269,6 +272,7 @@ expect "reversal" 201 '(.id | startswith("rev_")) and .type == "reversal" and .a
     and .from_wallet == 920 and .shortfall == 8080 and .reason == "card reported stolen"
     and .dispute_id == null and .payment_id == "'"$P5"'"'
 REV=$BODY
+sample Refund
 IKEY=reverse-1 admin POST "/v1/admin/payments/$P5/reverse" '{"reason": "card reported stolen"}'
 expect "reversal replay" 201
 check_eq "reversal replay body" "$REV" "$BODY"
@@ -279,6 +283,7 @@ check_eq "what the payee owes" 8080 "$(jq -r .amount_owed <<<"$W")"
 check_eq "the payee's wallet is restricted" true "$(jq -r .restricted <<<"$W")"
 TOKEN=$FRANK api GET "/v1/wallets/$(jq -r .id <<<"$W")"
 expect "one wallet shows it too" 200 '.balance.available == -8080 and .restricted == true'
+sample Wallet
 admin POST "/v1/admin/payments/$P5/reverse" '{"reason": "again"}'
 expect_problem "a second reversal" 409 payment_reversed
 TOKEN=$ALICE api GET "/v1/payments/$P5"
@@ -340,6 +345,7 @@ expect "the payer opens a dispute" 201 '(.id | startswith("dsp_")) and .status =
     and .outcome == null and .reason == "never delivered" and .reversal == null
     and .resolved_at == null and .payment_id == "'"$P8"'"'
 D1=$(jqb .id)
+sample Dispute
 TOKEN=$ALICE api POST "/v1/payments/$P8/disputes" '{"reason": "again"}'
 expect_problem "one open dispute per payment" 409 dispute_open
 TOKEN=$HANK api GET "/v1/disputes/$D1"
@@ -370,6 +376,7 @@ A3=$(bal "$ALICE")
 admin POST "/v1/admin/disputes/$D2/resolve" '{"outcome": "payer", "note": "refund the buyer"}'
 expect "resolved for the payer" 200 '.outcome == "payer" and .reversal.amount == 5000
     and .reversal.from_wallet == 5000 and .reversal.dispute_id == "'"$D2"'"'
+sample Dispute
 check_eq "the payer got the payment back" $((A3 + 5000)) "$(bal "$ALICE")"
 check_eq "the payee gave it back" $((H0 - 5000)) "$(bal "$HANK")"
 admin POST "/v1/admin/disputes/$D2/resolve" '{"outcome": "payer", "note": "refund the buyer"}'
@@ -379,8 +386,20 @@ TOKEN=$ALICE api GET "/v1/disputes/$D2"
 expect "the payer sees the outcome" 200 '.outcome == "payer" and .reversal.type == "reversal"'
 admin GET "/v1/admin/disputes?status=resolved&limit=100"
 expect "resolved disputes" 200 '[.data[].id] | (index("'"$D1"'") != null and index("'"$D2"'") != null)'
+sample DisputeList
 admin GET "/v1/admin/disputes?status=open&limit=100"
 expect "none open any more" 200 '[.data[] | select(.payment_id == "'"$P8"'")] | length == 0'
+
+echo "-- responses against docs/openapi.yaml schemas"
+python3 "$root/tests/api/check_schemas.py" "$root/docs/openapi.yaml" "$WORK/samples" \
+    >"$WORK/schemas.txt" 2>&1
+while read -r verdict rest; do
+    case $verdict in
+    ok) pass ;;
+    *) fail "schema: $rest" ;;
+    esac
+done <"$WORK/schemas.txt"
+check "schema check ran" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 10
 
 tl_summary
 [ "$FAILED" -eq 0 ]
