@@ -287,7 +287,7 @@ expect "new user has one USD wallet" 200 \
 sample WalletList
 ALICE_WAL=$(jqb '.data[0].id')
 check "wallet id" grep -Eq "^wal_$ID_RE\$" <<<"$ALICE_WAL"
-check "wallet fields" test "$(jqb '.data[0] | keys | tostring')" = '["balance","created_at","currency","id"]'
+check "wallet fields" test "$(jqb '.data[0] | keys | tostring')" = '["amount_owed","balance","created_at","currency","id","restricted"]'
 TOKEN=$ALICE api GET "/v1/wallets/$ALICE_WAL"
 expect "get wallet" 200 ".id == \"$ALICE_WAL\" and .currency == \"USD\""
 sample Wallet
