@@ -230,7 +230,7 @@ static uint32_t model_account_create(const struct ledger_account *a, struct ledg
         a->credits_posted != 0) {
         return LEDGER_BALANCES_MUST_BE_ZERO;
     }
-    if (a->kind < 1 || a->kind > 9) {
+    if (a->kind < 1 || a->kind > LEDGER_KIND_MAX) {
         return LEDGER_KIND_INVALID;
     }
     if (!model_currency_known(a->currency)) {
@@ -796,7 +796,7 @@ static struct ledger_event gen_account(struct generator *g)
         a->credits_posted = 1;
         break;
     case 4:
-        a->kind = rng_percent(50) ? 0 : 10;
+        a->kind = rng_percent(50) ? 0 : LEDGER_KIND_MAX + 1;
         break;
     case 5:
         a->currency = rng_percent(50) ? 0 : 1;
