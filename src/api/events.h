@@ -56,8 +56,9 @@ struct store;
 /* Rows of one user read per catch-up query, and streams caught up per poll. */
 #define EVENTS_CATCHUP_ROWS_MAX 256u
 #define EVENTS_CATCHUP_STREAMS_MAX 16u
-/* Largest event payload (JSON). */
-#define EVENTS_PAYLOAD_BYTES_MAX 1024u
+/* Largest event payload (JSON): room for a payment event with a sealed note (api/notes.h,
+ * up to 1,560 characters of base64). */
+#define EVENTS_PAYLOAD_BYTES_MAX 4096u
 
 static_assert(EVENTS_STREAMS_PER_USER_MAX <= EVENTS_STREAMS_MAX, "a user's streams fit");
 static_assert(EVENTS_CATCHUP_ROWS_MAX <= STORE_OUTBOX_LIST_MAX, "one catch-up query");
@@ -80,6 +81,10 @@ struct events_payment {
     uint64_t created_ns;
     int64_t sender_available_after;
     int64_t recipient_available_after;
+    /* The sealed note's copies in base64 (api/notes.h), each shown only to its party, or NULL
+     * for a payment without one. */
+    const char *sealed_note_sender;
+    const char *sealed_note_recipient;
 };
 
 /* Attaches payment.created for the payer and for the payee to batch. Errors are
