@@ -271,16 +271,19 @@ void authn_cache_put(struct authn *authn, const struct token_hash *hash,
 /* authn_cache_get; with seen_due not NULL, also says (once per AUTHN_LAST_SEEN_INTERVAL_S of
  * the wall clock per cached session) that the session's last-seen time should be written. */
 static bool authn_cache_lookup(struct authn *authn, const struct token_hash *hash,
-                               struct authn_session *out, bool *revoked, bool *seen_due);
+                               struct authn_session *out, bool *revoked, bool *seen_due,
+                               bool count);
 
 bool authn_cache_get(struct authn *authn, const struct token_hash *hash, struct authn_session *out,
                      bool *revoked)
 {
-    return authn_cache_lookup(authn, hash, out, revoked, NULL);
+    return authn_cache_lookup(authn, hash, out, revoked, NULL, true);
 }
 
+/* count: whether the lookup counts as a hit or miss in the stats. */
 static bool authn_cache_lookup(struct authn *authn, const struct token_hash *hash,
-                               struct authn_session *out, bool *revoked, bool *seen_due)
+                               struct authn_session *out, bool *revoked, bool *seen_due,
+                               bool count)
 {
     struct authn_entry *set = NULL;
     uint64_t now_ns = authn->mono_ns(authn->clock_ctx);
@@ -306,9 +309,9 @@ static bool authn_cache_lookup(struct authn *authn, const struct token_hash *has
             *seen_due = true;
         }
     }
-    if (alive) {
+    if (count && alive) {
         stripe->hits++;
-    } else {
+    } else if (count) {
         stripe->misses++;
     }
     TL_ASSERT(pthread_mutex_unlock(&stripe->mutex) == 0);
@@ -468,7 +471,7 @@ enum tl_err authn_authenticate(void *ctx, struct http_request *req)
         return err;
     }
     bool seen_due = false;
-    if (!authn_cache_lookup(authn, &hash, &session, &revoked, &seen_due)) {
+    if (!authn_cache_lookup(authn, &hash, &session, &revoked, &seen_due, true)) {
         if (revoked) {
             return TL_ERR_UNAUTHORIZED;
         }
@@ -477,7 +480,8 @@ enum tl_err authn_authenticate(void *ctx, struct http_request *req)
             return err;
         }
         struct authn_session again;
-        (void)authn_cache_lookup(authn, &hash, &again, NULL, &seen_due);
+        /* Just loaded and cached: only asks whether last-seen is due (not a hit). */
+        (void)authn_cache_lookup(authn, &hash, &again, NULL, &seen_due, false);
     }
     if (http_request_header(req, "Authorization") == NULL) {
         err = authn_csrf_check(authn, req, session.session_id);
