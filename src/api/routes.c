@@ -30,6 +30,8 @@
 #include "api/static_files.h"
 /* end-to-end encrypted notes: published keys */
 #include "api/notes.h"
+/* operator routes (/v1/admin/...) */
+#include "api/operator.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -109,6 +111,10 @@ const struct route api_routes[] = {
     {HTTP_POST, "/v1/sessions/passkey/options", passkeys_login_options,
      "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
     {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
+
+    /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
+    {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
