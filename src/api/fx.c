@@ -625,6 +625,7 @@ enum tl_err fx_admin_rates_set(struct http_request *req, struct http_response *r
     struct store_fx_rate row;
     struct store *store = NULL;
     bool applied = false;
+    TL_ASSERT(req->operator); /* the dispatcher let only the operator in */
     enum tl_err err = fx_rate_body(req, resp, &row);
     if (err != TL_OK) {
         return err;
@@ -683,6 +684,7 @@ enum tl_err fx_admin_position(struct http_request *req, struct http_response *re
     uint16_t currencies[2 * STORE_FX_RATES_MAX];
     uint32_t currency_count = 0;
     uint32_t count = 0;
+    TL_ASSERT(req->operator); /* the dispatcher let only the operator in */
     enum tl_err err = fx_rows_load(req, &rows, &count);
     if (err != TL_OK) {
         return err;
