@@ -368,6 +368,7 @@ else
     kill -HUP "$STALE_PID"
     sleep 0.5
     check "a bad file is refused whole, with its line" grep -q '"fx_rates_file_rejected".*"line":2' "$WORK/stale.log"
+    tl_stop "$STALE_PID"
 fi
 
 # ---- SQLite: a schema v4 database migrates to v5 ----
