@@ -383,6 +383,17 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
         "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'fx_rates'")"
 fi
 
+echo "-- responses against docs/openapi.yaml schemas"
+python3 "$root/tests/api/check_schemas.py" "$root/docs/openapi.yaml" "$WORK/samples" \
+    >"$WORK/schemas.txt" 2>&1
+while read -r verdict rest; do
+    case $verdict in
+    ok) pass ;;
+    *) fail "schema: $rest" ;;
+    esac
+done <"$WORK/schemas.txt"
+check "schema check ran ($(grep -c '' "$WORK/schemas.txt") samples)" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 8
+
 tl_stop "$MAIN_PID"
 tl_summary
 [ "$FAILED" -eq 0 ]
