@@ -177,7 +177,8 @@ enum tl_err fx_convert(int64_t amount, uint8_t from_exponent, uint8_t to_exponen
     TL_ASSERT(from_exponent <= FX_EXPONENT_MAX);
     TL_ASSERT(to_exponent <= FX_EXPONENT_MAX);
     TL_ASSERT(fx_rate_check(rate) == TL_OK);
-    uint64_t up = to_exponent > from_exponent ? (uint64_t)fx_pow10(to_exponent - from_exponent) : 1u;
+    uint64_t up =
+        to_exponent > from_exponent ? (uint64_t)fx_pow10(to_exponent - from_exponent) : 1u;
     uint64_t down =
         from_exponent > to_exponent ? (uint64_t)fx_pow10(from_exponent - to_exponent) : 1u;
     fx_u128 divisor = (fx_u128)(uint64_t)rate->den * down;
@@ -196,7 +197,8 @@ enum tl_err fx_convert_inverse(int64_t received, uint8_t from_exponent, uint8_t 
     /* sent = received / rate * 10^(from - to) = received * den * 10^from / (num * 10^to). */
     uint64_t up =
         from_exponent > to_exponent ? (uint64_t)fx_pow10(from_exponent - to_exponent) : 1u;
-    uint64_t down = to_exponent > from_exponent ? (uint64_t)fx_pow10(to_exponent - from_exponent) : 1u;
+    uint64_t down =
+        to_exponent > from_exponent ? (uint64_t)fx_pow10(to_exponent - from_exponent) : 1u;
     fx_u128 divisor = (fx_u128)(uint64_t)rate->num * down;
     enum tl_err err = fx_muldiv((uint64_t)received, (uint64_t)rate->den, up, divisor, out);
     TL_ASSERT(err != TL_OK || *out >= 0);

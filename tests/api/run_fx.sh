@@ -4,7 +4,7 @@
 # set, see tests/pg/run_pg_fx.sh).
 #
 # Server "main": a rates file (USD, JPY, KWD both ways), spread 0, fx fee 1 % (half-up), quotes
-# live 2 s, an operator token. Server "stale": a rates file, spread 50 bps, rates usable for
+# live 6 s, an operator token. Server "stale": a rates file, spread 50 bps, rates usable for
 # 4 s, the file read only at start and on SIGHUP, no operator token. Checks:
 #   - fx quotes: exact sent/fee/rate tables in JPY, USD and KWD both ways (half-up); the spread
 #     in the customer rate; bad bodies (no send_currency, same currency, unknown code)
@@ -109,7 +109,7 @@ KWD JPY 491.8
 JPY KWD 0.002033
 EOF
 tl_admin_token "$WORK/admin.token"
-if ! TALLY_FX_SPREAD_BPS=0 TALLY_FEES_FX="bps=100" TALLY_QUOTES_TTL_S=2 TALLY_FX_RATES_RELOAD_S=1 \
+if ! TALLY_FX_SPREAD_BPS=0 TALLY_FEES_FX="bps=100" TALLY_QUOTES_TTL_S=6 TALLY_FX_RATES_RELOAD_S=1 \
     tl_start main --sandbox --threads 8 --fx-rates-file "$WORK/rates.txt" \
     --admin-token-file "$WORK/admin.token"; then
     echo "0 passed, 1 failed"
@@ -235,13 +235,13 @@ QUOTE=$(jqb .id)
 # The rate moves after the quote: the quote's terms hold.
 sed -i 's/^USD JPY 151.25$/USD JPY 100/' "$WORK/rates.txt"
 touch -d '+1 second' "$WORK/rates.txt"
-sleep 2.5
+sleep 6.5
 TOKEN=$ALICE api GET /v1/fx/rates
 check_eq "the poll read the changed file" "100" \
     "$(jqb '.data[] | select(.base == "USD" and .quote == "JPY") | .rate')"
 fxq "$ALICE" USD JPY 1000
 expect "a new quote at the new rate" 201 '.sent == 1010 and .fee == 10 and .rate == "100"'
-# (the old quote is expired by now: quotes live 2 s)
+# (the old quote is expired by now: quotes live 6 s)
 TOKEN=$ALICE api POST /v1/conversions "{\"from_currency\": \"USD\", \"to_currency\": \"JPY\", \"amount\": 1000, \"quote_id\": \"$QUOTE\"}"
 expect_problem "an expired quote" 409 quote_expired quote_id
 fxq "$ALICE" USD JPY 100

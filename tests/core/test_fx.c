@@ -190,8 +190,9 @@ static void run_cases(const struct convert_case *cases, size_t count, bool inver
                                   : fx_convert(c->amount, c->from_exponent, c->to_exponent,
                                                &rate, &out);
         if (err != TL_OK || out != c->out) {
-            fail_msg("%s case %zu: rate %s amount %lld: got %lld, want %lld", inverse ? "inverse" : "forward", i,
-                     c->rate, (long long)c->amount, (long long)out, (long long)c->out);
+            fail_msg("%s case %zu: rate %s amount %lld: got %lld, want %lld",
+                     inverse ? "inverse" : "forward", i, c->rate, (long long)c->amount,
+                     (long long)out, (long long)c->out);
         }
     }
 }
