@@ -32,6 +32,9 @@
 #include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* currencies: rates, conversions */
+#include "api/conversions.h"
+#include "api/fx.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -114,6 +117,15 @@ const struct route api_routes[] = {
 
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
+
+    /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
+    {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/conversions", conversions_create, "conversions.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/fx/rates", fx_admin_rates_set, "admin.fx.rates.set",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/fx/position", fx_admin_position, "admin.fx.position", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
