@@ -375,9 +375,8 @@ fi
 # ---- SQLite: a schema v4 database migrates to v5 ----
 if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
     mkdir -p "$WORK/v4"
-    "$TALLYD" migrate --data-dir "$WORK/v4" >/dev/null 2>&1
-    # Back to version 4: undo every v5 file (fx_rates; the outbox_key index dropped by v5).
-    sqlite3 "$WORK/v4/tally.db" 'DROP TABLE fx_rates; CREATE INDEX outbox_key ON outbox (key); PRAGMA user_version = 4;'
+    chmod 700 "$WORK/v4"
+    tl_sqlite_v4_db "$WORK/v4"
     check_eq "made a v4 database" 4 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check "tallyd migrate applies v5" "$TALLYD" migrate --data-dir "$WORK/v4"
     check_eq "now v5" 5 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
