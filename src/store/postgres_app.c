@@ -2073,6 +2073,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
     }
+    if (err == TL_OK && payments > 0) {
+        err = store_postgres_stepup_records_send(store, records, count); /* schema v5 */
+    }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
     }
@@ -2084,6 +2087,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
     return store_postgres_app_records_send(store, record, 1);
 }
@@ -2333,4 +2339,5 @@ const struct store_app_ops store_postgres_app_ops = {
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
     .record_write = pg_app_record_write,
+    .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
 };

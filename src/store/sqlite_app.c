@@ -1408,6 +1408,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
         store_record_payment_decode(record, &payment);
         return payment_insert(a, &payment);
     }
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
@@ -2481,4 +2484,5 @@ const struct store_app_ops store_sqlite_app_ops = {
     .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
     .record_write = sqlite_app_record_write,
+    .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
 };
