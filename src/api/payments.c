@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/accounts.h"
+#include "api/device_keys.h"
 #include "api/app.h"
 #include "api/events.h"
 #include "api/idempotency.h"
@@ -13,6 +14,7 @@
 #include "api/movement.h"
 #include "api/page.h"
 #include "api/quotes.h"
+#include "api/stepup.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/fees.h"
@@ -51,6 +53,7 @@ struct payments_exec {
      * ledger refuses it a second time: then the answer is this error (TL_OK: a fresh id). */
     enum tl_err exists_err;
     char quote_id[PAYMENTS_QUOTE_ID_BYTES]; /* "" when the body named no quote */
+    struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -269,6 +272,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     store_record_payment(&x->row, &x->record_buf, &record);
     enum tl_err err = writer_batch_attach(batch, &record);
     if (err == TL_OK) {
+        err = stepup_money_attach(&x->device, x->row.id, batch);
+    }
+    if (err == TL_OK) {
         err = payments_attach_events(x, batch);
     }
     if (err != TL_OK) {
@@ -399,6 +405,11 @@ static enum tl_err payments_finish(struct http_request *req, struct http_respons
     if (err == TL_OK) {
         err = payments_resolve_fee(req, resp, x);
     }
+    if (err == TL_OK) {
+        /* Step-up rules and device signature (stepup.h): nothing moves before they pass. */
+        struct stepup_payment gate = {x->to.id, x->row.amount, x->row.currency};
+        err = stepup_money_gate(req, resp, &gate, &x->device);
+    }
     if (err != TL_OK) {
         return err;
     }
@@ -499,7 +510,8 @@ static bool payments_party(const struct store_payment *row, struct id128 user_id
 /* One stored payment as viewer sees it: balance_after is the viewer's own balance after it
  * (the sender's is private to the sender). */
 static enum tl_err payments_render(struct render *r, struct store *reader,
-                                   const struct store_payment *row, struct id128 viewer)
+                                   const struct store_payment *row, struct id128 viewer,
+                                   bool with_signature)
 {
     struct money_user from;
     struct money_user to;
@@ -515,6 +527,12 @@ static enum tl_err payments_render(struct render *r, struct store *reader,
     TL_ASSERT(payments_party(row, viewer));
     bool sender = id128_eq(row->from_user, viewer);
     payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL);
+    if (with_signature) {
+        err = device_keys_render_payment(r, reader, row->id);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
     movement_render_tail(r, row->created_ns,
                          sender ? row->sender_available_after : row->recipient_available_after);
     return TL_OK;
@@ -554,7 +572,7 @@ enum tl_err payments_get(struct http_request *req, struct http_response *resp)
     }
     struct render r;
     render_init(&r, &resp->body);
-    err = payments_render(&r, reader, &row, req->principal.user_id);
+    err = payments_render(&r, reader, &row, req->principal.user_id, true);
     if (err != TL_OK) {
         return err;
     }
@@ -614,7 +632,7 @@ static enum tl_err payments_render_list(struct render *r, struct store *reader,
     render_key(r, "data");
     render_array_begin(r);
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        err = payments_render(r, reader, &rows[i], viewer);
+        err = payments_render(r, reader, &rows[i], viewer, false);
     }
     render_array_end(r);
     render_key(r, "has_more");

@@ -28,6 +28,9 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* step-up authentication and device keys */
+#include "api/device_keys.h"
+#include "api/stepup.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -107,6 +110,17 @@ const struct route api_routes[] = {
     {HTTP_POST, "/v1/sessions/passkey/options", passkeys_login_options,
      "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
     {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
+
+    /* ---- step-up for risky actions (stepup.h) and device keys (device_keys.h). The completion
+     * is not ROUTE_IDEMPOTENT: a challenge is single use. ---- */
+    {HTTP_POST, "/v1/step_up/{id}/complete", stepup_complete, "step_up.complete", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/device_keys", device_keys_list, "me.device_keys.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/device_keys", device_keys_create, "me.device_keys.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/device_keys/{id}", device_keys_revoke, "me.device_keys.revoke",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},

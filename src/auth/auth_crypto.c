@@ -112,3 +112,55 @@ bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t 
     }
     return true;
 }
+
+/* ---- Device keys (api/device_keys.h): Ed25519, SHA-256, standard base64 ---- */
+
+static_assert(AUTH_CRYPTO_ED25519_KEY_BYTES == crypto_sign_PUBLICKEYBYTES, "Ed25519 key");
+static_assert(AUTH_CRYPTO_ED25519_SIG_BYTES == crypto_sign_BYTES, "Ed25519 signature");
+static_assert(AUTH_CRYPTO_SHA256_BYTES == crypto_hash_sha256_BYTES, "SHA-256");
+
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* libsodium rejects non-canonical signatures and small-order keys (strict RFC 8032). */
+    return crypto_sign_verify_detached(sig, msg, msg_bytes, key) == 0;
+}
+
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* A key that is not a valid point, or one of small order, can verify nothing honestly:
+     * crypto_sign_ed25519_pk_to_curve25519 refuses both. */
+    uint8_t curve[crypto_scalarmult_curve25519_BYTES];
+    bool ok = crypto_sign_ed25519_pk_to_curve25519(curve, key) == 0;
+    sodium_memzero(curve, sizeof(curve));
+    return ok;
+}
+
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES])
+{
+    int rc = crypto_hash_sha256(out, in, in_bytes);
+    TL_ASSERT(rc == 0);
+}
+
+bool auth_crypto_base64_decode(const char *text, size_t text_len, uint8_t *out,
+                               size_t out_bytes_max, size_t *out_bytes)
+{
+    const char *end = NULL;
+    size_t bytes = 0;
+    if (sodium_base642bin(out, out_bytes_max, text, text_len, NULL, &bytes, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        return false;
+    }
+    if (end != text + text_len) {
+        return false; /* trailing bytes */
+    }
+    *out_bytes = bytes;
+    return true;
+}
+
+void auth_crypto_base64(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes)
+{
+    TL_ASSERT(out_bytes >= AUTH_CRYPTO_BASE64_LEN(in_bytes) + 1);
+    sodium_bin2base64(out, out_bytes, in, in_bytes, sodium_base64_VARIANT_ORIGINAL);
+}

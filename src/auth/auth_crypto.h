@@ -80,4 +80,27 @@ bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t 
  * AUTH_CRYPTO_BASE64URL_LEN(in_bytes) + 1 (asserted). Constant time. Cannot fail. */
 void auth_crypto_base64url(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes);
 
+
+/* ---- Device keys: Ed25519 signatures (RFC 8032), SHA-256, standard base64 (RFC 4648 4) ---- */
+#define AUTH_CRYPTO_ED25519_KEY_BYTES 32
+#define AUTH_CRYPTO_ED25519_SIG_BYTES 64
+#define AUTH_CRYPTO_SHA256_BYTES 32
+/* Characters of padded standard base64 for in_bytes bytes (no NUL). */
+#define AUTH_CRYPTO_BASE64_LEN(in_bytes) ((((in_bytes) + 2) / 3) * 4)
+/* True when sig is key's valid detached Ed25519 signature of msg. Cannot fail otherwise. */
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* True when key is a valid Ed25519 point that is not of small order. Cannot fail. */
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* SHA-256 of in. Cannot fail. */
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES]);
+/* Decodes padded standard base64 (no whitespace, nothing after). False when malformed or longer
+ * than out_bytes_max. */
+bool auth_crypto_base64_decode(const char *text, size_t text_len, uint8_t *out,
+                               size_t out_bytes_max, size_t *out_bytes);
+/* Writes in as padded standard base64 plus a NUL (out_bytes >= AUTH_CRYPTO_BASE64_LEN + 1,
+ * asserted). Cannot fail. */
+void auth_crypto_base64(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes);
+
 #endif

@@ -3,6 +3,7 @@
  */
 #include "store/stepup.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "store/app_backend.h"
