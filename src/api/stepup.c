@@ -15,6 +15,7 @@
 #include "api/twofactor.h"
 #include "auth/auth_crypto.h"
 #include "auth/mfa.h"
+#include "auth/stepup_proof.h"
 #include "auth/webauthn.h"
 #include "store/app.h"
 #include "store/writer.h"
@@ -435,25 +436,12 @@ static enum tl_err stepup_passkey_verify(struct http_request *req, struct http_r
                                          const struct store_stepup_challenge *c,
                                          const struct stepup_assertion *a)
 {
-    struct webauthn_client_data client;
     struct store_passkey pk;
     struct webauthn_key key;
     struct store *store = NULL;
-    uint8_t hash[WEBAUTHN_HASH_BYTES];
     const char *why = NULL;
     uint32_t sign_count = 0;
     bool found = false;
-    static const uint8_t none[STORE_HASH_BYTES] = {0};
-    if (memcmp(c->webauthn_hash, none, sizeof(none)) == 0) {
-        return stepup_passkey_denied(req, resp, c, "this challenge offered no passkey");
-    }
-    if (webauthn_client_data_parse(a->client_data, a->client_data_bytes, &client, &why) != TL_OK) {
-        return stepup_passkey_denied(req, resp, c, why);
-    }
-    webauthn_sha256(client.challenge, sizeof(client.challenge), hash);
-    if (!auth_crypto_equal(hash, c->webauthn_hash, sizeof(hash))) {
-        return stepup_passkey_denied(req, resp, c, "the assertion is for another challenge");
-    }
     enum tl_err err = http_request_store(req, &store);
     err = err == TL_OK ? store_passkey_find(store, a->credential_id,
                                             (uint32_t)a->credential_id_bytes, &pk, &found)
@@ -465,15 +453,14 @@ static enum tl_err stepup_passkey_verify(struct http_request *req, struct http_r
         return stepup_passkey_denied(req, resp, c, "this passkey is not one of yours");
     }
     const struct config *config = req->app->config;
-    struct webauthn_expect expect = {config->webauthn_rp_id, config->webauthn_origin,
-                                     client.challenge};
     memset(&key, 0, sizeof(key));
     key.alg = pk.algorithm;
     memcpy(key.bytes, pk.public_key, pk.public_key_bytes);
     key.bytes_len = pk.public_key_bytes;
-    err = webauthn_assert_verify(&expect, &key, a->client_data, a->client_data_bytes, a->auth_data,
-                                 a->auth_data_bytes, a->signature, a->signature_bytes,
-                                 &sign_count, &why);
+    err = stepup_proof_passkey(config->webauthn_rp_id, config->webauthn_origin, c->webauthn_hash,
+                               &key, a->client_data, a->client_data_bytes, a->auth_data,
+                               a->auth_data_bytes, a->signature, a->signature_bytes, &sign_count,
+                               &why);
     if (err != TL_OK) {
         return stepup_passkey_denied(req, resp, c, why);
     }
