@@ -28,6 +28,8 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* operator routes (/v1/admin/...) */
+#include "api/operator.h"
 /* step-up authentication and device keys */
 #include "api/device_keys.h"
 #include "api/stepup.h"
@@ -111,6 +113,9 @@ const struct route api_routes[] = {
      "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
     {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
 
+    /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
+    {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
     /* ---- step-up for risky actions (stepup.h) and device keys (device_keys.h). The completion
      * is not ROUTE_IDEMPOTENT: a challenge is single use. ---- */
     {HTTP_POST, "/v1/step_up/{id}/complete", stepup_complete, "step_up.complete", ROUTE_AUTH,
