@@ -77,37 +77,21 @@ enum tl_err stepup_config_check(const struct config *config, char error[CONFIG_E
 
 /* Keyed BLAKE2b-256 of method, path, body and Idempotency-Key: what a step-up is good for. The
  * key (from the server secret) keeps a stored binding from being an oracle for the body (a
- * password change's body holds passwords). */
+ * password change's body holds passwords). The path, body and key enter as SHA-256 digests,
+ * so the input has a fixed size whatever the request. */
 static void stepup_binding(const struct http_request *req, uint8_t out[STORE_STEPUP_BINDING_BYTES])
 {
-    uint8_t body_hash[AUTH_CRYPTO_SHA256_BYTES];
     static const uint8_t empty[1] = {0};
-    const char *method = http_method_name(req->method);
+    uint8_t in[1 + 3 * AUTH_CRYPTO_SHA256_BYTES];
     const char *ikey = req->idempotency_key != NULL ? req->idempotency_key : "";
-    size_t method_len = strlen(method);
-    size_t path_len = strnlen(req->path, 4096);
-    size_t ikey_len = strnlen(ikey, 256);
-    auth_crypto_sha256(req->body_bytes > 0 ? req->body : empty, req->body_bytes, body_hash);
-    size_t total = method_len + 1 + path_len + 1 + sizeof(body_hash) + 1 + ikey_len;
-    uint8_t *in = malloc(total);
-    TL_ASSERT(in != NULL); /* at most ~4.4 KiB */
-    size_t at = 0;
-    memcpy(in + at, method, method_len);
-    at += method_len;
-    in[at++] = '\n';
-    memcpy(in + at, req->path, path_len);
-    at += path_len;
-    in[at++] = '\n';
-    memcpy(in + at, body_hash, sizeof(body_hash));
-    at += sizeof(body_hash);
-    in[at++] = '\n';
-    memcpy(in + at, ikey, ikey_len);
-    at += ikey_len;
-    TL_ASSERT(at == total);
+    in[0] = (uint8_t)req->method;
+    auth_crypto_sha256(req->path, strlen(req->path), in + 1);
+    auth_crypto_sha256(req->body_bytes > 0 ? req->body : empty, req->body_bytes,
+                       in + 1 + AUTH_CRYPTO_SHA256_BYTES);
+    auth_crypto_sha256(ikey, strlen(ikey), in + 1 + 2 * AUTH_CRYPTO_SHA256_BYTES);
     const struct mfa_key *key = authn_mfa_key(req->app->authn);
-    auth_crypto_keyed_hash(out, STORE_STEPUP_BINDING_BYTES, in, total, key->hash,
+    auth_crypto_keyed_hash(out, STORE_STEPUP_BINDING_BYTES, in, sizeof(in), key->hash,
                            sizeof(key->hash));
-    free(in);
 }
 
 /* ---- The challenge ---- */
