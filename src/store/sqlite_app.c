@@ -1435,6 +1435,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
         store_record_payment_decode(record, &payment);
         return payment_insert(a, &payment);
     }
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
@@ -2604,4 +2607,5 @@ const struct store_app_ops store_sqlite_app_ops = {
     .payment_notes_get = store_sqlite_notes_get,
     .session_touch = store_sqlite_notes_session_touch,
     .sessions_seen = store_sqlite_notes_sessions_seen,
+    .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
 };
