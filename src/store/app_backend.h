@@ -156,6 +156,14 @@ struct store_app_ops {
                                               const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                               uint64_t now_ns, struct id128 *out_user_id);
 
+    /* Tiers and limit windows (schema v5): the functions of the same names in app.h;
+     * direction is SENT or RECEIVED, tier 0..2. limits_window may run inside a batch. */
+    enum tl_err (*limits_window)(struct store *store, struct id128 user_id,
+                                 enum store_direction direction, uint16_t currency,
+                                 uint64_t after_ns, struct store_limits_window *out);
+    enum tl_err (*user_tier_set)(struct store *store, struct id128 user_id, uint8_t tier,
+                                 uint64_t updated_ns);
+
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
      * idempotency row whose scope and key exist is skipped. An idempotency row with a
