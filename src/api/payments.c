@@ -9,6 +9,7 @@
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/page.h"
@@ -51,6 +52,7 @@ struct payments_exec {
      * ledger refuses it a second time: then the answer is this error (TL_OK: a fresh id). */
     enum tl_err exists_err;
     char quote_id[PAYMENTS_QUOTE_ID_BYTES]; /* "" when the body named no quote */
+    struct kyc_refusal limit;               /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -300,7 +302,11 @@ static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer
     }
     x->answer.outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
     if (x->answer.outcome == TL_OK) {
-        x->answer.hook_err = payments_applied(x, batch);
+        x->answer.hook_err =
+            kyc_check_payment(x->req->app->kyc, batch, &x->row, &x->results[0], &x->limit);
+        if (x->answer.hook_err == TL_OK) {
+            x->answer.hook_err = payments_applied(x, batch);
+        }
         return x->answer.hook_err;
     }
     if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
@@ -359,6 +365,9 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
     for (int attempt = 0; attempt < 2; attempt++) {
         payments_prepare(x);
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             char hex[ID128_HEX_BYTES];

@@ -30,6 +30,8 @@
 #include "api/static_files.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* verification tiers and their limits */
+#include "api/kyc.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -113,6 +115,10 @@ const struct route api_routes[] = {
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
+    {HTTP_POST, "/v1/admin/users/{id}/kyc", kyc_admin_set, "admin.users.kyc",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    /* ---- verification tiers (kyc.h): the caller's limits ---- */
+    {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
