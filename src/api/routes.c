@@ -28,6 +28,8 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* end-to-end encrypted notes: published keys */
+#include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
 /* verification tiers and their limits */
@@ -122,6 +124,17 @@ const struct route api_routes[] = {
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
+
+    /* ---- end-to-end encrypted notes (notes.h): the caller's X25519 public key, and a payee's.
+     * PUT replaces the key, so a retry is harmless without an Idempotency-Key. ---- */
+    {HTTP_PUT, "/v1/me/encryption_key", notes_key_put, "me.encryption_key.put", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/encryption_key", notes_key_get, "me.encryption_key.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/encryption_key", notes_key_delete, "me.encryption_key.delete",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/users/{handle}/encryption_key", notes_user_key_get, "users.encryption_key",
+     ROUTE_AUTH, ROUTE_LIMIT_LOOKUP},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

@@ -171,6 +171,23 @@ struct store_app_ops {
      * claim_owner deletes that claim and fails (TL_ERR_STORAGE, logged) when the owner no
      * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
+
+    /* Notes and session last-seen (schema v5): the functions of the same names in app.h,
+     * arguments checked (notes_get: count 1..TL_PAGE_LIMIT_MAX). Implemented in
+     * sqlite_notes.c and postgres_notes.c. record_write also takes STORE_RECORD_PAYMENT_NOTE
+     * (a payment id that has a note fails the batch). */
+    enum tl_err (*encryption_key_put)(struct store *store, const struct store_encryption_key *key,
+                                      struct store_encryption_key *out);
+    enum tl_err (*encryption_key_get)(struct store *store, struct id128 user_id,
+                                      struct store_encryption_key *out, bool *found);
+    enum tl_err (*encryption_key_delete)(struct store *store, struct id128 user_id);
+    enum tl_err (*payment_notes_get)(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+    enum tl_err (*session_touch)(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                 uint64_t now_ns, uint64_t interval_ns);
+    enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                 struct store_session_seen *out, uint32_t max,
+                                 uint32_t *out_count);
 };
 
 /*
@@ -182,5 +199,8 @@ void store_record_payment_decode(const struct store_record *record, struct store
 /* out->body points into record->data (not NUL-terminated; body_bytes long). */
 void store_record_idempotency_decode(const struct store_record *record,
                                      struct store_idempotency *out);
+/* app_notes.c: a STORE_RECORD_PAYMENT_NOTE record (store_record_payment_note). */
+void store_record_payment_note_decode(const struct store_record *record,
+                                      struct store_payment_note *out);
 
 #endif

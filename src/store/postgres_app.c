@@ -2075,6 +2075,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 {
     uint32_t payments = 0;
     uint32_t idempotency = 0;
+    uint32_t notes = 0;
     size_t body_bytes = 0;
     enum tl_err err = TL_OK;
 
@@ -2084,10 +2085,15 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
         } else if (records[i].kind == STORE_RECORD_IDEMPOTENCY) {
             idempotency++;
             body_bytes += records[i].data_bytes;
+        } else if (records[i].kind == STORE_RECORD_PAYMENT_NOTE) {
+            notes++;
         }
     }
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
+    }
+    if (err == TL_OK && notes > 0) {
+        err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
     }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
@@ -2100,7 +2106,8 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
-    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
+    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
+              record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
 }
 
@@ -2406,6 +2413,13 @@ const struct store_app_ops store_postgres_app_ops = {
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
     .record_write = pg_app_record_write,
+    /* schema v5 notes rows: postgres_notes.c */
+    .encryption_key_put = store_postgres_notes_key_put,
+    .encryption_key_get = store_postgres_notes_key_get,
+    .encryption_key_delete = store_postgres_notes_key_delete,
+    .payment_notes_get = store_postgres_notes_get,
+    .session_touch = store_postgres_notes_session_touch,
+    .sessions_seen = store_postgres_notes_sessions_seen,
     .limits_window = pg_app_limits_window,
     .user_tier_set = pg_app_user_tier_set,
 };

@@ -1418,6 +1418,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     struct store_sqlite_app *a = app_from(store);
 
     TL_ASSERT(!sqlite3_get_autocommit(a->db)); /* inside the batch */
+    if (record->kind == STORE_RECORD_PAYMENT_NOTE) {
+        return store_sqlite_notes_record_write(store, record); /* sqlite_notes.c */
+    }
     if (record->kind == STORE_RECORD_PAYMENT) {
         struct store_payment payment;
         store_record_payment_decode(record, &payment);
@@ -2553,6 +2556,13 @@ const struct store_app_ops store_sqlite_app_ops = {
     .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
     .record_write = sqlite_app_record_write,
+    /* schema v5 notes rows: sqlite_notes.c */
+    .encryption_key_put = store_sqlite_notes_key_put,
+    .encryption_key_get = store_sqlite_notes_key_get,
+    .encryption_key_delete = store_sqlite_notes_key_delete,
+    .payment_notes_get = store_sqlite_notes_get,
+    .session_touch = store_sqlite_notes_session_touch,
+    .sessions_seen = store_sqlite_notes_sessions_seen,
     .limits_window = sqlite_app_limits_window,
     .user_tier_set = sqlite_app_user_tier_set,
 };
