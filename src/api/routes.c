@@ -32,6 +32,9 @@
 #include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* currencies: rates, conversions */
+#include "api/conversions.h"
+#include "api/fx.h"
 /* verification tiers and their limits */
 #include "api/kyc.h"
 
@@ -121,6 +124,15 @@ const struct route api_routes[] = {
      ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
     /* ---- verification tiers (kyc.h): the caller's limits ---- */
     {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
+
+    /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
+    {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/conversions", conversions_create, "conversions.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/fx/rates", fx_admin_rates_set, "admin.fx.rates.set",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/fx/position", fx_admin_position, "admin.fx.position", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},

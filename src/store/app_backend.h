@@ -157,6 +157,15 @@ struct store_app_ops {
                                               const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                               uint64_t now_ns, struct id128 *out_user_id);
 
+    /* Exchange rates (schema v5): the functions of the same names in app.h, arguments
+     * checked (currencies 1..999 and different, a positive rate; max of fx_rates_list
+     * 1..STORE_FX_RATES_MAX). */
+    enum tl_err (*fx_rate_put)(struct store *store, const struct store_fx_rate *rate,
+                               bool *applied);
+    enum tl_err (*fx_rate_get)(struct store *store, uint16_t base, uint16_t quote,
+                               struct store_fx_rate *out, bool *found);
+    enum tl_err (*fx_rates_list)(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                 uint32_t *out_count);
     /* Tiers and limit windows (schema v5): the functions of the same names in app.h;
      * direction is SENT or RECEIVED, tier 0..2. limits_window may run inside a batch. */
     enum tl_err (*limits_window)(struct store *store, struct id128 user_id,

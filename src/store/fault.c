@@ -599,6 +599,37 @@ static enum tl_err fault_request_close(struct store *store, struct id128 id, str
                                              stale_before_ns, closed);
 }
 
+/* Exchange rates (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                     bool *applied)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_put(f->inner, rate, applied);
+}
+
+static enum tl_err fault_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                     struct store_fx_rate *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_get(f->inner, base, quote, out, found);
+}
+
+static enum tl_err fault_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                       uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rates_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rates_list(f->inner, out, max, out_count);
+}
+
 /* Not counted: it runs inside the records_write phase, which counted already (the inner
  * backend's records_write calls its own record_write, so this one is for completeness). */
 static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
@@ -982,6 +1013,9 @@ static const struct store_app_ops fault_app_ops = {
     .passkey_use = fault_passkey_use,
     .webauthn_challenge_create = fault_webauthn_challenge_create,
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
+    .fx_rate_put = fault_fx_rate_put,
+    .fx_rate_get = fault_fx_rate_get,
+    .fx_rates_list = fault_fx_rates_list,
     .record_write = fault_record_write,
     .encryption_key_put = fault_encryption_key_put,
     .encryption_key_get = fault_encryption_key_get,

@@ -66,6 +66,7 @@
     X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")                      \
     X(TL_ERR_CSRF_FAILED, "csrf_failed", 403, "CSRF check failed")                             \
     X(TL_ERR_ENCRYPTION_KEY_MISSING, "encryption_key_missing", 422, "Encryption key missing") \
+    X(TL_ERR_FX_RATE_UNAVAILABLE, "fx_rate_unavailable", 422, "Exchange rate unavailable")   \
     X(TL_ERR_TIER_LIMIT, "tier_limit_exceeded", 422, "Limit of verification tier exceeded")
 
 enum tl_err {
