@@ -22,6 +22,7 @@
 #     limits at once (a send refused before passes), it is idempotent with a key, and lands in
 #     the user's audit log; business lifts every limit
 #   - the window rolls: on roll a send refused at the limit passes once the window has passed
+#   - SQLite: a schema v4 database migrates to v5 with the user_tiers table
 # With TL_PG_CONNINFO set (tests/pg/run_pg_limits.sh) every server is two nodes on one
 # PostgreSQL database and the concurrent payments are spread over both nodes.
 # Closes with "N passed, M failed"; exits non-zero on any failure.
@@ -312,6 +313,20 @@ else
         and .wallets[0].hold == null'
     deposit "$KIM" 100000000
     expect "a large deposit without limits" 201
+fi
+
+# ---------------------------------------------------------------------------------------------
+# SQLite: a schema v4 database migrates to v5 with user_tiers, and the tiers work on it
+
+if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
+    mkdir -p "$WORK/v4"
+    chmod 700 "$WORK/v4"
+    tl_sqlite_v4_db "$WORK/v4"
+    check_eq "made a v4 database" 4 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
+    check "tallyd migrate applies v5" "$TALLYD" migrate --data-dir "$WORK/v4"
+    check_eq "now v5" 5 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
+    check_eq "with user_tiers" 1 \
+        "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'user_tiers'")"
 fi
 
 # The bodies kept by sample must match their schemas in docs/openapi.yaml.
