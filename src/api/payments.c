@@ -11,6 +11,7 @@
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/notes.h"
@@ -60,6 +61,7 @@ struct payments_exec {
     struct conversions_legs fx; /* an fx quote's conversion legs, before the payment */
     uint32_t main_index;        /* the payment transfer's index in events */
     struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
+    struct kyc_refusal limit;               /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -332,7 +334,11 @@ static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer
     }
     x->answer.outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
     if (x->answer.outcome == TL_OK) {
-        x->answer.hook_err = payments_applied(x, batch);
+        x->answer.hook_err = kyc_check_payment(x->req->app->kyc, batch, &x->row,
+                                               &x->results[x->main_index], &x->limit);
+        if (x->answer.hook_err == TL_OK) {
+            x->answer.hook_err = payments_applied(x, batch);
+        }
         return x->answer.hook_err;
     }
     if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
@@ -396,6 +402,9 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
     for (int attempt = 0; attempt < 2; attempt++) {
         payments_prepare(x);
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             char hex[ID128_HEX_BYTES];

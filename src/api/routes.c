@@ -38,6 +38,8 @@
 /* step-up authentication and device keys */
 #include "api/device_keys.h"
 #include "api/stepup.h"
+/* verification tiers and their limits */
+#include "api/kyc.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -131,6 +133,10 @@ const struct route api_routes[] = {
      ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
     {HTTP_DELETE, "/v1/me/device_keys/{id}", device_keys_revoke, "me.device_keys.revoke",
      ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/users/{id}/kyc", kyc_admin_set, "admin.users.kyc",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    /* ---- verification tiers (kyc.h): the caller's limits ---- */
+    {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
 
     /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
     {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},

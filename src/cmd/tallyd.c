@@ -18,6 +18,7 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/authn.h"
+#include "api/kyc.h"
 #include "api/events.h"
 #include "api/fx.h"
 #include "api/idempotency.h"
@@ -124,6 +125,10 @@ static int tallyd_prepare(struct tallyd *t)
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
+    }
+    if (kyc_config_check(&t->config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 1;
     }
     if (t->config.admin_token_file[0] != '\0') {
         char token[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1];

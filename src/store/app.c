@@ -1129,6 +1129,29 @@ void store_record_idempotency_decode(const struct store_record *record,
     check_time(out->created_ns);
 }
 
+/* ---- Verification tiers and limit windows (schema v5) ---- */
+
+enum tl_err store_limits_window(struct store *store, struct id128 user_id,
+                                enum store_direction direction, uint16_t currency,
+                                uint64_t after_ns, struct store_limits_window *out)
+{
+    TL_ASSERT(store != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(direction == STORE_DIRECTION_SENT || direction == STORE_DIRECTION_RECEIVED);
+    TL_ASSERT(currency != 0);
+    TL_ASSERT(after_ns <= (uint64_t)INT64_MAX);
+    enum tl_err err =
+        app_ops(store)->limits_window(store, user_id, direction, currency, after_ns, out);
+    if (err == TL_OK) {
+        TL_ASSERT(out->tier <= 2);
+        TL_ASSERT(out->amount >= 0);
+        TL_ASSERT((out->count == 0) == (out->oldest_ns == 0));
+        TL_ASSERT(out->count == 0 || out->oldest_ns > after_ns);
+    }
+    return err;
+}
+
 /* ---- Exchange rates (schema v5) ---- */
 
 static void check_fx_pair(uint16_t base, uint16_t quote)
@@ -1184,4 +1207,14 @@ enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, 
         check_fx_rate(&out[i]);
     }
     return err;
+}
+
+enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                uint64_t updated_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(tier <= 2);
+    check_time(updated_ns);
+    return app_ops(store)->user_tier_set(store, user_id, tier, updated_ns);
 }

@@ -548,6 +548,29 @@ enum tl_err store_fx_rate_get(struct store *store, uint16_t base, uint16_t quote
 /* Every pair, by base then quote, at most max (TL_ERR_LIMIT when there are more). */
 enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, uint32_t max,
                                 uint32_t *out_count);
+/* ---- Verification tiers and limit windows (schema v5, core/limits.h, api/kyc.h) ---- */
+
+/* What a limit check needs to know about one user, one currency and one direction. */
+struct store_limits_window {
+    uint8_t tier;       /* enum limits_tier; 0 (unverified) when the user has no tier row */
+    int64_t amount;     /* sum of the amounts of the window's payments, >= 0 */
+    uint32_t count;     /* how many payments that is */
+    uint64_t oldest_ns; /* created_ns of the oldest of them; 0 when count is 0 */
+};
+
+/*
+ * The user's tier, and the payments of currency the user sent (STORE_DIRECTION_SENT) or
+ * received (STORE_DIRECTION_RECEIVED) with created_ns > after_ns. A read: on the writer's
+ * handle inside an open batch it sees what the batch lock lets it see (every batch committed
+ * before this one), on a reader handle what is committed. Unknown users have tier 0 and an
+ * empty window. A sum past INT64_MAX fails (TL_ERR_STORAGE) rather than wrapping.
+ */
+enum tl_err store_limits_window(struct store *store, struct id128 user_id,
+                                enum store_direction direction, uint16_t currency,
+                                uint64_t after_ns, struct store_limits_window *out);
+/* Sets the user's tier (0..2), in its own transaction. */
+enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                uint64_t updated_ns);
 
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 

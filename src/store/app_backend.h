@@ -168,6 +168,13 @@ struct store_app_ops {
                                struct store_fx_rate *out, bool *found);
     enum tl_err (*fx_rates_list)(struct store *store, struct store_fx_rate *out, uint32_t max,
                                  uint32_t *out_count);
+    /* Tiers and limit windows (schema v5): the functions of the same names in app.h;
+     * direction is SENT or RECEIVED, tier 0..2. limits_window may run inside a batch. */
+    enum tl_err (*limits_window)(struct store *store, struct id128 user_id,
+                                 enum store_direction direction, uint16_t currency,
+                                 uint64_t after_ns, struct store_limits_window *out);
+    enum tl_err (*user_tier_set)(struct store *store, struct id128 user_id, uint8_t tier,
+                                 uint64_t updated_ns);
 
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an

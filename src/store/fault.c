@@ -1049,6 +1049,27 @@ static const struct store_stepup_ops fault_stepup_ops = {
     .payment_signature_get = fault_payment_signature_get,
     .record_write = fault_stepup_record_write,
 };
+static enum tl_err fault_limits_window(struct store *store, struct id128 user_id,
+                                       enum store_direction direction, uint16_t currency,
+                                       uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "limits_window")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->limits_window(f->inner, user_id, direction, currency, after_ns,
+                                             out);
+}
+
+static enum tl_err fault_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                       uint64_t updated_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_tier_set")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_tier_set(f->inner, user_id, tier, updated_ns);
+}
 
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
@@ -1115,6 +1136,8 @@ static const struct store_app_ops fault_app_ops = {
     .session_touch = fault_session_touch,
     .sessions_seen = fault_sessions_seen,
     .stepup = &fault_stepup_ops, /* schema v5 */
+    .limits_window = fault_limits_window,
+    .user_tier_set = fault_user_tier_set,
 };
 
 const struct store_ops store_fault_ops = {

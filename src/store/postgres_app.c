@@ -180,6 +180,12 @@ enum fx_rate_column {
     FXCOL_SOURCE,
     FXCOL_COUNT
 };
+/* The tier of $1 and its payments of currency $3 on one side after $2 (migration 005). */
+#define PG_LIMITS_WINDOW_SQL(side)                                                                 \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = $1::bytea), 0)::bigint, "        \
+    "coalesce(sum(amount), 0)::bigint, count(*)::bigint, coalesce(min(created_ns), 0)::bigint "    \
+    "FROM payments WHERE " side " = $1::bytea AND created_ns > $2::bigint AND currency = "          \
+    "$3::integer"
 
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -374,7 +380,14 @@ enum fx_rate_column {
     X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = $1::integer "  \
                          "AND quote = $2::integer")                                            \
     X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "    \
-                           "LIMIT $1::bigint")
+                           "LIMIT $1::bigint") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range; the cast of the numeric sum refuses a total past a bigint. */                  \
+    X(ASTMT_LIMITS_SENT, PG_LIMITS_WINDOW_SQL("from_user"))                                    \
+    X(ASTMT_LIMITS_RECEIVED, PG_LIMITS_WINDOW_SQL("to_user"))                                  \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES "         \
+                           "($1::bytea, $2::integer, $3::bigint) ON CONFLICT (user_id) DO "    \
+                           "UPDATE SET tier = excluded.tier, updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -2316,6 +2329,63 @@ static enum tl_err pg_app_webauthn_challenge_consume(struct store *store,
     return err;
 }
 
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err pg_app_limits_window(struct store *store, struct id128 user_id,
+                                        enum store_direction direction, uint16_t currency,
+                                        uint64_t after_ns, struct store_limits_window *out)
+{
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    struct pg_params p;
+    PGresult *res = NULL;
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, after_ns);
+    pg_param_i32(&p, currency);
+    enum tl_err err = app_run(store, which, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, 2, &tier) ||
+        !pg_col_uint(res, 0, 1, 0, INT64_MAX, &amount) ||
+        !pg_col_uint(res, 0, 2, 0, UINT32_MAX, &count) ||
+        !pg_col_uint(res, 0, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    }
+    PQclear(res);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err pg_app_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                        uint64_t updated_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_i32(&p, tier);
+    pg_param_u64_clamped(&p, updated_ns);
+    enum tl_err err = identity_write(store, ASTMT_USER_TIER_SET, &p, &changes);
+    if (err == TL_OK && changes != 1) {
+        err = store_postgres_corrupt("user_tier_set");
+    }
+    return err;
+}
+
 /* ---- Exchange rates (migration 005) ---- */
 
 static bool row_fx_rate(const PGresult *res, int row, void *item)
@@ -2471,4 +2541,6 @@ const struct store_app_ops store_postgres_app_ops = {
     .session_touch = store_postgres_notes_session_touch,
     .sessions_seen = store_postgres_notes_sessions_seen,
     .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
+    .limits_window = pg_app_limits_window,
+    .user_tier_set = pg_app_user_tier_set,
 };

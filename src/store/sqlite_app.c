@@ -174,6 +174,11 @@ enum fx_rate_column {
     FXCOL_SOURCE,
     FXCOL_COUNT
 };
+/* The tier of ?1 and its payments of currency ?3 on one side after ?2 (migration 005). */
+#define LIMITS_WINDOW_SQL(side)                                                                    \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
+    "coalesce(sum(amount), 0), count(*), coalesce(min(created_ns), 0) FROM payments WHERE " side   \
+    " = ?1 AND created_ns > ?2 AND currency = ?3"
 
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -318,7 +323,14 @@ enum fx_rate_column {
     X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = ?1 AND "           \
                          "quote = ?2")                                                            \
     X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
-                           "LIMIT ?1")
+                           "LIMIT ?1") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range (the rowid, created_ns, ends every index entry). */                             \
+    X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("from_user"))                                       \
+    X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("to_user"))                                     \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
+                           "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
+                           "updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -2456,6 +2468,63 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
     free(app);
 }
 
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
+                                            enum store_direction direction, uint16_t currency,
+                                            uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    sqlite3_stmt *stmt = a->stmts[which];
+    uint8_t bytes[ID128_BYTES];
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+    enum tl_err err = TL_OK;
+
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_u64(stmt, 2, after_ns);
+    store_sqlite_bind_i64(stmt, 3, currency);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        /* An integer overflow of sum() lands here too: refused, never wrapped. */
+        err = app_fail(a, rc == SQLITE_DONE ? SQLITE_ERROR : rc, app_stmt_name[which]);
+    } else if (!col_uint(stmt, 0, 0, 2, &tier) || !col_uint(stmt, 1, 0, INT64_MAX, &amount) ||
+               !col_uint(stmt, 2, 0, UINT32_MAX, &count) ||
+               !col_uint(stmt, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_sqlite_corrupt(app_stmt_name[which]);
+    }
+    sqlite3_reset(stmt);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_user_tier_set(struct store *store, struct id128 user_id,
+                                            uint8_t tier, uint64_t updated_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_USER_TIER_SET];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_i64(stmt, 2, tier);
+    store_sqlite_bind_u64(stmt, 3, updated_ns);
+    enum tl_err err = identity_run(a, ASTMT_USER_TIER_SET, &changes);
+    TL_ASSERT(err != TL_OK || changes == 1);
+    return err;
+}
+
 /* ---- Exchange rates (migration 005) ---- */
 
 static bool decode_fx_rate(sqlite3_stmt *stmt, void *row)
@@ -2608,4 +2677,6 @@ const struct store_app_ops store_sqlite_app_ops = {
     .session_touch = store_sqlite_notes_session_touch,
     .sessions_seen = store_sqlite_notes_sessions_seen,
     .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
+    .limits_window = sqlite_app_limits_window,
+    .user_tier_set = sqlite_app_user_tier_set,
 };

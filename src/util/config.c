@@ -135,6 +135,15 @@ static const struct config_option config_options[] = {
     OPT_STR("admin", "token_file", "--admin-token-file", admin_token_file, "", NULL,
             "operator bearer token file (32-256 visible ASCII characters, mode 0600) for "
             "/v1/admin/...; empty: no operator routes"),
+    OPT_U32("limits", "window_s", NULL, limits_window_s, 7u * 86400u, 1, 366u * 86400u,
+            "rolling window of the tiers' send and receive limits, in seconds"),
+    OPT_STR("limits", "unverified", NULL, limits_unverified, "", NULL,
+            "limits of unverified users: send=D,receive=D,hold=D (major units, each currency "
+            "apart; every part optional); empty: none"),
+    OPT_STR("limits", "verified", NULL, limits_verified, "", NULL,
+            "limits of verified users (same form)"),
+    OPT_STR("limits", "business", NULL, limits_business, "", NULL,
+            "limits of business users (same form)"),
     OPT_STR("webauthn", "rp_id", "--webauthn-rp-id", webauthn_rp_id, "localhost",
             config_check_rp_id, "passkeys: relying party id, the origin's host or a parent domain"),
     OPT_STR("webauthn", "rp_name", NULL, webauthn_rp_name, "Tally", config_check_nonempty,

@@ -40,6 +40,7 @@ enum config_command {
 /* Room for stepup.amount_thresholds with its NUL. */
 #define CONFIG_STEPUP_THRESHOLDS_BYTES 513
 #define CONFIG_FEE_TEXT_BYTES 128
+#define CONFIG_LIMITS_TEXT_BYTES 128
 #define CONFIG_FEE_OPERATIONS 5
 
 /* A fee schedule as configured; the same fields as core/fees.h's struct fees_schedule
@@ -141,6 +142,13 @@ struct config {
     /* [admin]: the operator's bearer token for /v1/admin/... routes (api/operator.h); "" = no
      * operator routes (they answer 404) */
     char admin_token_file[TL_CONFIG_PATH_BYTES_MAX];
+    /* [limits]: verification tiers' limits (core/limits.h, api/kyc.h). Each tier's text is
+     * "send=D,receive=D,hold=D" (every part optional, D in major units of each currency; ""
+     * limits nothing), checked at start by kyc_config_check. */
+    uint32_t limits_window_s; /* the rolling window of send and receive limits */
+    char limits_unverified[CONFIG_LIMITS_TEXT_BYTES];
+    char limits_verified[CONFIG_LIMITS_TEXT_BYTES];
+    char limits_business[CONFIG_LIMITS_TEXT_BYTES];
 };
 
 /*

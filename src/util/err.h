@@ -78,7 +78,8 @@
       "Device signature invalid")                                                              \
     X(TL_ERR_DEVICE_SIGNATURE_STALE, "device_signature_stale", 401, "Device signature stale") \
     X(TL_ERR_DEVICE_SIGNATURE_REPLAYED, "device_signature_replayed", 401,                      \
-      "Device signature replayed")
+      "Device signature replayed") \
+    X(TL_ERR_TIER_LIMIT, "tier_limit_exceeded", 422, "Limit of verification tier exceeded")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,
