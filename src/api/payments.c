@@ -6,6 +6,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -270,6 +271,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     enum tl_err err = writer_batch_attach(batch, &record);
     if (err == TL_OK) {
         err = payments_attach_events(x, batch);
+    }
+    if (err == TL_OK) {
+        err = audit_attach_payment(batch, x->req, &x->row, x->exists_err); /* with the money */
     }
     if (err != TL_OK) {
         return err;

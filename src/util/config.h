@@ -26,6 +26,7 @@
 enum config_command {
     CONFIG_COMMAND_SERVE = 0, /* the default */
     CONFIG_COMMAND_MIGRATE = 1,
+    CONFIG_COMMAND_AUDIT_VERIFY = 2, /* walk the audit chain and report (api/audit.h) */
 };
 
 /* An IPv6 address in text plus NUL. */
@@ -117,6 +118,8 @@ struct config {
     char web_dir[TL_CONFIG_PATH_BYTES_MAX];
     /* [log] */
     char log_level[8]; /* debug, info, warn, error */
+    /* [audit] */
+    uint32_t audit_checkpoint_interval_s; /* signed checkpoints of the chain's head; 0: none */
 };
 
 /*
