@@ -168,6 +168,7 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
 {
     char id[TYPEID_STR_BYTES];
     char created_at[RENDER_TIME_BYTES];
+    char created_ns[24];
     char hash[2 * STORE_AUDIT_HASH_BYTES + 1];
     char prev_hash[2 * STORE_AUDIT_HASH_BYTES + 1];
     bool actor = id128_eq(e->user_id, viewer);
@@ -175,13 +176,14 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
         e->currency != 0 ? money_currency_by_numeric(e->currency) : NULL;
     typeid_encode(AUDIT_TYPEID_PREFIX, audit_id(e->seq), id);
     render_time_text(e->created_ns, created_at);
+    snprintf(created_ns, sizeof(created_ns), "%llu", (unsigned long long)e->created_ns);
     audit_hex(e->hash, hash);
     audit_hex(e->prev_hash, prev_hash);
     json_t *amount = e->currency != 0 ? json_integer(e->amount) : json_null();
     return json_pack(
-        "{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", id, "seq",
-        (json_int_t)e->seq, "action", actor ? e->kind : audit_counterpart_action(e->kind), "kind",
-        e->kind, "created_at", created_at, "user",
+        "{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", id,
+        "seq", (json_int_t)e->seq, "action", actor ? e->kind : audit_counterpart_action(e->kind),
+        "kind", e->kind, "created_at", created_at, "created_ns", created_ns, "user",
         audit_json_optional_id(TYPEID_PREFIX_USER, e->user_id), "counterparty",
         audit_json_optional_id(TYPEID_PREFIX_USER, e->counterparty_id), "amount", amount,
         "currency", currency != NULL ? json_string(currency->code) : json_null(), "subject",
