@@ -1487,6 +1487,75 @@ static void test_audit(void **state)
     fixture_each_backend(body_audit);
 }
 
+/* A version 4 database migrates to 5: its audit entries are copied in id order and sealed
+ * into the chain at the first writable open; new entries chain after them. */
+static void test_audit_migrates_v4_sqlite(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tally-audit-v4-XXXXXX";
+    char db_path[64];
+    char sql[512];
+    struct store *store = NULL;
+    struct store_audit e;
+    struct store_audit rows[TL_PAGE_LIMIT_MAX];
+    struct store_audit_page page = {.limit = 10};
+    struct store_audit_report report;
+    uint8_t key[STORE_AUDIT_KEY_BYTES];
+    uint32_t count = 0;
+    uint64_t seq = 0;
+    bool more = false;
+    sqlite3 *db = NULL;
+    assert_non_null(mkdtemp(path));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", path);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(store_sqlite_migrations[i].version, i + 1);
+        assert_int_equal(sqlite3_exec(db, store_sqlite_migrations[i].sql, NULL, NULL, NULL),
+                         SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+    /* Three entries of two users, inserted out of id order. */
+    static const unsigned ids[] = {2, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        uint8_t user[ID128_BYTES];
+        char user_hex[2 * ID128_BYTES + 1];
+        id128_to_bytes(user_id(ids[i] == 3 ? 2u : 1u), user);
+        for (int b = 0; b < ID128_BYTES; b++) {
+            snprintf(user_hex + 2 * b, 3, "%02x", user[b]);
+        }
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO audit_log VALUES (x'0195000000007000800000000000000%u', "
+                 "x'%s', %llu, 'login.succeeded', 'sess_%u', 'req_%u', '127.0.0.1')",
+                 ids[i], user_hex, (unsigned long long)(T0 + ids[i]), ids[i], ids[i]);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(db);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    memset(key, 3, sizeof(key));
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 3);
+    assert_int_equal(store_audit_list(store, user_id(1), &page, rows, &count, &more), TL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(rows[0].seq, 2);
+    assert_string_equal(rows[0].subject, "sess_2");
+    assert_string_equal(rows[1].subject, "sess_1");
+    assert_true(rows[1].sealed);
+    audit_make(9, 1, &e);
+    assert_int_equal(store_audit_append(store, &e, &seq), TL_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.head_seq, 4);
+    store_close(store);
+    /* Opening again seals nothing more and the chain still verifies. */
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    store_close(store);
+}
+
 /* The audit log is append-only in the schema itself: UPDATE and DELETE are refused. */
 static void test_audit_append_only_sqlite(void **state)
 {
@@ -1963,6 +2032,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_user_sessions),
     cmocka_unit_test(test_audit),
     cmocka_unit_test(test_audit_append_only_sqlite),
+    cmocka_unit_test(test_audit_migrates_v4_sqlite),
     cmocka_unit_test(test_quotes),
     cmocka_unit_test(test_requests),
     cmocka_unit_test(test_passkeys),
