@@ -81,6 +81,7 @@ struct http_request {
     uint32_t param_count;
     /* Filled by the authenticate phase. */
     struct http_principal principal;
+    bool operator; /* a ROUTE_OPERATOR route authenticated with the operator token */
     /* Idempotent routes: the validated Idempotency-Key header, or NULL when absent. */
     const char *idempotency_key;
     /* Services: store readers, writer, config. Never NULL inside a handler. */

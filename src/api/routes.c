@@ -28,6 +28,8 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* operator routes (/v1/admin/...) */
+#include "api/operator.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -107,6 +109,10 @@ const struct route api_routes[] = {
     {HTTP_POST, "/v1/sessions/passkey/options", passkeys_login_options,
      "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
     {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
+
+    /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
+    {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},

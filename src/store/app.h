@@ -370,11 +370,14 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 
 /* ---- A key's outbox rows: the events of one user (api/events.c keys them by user id) ---- */
 
-/* Outbox rows whose key is key, in seq order after after_seq, at most limit (1..
- * STORE_OUTBOX_LIST_MAX, else TL_ERR_LIMIT). On TL_OK the caller frees the rows with
- * store_outbox_rows_free; on error nothing is allocated. TL_ERR_NOMEM. */
+/* Outbox rows whose key is key with after_seq < seq <= upto_seq, in seq order, at most limit
+ * (1..STORE_OUTBOX_LIST_MAX, else TL_ERR_LIMIT; upto_seq < after_seq is TL_ERR_INVALID_REQUEST).
+ * There is no index by key (migration 005 dropped it: a random-key index insert per event
+ * cost more than the event), so this reads every row of the seq range: callers bound the
+ * range. On TL_OK the caller frees the rows with store_outbox_rows_free; on error nothing is
+ * allocated. TL_ERR_NOMEM. */
 enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                  uint32_t limit, struct store_outbox_row *out,
+                                  uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
                                   uint32_t *out_count);
 /* Appends one outbox row outside a batch, for an event that moves no money (a session
  * revoked), in its own transaction and in seq order with the batches' rows. topic is

@@ -78,10 +78,11 @@ struct store_app_ops {
     enum tl_err (*idempotency_claims_prune)(struct store *store, uint64_t now_ns,
                                             uint32_t *out_deleted);
 
-    /* limit is 1..STORE_OUTBOX_LIST_MAX. On error nothing stays allocated. */
+    /* limit is 1..STORE_OUTBOX_LIST_MAX, after_seq <= upto_seq. On error nothing stays
+     * allocated. */
     enum tl_err (*outbox_list_key)(struct store *store, struct id128 key, uint64_t after_seq,
-                                   uint32_t limit, struct store_outbox_row *out,
-                                   uint32_t *out_count);
+                                   uint64_t upto_seq, uint32_t limit,
+                                   struct store_outbox_row *out, uint32_t *out_count);
     enum tl_err (*outbox_seq_last)(struct store *store, uint64_t *out_seq);
     enum tl_err (*outbox_append)(struct store *store, struct id128 key, const char *topic,
                                  const void *data, uint32_t data_bytes, uint64_t *out_seq);

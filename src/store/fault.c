@@ -485,14 +485,15 @@ static enum tl_err fault_idempotency_claims_prune(struct store *store, uint64_t 
 }
 
 static enum tl_err fault_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                         uint32_t limit, struct store_outbox_row *out,
-                                         uint32_t *out_count)
+                                         uint64_t upto_seq, uint32_t limit,
+                                         struct store_outbox_row *out, uint32_t *out_count)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "outbox_list_key")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, limit, out, out_count);
+    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, upto_seq, limit, out,
+                                                  out_count);
 }
 
 static enum tl_err fault_outbox_append(struct store *store, struct id128 key, const char *topic,

@@ -334,9 +334,10 @@ enum request_column {
     X(ASTMT_CLAIMS_FENCE, "DELETE FROM idempotency_claims c USING unnest($1::text[], "             \
                           "$2::text[], $3::bytea[]) AS u(scope, key, owner) WHERE "                \
                           "c.scope = u.scope AND c.key = u.key AND c.owner = u.owner")             \
-    /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
-    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = $1::bytea "     \
-                             "AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")                 \
+    /* A user's events in a seq range (a range of the primary key, no key index), newest seq. */  \
+    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE seq > $2::bigint "    \
+                             "AND seq <= $4::bigint AND key = $1::bytea ORDER BY seq "             \
+                             "LIMIT $3::bigint")                                                   \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")                \
     /* The batch lock first (the CTE's row feeds the insert), so the row's seq commits in     \
      * order with the batches' rows: the event hub's cursor never passes a later commit. */    \
@@ -1471,7 +1472,7 @@ static enum tl_err outbox_key_row(const PGresult *res, int row, struct store_out
 }
 
 static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
-                                          uint64_t after_seq, uint32_t limit,
+                                          uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
                                           struct store_outbox_row *out, uint32_t *out_count)
 {
     struct pg_params p;
@@ -1483,6 +1484,7 @@ static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
     pg_param_id(&p, key);
     pg_param_u64_clamped(&p, after_seq);
     pg_param_i64(&p, limit);
+    pg_param_u64_clamped(&p, upto_seq);
     err = app_run(store, ASTMT_OUTBOX_LIST_KEY, &p, &res);
     if (err != TL_OK) {
         return err;
