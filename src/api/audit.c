@@ -253,6 +253,34 @@ enum tl_err audit_list(struct http_request *req, struct http_response *resp)
                               json_pack("{s:o, s:b}", "data", data, "has_more", has_more));
 }
 
+/* ---- GET /v1/admin/audit/verify ---- */
+
+enum tl_err audit_admin_verify(struct http_request *req, struct http_response *resp)
+{
+    struct store *reader = NULL;
+    struct store_audit_report report;
+    char head[2 * STORE_AUDIT_HASH_BYTES + 1];
+    TL_ASSERT(req->operator);
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = store_audit_verify(reader, audit_checkpoint_key(), &report);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    audit_hex(report.head_hash, head);
+    json_t *body = json_pack(
+        "{s:b, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "ok", report.ok, "entries",
+        (json_int_t)report.entry_count, "head_seq", (json_int_t)report.head_seq, "head_hash",
+        report.entry_count > 0 ? json_string(head) : json_null(), "checkpoints",
+        (json_int_t)report.checkpoint_count, "checkpoint_seq_last",
+        report.checkpoint_seq_last > 0 ? json_integer((json_int_t)report.checkpoint_seq_last)
+                                       : json_null(),
+        "bad_seq", report.ok ? json_null() : json_integer((json_int_t)report.bad_seq), "reason",
+        report.ok ? json_null() : json_string(report.reason));
+    return http_response_json(resp, 200, body);
+}
+
 /* ---- Checkpoints ---- */
 
 /* Replaced by audit_secret_set at startup. */

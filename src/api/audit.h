@@ -66,6 +66,9 @@ void audit_record(struct http_request *req, struct id128 user_id, const char *ac
 /* GET /v1/me/audit */
 enum tl_err audit_list(struct http_request *req, struct http_response *resp);
 
+/* GET /v1/admin/audit/verify (operator): store_audit_verify over the whole chain, as JSON. */
+enum tl_err audit_admin_verify(struct http_request *req, struct http_response *resp);
+
 /* ---- Money entries, attached in a money hook on the writer thread ---- */
 
 /* payment.sent (request.paid when exists_err is TL_ERR_REQUEST_PAID: the payment pays a

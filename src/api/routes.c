@@ -113,6 +113,8 @@ const struct route api_routes[] = {
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/audit/verify", audit_admin_verify, "admin.audit.verify",
+     ROUTE_OPERATOR, ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},

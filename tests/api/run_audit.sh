@@ -76,7 +76,9 @@ entries() {
 
 # ---------------------------------------------------------------------------------------------
 echo "-- money in the audit log"
-tl_start main --sandbox --audit-checkpoint-interval 1 || { echo "0 passed, 1 failed"; exit 1; }
+tl_admin_token "$WORK/admin.token"
+tl_start main --sandbox --audit-checkpoint-interval 1 --admin-token-file "$WORK/admin.token" ||
+    { echo "0 passed, 1 failed"; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 SERVER_PID=$PID
 
@@ -191,6 +193,13 @@ check_eq "every entry's hash is the SHA-256 of its canonical encoding" "checked 
 check "seqs are one global sequence, newest first" jq -e \
     '[.[].seq] == ([.[].seq] | sort | reverse)' <<<"$AE"
 
+TOKEN=$ADMIN_TOKEN api GET /v1/admin/audit/verify
+expect "the operator's verify: the chain is intact" 200 \
+    '.ok == true and .entries >= 12 and .head_seq == .entries and (.head_hash | length) == 64
+     and .bad_seq == null and .reason == null'
+TOKEN=$A api GET /v1/admin/audit/verify
+expect_problem "a user cannot run the operator's verify" 401 unauthorized
+
 # The whole chain, read by the verifier later; wait for a checkpoint of the newest head.
 sleep 2
 tl_stop "$SERVER_PID" # a clean stop signs the final head
@@ -261,6 +270,13 @@ verify "$DIR"
 check_eq "a changed detail: exit 3" 3 "$RC"
 check_eq "a changed detail: the first bad seq and why" \
     "audit-verify: FAILED at seq $MID: the hash does not match the entry's contents" "$OUT"
+if [ -z "$PG" ]; then
+    tl_start copy-detail --sandbox --admin-token-file "$WORK/admin.token" || fail "start on copy"
+    TOKEN=$ADMIN_TOKEN TL_VIA="http://127.0.0.1:$PORT" api GET /v1/admin/audit/verify
+    expect "the operator's verify names the changed entry" 200 \
+        ".ok == false and .bad_seq == $MID and (.reason | test(\"hash does not match\"))"
+    tl_stop "$PID"
+fi
 
 fresh delete
 sql "$DIR" "$DROP_TRIGGERS DELETE FROM audit_log WHERE seq = $MID"
