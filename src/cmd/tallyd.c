@@ -175,11 +175,12 @@ static int tallyd_migrate(struct tallyd *t)
 }
 
 /* Walks the audit chain (store/audit_chain.h) and prints one line: OK with the entry count
- * and head, or the first bad seq and why. The store is opened writable like migrate's, so a
- * version 4 log is migrated and sealed first. */
+ * and head, or the first bad seq and why. The store is opened read-only, so it runs next to a
+ * serving tallyd (on SQLite too) and changes nothing; after an upgrade, migrate first. */
 static int tallyd_audit_verify(struct tallyd *t)
 {
     struct store_config store_config = tallyd_store_config(t);
+    store_config.read_only = true;
     struct store_audit_report report;
     char head[2 * STORE_AUDIT_HASH_BYTES + 1];
     enum tl_err err = store_open(&store_config, &t->store);

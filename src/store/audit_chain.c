@@ -296,34 +296,59 @@ static enum tl_err walk_tail(struct verify_walk *w)
     return TL_OK;
 }
 
-static enum tl_err verify_walk(struct verify_walk *w, struct store_audit *entries)
+/* Walks the entries after w's head, page by page, to the end of the chain. *ok false when one
+ * fails; *any says whether there was at least one. */
+static enum tl_err walk_entries(struct verify_walk *w, struct store_audit *entries,
+                                uint8_t prev[STORE_AUDIT_HASH_BYTES], bool *ok, bool *any)
 {
-    uint8_t prev[STORE_AUDIT_HASH_BYTES];
-    uint64_t after = 0;
     uint32_t count = 0;
-    bool ok = true;
-    memset(prev, 0, sizeof(prev));
+    *any = false;
     do {
+        uint64_t after = w->report->head_seq;
         enum tl_err err =
             store_audit_scan(w->store, after, STORE_AUDIT_SCAN_MAX, entries, &count);
-        for (uint32_t i = 0; err == TL_OK && ok && i < count; i++) {
-            ok = walk_entry(w, &entries[i], after + 1, prev);
-            if (ok) {
-                err = walk_checkpoint_at(w, &entries[i], &ok);
+        for (uint32_t i = 0; err == TL_OK && *ok && i < count; i++) {
+            *ok = walk_entry(w, &entries[i], after + 1, prev);
+            if (*ok) {
+                err = walk_checkpoint_at(w, &entries[i], ok);
             }
-            if (ok) {
-                memcpy(prev, entries[i].hash, sizeof(prev));
+            if (*ok) {
+                memcpy(prev, entries[i].hash, STORE_AUDIT_HASH_BYTES);
                 after = entries[i].seq;
                 w->report->entry_count++;
                 w->report->head_seq = after;
-                memcpy(w->report->head_hash, prev, sizeof(prev));
+                memcpy(w->report->head_hash, prev, STORE_AUDIT_HASH_BYTES);
             }
         }
         if (err != TL_OK) {
             return err;
         }
-    } while (ok && count == STORE_AUDIT_SCAN_MAX);
-    return ok ? walk_tail(w) : TL_OK;
+        *any = *any || count > 0;
+    } while (*ok && count == STORE_AUDIT_SCAN_MAX);
+    return TL_OK;
+}
+
+/* The walk may run while servers append: a checkpoint above the head it reached may sign
+ * entries committed after its last page, so it reads on before it calls the tail cut. */
+static enum tl_err verify_walk(struct verify_walk *w, struct store_audit *entries)
+{
+    uint8_t prev[STORE_AUDIT_HASH_BYTES];
+    struct store_audit_checkpoint *c = NULL;
+    bool ok = true;
+    bool any = true;
+    memset(prev, 0, sizeof(prev));
+    enum tl_err err = walk_entries(w, entries, prev, &ok, &any);
+    while (err == TL_OK && ok) {
+        err = walk_checkpoint(w, &c);
+        if (err != TL_OK || c == NULL) {
+            return err;
+        }
+        err = walk_entries(w, entries, prev, &ok, &any);
+        if (err == TL_OK && ok && !any) {
+            return walk_tail(w);
+        }
+    }
+    return err;
 }
 
 enum tl_err store_audit_verify(struct store *store, const uint8_t *key,

@@ -200,6 +200,12 @@ expect "the operator's verify: the chain is intact" 200 \
 TOKEN=$A api GET /v1/admin/audit/verify
 expect_problem "a user cannot run the operator's verify" 401 unauthorized
 
+LIVE=()
+[ -n "$PG" ] && LIVE=(--store-backend postgres --store-path "$PG dbname=tl_main" --secret-file "$WORK/main.secret")
+OUT=$("$TALLYD" audit-verify --data-dir "$WORK/main" "${LIVE[@]}" 2>&1)
+check "audit-verify runs next to the serving tallyd (read-only)" grep -q "^audit-verify: OK " \
+    <<<"$OUT"
+
 # The whole chain, read by the verifier later; wait for a checkpoint of the newest head.
 sleep 2
 tl_stop "$SERVER_PID" # a clean stop signs the final head
