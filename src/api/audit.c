@@ -187,8 +187,8 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
         audit_json_optional_id(TYPEID_PREFIX_USER, e->user_id), "counterparty",
         audit_json_optional_id(TYPEID_PREFIX_USER, e->counterparty_id), "amount", amount,
         "currency", currency != NULL ? json_string(currency->code) : json_null(), "subject",
-        e->subject[0] != '\0' ? json_string(e->subject) : json_null(), "request_id",
-        e->request_id, "ip", actor ? json_string(e->ip) : json_null(), "prev_hash",
+        e->subject[0] != '\0' ? json_string(e->subject) : json_null(), "request_id", e->request_id,
+        "ip", actor ? json_string(e->ip) : json_null(), "prev_hash",
         e->sealed ? json_string(prev_hash) : json_null(), "hash",
         e->sealed ? json_string(hash) : json_null());
 }
@@ -202,8 +202,7 @@ static enum tl_err audit_page(const struct page_query *query, struct http_respon
     if (!query->has_cursor) {
         return TL_OK;
     }
-    if (query->cursor.hi != 0 || query->cursor.lo == 0 ||
-        query->cursor.lo > (uint64_t)INT64_MAX) {
+    if (query->cursor.hi != 0 || query->cursor.lo == 0 || query->cursor.lo > (uint64_t)INT64_MAX) {
         return page_fail_cursor(query, resp);
     }
     if (query->ending_before) {

@@ -254,8 +254,7 @@ static bool walk_entry(struct verify_walk *w, const struct store_audit *e, uint6
 }
 
 /* The checkpoint at e's seq, when there is one. */
-static enum tl_err walk_checkpoint_at(struct verify_walk *w, const struct store_audit *e,
-                                      bool *ok)
+static enum tl_err walk_checkpoint_at(struct verify_walk *w, const struct store_audit *e, bool *ok)
 {
     struct store_audit_checkpoint *c = NULL;
     enum tl_err err = walk_checkpoint(w, &c);
@@ -305,8 +304,7 @@ static enum tl_err walk_entries(struct verify_walk *w, struct store_audit *entri
     *any = false;
     do {
         uint64_t after = w->report->head_seq;
-        enum tl_err err =
-            store_audit_scan(w->store, after, STORE_AUDIT_SCAN_MAX, entries, &count);
+        enum tl_err err = store_audit_scan(w->store, after, STORE_AUDIT_SCAN_MAX, entries, &count);
         for (uint32_t i = 0; err == TL_OK && *ok && i < count; i++) {
             *ok = walk_entry(w, &entries[i], after + 1, prev);
             if (*ok) {

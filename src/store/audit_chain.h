@@ -71,8 +71,8 @@ struct store_audit_report {
     uint64_t head_seq;
     uint8_t head_hash[STORE_AUDIT_HASH_BYTES];
     uint64_t checkpoint_count;
-    uint64_t checkpoint_seq_last; /* 0: none */
-    uint64_t bad_seq;             /* when !ok: the first seq that fails */
+    uint64_t checkpoint_seq_last;          /* 0: none */
+    uint64_t bad_seq;                      /* when !ok: the first seq that fails */
     char reason[STORE_AUDIT_REASON_BYTES]; /* when !ok: why, one line */
 };
 

@@ -206,8 +206,9 @@ enum tl_err store_audit_seal_at_open(struct store *store)
     }
     enum tl_err err = store->ops->app->audit_seal(store, &sealed);
     if (err == TL_OK && sealed > 0) {
-        fprintf(stderr, "store.%s: audit_log: sealed %u entries of schema version 4 into the "
-                        "chain\n",
+        fprintf(stderr,
+                "store.%s: audit_log: sealed %u entries of schema version 4 into the "
+                "chain\n",
                 store->ops->name, sealed);
     }
     return err;

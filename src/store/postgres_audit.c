@@ -36,17 +36,17 @@
 /* A user's entries ($1) from a cursor ($2) in the direction of travel, $3 of them. */
 #define AUDIT_USER_SQL(cmp, order)                                                                 \
     "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE seq IN (SELECT seq FROM (SELECT seq FROM "      \
-    "audit_log WHERE user_id = $1::bytea AND seq " cmp " $2::bigint ORDER BY seq " order          \
+    "audit_log WHERE user_id = $1::bytea AND seq " cmp " $2::bigint ORDER BY seq " order           \
     " LIMIT $3::bigint) a UNION ALL SELECT seq FROM (SELECT seq FROM audit_log WHERE "             \
-    "counterparty_id = $1::bytea AND seq " cmp " $2::bigint ORDER BY seq " order                  \
+    "counterparty_id = $1::bytea AND seq " cmp " $2::bigint ORDER BY seq " order                   \
     " LIMIT $3::bigint) b) ORDER BY seq " order " LIMIT $3::bigint"
 
 const struct pg_stmt store_postgres_audit_stmts[] = {
     {"AUDIT_HEAD", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"},
     {"AUDIT_APPEND", "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")) "
                      "INSERT INTO audit_log (" AUDIT_COLUMNS ") SELECT " AUDIT_PARAMS " FROM l"},
-    {"AUDIT_WRITE", "INSERT INTO audit_log (" AUDIT_COLUMNS ") SELECT * FROM unnest(" AUDIT_ARRAYS
-                    ")"},
+    {"AUDIT_WRITE",
+     "INSERT INTO audit_log (" AUDIT_COLUMNS ") SELECT * FROM unnest(" AUDIT_ARRAYS ")"},
     {"AUDIT_OLDER", AUDIT_USER_SQL("<", "DESC")},
     {"AUDIT_NEWER", AUDIT_USER_SQL(">", "ASC")},
     {"AUDIT_SCAN", "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE seq > $1::bigint ORDER BY seq "

@@ -40,7 +40,8 @@
     X(AUDIT_SCAN, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")  \
     X(AUDIT_FIRST_UNSEALED, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1 ORDER BY seq " \
                             "LIMIT 1")                                                             \
-    X(AUDIT_SEAL, "UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1 AND hash IS NULL") \
+    X(AUDIT_SEAL,                                                                                  \
+      "UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE seq = ?1 AND hash IS NULL")            \
     X(AUDIT_CHECKPOINT_INSERT, "INSERT OR IGNORE INTO audit_checkpoints (seq, created_ns, hash, "  \
                                "mac) VALUES (?1, ?2, ?3, ?4)")                                     \
     X(AUDIT_CHECKPOINTS_LIST, "SELECT seq, created_ns, hash, mac FROM audit_checkpoints WHERE "    \
@@ -188,8 +189,7 @@ static bool decode_entry(sqlite3_stmt *stmt, void *row)
     ok = ok && store_sqlite_col_i64(stmt, 6, &e.amount) &&
          store_sqlite_col_i64(stmt, 7, &currency) && currency >= 0 && currency <= UINT16_MAX &&
          col_text(stmt, 8, e.request_id, sizeof(e.request_id)) &&
-         col_text(stmt, 9, e.ip, sizeof(e.ip)) &&
-         col_hash(stmt, 10, e.prev_hash, &prev_present) &&
+         col_text(stmt, 9, e.ip, sizeof(e.ip)) && col_hash(stmt, 10, e.prev_hash, &prev_present) &&
          col_hash(stmt, 11, e.hash, &hash_present) && prev_present == hash_present;
     if (!ok) {
         return false;
@@ -242,8 +242,8 @@ static enum tl_err head_read(struct store_sqlite_audit *a, struct audit_head *ou
     struct audit_head head;
     bool found = false;
     memset(&head, 0, sizeof(head));
-    enum tl_err err = store_sqlite_step_one(a->db, a->stmts[AUDIT_HEAD], audit_stmt_name[AUDIT_HEAD],
-                                            decode_head, &head, &found);
+    enum tl_err err = store_sqlite_step_one(
+        a->db, a->stmts[AUDIT_HEAD], audit_stmt_name[AUDIT_HEAD], decode_head, &head, &found);
     if (err == TL_OK) {
         if (!found) {
             memset(&head, 0, sizeof(head)); /* an empty chain: seq 1 follows zeros */
