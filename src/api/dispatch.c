@@ -113,7 +113,11 @@ static enum tl_err dispatch_authenticate(struct api_app *app, struct http_reques
             TL_ASSERT(http_response_header_set(resp, "WWW-Authenticate", "Bearer realm=\"tally\"") ==
                       TL_OK);
         }
-        return http_fail(resp, err, NULL, "valid credentials are required");
+        return http_fail(resp, err, NULL,
+                         err == TL_ERR_CSRF_FAILED
+                             ? "a request signed in by the session cookie must send the tally_csrf "
+                               "cookie's value in X-CSRF-Token, from the web app's origin"
+                             : "valid credentials are required");
     }
     return TL_OK;
 }

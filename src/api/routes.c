@@ -28,8 +28,13 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* end-to-end encrypted notes: published keys */
+#include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* currencies: rates, conversions */
+#include "api/conversions.h"
+#include "api/fx.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -116,8 +121,28 @@ const struct route api_routes[] = {
     {HTTP_GET, "/v1/admin/audit/verify", audit_admin_verify, "admin.audit.verify",
      ROUTE_OPERATOR, ROUTE_LIMIT_IP},
 
+    /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
+    {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/conversions", conversions_create, "conversions.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/fx/rates", fx_admin_rates_set, "admin.fx.rates.set",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/fx/position", fx_admin_position, "admin.fx.position", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
+
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
+
+    /* ---- end-to-end encrypted notes (notes.h): the caller's X25519 public key, and a payee's.
+     * PUT replaces the key, so a retry is harmless without an Idempotency-Key. ---- */
+    {HTTP_PUT, "/v1/me/encryption_key", notes_key_put, "me.encryption_key.put", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/encryption_key", notes_key_get, "me.encryption_key.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/encryption_key", notes_key_delete, "me.encryption_key.delete",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/users/{handle}/encryption_key", notes_user_key_get, "users.encryption_key",
+     ROUTE_AUTH, ROUTE_LIMIT_LOOKUP},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

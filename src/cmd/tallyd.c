@@ -21,6 +21,7 @@
 #include "api/audit.h"
 #include "api/authn.h"
 #include "api/events.h"
+#include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/operator.h"
 #include "api/readers.h"
@@ -56,6 +57,7 @@ struct tallyd {
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
+    struct fx_rates *fx;               /* reads fx.rates_file into the store (SIGHUP: now) */
     struct audit_checkpointer *audit_checkpointer; /* signs the audit chain's head */
     struct store *events_reader;       /* the event hub's own read-only handle */
     struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
@@ -315,6 +317,9 @@ static int tallyd_start(struct tallyd *t)
     if ((err = tallyd_events_start(t)) != TL_OK) {
         return tallyd_fail("cannot start the event hub", err);
     }
+    if ((err = fx_rates_start(&t->app, &t->fx)) != TL_OK) {
+        return tallyd_fail("cannot start the exchange rates service", err);
+    }
     struct server_config server_config = tallyd_server_config(c);
     if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
         fprintf(stderr, "tallyd: %s\n", error);
@@ -330,6 +335,7 @@ static void tallyd_stop(struct tallyd *t)
     events_hub_stop(t->events); /* after the server: it ends the streams while draining */
     store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
+    fx_rates_stop(t->fx);
     audit_checkpointer_stop(t->audit_checkpointer); /* signs the final head */
     if (t->app_ready) {
         api_app_fini(&t->app);
@@ -360,11 +366,17 @@ static int tallyd_serve(struct tallyd *t)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* not a stop: reads the exchange rates file again */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int rc = tallyd_start(t);
     if (rc == 0) {
         sigwait(&stop_signals, &signal_number);
+        while (signal_number == SIGHUP) {
+            LOG(LOG_INFO, "sighup", LOG_STR("action", "fx_rates_reload"));
+            fx_rates_reload(t->fx);
+            sigwait(&stop_signals, &signal_number);
+        }
         const char *name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
         LOG(LOG_INFO, "stopping", LOG_STR("signal", name));
     }

@@ -564,6 +564,36 @@ enum tl_err store_webauthn_challenge_consume(struct store *store,
                                              const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                              uint64_t now_ns, struct id128 *out_user_id);
 
+/* ---- Exchange rates (schema v5, api/fx.h) ---- */
+
+/* Pairs the store keeps at most (a listing asks for this many). */
+#define STORE_FX_RATES_MAX 256u
+
+enum store_fx_source {
+    STORE_FX_SOURCE_FILE = 1,     /* the rates file (fx.rates_file) */
+    STORE_FX_SOURCE_OPERATOR = 2, /* POST /v1/admin/fx/rates */
+};
+
+/* One major unit of base buys rate_num/rate_den major units of quote (core/fx.h). */
+struct store_fx_rate {
+    uint16_t base;  /* ISO 4217 number, 1..999 */
+    uint16_t quote; /* ISO 4217 number, 1..999, not base */
+    int64_t rate_num;
+    int64_t rate_den;
+    uint64_t updated_ns; /* when it was set: the newer rate of a pair wins */
+    uint8_t source;      /* enum store_fx_source */
+};
+
+/* Inserts the pair's rate, or replaces the stored one when rate->updated_ns is newer.
+ * *applied says whether the row now holds this rate. */
+enum tl_err store_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                              bool *applied);
+enum tl_err store_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                              struct store_fx_rate *out, bool *found);
+/* Every pair, by base then quote, at most max (TL_ERR_LIMIT when there are more). */
+enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                uint32_t *out_count);
+
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 
 /*
@@ -587,5 +617,76 @@ enum tl_err store_record_idempotency(const struct store_idempotency *row, void *
  */
 #define STORE_RECORD_AUDIT_BYTES (sizeof(struct store_audit))
 void store_record_audit(const struct store_audit *entry, void *buf, struct store_record *out);
+
+/* ---- End-to-end encrypted notes and session last-seen (schema v5; app_notes.c) ---- */
+
+/*
+ * A user's X25519 public key (32 raw bytes), published so that payers can seal notes to it.
+ * The server never sees a secret key: it stores and serves public keys and sealed boxes.
+ */
+#define STORE_ENCRYPTION_KEY_BYTES 32
+/* A sealed box (libsodium crypto_box_seal) is its plaintext plus 48 bytes (an ephemeral public
+ * key and a MAC); a note's plaintext is 1..1120 bytes (280 code points of UTF-8). */
+#define STORE_SEALED_NOTE_OVERHEAD_BYTES 48
+#define STORE_SEALED_NOTE_PLAIN_BYTES_MAX 1120
+#define STORE_SEALED_NOTE_BYTES_MIN (STORE_SEALED_NOTE_OVERHEAD_BYTES + 1)
+#define STORE_SEALED_NOTE_BYTES_MAX                                                                \
+    (STORE_SEALED_NOTE_OVERHEAD_BYTES + STORE_SEALED_NOTE_PLAIN_BYTES_MAX)
+
+struct store_encryption_key {
+    struct id128 user_id;
+    uint8_t public_key[STORE_ENCRYPTION_KEY_BYTES];
+    uint64_t created_ns; /* when the user first published a key */
+    uint64_t updated_ns; /* when this key replaced the previous one (= created_ns at first) */
+};
+
+/* Publishes key->public_key for key->user_id at key->updated_ns, replacing the user's key
+ * (created_ns is kept from the first key). *out is the row as stored. */
+enum tl_err store_encryption_key_put(struct store *store, const struct store_encryption_key *key,
+                                     struct store_encryption_key *out);
+enum tl_err store_encryption_key_get(struct store *store, struct id128 user_id,
+                                     struct store_encryption_key *out, bool *found);
+/* TL_ERR_NOT_FOUND when the user has no key. */
+enum tl_err store_encryption_key_delete(struct store *store, struct id128 user_id);
+
+/* The sealed note of a payment: a copy for the recipient and one for the sender, each
+ * STORE_SEALED_NOTE_BYTES_MIN..MAX raw bytes. */
+struct store_payment_note {
+    struct id128 payment_id;
+    uint32_t recipient_bytes;
+    uint32_t sender_bytes;
+    uint8_t recipient_box[STORE_SEALED_NOTE_BYTES_MAX];
+    uint8_t sender_box[STORE_SEALED_NOTE_BYTES_MAX];
+};
+
+/* The notes of payments ids[0..count) (count 1..TL_PAGE_LIMIT_MAX): found[i] says whether
+ * out[i] was filled (a payment without a sealed note has none). */
+enum tl_err store_payment_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                    struct store_payment_note *out, bool *found);
+
+/*
+ * Serializes a payment's sealed note into a batch record (kind STORE_RECORD_PAYMENT_NOTE),
+ * inserted when the batch commits, with the payment row the same command attaches. buf must
+ * hold STORE_RECORD_PAYMENT_NOTE_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_PAYMENT_NOTE_BYTES (sizeof(struct store_payment_note))
+void store_record_payment_note(const struct store_payment_note *note, void *buf,
+                               struct store_record *out);
+
+/* Records that the session with this token hash authenticated a request at now_ns, unless its
+ * last_seen_ns is already within interval_ns of now_ns (one conditional UPDATE, so several
+ * nodes write a session at most once per interval between them). A missing session is TL_OK. */
+enum tl_err store_session_touch(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                uint64_t now_ns, uint64_t interval_ns);
+
+struct store_session_seen {
+    struct id128 id;
+    uint64_t last_seen_ns; /* 0: not seen since it was made */
+};
+/* last_seen_ns of the user's live sessions (as store_sessions_list selects them), at most max
+ * (1..STORE_SESSIONS_LIST_MAX), in no particular order. */
+enum tl_err store_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                struct store_session_seen *out, uint32_t max,
+                                uint32_t *out_count);
 
 #endif

@@ -159,6 +159,16 @@ struct store_app_ops {
                                               const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                               uint64_t now_ns, struct id128 *out_user_id);
 
+    /* Exchange rates (schema v5): the functions of the same names in app.h, arguments
+     * checked (currencies 1..999 and different, a positive rate; max of fx_rates_list
+     * 1..STORE_FX_RATES_MAX). */
+    enum tl_err (*fx_rate_put)(struct store *store, const struct store_fx_rate *rate,
+                               bool *applied);
+    enum tl_err (*fx_rate_get)(struct store *store, uint16_t base, uint16_t quote,
+                               struct store_fx_rate *out, bool *found);
+    enum tl_err (*fx_rates_list)(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                 uint32_t *out_count);
+
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
      * idempotency row whose scope and key exist is skipped. An idempotency row with a
@@ -166,6 +176,22 @@ struct store_app_ops {
      * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
 
+    /* Notes and session last-seen (schema v5): the functions of the same names in app.h,
+     * arguments checked (notes_get: count 1..TL_PAGE_LIMIT_MAX). Implemented in
+     * sqlite_notes.c and postgres_notes.c. record_write also takes STORE_RECORD_PAYMENT_NOTE
+     * (a payment id that has a note fails the batch). */
+    enum tl_err (*encryption_key_put)(struct store *store, const struct store_encryption_key *key,
+                                      struct store_encryption_key *out);
+    enum tl_err (*encryption_key_get)(struct store *store, struct id128 user_id,
+                                      struct store_encryption_key *out, bool *found);
+    enum tl_err (*encryption_key_delete)(struct store *store, struct id128 user_id);
+    enum tl_err (*payment_notes_get)(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+    enum tl_err (*session_touch)(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                 uint64_t now_ns, uint64_t interval_ns);
+    enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                 struct store_session_seen *out, uint32_t max,
+                                 uint32_t *out_count);
     /* The audit log (schema v5), continued: limit checked (1..STORE_AUDIT_SCAN_MAX). */
     enum tl_err (*audit_scan)(struct store *store, uint64_t after_seq, uint32_t limit,
                               struct store_audit *out, uint32_t *out_count);
@@ -191,6 +217,9 @@ void store_record_payment_decode(const struct store_record *record, struct store
 /* out->body points into record->data (not NUL-terminated; body_bytes long). */
 void store_record_idempotency_decode(const struct store_record *record,
                                      struct store_idempotency *out);
+/* app_notes.c: a STORE_RECORD_PAYMENT_NOTE record (store_record_payment_note). */
+void store_record_payment_note_decode(const struct store_record *record,
+                                      struct store_payment_note *out);
 void store_record_audit_decode(const struct store_record *record, struct store_audit *out);
 
 #endif

@@ -599,6 +599,37 @@ static enum tl_err fault_request_close(struct store *store, struct id128 id, str
                                              stale_before_ns, closed);
 }
 
+/* Exchange rates (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                     bool *applied)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_put(f->inner, rate, applied);
+}
+
+static enum tl_err fault_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                     struct store_fx_rate *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_get(f->inner, base, quote, out, found);
+}
+
+static enum tl_err fault_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                       uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rates_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rates_list(f->inner, out, max, out_count);
+}
+
 /* Not counted: it runs inside the records_write phase, which counted already (the inner
  * backend's records_write calls its own record_write, so this one is for completeness). */
 static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
@@ -896,6 +927,70 @@ static enum tl_err fault_webauthn_challenge_consume(struct store *store,
                                                           out_user_id);
 }
 
+/* Notes and session last-seen (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_encryption_key_put(struct store *store,
+                                            const struct store_encryption_key *key,
+                                            struct store_encryption_key *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_put(f->inner, key, out);
+}
+
+static enum tl_err fault_encryption_key_get(struct store *store, struct id128 user_id,
+                                            struct store_encryption_key *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_get(f->inner, user_id, out, found);
+}
+
+static enum tl_err fault_encryption_key_delete(struct store *store, struct id128 user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_delete")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_delete(f->inner, user_id);
+}
+
+static enum tl_err fault_payment_notes_get(struct store *store, const struct id128 *ids,
+                                           uint32_t count, struct store_payment_note *out,
+                                           bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "payment_notes_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->payment_notes_get(f->inner, ids, count, out, found);
+}
+
+static enum tl_err fault_session_touch(struct store *store,
+                                       const uint8_t token_hash[STORE_HASH_BYTES], uint64_t now_ns,
+                                       uint64_t interval_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_touch")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_touch(f->inner, token_hash, now_ns, interval_ns);
+}
+
+static enum tl_err fault_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                       struct store_session_seen *out, uint32_t max,
+                                       uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "sessions_seen")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->sessions_seen(f->inner, user_id, now_ns, out, max, out_count);
+}
+
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
     .user_delete = fault_user_delete,
@@ -950,7 +1045,16 @@ static const struct store_app_ops fault_app_ops = {
     .passkey_use = fault_passkey_use,
     .webauthn_challenge_create = fault_webauthn_challenge_create,
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
+    .fx_rate_put = fault_fx_rate_put,
+    .fx_rate_get = fault_fx_rate_get,
+    .fx_rates_list = fault_fx_rates_list,
     .record_write = fault_record_write,
+    .encryption_key_put = fault_encryption_key_put,
+    .encryption_key_get = fault_encryption_key_get,
+    .encryption_key_delete = fault_encryption_key_delete,
+    .payment_notes_get = fault_payment_notes_get,
+    .session_touch = fault_session_touch,
+    .sessions_seen = fault_sessions_seen,
     .audit_scan = fault_audit_scan,
     .audit_head = fault_audit_head,
     .audit_checkpoint_put = fault_audit_checkpoint_put,

@@ -168,6 +168,18 @@ enum request_column {
     RCOL_COUNT
 };
 
+/* Exchange rates (migration 005). */
+#define FX_RATE_COLUMNS "base, quote, rate_num, rate_den, updated_ns, source"
+enum fx_rate_column {
+    FXCOL_BASE,
+    FXCOL_QUOTE,
+    FXCOL_RATE_NUM,
+    FXCOL_RATE_DEN,
+    FXCOL_UPDATED_NS,
+    FXCOL_SOURCE,
+    FXCOL_COUNT
+};
+
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
     X(ASTMT_QUOTE_INSERT,                                                                          \
@@ -344,7 +356,18 @@ enum request_column {
     X(ASTMT_OUTBOX_APPEND,                                                                     \
       "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")) "                       \
       "INSERT INTO outbox (key, topic, data, created) "                                        \
-      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")
+      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")               \
+    /* Exchange rates (migration 005): a newer rate of a pair replaces an older one. */       \
+    X(ASTMT_FX_RATE_PUT,                                                                       \
+      "INSERT INTO fx_rates (" FX_RATE_COLUMNS ") VALUES ($1::integer, $2::integer, "          \
+      "$3::bigint, $4::bigint, $5::bigint, $6::integer) ON CONFLICT (base, quote) DO UPDATE "  \
+      "SET rate_num = EXCLUDED.rate_num, rate_den = EXCLUDED.rate_den, updated_ns = "          \
+      "EXCLUDED.updated_ns, source = EXCLUDED.source WHERE fx_rates.updated_ns < "             \
+      "EXCLUDED.updated_ns")                                                                   \
+    X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = $1::integer "  \
+                         "AND quote = $2::integer")                                            \
+    X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "    \
+                           "LIMIT $1::bigint")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -1975,6 +1998,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 {
     uint32_t payments = 0;
     uint32_t idempotency = 0;
+    uint32_t notes = 0;
     size_t body_bytes = 0;
     enum tl_err err = TL_OK;
 
@@ -1984,10 +2008,15 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
         } else if (records[i].kind == STORE_RECORD_IDEMPOTENCY) {
             idempotency++;
             body_bytes += records[i].data_bytes;
+        } else if (records[i].kind == STORE_RECORD_PAYMENT_NOTE) {
+            notes++;
         }
     }
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
+    }
+    if (err == TL_OK && notes > 0) {
+        err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
     }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
@@ -2000,7 +2029,8 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
-    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
+    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
+              record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
 }
 
@@ -2194,6 +2224,95 @@ static enum tl_err pg_app_webauthn_challenge_consume(struct store *store,
     return err;
 }
 
+/* ---- Exchange rates (migration 005) ---- */
+
+static bool row_fx_rate(const PGresult *res, int row, void *item)
+{
+    struct store_fx_rate r;
+    int32_t base, quote, source;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == FXCOL_COUNT);
+    memset(&r, 0, sizeof(r));
+    ok = pg_col_int_range(res, row, FXCOL_BASE, 1, 999, &base);
+    ok = ok && pg_col_int_range(res, row, FXCOL_QUOTE, 1, 999, &quote) && quote != base;
+    ok = ok && col_positive(res, row, FXCOL_RATE_NUM, &r.rate_num);
+    ok = ok && col_positive(res, row, FXCOL_RATE_DEN, &r.rate_den);
+    ok = ok && col_time(res, row, FXCOL_UPDATED_NS, &r.updated_ns);
+    ok = ok && pg_col_int_range(res, row, FXCOL_SOURCE, STORE_FX_SOURCE_FILE,
+                                STORE_FX_SOURCE_OPERATOR, &source);
+    if (!ok) {
+        return false;
+    }
+    r.base = (uint16_t)base;
+    r.quote = (uint16_t)quote;
+    r.source = (uint8_t)source;
+    *(struct store_fx_rate *)item = r;
+    return true;
+}
+
+static enum tl_err pg_app_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                      bool *applied)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_i32(&p, rate->base);
+    pg_param_i32(&p, rate->quote);
+    pg_param_i64(&p, rate->rate_num);
+    pg_param_i64(&p, rate->rate_den);
+    pg_param_u64_clamped(&p, rate->updated_ns);
+    pg_param_i32(&p, rate->source);
+    enum tl_err err = app_run(store, ASTMT_FX_RATE_PUT, &p, &res);
+    if (err == TL_OK) {
+        *applied = strcmp(PQcmdTuples(res), "1") == 0;
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                      struct store_fx_rate *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_i32(&p, base);
+    pg_param_i32(&p, quote);
+    return app_lookup(store, ASTMT_FX_RATE_GET, &p, row_fx_rate, out, found);
+}
+
+static enum tl_err pg_app_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                        uint32_t max, uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_i64(&p, (int64_t)max + 1);
+    enum tl_err err = app_run(store, ASTMT_FX_RATES_LIST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint32_t)rows > max + 1) {
+        err = store_postgres_corrupt("fx_rates_list");
+    } else if ((uint32_t)rows > max) {
+        err = TL_ERR_LIMIT;
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!row_fx_rate(res, i, &out[i])) {
+            err = store_postgres_corrupt("fx_rates_list");
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
 const struct store_app_ops store_postgres_app_ops = {
     .user_create = pg_app_user_create,
     .user_delete = pg_app_user_delete,
@@ -2248,7 +2367,17 @@ const struct store_app_ops store_postgres_app_ops = {
     .passkey_use = pg_app_passkey_use,
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
+    .fx_rate_put = pg_app_fx_rate_put,
+    .fx_rate_get = pg_app_fx_rate_get,
+    .fx_rates_list = pg_app_fx_rates_list,
     .record_write = pg_app_record_write,
+    /* schema v5 notes rows: postgres_notes.c */
+    .encryption_key_put = store_postgres_notes_key_put,
+    .encryption_key_get = store_postgres_notes_key_get,
+    .encryption_key_delete = store_postgres_notes_key_delete,
+    .payment_notes_get = store_postgres_notes_get,
+    .session_touch = store_postgres_notes_session_touch,
+    .sessions_seen = store_postgres_notes_sessions_seen,
     .audit_scan = store_postgres_audit_scan,
     .audit_head = store_postgres_audit_head,
     .audit_checkpoint_put = store_postgres_audit_checkpoint_put,

@@ -147,6 +147,15 @@ static const struct config_option config_options[] = {
             "passkeys: the web app's origin (scheme://host[:port]) ceremonies must come from"),
     OPT_STR("web", "dir", "--web-dir", web_dir, "web", NULL,
             "directory of static files served under /web/; empty serves none"),
+    OPT_STR("fx", "rates_file", "--fx-rates-file", fx_rates_file, "", NULL,
+            "exchange rates file, lines \"BASE QUOTE RATE\" (e.g. \"USD EUR 0.9213\"); read at "
+            "start, when it changes and on SIGHUP; empty: rates come only from the operator"),
+    OPT_U32("fx", "spread_bps", NULL, fx_spread_bps, 50, 0, 1000,
+            "what conversions keep: the customer rate is the rate times (1 - spread_bps/10000)"),
+    OPT_U32("fx", "rates_max_age_s", NULL, fx_rates_max_age_s, 86400, 1, 30u * 86400u,
+            "seconds a rate may be used after it was set; older rates refuse conversions"),
+    OPT_U32("fx", "rates_reload_s", NULL, fx_rates_reload_s, 5, 1, 3600,
+            "seconds between checks of the rates file for a change"),
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))

@@ -116,6 +116,11 @@ struct config {
     char webauthn_origin[CONFIG_WEBAUTHN_TEXT_BYTES]; /* scheme://host[:port], exact match */
     /* [web]: static files served under /web/ (api/static_files.h); "" serves none */
     char web_dir[TL_CONFIG_PATH_BYTES_MAX];
+    /* [fx]: exchange rates and conversions (api/fx.h, core/fx.h) */
+    char fx_rates_file[TL_CONFIG_PATH_BYTES_MAX]; /* "" = no file: rates come from the operator */
+    uint32_t fx_spread_bps;      /* 0..1000: customer rate = rate * (10000 - bps) / 10000 */
+    uint32_t fx_rates_max_age_s; /* a rate older than this refuses conversions */
+    uint32_t fx_rates_reload_s;  /* how often the rates file is checked for a change */
     /* [log] */
     char log_level[8]; /* debug, info, warn, error */
     /* [admin]: the operator's bearer token for /v1/admin/... routes (api/operator.h); "" = no

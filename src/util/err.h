@@ -63,7 +63,10 @@
     X(TL_ERR_INVALID_MFA_CODE, "invalid_mfa_code", 422, "Invalid one-time code")               \
     X(TL_ERR_MFA_ALREADY_ENABLED, "mfa_already_enabled", 409, "Two-factor already enabled")    \
     X(TL_ERR_MFA_NOT_ENABLED, "mfa_not_enabled", 409, "Two-factor not enabled")                \
-    X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")
+    X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")                      \
+    X(TL_ERR_CSRF_FAILED, "csrf_failed", 403, "CSRF check failed")                             \
+    X(TL_ERR_ENCRYPTION_KEY_MISSING, "encryption_key_missing", 422, "Encryption key missing")       \
+    X(TL_ERR_FX_RATE_UNAVAILABLE, "fx_rate_unavailable", 422, "Exchange rate unavailable")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,
