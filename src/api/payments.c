@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/accounts.h"
+#include "api/device_keys.h"
 #include "api/app.h"
 #include "api/audit.h"
 #include "api/conversions.h"
@@ -16,6 +17,7 @@
 #include "api/notes.h"
 #include "api/page.h"
 #include "api/quotes.h"
+#include "api/stepup.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/fees.h"
@@ -58,6 +60,7 @@ struct payments_exec {
     struct notes_sealed sealed;             /* an end-to-end encrypted note (notes.h) */
     struct conversions_legs fx; /* an fx quote's conversion legs, before the payment */
     uint32_t main_index;        /* the payment transfer's index in events */
+    struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -295,6 +298,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
         err = notes_sealed_attach(&x->sealed, x->row.id, batch);
     }
     if (err == TL_OK) {
+        err = stepup_money_attach(&x->device, x->row.id, batch);
+    }
+    if (err == TL_OK) {
         err = payments_attach_events(x, batch);
     }
     if (err == TL_OK) {
@@ -441,6 +447,11 @@ static enum tl_err payments_finish(struct http_request *req, struct http_respons
     if (err == TL_OK) {
         err = payments_resolve_fee(req, resp, x);
     }
+    if (err == TL_OK) {
+        /* Step-up rules and device signature (stepup.h): nothing moves before they pass. */
+        struct stepup_payment gate = {x->to.id, x->row.amount, x->row.currency};
+        err = stepup_money_gate(req, resp, &gate, &x->device);
+    }
     if (err != TL_OK) {
         return err;
     }
@@ -548,7 +559,7 @@ static bool payments_party(const struct store_payment *row, struct id128 user_id
  * (the sender's is private to the sender). */
 static enum tl_err payments_render(struct render *r, struct store *reader,
                                    const struct store_payment *row, struct id128 viewer,
-                                   const char *sealed_note)
+                                   const char *sealed_note, bool with_signature)
 {
     struct money_user from;
     struct money_user to;
@@ -564,6 +575,12 @@ static enum tl_err payments_render(struct render *r, struct store *reader,
     TL_ASSERT(payments_party(row, viewer));
     bool sender = id128_eq(row->from_user, viewer);
     payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL, sealed_note);
+    if (with_signature) {
+        err = device_keys_render_payment(r, reader, row->id);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
     movement_render_tail(r, row->created_ns,
                          sender ? row->sender_available_after : row->recipient_available_after);
     return TL_OK;
@@ -608,7 +625,8 @@ enum tl_err payments_get(struct http_request *req, struct http_response *resp)
     }
     struct render r;
     render_init(&r, &resp->body);
-    err = payments_render(&r, reader, &row, req->principal.user_id, notes_page_text(notes, 0));
+    err = payments_render(&r, reader, &row, req->principal.user_id, notes_page_text(notes, 0),
+                          true);
     notes_page_free(notes);
     if (err != TL_OK) {
         return err;
@@ -670,7 +688,7 @@ static enum tl_err payments_render_list(struct render *r, struct store *reader,
     render_key(r, "data");
     render_array_begin(r);
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        err = payments_render(r, reader, &rows[i], viewer, notes_page_text(notes, i));
+        err = payments_render(r, reader, &rows[i], viewer, notes_page_text(notes, i), false);
     }
     notes_page_free(notes);
     render_array_end(r);

@@ -35,6 +35,9 @@
 /* currencies: rates, conversions */
 #include "api/conversions.h"
 #include "api/fx.h"
+/* step-up authentication and device keys */
+#include "api/device_keys.h"
+#include "api/stepup.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -118,6 +121,16 @@ const struct route api_routes[] = {
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
+    /* ---- step-up for risky actions (stepup.h) and device keys (device_keys.h). The completion
+     * is not ROUTE_IDEMPOTENT: a challenge is single use. ---- */
+    {HTTP_POST, "/v1/step_up/{id}/complete", stepup_complete, "step_up.complete", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/device_keys", device_keys_list, "me.device_keys.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/device_keys", device_keys_create, "me.device_keys.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/device_keys/{id}", device_keys_revoke, "me.device_keys.revoke",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
     {HTTP_GET, "/v1/admin/audit/verify", audit_admin_verify, "admin.audit.verify",
      ROUTE_OPERATOR, ROUTE_LIMIT_IP},
 

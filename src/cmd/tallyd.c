@@ -27,6 +27,7 @@
 #include "api/readers.h"
 #include "api/server.h"
 #include "api/sessions.h"
+#include "api/stepup.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "auth/token.h"
@@ -398,6 +399,10 @@ int main(int argc, char **argv)
     if (t.config.help) {
         config_help_print(stdout, "tallyd");
         return 0;
+    }
+    if (stepup_config_check(&t.config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 2;
     }
     int rc = tallyd_prepare(&t);
     if (rc != 0) {

@@ -16,6 +16,8 @@
 #include "store/app.h"
 #include "store/store.h"
 
+struct store_stepup_ops;
+
 /*
  * Every function returns TL_OK, TL_ERR_STORAGE (the database refused or failed; the cause is
  * logged) or TL_ERR_CORRUPT (a stored row fails an integrity check), plus TL_ERR_NOMEM where it
@@ -192,6 +194,8 @@ struct store_app_ops {
     enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
                                  struct store_session_seen *out, uint32_t max,
                                  uint32_t *out_count);
+    /* Step-up and device keys (schema v5): stepup_backend.h. */
+    const struct store_stepup_ops *stepup;
     /* The audit log (schema v5), continued: limit checked (1..STORE_AUDIT_SCAN_MAX). */
     enum tl_err (*audit_scan)(struct store *store, uint64_t after_seq, uint32_t limit,
                               struct store_audit *out, uint32_t *out_count);

@@ -2018,6 +2018,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (err == TL_OK && notes > 0) {
         err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
     }
+    if (err == TL_OK && payments > 0) {
+        err = store_postgres_stepup_records_send(store, records, count); /* schema v5 */
+    }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
     }
@@ -2029,6 +2032,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
               record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
@@ -2378,6 +2384,7 @@ const struct store_app_ops store_postgres_app_ops = {
     .payment_notes_get = store_postgres_notes_get,
     .session_touch = store_postgres_notes_session_touch,
     .sessions_seen = store_postgres_notes_sessions_seen,
+    .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
     .audit_scan = store_postgres_audit_scan,
     .audit_head = store_postgres_audit_head,
     .audit_checkpoint_put = store_postgres_audit_checkpoint_put,

@@ -1438,6 +1438,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
         store_record_payment_decode(record, &payment);
         return payment_insert(a, &payment);
     }
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     if (record->kind == STORE_RECORD_AUDIT) {
         return store_sqlite_audit_record_write(store, record);
     }
@@ -2524,6 +2527,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .payment_notes_get = store_sqlite_notes_get,
     .session_touch = store_sqlite_notes_session_touch,
     .sessions_seen = store_sqlite_notes_sessions_seen,
+    .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
     .audit_scan = store_sqlite_audit_scan,
     .audit_head = store_sqlite_audit_head,
     .audit_checkpoint_put = store_sqlite_audit_checkpoint_put,

@@ -156,6 +156,31 @@ static const struct config_option config_options[] = {
             "seconds a rate may be used after it was set; older rates refuse conversions"),
     OPT_U32("fx", "rates_reload_s", NULL, fx_rates_reload_s, 5, 1, 3600,
             "seconds between checks of the rates file for a change"),
+    OPT_STR("stepup", "amount_thresholds", NULL, stepup_amount_thresholds,
+            "USD:500.00,EUR:450.00,GBP:400.00,JPY:70000", NULL,
+            "step-up: payments above CUR:amount (major units, comma-separated) need a second "
+            "factor; empty: no amount rule"),
+    OPT_BOOL("stepup", "new_recipient", NULL, stepup_new_recipient, "true",
+             "step-up: the first payment to a recipient needs a second factor"),
+    OPT_U32("stepup", "new_device_s", NULL, stepup_new_device_s, 600, 0, 30u * 86400u,
+            "step-up: payments from a session younger than this that has not stepped up yet "
+            "need a second factor; 0: off"),
+    OPT_BOOL("stepup", "password_change", NULL, stepup_password_change, "true",
+             "step-up: changing the password needs a second factor"),
+    OPT_BOOL("stepup", "device_keys", NULL, stepup_device_keys, "true",
+             "step-up: registering or revoking a device key needs a second factor"),
+    OPT_BOOL("stepup", "contact_change", NULL, stepup_contact_change, "true",
+             "step-up: changing contact data needs a second factor"),
+    OPT_BOOL("stepup", "payout_destination", NULL, stepup_payout_destination, "true",
+             "step-up: adding or changing a payout destination needs a second factor"),
+    OPT_BOOL("stepup", "require_enrolment", NULL, stepup_require_enrolment, "false",
+             "step-up: refuse guarded actions (403 step_up_enrolment_required) to users "
+             "without a second factor instead of letting them through"),
+    OPT_U32("stepup", "ttl_s", NULL, stepup_ttl_s, 300, 30, 3600,
+            "step-up: seconds a challenge and then its completed step-up stay usable"),
+    OPT_U32("device_keys", "window_s", NULL, device_keys_window_s, 300, 10, 3600,
+            "device keys: seconds a signed request's timestamp may differ from the server's "
+            "clock (signatures are remembered that long, so none is accepted twice)"),
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
