@@ -16,6 +16,8 @@
 #include "store/app.h"
 #include "store/store.h"
 
+struct store_plans_ops; /* plans_backend.h */
+
 /*
  * Every function returns TL_OK, TL_ERR_STORAGE (the database refused or failed; the cause is
  * logged) or TL_ERR_CORRUPT (a stored row fails an integrity check), plus TL_ERR_NOMEM where it
@@ -162,6 +164,9 @@ struct store_app_ops {
      * claim_owner deletes that claim and fails (TL_ERR_STORAGE, logged) when the owner no
      * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
+
+    /* Escrows and scheduled payments (schema v5): plans.h, plans_backend.h. */
+    const struct store_plans_ops *plans;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -2333,4 +2334,5 @@ const struct store_app_ops store_postgres_app_ops = {
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
     .record_write = pg_app_record_write,
+    .plans = &store_postgres_plans_ops, /* postgres_plans.c */
 };

@@ -44,6 +44,10 @@ extern const uint32_t store_postgres_app_stmt_count;
 
 extern const struct store_app_ops store_postgres_app_ops;
 
+/* postgres_plans.c: the statements of escrows and scheduled payments (plans.h). */
+extern const struct pg_stmt store_postgres_plans_stmts[];
+extern const uint32_t store_postgres_plans_stmt_count;
+
 /* ---- Parameters: binary unless text, borrowed until the statement is sent ---- */
 
 #define PG_PARAMS_MAX 24

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -2481,4 +2482,5 @@ const struct store_app_ops store_sqlite_app_ops = {
     .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
     .record_write = sqlite_app_record_write,
+    .plans = &store_sqlite_plans_ops, /* sqlite_plans.c */
 };
