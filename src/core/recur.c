@@ -172,3 +172,56 @@ struct id128 recur_payment_id(struct id128 schedule_id, uint32_t index, uint64_t
     TL_ASSERT(!id128_is_zero(id));
     return id;
 }
+
+/* len digits at text as a number; false when one is not a digit. */
+static bool recur_digits(const char *text, size_t len, uint32_t *out)
+{
+    uint32_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        value = value * 10u + (uint32_t)(text[i] - '0');
+    }
+    *out = value;
+    return true;
+}
+
+enum tl_err recur_time_parse(const char *text, size_t len, uint64_t *out)
+{
+    uint32_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, fraction = 0;
+    size_t fraction_digits = 0;
+    if (len < 20 || len > 30 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+        text[13] != ':' || text[16] != ':' || text[len - 1] != 'Z') {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    if (!recur_digits(text, 4, &year) || !recur_digits(text + 5, 2, &month) ||
+        !recur_digits(text + 8, 2, &day) || !recur_digits(text + 11, 2, &hour) ||
+        !recur_digits(text + 14, 2, &minute) || !recur_digits(text + 17, 2, &second)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    if (len > 20) {
+        fraction_digits = len - 21;
+        if (text[19] != '.' || fraction_digits < 1 || fraction_digits > 9 ||
+            !recur_digits(text + 20, fraction_digits, &fraction)) {
+            return TL_ERR_INVALID_REQUEST;
+        }
+        for (size_t i = fraction_digits; i < 9; i++) {
+            fraction *= 10u;
+        }
+    }
+    if (year < RECUR_YEAR_MIN || year > RECUR_YEAR_MAX || month < 1 || month > 12 || day < 1 ||
+        day > recur_month_days((int32_t)year, month) || hour > 23 || minute > 59 ||
+        second > 59) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    uint64_t days = (uint64_t)recur_days((int32_t)year, month, day);
+    uint64_t seconds_of_day = (uint64_t)hour * 3600u + (uint64_t)minute * 60u + second;
+    uint64_t base = 0;
+    if (recur_add(seconds_of_day * NS_PER_S + fraction, days, NS_PER_DAY, &base) != TL_OK ||
+        base == 0) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    *out = base;
+    return TL_OK;
+}

@@ -24,6 +24,7 @@
 #define TL_CORE_RECUR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -58,6 +59,13 @@ void recur_civil(int64_t days, int32_t *year, uint32_t *month, uint32_t *day);
 int64_t recur_days(int32_t year, uint32_t month, uint32_t day);
 /* Days in a month (month 1..12) of a year of the Gregorian calendar. */
 uint32_t recur_month_days(int32_t year, uint32_t month);
+
+/*
+ * Parses an RFC 3339 UTC time as the API writes them: "YYYY-MM-DDTHH:MM:SS" then optionally "."
+ * and 1..9 digits, then "Z" (upper case; no other offset). Years 1970..2262, within int64 ns.
+ * TL_ERR_INVALID_REQUEST for anything else. *out only on TL_OK.
+ */
+enum tl_err recur_time_parse(const char *text, size_t len, uint64_t *out);
 
 /*
  * The id of the payment occurrence index of a schedule makes: a UUIDv7 whose time is due_ns's

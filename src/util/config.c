@@ -141,6 +141,14 @@ static const struct config_option config_options[] = {
             "passkeys: the web app's origin (scheme://host[:port]) ceremonies must come from"),
     OPT_STR("web", "dir", "--web-dir", web_dir, "web", NULL,
             "directory of static files served under /web/; empty serves none"),
+    OPT_U32("schedules", "tick_ms", NULL, schedules_tick_ms, 1000, 10, 60000,
+            "milliseconds between the scheduler's looks for due escrows and scheduled payments"),
+    OPT_U32("schedules", "grace_s", NULL, schedules_grace_s, 86400, 0, 31u * 86400u,
+            "a scheduled payment run later than this after its time is skipped as missed"),
+    OPT_U32("schedules", "stale_s", NULL, schedules_stale_s, 30, 1, 3600,
+            "seconds before an occurrence a scheduler claimed but did not finish runs again"),
+    OPT_BOOL("schedules", "test_intervals", NULL, schedules_test_intervals, "false",
+             "TEST ONLY: accept repeat \"every_seconds\" with interval_s on scheduled payments"),
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))

@@ -151,6 +151,45 @@ static void test_payment_id(void **state)
     assert_false(id128_eq(a, recur_payment_id(schedule, 0, due)));
 }
 
+static void test_time_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t ns; /* 0: refused */
+    } cases[] = {
+        {"2026-01-31T09:00:00Z", 1769850000000000000ull},
+        {"2026-01-31T09:00:00.5Z", 1769850000500000000ull},
+        {"2026-01-31T09:00:00.123456789Z", 1769850000123456789ull},
+        {"2028-02-29T00:00:00Z", 1835395200000000000ull},
+        {"1970-01-01T00:00:01Z", 1000000000ull},
+        {"1970-01-01T00:00:00Z", 0},        /* time 0 is not a time we store */
+        {"2027-02-29T00:00:00Z", 0},        /* not a leap year */
+        {"2026-01-31T09:00:00", 0},         /* no zone */
+        {"2026-01-31T09:00:00+00:00", 0},   /* only Z */
+        {"2026-01-31t09:00:00Z", 0},
+        {"2026-13-01T00:00:00Z", 0},
+        {"2026-01-31T24:00:00Z", 0},
+        {"2026-01-31T09:00:60Z", 0},
+        {"2026-01-31T09:00:00.Z", 0},
+        {"2026-01-31T09:00:00.1234567890Z", 0},
+        {"1969-12-31T23:59:59Z", 0},
+        {"2263-01-01T00:00:00Z", 0},
+        {"2262-12-31T00:00:00Z", 0},        /* past INT64_MAX ns */
+        {"+026-01-31T09:00:00Z", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t ns = 0;
+        enum tl_err err = recur_time_parse(cases[i].text, strlen(cases[i].text), &ns);
+        if (cases[i].ns == 0) {
+            assert_int_equal(err, TL_ERR_INVALID_REQUEST);
+        } else {
+            assert_int_equal(err, TL_OK);
+            assert_int_equal(ns, cases[i].ns);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_civil_walk),
         cmocka_unit_test(test_next_and_end),
         cmocka_unit_test(test_payment_id),
+        cmocka_unit_test(test_time_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
