@@ -265,6 +265,8 @@ static enum tl_err escrow_answer(struct escrow_exec *x, struct writer_batch *bat
     render_init(&r, &x->resp->body);
     escrow_render(&r, &x->row, &x->payer, &x->payee, x->result.timestamp);
     enum tl_err err = render_finish(&r);
+    x->resp->status = x->status;
+    x->resp->content_type = "application/json";
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, x->status, x->resp->body.data,
                                  x->resp->body.len);
