@@ -185,6 +185,7 @@ expect "partial release" 200 \
     '.status == "released" and .released_amount == 1000 and .refunded_amount == 2000
      and (.payment_id | startswith("pay_")) and (.released_at | type) == "string"'
 FIRST=$BODY
+sample Escrow
 PAY1=$(jqb .payment_id)
 check_eq "payer got the rest back" 99000 "$(avail "$A")"
 check_eq "payee got the released part" 1000 "$(avail "$B")"
@@ -272,6 +273,7 @@ E7=$ESC
 BEFORE=$(avail "$A")
 if wait_status "$A" "$E7" expired 10; then pass; else fail "escrow did not expire: $BODY"; fi
 expect "expired escrow" 200 '.refunded_amount == 900 and .released_amount == 0'
+sample Escrow
 TOKEN=$A api POST "/v1/escrows/$E7/release" '{}'
 expect_problem "release after expiry" 409 escrow_expired
 for _ in $(seq 1 30); do [ "$(avail "$A")" = $((BEFORE + 900)) ] && break; sleep 0.1; done
@@ -331,6 +333,7 @@ check_eq "as many releases as payments to the payee" "$released" \
 # -- Pagination over a user's escrows --
 TOKEN=$A api GET "/v1/escrows?limit=2"
 expect "first page" 200 '(.data | length) == 2 and .has_more == true'
+sample EscrowList
 CUR=$(jqb '.data[1].id')
 TOKEN=$A api GET "/v1/escrows?limit=2&starting_after=$CUR"
 expect "next page is older" 200 "(.data | length) == 2 and (.data[0].id < \"$CUR\")"
@@ -391,6 +394,17 @@ EOF
     escrow "$O" '{"to": "@oscar", "amount": 200, "currency": "USD"}'
     expect "escrows work on the migrated database" 201 '.status == "held"'
 fi
+
+echo "-- responses against docs/openapi.yaml schemas"
+python3 "$root/tests/api/check_schemas.py" "$root/docs/openapi.yaml" "$WORK/samples" \
+    >"$WORK/schemas.txt" 2>&1
+while read -r verdict rest; do
+    case $verdict in
+    ok) pass ;;
+    *) fail "schema: $rest" ;;
+    esac
+done <"$WORK/schemas.txt"
+check "schema check ran" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 10
 
 tl_summary
 [ "$FAILED" -eq 0 ]

@@ -3,8 +3,8 @@
 # (docs/api.md "Scheduled payments"), executed by tallyd's scheduler, against real tallyd
 # processes on loopback ports, each with a fresh data dir:
 #
-#   plain    default config: repeat "every_seconds" is refused (it is test-only)
-#   main     --sandbox, schedules.tick_ms 100, grace_s 5, stale_s 2, test_intervals on:
+#   sched_plain  default config: repeat "every_seconds" is refused (it is test-only)
+#   sched    --sandbox, schedules.tick_ms 100, grace_s 5, stale_s 2, test_intervals on:
 #            validation, visibility (404 for others), a one-off payment at its time, a
 #            recurring schedule with a 1 s test interval ending after 3 runs (exactly 3
 #            payments), start_at in the past within the grace (runs once at once) and beyond it
@@ -130,7 +130,7 @@ paid_with() {
 # ---------------------------------------------------------------------------------------------
 # plain: every_seconds is test-only
 
-tl_start plain --sandbox || { echo "0 passed, 1 failed"; exit 1; }
+tl_start sched_plain --sandbox || { echo "0 passed, 1 failed"; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 new_user pat && P=$TOK
 new_user quinn
@@ -142,7 +142,7 @@ tl_stop "$PID"
 # main
 
 export TALLY_SCHEDULES_GRACE_S=5 TALLY_SCHEDULES_STALE_S=2 TALLY_SCHEDULES_TEST_INTERVALS=true
-tl_start main --sandbox || { echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
+tl_start sched --sandbox || { echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 
 new_user alice && A=$TOK
@@ -256,6 +256,7 @@ expect "first page" 200 '(.data | length) == 2 and .has_more == true and (.data[
 CUR=$(jqb '.data[1].id')
 TOKEN=$A api GET "/v1/scheduled_payments?limit=100&starting_after=$CUR"
 expect "the rest" 200 '(.data | length) == 4 and .has_more == false'
+sample ScheduledPaymentList
 TOKEN=$C api GET "/v1/scheduled_payments"
 expect "another user lists nothing" 200 '(.data | length) == 0'
 
@@ -266,7 +267,7 @@ sched "$A" "{\"to\": \"@bob\", \"amount\": 44, \"currency\": \"USD\", \"note\": 
 S8=$SCH
 tl_kill "$PID" # S7 falls due while tallyd is down; S8 is at its first runs
 sleep 3
-tl_start main --sandbox || { fail "restart"; tl_summary; exit 1; }
+tl_start sched --sandbox || { fail "restart"; tl_summary; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 if wait_sched "$A" "$S7" '.occurrences[0].status == "succeeded"' 10; then
     pass
@@ -285,6 +286,17 @@ SUCC=$(jqb '[.occurrences[] | select(.status == "succeeded")] | length')
 check_eq "one payment per succeeded occurrence across the crash" "$SUCC" "$(paid_with around)"
 expect "every occurrence ran or was skipped once" 200 \
     '[.occurrences[].index] == [3, 2, 1, 0] and ([.occurrences[] | select(.status == "skipped" and .reason != "missed")] | length) == 0'
+
+echo "-- responses against docs/openapi.yaml schemas"
+python3 "$root/tests/api/check_schemas.py" "$root/docs/openapi.yaml" "$WORK/samples" \
+    >"$WORK/schemas.txt" 2>&1
+while read -r verdict rest; do
+    case $verdict in
+    ok) pass ;;
+    *) fail "schema: $rest" ;;
+    esac
+done <"$WORK/schemas.txt"
+check "schema check ran" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 8
 
 tl_summary
 [ "$FAILED" -eq 0 ]
