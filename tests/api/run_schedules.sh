@@ -4,7 +4,7 @@
 # processes on loopback ports, each with a fresh data dir:
 #
 #   sched_plain  default config: repeat "every_seconds" is refused (it is test-only)
-#   sched    --sandbox, schedules.tick_ms 100, grace_s 5, stale_s 2, test_intervals on:
+#   sched    --sandbox, schedules.tick_ms 100, grace_s 30, stale_s 2, test_intervals on:
 #            validation, visibility (404 for others), a one-off payment at its time, a
 #            recurring schedule with a 1 s test interval ending after 3 runs (exactly 3
 #            payments), start_at in the past within the grace (runs once at once) and beyond it
@@ -141,7 +141,7 @@ tl_stop "$PID"
 # ---------------------------------------------------------------------------------------------
 # main
 
-export TALLY_SCHEDULES_GRACE_S=5 TALLY_SCHEDULES_STALE_S=2 TALLY_SCHEDULES_TEST_INTERVALS=true
+export TALLY_SCHEDULES_GRACE_S=30 TALLY_SCHEDULES_STALE_S=2 TALLY_SCHEDULES_TEST_INTERVALS=true
 tl_start sched --sandbox || { echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 
@@ -220,7 +220,7 @@ else
 fi
 expect "the next run is a week later" 200 \
     '.status == "active" and ((.next_run_at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.start_at | sub("\\.[0-9]+Z$"; "Z") | fromdate)) == 604800'
-sched "$A" "{\"to\": \"@bob\", \"amount\": 20, \"currency\": \"USD\", \"note\": \"missed\", \"start_at\": \"$(iso_in -60)\", \"repeat\": \"monthly\"}"
+sched "$A" "{\"to\": \"@bob\", \"amount\": 20, \"currency\": \"USD\", \"note\": \"missed\", \"start_at\": \"$(iso_in -120)\", \"repeat\": \"monthly\"}"
 S4=$SCH
 if wait_sched "$A" "$S4" '(.occurrences | length) == 1 and .occurrences[0].status == "skipped"' 10; then
     pass
