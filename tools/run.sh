@@ -157,9 +157,16 @@ else
 fi
 
 url="https://localhost:$port"
+# The operator token of /v1/admin/... routes: made once, kept in the data directory (0600).
+admin_token="$data/admin.token"
+if [ ! -s "$admin_token" ]; then
+    (umask 077 && openssl rand -base64 32 | tr -d '=\n' | tr '/+' '_-' >"$admin_token")
+fi
+
 cat >&2 <<EOF
 
   Tally (sandbox) on $url
+  operator token (for /v1/admin/...): $admin_token
   certificate: $cert (self-signed; trust it with curl --cacert, or accept it in the browser)
   try:   curl --cacert $cert $url/healthz
   passkeys page: $url/web/passkeys.html (WebAuthn needs the name localhost, not 127.0.0.1)
@@ -184,4 +191,4 @@ echo >&2
 trap - EXIT
 cleanup_seed
 exec "$tallyd" --data-dir "$data" --sandbox --listen 127.0.0.1 --port "$port" \
-    --tls-cert "$cert" --tls-key "$key" --webauthn-origin "${TALLY_WEBAUTHN_ORIGIN:-$url}"
+    --tls-cert "$cert" --tls-key "$key" --admin-token-file "$admin_token" --webauthn-origin "${TALLY_WEBAUTHN_ORIGIN:-$url}"

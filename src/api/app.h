@@ -54,6 +54,9 @@ struct api_app {
     /* The event streams of GET /v1/events (events.h). Set by main; NULL: that route answers
      * 503. */
     struct events_hub *events;
+    /* The operator credential of ROUTE_OPERATOR routes (operator.h). Set by main; NULL or not
+     * enabled: those routes answer 404. */
+    const struct operator_auth *operator_auth;
     uint64_t (*clock_ns)(void); /* monotonic, for rate limits; NULL = clock_mono_ns */
     _Atomic bool draining;      /* set when shutdown starts: /readyz answers 503 */
     /* The writable handle for application rows, borrowed from main: set it after

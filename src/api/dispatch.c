@@ -6,6 +6,7 @@
 
 #include "api/idempotency.h"
 #include "api/metrics.h"
+#include "api/operator.h"
 #include "api/ratelimit.h"
 #include "api/readers.h"
 #include "util/assert.h"
@@ -71,9 +72,30 @@ static enum tl_err dispatch_limit_principal(struct api_app *app, struct http_req
     return dispatch_limit(app, limit, key, resp);
 }
 
+/* Operator routes: the operator token or nothing; without one configured they do not exist. */
+static enum tl_err dispatch_operator(struct api_app *app, struct http_request *req,
+                                     struct http_response *resp)
+{
+    if (app->operator_auth == NULL || !app->operator_auth->enabled) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such resource");
+    }
+    if (!operator_auth_check(app->operator_auth, http_request_header(req, "Authorization"))) {
+        /* RFC 6750: a 401 names the scheme the client should use. Cannot exceed limits. */
+        TL_ASSERT(http_response_header_set(resp, "WWW-Authenticate", "Bearer realm=\"tally-admin\"") ==
+                  TL_OK);
+        return http_fail(resp, TL_ERR_UNAUTHORIZED, NULL, "the operator token is required");
+    }
+    req->operator = true;
+    return TL_OK;
+}
+
 static enum tl_err dispatch_authenticate(struct api_app *app, struct http_request *req,
                                          struct http_response *resp)
 {
+    if ((req->route->flags & ROUTE_OPERATOR) != 0) {
+        TL_ASSERT((req->route->flags & ROUTE_AUTH) == 0);
+        return dispatch_operator(app, req, resp);
+    }
     if ((req->route->flags & ROUTE_AUTH) == 0) {
         return TL_OK;
     }
@@ -91,7 +113,11 @@ static enum tl_err dispatch_authenticate(struct api_app *app, struct http_reques
             TL_ASSERT(http_response_header_set(resp, "WWW-Authenticate", "Bearer realm=\"tally\"") ==
                       TL_OK);
         }
-        return http_fail(resp, err, NULL, "valid credentials are required");
+        return http_fail(resp, err, NULL,
+                         err == TL_ERR_CSRF_FAILED
+                             ? "a request signed in by the session cookie must send the tally_csrf "
+                               "cookie's value in X-CSRF-Token, from the web app's origin"
+                             : "valid credentials are required");
     }
     return TL_OK;
 }

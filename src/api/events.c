@@ -97,6 +97,8 @@ static enum tl_err events_attach_payment_side(struct writer_batch *batch,
     render_object_end(&r);
     render_key(&r, "balance_after");
     render_i64(&r, sent ? p->sender_available_after : p->recipient_available_after);
+    render_key(&r, "sealed_note");
+    render_str_or_null(&r, sent ? p->sealed_note_sender : p->sealed_note_recipient);
     enum tl_err err = events_attach(batch, &r, &out, EVENTS_TOPIC_PAYMENT_CREATED, user);
     buf_free(&out);
     return err;
@@ -339,6 +341,7 @@ struct hub_catchup {
     uint64_t serial;
     struct id128 user_id;
     uint64_t after_seq;
+    uint64_t upto_seq; /* the end of the seq range this query reads, <= the hub's cursor */
 };
 
 /* Under hub->mutex: the stream with serial, if it is still open. */
@@ -362,19 +365,19 @@ static void hub_catchup_apply(struct events_hub *hub, const struct hub_catchup *
     if (s == NULL || !s->catching_up || s->last_seq != c->after_seq) {
         return; /* closed meanwhile */
     }
-    bool complete = count < EVENTS_CATCHUP_ROWS_MAX;
+    TL_ASSERT(c->upto_seq <= hub->cursor); /* the cursor never goes back */
     for (uint32_t i = 0; i < count; i++) {
-        if (rows[i].seq > hub->cursor) {
-            complete = true; /* the rest comes live */
-            break;
-        }
         stream_push_row(s, &rows[i]);
     }
-    if (complete) {
-        s->catching_up = false;
-        if (s->last_seq < hub->cursor) {
-            s->last_seq = hub->cursor;
-        }
+    if (count == EVENTS_CATCHUP_ROWS_MAX) {
+        return; /* a full page: the range may hold more of this user's rows */
+    }
+    /* The whole range was read: the stream has seen every row of it. */
+    if (s->last_seq < c->upto_seq) {
+        s->last_seq = c->upto_seq;
+    }
+    if (s->last_seq >= hub->cursor) {
+        s->catching_up = false; /* the rest comes live */
     }
 }
 
@@ -388,9 +391,17 @@ static enum tl_err hub_catchup(struct events_hub *hub)
     for (struct events_stream *s = hub->streams;
          s != NULL && todo_count < EVENTS_CATCHUP_STREAMS_MAX; s = s->next) {
         if (s->catching_up) {
+            /* Bounded: the outbox has no index by user, so a query reads its whole range. */
+            uint64_t upto = hub->cursor;
+            if (s->last_seq < upto && upto - s->last_seq > EVENTS_CATCHUP_SCAN_SEQ) {
+                upto = s->last_seq + EVENTS_CATCHUP_SCAN_SEQ;
+            }
+            if (upto < s->last_seq) {
+                upto = s->last_seq; /* resumed past the cursor: an empty range */
+            }
             todo[todo_count++] =
                 (struct hub_catchup){.serial = s->serial, .user_id = s->user_id,
-                                     .after_seq = s->last_seq};
+                                     .after_seq = s->last_seq, .upto_seq = upto};
         }
     }
     TL_ASSERT(pthread_mutex_unlock(&hub->mutex) == 0);
@@ -400,8 +411,9 @@ static enum tl_err hub_catchup(struct events_hub *hub)
         if (rows == NULL) {
             return TL_ERR_NOMEM;
         }
-        enum tl_err err = store_outbox_list_key(hub->reader, todo[i].user_id, todo[i].after_seq,
-                                                EVENTS_CATCHUP_ROWS_MAX, rows, &count);
+        enum tl_err err =
+            store_outbox_list_key(hub->reader, todo[i].user_id, todo[i].after_seq,
+                                  todo[i].upto_seq, EVENTS_CATCHUP_ROWS_MAX, rows, &count);
         if (err == TL_OK) {
             TL_ASSERT(pthread_mutex_lock(&hub->mutex) == 0);
             hub_catchup_apply(hub, &todo[i], rows, count);

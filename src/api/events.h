@@ -5,7 +5,7 @@
  * Writer side: the money handlers' on_applied hooks attach one outbox row per user an event
  * is for (payment.created to the payer and to the payee, deposit.created), so an event
  * commits atomically with its money and exists exactly when the money moved. The row's key is
- * the id of the user it is for (the outbox_key index finds a user's rows) and its data is the
+ * the id of the user it is for and its data is the
  * JSON object the stream sends: {"type", "user_id", "created_at", "data": {...}}, with
  * pseudonymous ids, amounts, currency and the counterparty's handle, never an email, phone,
  * display name or note.
@@ -14,7 +14,9 @@
  * reader handle (one query for all streams: the outbox is in the shared database, so a payment
  * made through another node appears too) and hands each row to the streams of its user. A
  * stream's `id:` is the outbox seq; a client reconnecting with Last-Event-ID gets the rows
- * after it from the store first (catch-up by key), then live rows, in seq order, none twice.
+ * after it from the store first (catch-up: its user's rows of a bounded seq range per query,
+ * read and filtered, since the outbox has no index by user), then live rows, in seq order,
+ * none twice.
  * Between events a stream's connection is suspended (http_stream park/wake), so a stream holds
  * no worker thread; a comment line every heartbeat keeps proxies and the idle timeout from
  * closing it and finds clients that left. Streams are bounded per user and in all.
@@ -55,9 +57,13 @@ struct store;
 #define EVENTS_POLL_PAGES_MAX 8u
 /* Rows of one user read per catch-up query, and streams caught up per poll. */
 #define EVENTS_CATCHUP_ROWS_MAX 256u
+/* Outbox seq range one catch-up query reads (the outbox has no index by user: it reads and
+ * filters the range): a stream resuming far behind advances this much per poll at least. */
+#define EVENTS_CATCHUP_SCAN_SEQ 16384u
 #define EVENTS_CATCHUP_STREAMS_MAX 16u
-/* Largest event payload (JSON). */
-#define EVENTS_PAYLOAD_BYTES_MAX 1024u
+/* Largest event payload (JSON): room for a payment event with a sealed note (api/notes.h,
+ * up to 1,560 characters of base64). */
+#define EVENTS_PAYLOAD_BYTES_MAX 4096u
 
 static_assert(EVENTS_STREAMS_PER_USER_MAX <= EVENTS_STREAMS_MAX, "a user's streams fit");
 static_assert(EVENTS_CATCHUP_ROWS_MAX <= STORE_OUTBOX_LIST_MAX, "one catch-up query");
@@ -80,6 +86,10 @@ struct events_payment {
     uint64_t created_ns;
     int64_t sender_available_after;
     int64_t recipient_available_after;
+    /* The sealed note's copies in base64 (api/notes.h), each shown only to its party, or NULL
+     * for a payment without one. */
+    const char *sealed_note_sender;
+    const char *sealed_note_recipient;
 };
 
 /* Attaches payment.created for the payer and for the payee to batch. Errors are

@@ -81,6 +81,7 @@ struct http_request {
     uint32_t param_count;
     /* Filled by the authenticate phase. */
     struct http_principal principal;
+    bool operator; /* a ROUTE_OPERATOR route authenticated with the operator token */
     /* Idempotent routes: the validated Idempotency-Key header, or NULL when absent. */
     const char *idempotency_key;
     /* Services: store readers, writer, config. Never NULL inside a handler. */
@@ -150,6 +151,10 @@ void http_response_free(struct http_response *resp);
 /* Adds (or replaces) a header; name must be a literal. TL_ERR_LIMIT past
  * TL_HTTP_RESPONSE_HEADERS_MAX headers or TL_HTTP_HEADER_VALUE_BYTES_MAX bytes. */
 enum tl_err http_response_header_set(struct http_response *resp, const char *name,
+                                     const char *value);
+/* Adds a header even when one of that name is set already (Set-Cookie); errors as for
+ * http_response_header_set. */
+enum tl_err http_response_header_add(struct http_response *resp, const char *name,
                                      const char *value);
 /* The value of a header set on the response, or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);

@@ -157,6 +157,11 @@ bool idempotency_storable(int status)
 
 void idempotency_scope(const struct http_request *req, char out[STORE_IDEMPOTENCY_SCOPE_BYTES_MAX])
 {
+    if (req->operator) {
+        static_assert(sizeof("operator") <= STORE_IDEMPOTENCY_SCOPE_BYTES_MAX, "fits a scope");
+        memcpy(out, "operator", sizeof("operator"));
+        return;
+    }
     if (req->principal.authenticated) {
         char hex[ID128_HEX_BYTES];
         id128_to_hex(req->principal.user_id, hex);

@@ -11,6 +11,7 @@
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
+#include "api/notes.h"
 #include "api/page.h"
 #include "api/quotes.h"
 #include "api/wallets.h"
@@ -51,6 +52,7 @@ struct payments_exec {
      * ledger refuses it a second time: then the answer is this error (TL_OK: a fresh id). */
     enum tl_err exists_err;
     char quote_id[PAYMENTS_QUOTE_ID_BYTES]; /* "" when the body named no quote */
+    struct notes_sealed sealed;             /* an end-to-end encrypted note (notes.h) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -67,9 +69,11 @@ static void payments_render_party(struct render *r, struct id128 id, const struc
     render_object_end(r);
 }
 
-/* Everything up to "created_at"; the object stays open. */
+/* Everything up to "created_at"; the object stays open. sealed_note is the viewer's copy of
+ * the sealed note (notes.h) or NULL. */
 static void payments_render_head(struct render *r, const struct store_payment *row,
-                                 const struct money_user *from, const struct money_user *to)
+                                 const struct money_user *from, const struct money_user *to,
+                                 const char *sealed_note)
 {
     const struct money_currency *currency = money_currency_by_numeric(row->currency);
     TL_ASSERT(currency != NULL);
@@ -91,6 +95,8 @@ static void payments_render_head(struct render *r, const struct store_payment *r
     payments_render_party(r, row->to_user, to);
     render_key(r, "note");
     render_str_or_null(r, row->note);
+    render_key(r, "sealed_note");
+    render_str_or_null(r, sealed_note);
 }
 
 /* ---- POST /v1/payments: parse ---- */
@@ -101,6 +107,7 @@ static const struct json_field payments_fields[] = {
     JSON_STRING("currency", true, 64),
     JSON_STRING("note", false, STORE_NOTE_BYTES_MAX - 1),
     JSON_STRING("quote_id", false, PAYMENTS_QUOTE_ID_BYTES - 1),
+    JSON_OBJECT("sealed_note", false),
 };
 
 /* Reads the body into x->row (amount, currency, to_text, note) and *recipient. */
@@ -127,6 +134,9 @@ static enum tl_err payments_parse(const struct http_request *req, struct http_re
     }
     if (err == TL_OK && note != NULL && validate_note(note, note_len, &fault) != TL_OK) {
         err = http_fail(resp, TL_ERR_INVALID_REQUEST, "note", fault.detail);
+    }
+    if (err == TL_OK) {
+        err = notes_sealed_parse(body, note != NULL, resp, &x->sealed);
     }
     if (err == TL_OK) {
         TL_ASSERT(to_len < sizeof(x->row.to_text));
@@ -231,7 +241,8 @@ static void payments_head(struct payments_exec *x)
     /* One allocation for the whole answer; if it fails, the render reports it. */
     (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
     render_init(&x->answer.render, &x->resp->body);
-    payments_render_head(&x->answer.render, &x->row, &x->from, &x->to);
+    payments_render_head(&x->answer.render, &x->row, &x->from, &x->to,
+                         notes_sealed_text(&x->sealed, true));
     movement_answer_head_done(&x->answer, x->resp);
 }
 
@@ -250,6 +261,8 @@ static enum tl_err payments_attach_events(struct payments_exec *x, struct writer
         .created_ns = x->row.created_ns,
         .sender_available_after = x->row.sender_available_after,
         .recipient_available_after = x->row.recipient_available_after,
+        .sealed_note_sender = notes_sealed_text(&x->sealed, true),
+        .sealed_note_recipient = notes_sealed_text(&x->sealed, false),
     };
     return events_attach_payment(batch, &event);
 }
@@ -268,6 +281,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     x->row.recipient_available_after = ledger_balance_available(&main->credit_after);
     store_record_payment(&x->row, &x->record_buf, &record);
     enum tl_err err = writer_batch_attach(batch, &record);
+    if (err == TL_OK) {
+        err = notes_sealed_attach(&x->sealed, x->row.id, batch);
+    }
     if (err == TL_OK) {
         err = payments_attach_events(x, batch);
     }
@@ -435,6 +451,9 @@ enum tl_err payments_create(struct http_request *req, struct http_response *resp
     if (err == TL_OK) {
         err = payments_resolve_users(req, resp, reader, &x, &recipient);
     }
+    if (err == TL_OK) {
+        err = notes_sealed_check(reader, resp, &x.sealed, x.from.id, x.to.id);
+    }
     if (err != TL_OK) {
         return err;
     }
@@ -460,6 +479,7 @@ enum tl_err payments_create_order(struct http_request *req, struct http_response
     x.idem = idempotency_current();
     x.exists_err = order->exists_err;
     x.quote_id[0] = '\0';
+    x.sealed.present = false;
     x.currency = money_currency_by_numeric(order->currency);
     TL_ASSERT(x.currency != NULL);
     x.row.id = order->payment_id;
@@ -499,7 +519,8 @@ static bool payments_party(const struct store_payment *row, struct id128 user_id
 /* One stored payment as viewer sees it: balance_after is the viewer's own balance after it
  * (the sender's is private to the sender). */
 static enum tl_err payments_render(struct render *r, struct store *reader,
-                                   const struct store_payment *row, struct id128 viewer)
+                                   const struct store_payment *row, struct id128 viewer,
+                                   const char *sealed_note)
 {
     struct money_user from;
     struct money_user to;
@@ -514,7 +535,7 @@ static enum tl_err payments_render(struct render *r, struct store *reader,
     }
     TL_ASSERT(payments_party(row, viewer));
     bool sender = id128_eq(row->from_user, viewer);
-    payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL);
+    payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL, sealed_note);
     movement_render_tail(r, row->created_ns,
                          sender ? row->sender_available_after : row->recipient_available_after);
     return TL_OK;
@@ -552,9 +573,15 @@ enum tl_err payments_get(struct http_request *req, struct http_response *resp)
     if (!found || !payments_party(&row, req->principal.user_id)) {
         return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such payment");
     }
+    struct notes_page *notes = NULL;
+    err = notes_page_load(reader, &row, 1, req->principal.user_id, &notes);
+    if (err != TL_OK) {
+        return err;
+    }
     struct render r;
     render_init(&r, &resp->body);
-    err = payments_render(&r, reader, &row, req->principal.user_id);
+    err = payments_render(&r, reader, &row, req->principal.user_id, notes_page_text(notes, 0));
+    notes_page_free(notes);
     if (err != TL_OK) {
         return err;
     }
@@ -609,13 +636,15 @@ static enum tl_err payments_render_list(struct render *r, struct store *reader,
                                         const struct store_payment *rows, uint32_t count,
                                         bool has_more, struct id128 viewer)
 {
-    enum tl_err err = TL_OK;
+    struct notes_page *notes = NULL;
+    enum tl_err err = notes_page_load(reader, rows, count, viewer, &notes);
     render_object_begin(r);
     render_key(r, "data");
     render_array_begin(r);
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        err = payments_render(r, reader, &rows[i], viewer);
+        err = payments_render(r, reader, &rows[i], viewer, notes_page_text(notes, i));
     }
+    notes_page_free(notes);
     render_array_end(r);
     render_key(r, "has_more");
     render_bool(r, has_more);

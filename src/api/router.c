@@ -210,7 +210,11 @@ void router_table_check(const struct route *table, size_t route_count)
         TL_ASSERT(r->method != HTTP_HEAD); /* GET rows answer HEAD */
         TL_ASSERT(r->handler != NULL);
         TL_ASSERT((unsigned)r->limit < ROUTE_LIMIT_COUNT);
-        TL_ASSERT((r->flags & ~(ROUTE_AUTH | ROUTE_IDEMPOTENT)) == 0);
+        TL_ASSERT((r->flags & ~(ROUTE_AUTH | ROUTE_IDEMPOTENT | ROUTE_OPERATOR)) == 0);
+        /* An operator route is authenticated by the operator token, never by a session, and
+         * only under /v1/admin/. */
+        TL_ASSERT((r->flags & ROUTE_OPERATOR) == 0 || (r->flags & ROUTE_AUTH) == 0);
+        TL_ASSERT(((r->flags & ROUTE_OPERATOR) != 0) == (strncmp(r->pattern, "/v1/admin/", 10) == 0));
         TL_ASSERT((r->flags & ROUTE_IDEMPOTENT) == 0 || r->method == HTTP_POST);
         router_pattern_check(r->pattern);
         router_name_check(r->name);

@@ -25,6 +25,7 @@
 /* Route flags. */
 #define ROUTE_AUTH (1u << 0)       /* the authenticate phase must establish a principal */
 #define ROUTE_IDEMPOTENT (1u << 1) /* POST honouring an Idempotency-Key header */
+#define ROUTE_OPERATOR (1u << 2)   /* /v1/admin/...: the operator token, not a user (operator.h) */
 
 /* Which token bucket a request of this route draws from (see ratelimit.h). */
 enum route_limit {

@@ -31,6 +31,10 @@
 /* escrows and scheduled payments */
 #include "api/escrow.h"
 #include "api/schedules.h"
+/* end-to-end encrypted notes: published keys */
+#include "api/notes.h"
+/* operator routes (/v1/admin/...) */
+#include "api/operator.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -111,6 +115,10 @@ const struct route api_routes[] = {
      "sessions.passkey.options", 0, ROUTE_LIMIT_IP},
     {HTTP_POST, "/v1/sessions/passkey", passkeys_login, "sessions.passkey", 0, ROUTE_LIMIT_IP},
 
+    /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
+    {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
+
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
 
@@ -133,6 +141,16 @@ const struct route api_routes[] = {
      ROUTE_AUTH, ROUTE_LIMIT_USER},
     {HTTP_DELETE, "/v1/scheduled_payments/{id}", schedules_cancel, "scheduled_payments.cancel",
      ROUTE_AUTH, ROUTE_LIMIT_USER},
+    /* ---- end-to-end encrypted notes (notes.h): the caller's X25519 public key, and a payee's.
+     * PUT replaces the key, so a retry is harmless without an Idempotency-Key. ---- */
+    {HTTP_PUT, "/v1/me/encryption_key", notes_key_put, "me.encryption_key.put", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/encryption_key", notes_key_get, "me.encryption_key.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/encryption_key", notes_key_delete, "me.encryption_key.delete",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/users/{handle}/encryption_key", notes_user_key_get, "users.encryption_key",
+     ROUTE_AUTH, ROUTE_LIMIT_LOOKUP},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

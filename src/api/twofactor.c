@@ -38,6 +38,7 @@ static const struct json_field twofactor_login_fields[] = {
     JSON_STRING("challenge", true, MFA_CHALLENGE_LEN + 16),
     JSON_STRING("code", false, TWOFACTOR_CODE_BYTES_MAX),
     JSON_STRING("recovery_code", false, MFA_RECOVERY_CODE_INPUT_BYTES_MAX),
+    JSON_BOOL("cookie", false), /* a cookie session (sessions_issue) */
 };
 
 #define FIELDS(a) (a), (sizeof(a) / sizeof((a)[0]))

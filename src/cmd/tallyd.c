@@ -20,6 +20,7 @@
 #include "api/authn.h"
 #include "api/events.h"
 #include "api/idempotency.h"
+#include "api/operator.h"
 #include "api/readers.h"
 #include "api/scheduler.h"
 #include "api/server.h"
@@ -50,6 +51,7 @@ struct tallyd {
     struct password_ctx *passwords;
     struct throttle *throttle;
     struct authn *authn;
+    struct operator_auth operator_auth; /* enabled when admin.token_file is set */
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
@@ -122,6 +124,15 @@ static int tallyd_prepare(struct tallyd *t)
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
+    }
+    if (t->config.admin_token_file[0] != '\0') {
+        char token[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1];
+        if (config_admin_token_load(t->config.admin_token_file, token, error) != TL_OK) {
+            fprintf(stderr, "tallyd: admin.token_file: %s\n", error);
+            return 1;
+        }
+        operator_auth_init(&t->operator_auth, token);
+        explicit_bzero(token, sizeof(token));
     }
     if (t->config.store_path[0] != '\0') {
         snprintf(t->db_path, sizeof(t->db_path), "%s", t->config.store_path);
@@ -257,6 +268,7 @@ static int tallyd_start(struct tallyd *t)
     t->app.authn = t->authn;
     t->app.authenticate = authn_authenticate;
     t->app.authenticate_ctx = t->authn;
+    t->app.operator_auth = &t->operator_auth;
     if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
         return tallyd_fail("cannot start the idempotency pruner", err);
     }

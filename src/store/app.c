@@ -417,7 +417,7 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 /* ---- A key's outbox rows ---- */
 
 enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                  uint32_t limit, struct store_outbox_row *out,
+                                  uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
                                   uint32_t *out_count)
 {
     enum tl_err err;
@@ -428,11 +428,16 @@ enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_
     if (limit == 0 || limit > STORE_OUTBOX_LIST_MAX) {
         return TL_ERR_LIMIT;
     }
-    err = app_ops(store)->outbox_list_key(store, key, after_seq, limit, out, out_count);
+    if (upto_seq < after_seq) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    err = app_ops(store)->outbox_list_key(store, key, after_seq, upto_seq, limit, out, out_count);
     if (err == TL_OK) {
         TL_ASSERT(*out_count <= limit);
         for (uint32_t i = 0; i < *out_count; i++) {
             TL_ASSERT(id128_eq(out[i].key, key));
+            TL_ASSERT(out[i].seq > after_seq);
+            TL_ASSERT(out[i].seq <= upto_seq);
             TL_ASSERT(out[i].seq > (i == 0 ? after_seq : out[i - 1].seq));
         }
     }

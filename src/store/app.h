@@ -325,11 +325,14 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 
 /* ---- A key's outbox rows: the events of one user (api/events.c keys them by user id) ---- */
 
-/* Outbox rows whose key is key, in seq order after after_seq, at most limit (1..
- * STORE_OUTBOX_LIST_MAX, else TL_ERR_LIMIT). On TL_OK the caller frees the rows with
- * store_outbox_rows_free; on error nothing is allocated. TL_ERR_NOMEM. */
+/* Outbox rows whose key is key with after_seq < seq <= upto_seq, in seq order, at most limit
+ * (1..STORE_OUTBOX_LIST_MAX, else TL_ERR_LIMIT; upto_seq < after_seq is TL_ERR_INVALID_REQUEST).
+ * There is no index by key (migration 005 dropped it: a random-key index insert per event
+ * cost more than the event), so this reads every row of the seq range: callers bound the
+ * range. On TL_OK the caller frees the rows with store_outbox_rows_free; on error nothing is
+ * allocated. TL_ERR_NOMEM. */
 enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                  uint32_t limit, struct store_outbox_row *out,
+                                  uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
                                   uint32_t *out_count);
 /* Appends one outbox row outside a batch, for an event that moves no money (a session
  * revoked), in its own transaction and in seq order with the batches' rows. topic is
@@ -532,5 +535,76 @@ void store_record_payment(const struct store_payment *payment, void *buf,
  */
 enum tl_err store_record_idempotency(const struct store_idempotency *row, void *buf,
                                      uint32_t buf_bytes, struct store_record *out);
+
+/* ---- End-to-end encrypted notes and session last-seen (schema v5; app_notes.c) ---- */
+
+/*
+ * A user's X25519 public key (32 raw bytes), published so that payers can seal notes to it.
+ * The server never sees a secret key: it stores and serves public keys and sealed boxes.
+ */
+#define STORE_ENCRYPTION_KEY_BYTES 32
+/* A sealed box (libsodium crypto_box_seal) is its plaintext plus 48 bytes (an ephemeral public
+ * key and a MAC); a note's plaintext is 1..1120 bytes (280 code points of UTF-8). */
+#define STORE_SEALED_NOTE_OVERHEAD_BYTES 48
+#define STORE_SEALED_NOTE_PLAIN_BYTES_MAX 1120
+#define STORE_SEALED_NOTE_BYTES_MIN (STORE_SEALED_NOTE_OVERHEAD_BYTES + 1)
+#define STORE_SEALED_NOTE_BYTES_MAX                                                                \
+    (STORE_SEALED_NOTE_OVERHEAD_BYTES + STORE_SEALED_NOTE_PLAIN_BYTES_MAX)
+
+struct store_encryption_key {
+    struct id128 user_id;
+    uint8_t public_key[STORE_ENCRYPTION_KEY_BYTES];
+    uint64_t created_ns; /* when the user first published a key */
+    uint64_t updated_ns; /* when this key replaced the previous one (= created_ns at first) */
+};
+
+/* Publishes key->public_key for key->user_id at key->updated_ns, replacing the user's key
+ * (created_ns is kept from the first key). *out is the row as stored. */
+enum tl_err store_encryption_key_put(struct store *store, const struct store_encryption_key *key,
+                                     struct store_encryption_key *out);
+enum tl_err store_encryption_key_get(struct store *store, struct id128 user_id,
+                                     struct store_encryption_key *out, bool *found);
+/* TL_ERR_NOT_FOUND when the user has no key. */
+enum tl_err store_encryption_key_delete(struct store *store, struct id128 user_id);
+
+/* The sealed note of a payment: a copy for the recipient and one for the sender, each
+ * STORE_SEALED_NOTE_BYTES_MIN..MAX raw bytes. */
+struct store_payment_note {
+    struct id128 payment_id;
+    uint32_t recipient_bytes;
+    uint32_t sender_bytes;
+    uint8_t recipient_box[STORE_SEALED_NOTE_BYTES_MAX];
+    uint8_t sender_box[STORE_SEALED_NOTE_BYTES_MAX];
+};
+
+/* The notes of payments ids[0..count) (count 1..TL_PAGE_LIMIT_MAX): found[i] says whether
+ * out[i] was filled (a payment without a sealed note has none). */
+enum tl_err store_payment_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                    struct store_payment_note *out, bool *found);
+
+/*
+ * Serializes a payment's sealed note into a batch record (kind STORE_RECORD_PAYMENT_NOTE),
+ * inserted when the batch commits, with the payment row the same command attaches. buf must
+ * hold STORE_RECORD_PAYMENT_NOTE_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_PAYMENT_NOTE_BYTES (sizeof(struct store_payment_note))
+void store_record_payment_note(const struct store_payment_note *note, void *buf,
+                               struct store_record *out);
+
+/* Records that the session with this token hash authenticated a request at now_ns, unless its
+ * last_seen_ns is already within interval_ns of now_ns (one conditional UPDATE, so several
+ * nodes write a session at most once per interval between them). A missing session is TL_OK. */
+enum tl_err store_session_touch(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                uint64_t now_ns, uint64_t interval_ns);
+
+struct store_session_seen {
+    struct id128 id;
+    uint64_t last_seen_ns; /* 0: not seen since it was made */
+};
+/* last_seen_ns of the user's live sessions (as store_sessions_list selects them), at most max
+ * (1..STORE_SESSIONS_LIST_MAX), in no particular order. */
+enum tl_err store_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                struct store_session_seen *out, uint32_t max,
+                                uint32_t *out_count);
 
 #endif

@@ -80,10 +80,11 @@ struct store_app_ops {
     enum tl_err (*idempotency_claims_prune)(struct store *store, uint64_t now_ns,
                                             uint32_t *out_deleted);
 
-    /* limit is 1..STORE_OUTBOX_LIST_MAX. On error nothing stays allocated. */
+    /* limit is 1..STORE_OUTBOX_LIST_MAX, after_seq <= upto_seq. On error nothing stays
+     * allocated. */
     enum tl_err (*outbox_list_key)(struct store *store, struct id128 key, uint64_t after_seq,
-                                   uint32_t limit, struct store_outbox_row *out,
-                                   uint32_t *out_count);
+                                   uint64_t upto_seq, uint32_t limit,
+                                   struct store_outbox_row *out, uint32_t *out_count);
     enum tl_err (*outbox_seq_last)(struct store *store, uint64_t *out_seq);
     enum tl_err (*outbox_append)(struct store *store, struct id128 key, const char *topic,
                                  const void *data, uint32_t data_bytes, uint64_t *out_seq);
@@ -167,6 +168,22 @@ struct store_app_ops {
 
     /* Escrows and scheduled payments (schema v5): plans.h, plans_backend.h. */
     const struct store_plans_ops *plans;
+    /* Notes and session last-seen (schema v5): the functions of the same names in app.h,
+     * arguments checked (notes_get: count 1..TL_PAGE_LIMIT_MAX). Implemented in
+     * sqlite_notes.c and postgres_notes.c. record_write also takes STORE_RECORD_PAYMENT_NOTE
+     * (a payment id that has a note fails the batch). */
+    enum tl_err (*encryption_key_put)(struct store *store, const struct store_encryption_key *key,
+                                      struct store_encryption_key *out);
+    enum tl_err (*encryption_key_get)(struct store *store, struct id128 user_id,
+                                      struct store_encryption_key *out, bool *found);
+    enum tl_err (*encryption_key_delete)(struct store *store, struct id128 user_id);
+    enum tl_err (*payment_notes_get)(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+    enum tl_err (*session_touch)(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                 uint64_t now_ns, uint64_t interval_ns);
+    enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                 struct store_session_seen *out, uint32_t max,
+                                 uint32_t *out_count);
 };
 
 /*
@@ -178,5 +195,8 @@ void store_record_payment_decode(const struct store_record *record, struct store
 /* out->body points into record->data (not NUL-terminated; body_bytes long). */
 void store_record_idempotency_decode(const struct store_record *record,
                                      struct store_idempotency *out);
+/* app_notes.c: a STORE_RECORD_PAYMENT_NOTE record (store_record_payment_note). */
+void store_record_payment_note_decode(const struct store_record *record,
+                                      struct store_payment_note *out);
 
 #endif

@@ -486,14 +486,15 @@ static enum tl_err fault_idempotency_claims_prune(struct store *store, uint64_t 
 }
 
 static enum tl_err fault_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                         uint32_t limit, struct store_outbox_row *out,
-                                         uint32_t *out_count)
+                                         uint64_t upto_seq, uint32_t limit,
+                                         struct store_outbox_row *out, uint32_t *out_count)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "outbox_list_key")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, limit, out, out_count);
+    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, upto_seq, limit, out,
+                                                  out_count);
 }
 
 static enum tl_err fault_outbox_append(struct store *store, struct id128 key, const char *topic,
@@ -931,6 +932,69 @@ static const struct store_plans_ops fault_plans_ops = {
     .occurrence_reclaim = fault_occurrence_reclaim,
     .occurrences_list = fault_occurrences_list,
 };
+/* Notes and session last-seen (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_encryption_key_put(struct store *store,
+                                            const struct store_encryption_key *key,
+                                            struct store_encryption_key *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_put(f->inner, key, out);
+}
+
+static enum tl_err fault_encryption_key_get(struct store *store, struct id128 user_id,
+                                            struct store_encryption_key *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_get(f->inner, user_id, out, found);
+}
+
+static enum tl_err fault_encryption_key_delete(struct store *store, struct id128 user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_delete")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_delete(f->inner, user_id);
+}
+
+static enum tl_err fault_payment_notes_get(struct store *store, const struct id128 *ids,
+                                           uint32_t count, struct store_payment_note *out,
+                                           bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "payment_notes_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->payment_notes_get(f->inner, ids, count, out, found);
+}
+
+static enum tl_err fault_session_touch(struct store *store,
+                                       const uint8_t token_hash[STORE_HASH_BYTES], uint64_t now_ns,
+                                       uint64_t interval_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_touch")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_touch(f->inner, token_hash, now_ns, interval_ns);
+}
+
+static enum tl_err fault_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                       struct store_session_seen *out, uint32_t max,
+                                       uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "sessions_seen")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->sessions_seen(f->inner, user_id, now_ns, out, max, out_count);
+}
 
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
@@ -988,6 +1052,12 @@ static const struct store_app_ops fault_app_ops = {
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
     .record_write = fault_record_write,
     .plans = &fault_plans_ops,
+    .encryption_key_put = fault_encryption_key_put,
+    .encryption_key_get = fault_encryption_key_get,
+    .encryption_key_delete = fault_encryption_key_delete,
+    .payment_notes_get = fault_payment_notes_get,
+    .session_touch = fault_session_touch,
+    .sessions_seen = fault_sessions_seen,
 };
 
 const struct store_ops store_fault_ops = {

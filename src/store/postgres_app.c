@@ -342,9 +342,10 @@ enum request_column {
     X(ASTMT_CLAIMS_FENCE, "DELETE FROM idempotency_claims c USING unnest($1::text[], "             \
                           "$2::text[], $3::bytea[]) AS u(scope, key, owner) WHERE "                \
                           "c.scope = u.scope AND c.key = u.key AND c.owner = u.owner")             \
-    /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
-    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = $1::bytea "     \
-                             "AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint")                 \
+    /* A user's events in a seq range (a range of the primary key, no key index), newest seq. */  \
+    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE seq > $2::bigint "    \
+                             "AND seq <= $4::bigint AND key = $1::bytea ORDER BY seq "             \
+                             "LIMIT $3::bigint")                                                   \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")                \
     /* The batch lock first (the CTE's row feeds the insert), so the row's seq commits in     \
      * order with the batches' rows: the event hub's cursor never passes a later commit. */    \
@@ -1558,7 +1559,7 @@ static enum tl_err outbox_key_row(const PGresult *res, int row, struct store_out
 }
 
 static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
-                                          uint64_t after_seq, uint32_t limit,
+                                          uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
                                           struct store_outbox_row *out, uint32_t *out_count)
 {
     struct pg_params p;
@@ -1570,6 +1571,7 @@ static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
     pg_param_id(&p, key);
     pg_param_u64_clamped(&p, after_seq);
     pg_param_i64(&p, limit);
+    pg_param_u64_clamped(&p, upto_seq);
     err = app_run(store, ASTMT_OUTBOX_LIST_KEY, &p, &res);
     if (err != TL_OK) {
         return err;
@@ -2060,6 +2062,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 {
     uint32_t payments = 0;
     uint32_t idempotency = 0;
+    uint32_t notes = 0;
     size_t body_bytes = 0;
     enum tl_err err = TL_OK;
 
@@ -2069,10 +2072,15 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
         } else if (records[i].kind == STORE_RECORD_IDEMPOTENCY) {
             idempotency++;
             body_bytes += records[i].data_bytes;
+        } else if (records[i].kind == STORE_RECORD_PAYMENT_NOTE) {
+            notes++;
         }
     }
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
+    }
+    if (err == TL_OK && notes > 0) {
+        err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
     }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
@@ -2085,7 +2093,8 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
-    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
+    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
+              record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
 }
 
@@ -2335,4 +2344,11 @@ const struct store_app_ops store_postgres_app_ops = {
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
     .record_write = pg_app_record_write,
     .plans = &store_postgres_plans_ops, /* postgres_plans.c */
+    /* schema v5 notes rows: postgres_notes.c */
+    .encryption_key_put = store_postgres_notes_key_put,
+    .encryption_key_get = store_postgres_notes_key_get,
+    .encryption_key_delete = store_postgres_notes_key_delete,
+    .payment_notes_get = store_postgres_notes_get,
+    .session_touch = store_postgres_notes_session_touch,
+    .sessions_seen = store_postgres_notes_sessions_seen,
 };

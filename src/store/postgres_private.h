@@ -364,4 +364,29 @@ static inline bool pg_col_text(const PGresult *res, int row, int col, char *out,
  * written outside a batch (postgres_app.c) takes it too. */
 #define PG_BATCH_LOCK_KEY "8386103194289332596"
 
+/* ---- postgres_notes.c: the schema v5 notes rows (app_backend.h ops of the same names) ---- */
+
+/* Its statements, prepared by postgres.c at every connect after the app statements. */
+extern const struct pg_stmt store_postgres_notes_stmts[];
+extern const uint32_t store_postgres_notes_stmt_count;
+
+enum tl_err store_postgres_notes_key_put(struct store *store,
+                                         const struct store_encryption_key *key,
+                                         struct store_encryption_key *out);
+enum tl_err store_postgres_notes_key_get(struct store *store, struct id128 user_id,
+                                         struct store_encryption_key *out, bool *found);
+enum tl_err store_postgres_notes_key_delete(struct store *store, struct id128 user_id);
+enum tl_err store_postgres_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+enum tl_err store_postgres_notes_session_touch(struct store *store,
+                                               const uint8_t token_hash[STORE_HASH_BYTES],
+                                               uint64_t now_ns, uint64_t interval_ns);
+enum tl_err store_postgres_notes_sessions_seen(struct store *store, struct id128 user_id,
+                                               uint64_t now_ns, struct store_session_seen *out,
+                                               uint32_t max, uint32_t *out_count);
+/* Sends the batch's notes (STORE_RECORD_PAYMENT_NOTE records, notes of them) in the commit
+ * pipeline, one INSERT for all; a payment id that has a note fails the batch. */
+enum tl_err store_postgres_notes_send(struct store *store, const struct store_record *records,
+                                      uint32_t count, uint32_t notes);
+
 #endif

@@ -292,9 +292,9 @@ enum request_column {
     X(ASTMT_CLAIM_DELETE, "DELETE FROM idempotency_claims WHERE scope = ?1 AND key = ?2 AND "      \
                           "owner = ?3")                                                            \
     X(ASTMT_CLAIMS_PRUNE, "DELETE FROM idempotency_claims WHERE expires_ns <= ?1")                 \
-    /* A user's events (migration 004: outbox_key) and the newest seq. */                          \
-    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE key = ?1 AND "        \
-                             "seq > ?2 ORDER BY seq LIMIT ?3")                                     \
+    /* A user's events in a seq range (a range of the rowid, no key index) and the newest seq. */  \
+    X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE seq > ?2 AND "        \
+                             "seq <= ?4 AND key = ?1 ORDER BY seq LIMIT ?3")                       \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")                       \
     X(ASTMT_OUTBOX_APPEND, "INSERT INTO outbox (key, topic, data, created) "                       \
                            "VALUES (?1, ?2, ?3, ?4) RETURNING seq")
@@ -1263,8 +1263,9 @@ static enum tl_err outbox_key_row(sqlite3_stmt *stmt, struct store_outbox_row *o
 }
 
 static enum tl_err sqlite_app_outbox_list_key(struct store *store, struct id128 key,
-                                              uint64_t after_seq, uint32_t limit,
-                                              struct store_outbox_row *out, uint32_t *out_count)
+                                              uint64_t after_seq, uint64_t upto_seq,
+                                              uint32_t limit, struct store_outbox_row *out,
+                                              uint32_t *out_count)
 {
     struct store_sqlite_app *a = app_from(store);
     sqlite3_stmt *stmt = a->stmts[ASTMT_OUTBOX_LIST_KEY];
@@ -1276,6 +1277,7 @@ static enum tl_err sqlite_app_outbox_list_key(struct store *store, struct id128 
     bind_id(stmt, 1, key, key_bytes);
     store_sqlite_bind_u64(stmt, 2, after_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : after_seq);
     store_sqlite_bind_i64(stmt, 3, limit);
+    store_sqlite_bind_u64(stmt, 4, upto_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : upto_seq);
     while (err == TL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         TL_ASSERT(count < limit);
         err = outbox_key_row(stmt, &out[count]);
@@ -1404,6 +1406,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     struct store_sqlite_app *a = app_from(store);
 
     TL_ASSERT(!sqlite3_get_autocommit(a->db)); /* inside the batch */
+    if (record->kind == STORE_RECORD_PAYMENT_NOTE) {
+        return store_sqlite_notes_record_write(store, record); /* sqlite_notes.c */
+    }
     if (record->kind == STORE_RECORD_PAYMENT) {
         struct store_payment payment;
         store_record_payment_decode(record, &payment);
@@ -2483,4 +2488,11 @@ const struct store_app_ops store_sqlite_app_ops = {
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
     .record_write = sqlite_app_record_write,
     .plans = &store_sqlite_plans_ops, /* sqlite_plans.c */
+    /* schema v5 notes rows: sqlite_notes.c */
+    .encryption_key_put = store_sqlite_notes_key_put,
+    .encryption_key_get = store_sqlite_notes_key_get,
+    .encryption_key_delete = store_sqlite_notes_key_delete,
+    .payment_notes_get = store_sqlite_notes_get,
+    .session_touch = store_sqlite_notes_session_touch,
+    .sessions_seen = store_sqlite_notes_sessions_seen,
 };

@@ -83,6 +83,7 @@ enum store_record_kind {
     STORE_RECORD_OUTBOX = 1,      /* an event for notifications/webhooks: topic + JSON payload */
     STORE_RECORD_PAYMENT = 2,     /* a payment row (app.h: store_record_payment) */
     STORE_RECORD_IDEMPOTENCY = 3, /* an idempotency row (app.h: store_record_idempotency) */
+    STORE_RECORD_PAYMENT_NOTE = 4, /* a payment's sealed note (app.h: store_record_payment_note) */
 };
 
 struct store_record {

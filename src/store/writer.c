@@ -167,7 +167,7 @@ enum tl_err writer_batch_attach(struct writer_batch *batch, const struct store_r
     TL_ASSERT(batch != NULL);
     TL_ASSERT(record != NULL);
     TL_ASSERT(record->kind >= STORE_RECORD_OUTBOX);
-    TL_ASSERT(record->kind <= STORE_RECORD_IDEMPOTENCY);
+    TL_ASSERT(record->kind <= STORE_RECORD_PAYMENT_NOTE);
     TL_ASSERT(memchr(record->topic, '\0', sizeof record->topic) != NULL);
     TL_ASSERT(record->data != NULL || record->data_bytes == 0);
 

@@ -132,6 +132,9 @@ static const struct config_option config_options[] = {
             TL_RATELIMIT_BURST_MAX, "burst of lookups per key"),
     OPT_STR("log", "level", "--log-level", log_level, "info", config_check_log_level,
             "debug, info, warn or error"),
+    OPT_STR("admin", "token_file", "--admin-token-file", admin_token_file, "", NULL,
+            "operator bearer token file (32-256 visible ASCII characters, mode 0600) for "
+            "/v1/admin/...; empty: no operator routes"),
     OPT_STR("webauthn", "rp_id", "--webauthn-rp-id", webauthn_rp_id, "localhost",
             config_check_rp_id, "passkeys: relying party id, the origin's host or a parent domain"),
     OPT_STR("webauthn", "rp_name", NULL, webauthn_rp_name, "Tally", config_check_nonempty,
@@ -944,6 +947,61 @@ enum tl_err config_secret_file_load(const char *path, uint8_t out[CONFIG_SECRET_
     err = TL_OK;
 out:
     sodium_memzero(secret, sizeof(secret));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return err;
+}
+
+enum tl_err config_admin_token_load(const char *path, char out[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1],
+                                    char error[CONFIG_ERROR_BYTES])
+{
+    enum tl_err err = TL_ERR_IO;
+    char token[CONFIG_ADMIN_TOKEN_BYTES_MAX + 2];
+    struct stat st;
+    ssize_t got = 0;
+    int fd = -1;
+
+    TL_ASSERT(path != NULL);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        config_error(error, "%s: cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    err = TL_ERR_CORRUPT;
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)sizeof(token)) {
+        config_error(error, "%s: not a token file of at most %d characters", path,
+                     CONFIG_ADMIN_TOKEN_BYTES_MAX);
+        goto out;
+    }
+    if ((st.st_mode & 0077) != 0) {
+        config_error(error, "%s: readable by group or others; chmod 0600 it", path);
+        goto out;
+    }
+    got = read(fd, token, sizeof(token));
+    if (got < 0) {
+        config_error(error, "%s: cannot read: %s", path, strerror(errno));
+        err = TL_ERR_IO;
+        goto out;
+    }
+    size_t len = (size_t)got;
+    if (len > 0 && token[len - 1] == '\n') {
+        len--;
+    }
+    bool visible = len >= CONFIG_ADMIN_TOKEN_BYTES_MIN && len <= CONFIG_ADMIN_TOKEN_BYTES_MAX;
+    for (size_t i = 0; visible && i < len; i++) {
+        visible = token[i] > 0x20 && token[i] < 0x7f;
+    }
+    if (!visible) {
+        config_error(error, "%s: the token must be %d to %d visible ASCII characters", path,
+                     CONFIG_ADMIN_TOKEN_BYTES_MIN, CONFIG_ADMIN_TOKEN_BYTES_MAX);
+        goto out;
+    }
+    memcpy(out, token, len);
+    out[len] = '\0';
+    err = TL_OK;
+out:
+    sodium_memzero(token, sizeof(token));
     if (fd >= 0) {
         close(fd);
     }

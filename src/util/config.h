@@ -122,6 +122,9 @@ struct config {
     bool schedules_test_intervals; /* TEST ONLY: allows repeat "every_seconds" */
     /* [log] */
     char log_level[8]; /* debug, info, warn, error */
+    /* [admin]: the operator's bearer token for /v1/admin/... routes (api/operator.h); "" = no
+     * operator routes (they answer 404) */
+    char admin_token_file[TL_CONFIG_PATH_BYTES_MAX];
 };
 
 /*
@@ -171,6 +174,14 @@ enum tl_err config_secret_load(const char *data_dir, uint8_t out[CONFIG_SECRET_B
  * shared database uses, so a session token or idempotency fingerprint made by one node is
  * valid on all). Same checks and errors as config_secret_load; the file is never created.
  */
+/* The operator token: CONFIG_ADMIN_TOKEN_BYTES_MIN..MAX visible ASCII characters in a regular
+ * file that only its owner can read (mode 0600 or stricter), one optional trailing newline.
+ * Same errors as config_secret_file_load; out is NUL-terminated and filled only on TL_OK. */
+#define CONFIG_ADMIN_TOKEN_BYTES_MIN 32
+#define CONFIG_ADMIN_TOKEN_BYTES_MAX 256
+enum tl_err config_admin_token_load(const char *path, char out[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1],
+                                    char error[CONFIG_ERROR_BYTES]);
+
 enum tl_err config_secret_file_load(const char *path, uint8_t out[CONFIG_SECRET_BYTES],
                                     char error[CONFIG_ERROR_BYTES]);
 

@@ -68,7 +68,9 @@
     X(TL_ERR_ESCROW_CANCELED, "escrow_canceled", 409, "Escrow canceled")                       \
     X(TL_ERR_ESCROW_EXPIRED, "escrow_expired", 409, "Escrow expired")                          \
     X(TL_ERR_ESCROW_CONDITION, "escrow_condition", 409, "Not allowed by the release condition") \
-    X(TL_ERR_SCHEDULE_CANCELED, "schedule_canceled", 409, "Scheduled payment canceled")
+    X(TL_ERR_SCHEDULE_CANCELED, "schedule_canceled", 409, "Scheduled payment canceled") \
+    X(TL_ERR_CSRF_FAILED, "csrf_failed", 403, "CSRF check failed")                             \
+    X(TL_ERR_ENCRYPTION_KEY_MISSING, "encryption_key_missing", 422, "Encryption key missing")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,

@@ -281,6 +281,13 @@ tl_node_base() {
     echo "${list[$1 % ${#list[@]}]}"
 }
 
+# tl_admin_token FILE : writes a fresh operator token (43 characters, mode 0600) to FILE and
+# sets ADMIN_TOKEN; start tallyd with --admin-token-file FILE to enable /v1/admin routes.
+tl_admin_token() {
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '=\n' | tr '/+' '_-' >"$1")
+    ADMIN_TOKEN=$(cat "$1")
+}
+
 # api METHOD PATH [BODY] : see the header.
 api() {
     local method=$1 path=$2

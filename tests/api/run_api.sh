@@ -196,10 +196,13 @@ else
     check_eq "forbidden deposit moved nothing" 0 "$(bal "$SHORT")"
     TOKEN=$SHORT api GET /v1/me
     expect "fresh token works" 200
+    TOKEN=$SHORT api GET /v1/admin/users/user_01h455vb4pex5vsknk084sn02q
+    expect_problem "no admin.token_file: operator routes do not exist" 404 not_found
 fi
 
 echo "== main server (--sandbox)"
-if ! tl_start main --sandbox --threads 8; then
+tl_admin_token "$WORK/admin.token"
+if ! tl_start main --sandbox --threads 8 --admin-token-file "$WORK/admin.token"; then
     fail "main tallyd did not start"
     tl_summary
     exit 1
@@ -937,6 +940,40 @@ while read -r verdict rest; do
     esac
 done <"$WORK/schemas.txt"
 check "schema check ran ($(grep -c '' "$WORK/schemas.txt") samples)" test "$(grep -c '^ok ' "$WORK/schemas.txt")" -ge 20
+
+# ---------------------------------------------------------------------------------------------
+echo "-- operator routes: the operator token, never a user session"
+BASE=$MAIN_BASE
+if new_user opview +14155550177; then
+    OP_USER=$TOK
+    OP_UID=$(jq -r .id <<<"$USER")
+    TOKEN=$ADMIN_TOKEN api GET "/v1/admin/users/$OP_UID"
+    expect "operator reads a user's profile" 200 \
+        '.handle == "opview" and .email == "opview@example.com" and .phone == "+14155550177"'
+    TOKEN=$OP_USER api GET "/v1/admin/users/$OP_UID"
+    expect_problem "a user session is not the operator" 401 unauthorized
+    [ "$(header WWW-Authenticate)" != "" ] && pass || fail "operator 401 names a scheme"
+    TOKEN= api GET "/v1/admin/users/$OP_UID"
+    expect_problem "no token" 401 unauthorized
+    TOKEN="${ADMIN_TOKEN}x" api GET "/v1/admin/users/$OP_UID"
+    expect_problem "a longer token" 401 unauthorized
+    TOKEN="${ADMIN_TOKEN%?}" api GET "/v1/admin/users/$OP_UID"
+    expect_problem "a shorter token" 401 unauthorized
+    TOKEN=$ADMIN_TOKEN api GET /v1/admin/users/user_01h455vb4pex5vsknk084sn02q
+    expect_problem "operator: unknown user" 404 not_found
+    TOKEN=$ADMIN_TOKEN api GET /v1/admin/users/pay_01h455vb4pex5vsknk084sn02q
+    expect_problem "operator: not a user id" 404 not_found
+    TOKEN=$ADMIN_TOKEN api GET /v1/me
+    expect_problem "the operator token is not a user session" 401 unauthorized
+fi
+chmod 0644 "$WORK/admin.token"
+if "$TALLYD" --data-dir "$WORK/badtoken" --port 0 --admin-token-file "$WORK/admin.token" \
+    >"$WORK/badtoken.log" 2>&1; then
+    fail "tallyd started with a world-readable admin token file"
+else
+    check "a world-readable admin token file is refused" grep -q "admin.token_file" "$WORK/badtoken.log"
+fi
+chmod 0600 "$WORK/admin.token"
 
 # main_done : the main server's last checks, and its stop.
 main_done() {

@@ -307,6 +307,9 @@ static void outbox_commit(struct store *store, const struct id128 *keys, uint32_
     assert_int_equal(store_batch_commit(store, &batch), TL_OK);
 }
 
+/* The end of a seq range that holds every row. */
+#define OUTBOX_ALL ((uint64_t)INT64_MAX)
+
 static void body_outbox_by_key(struct store_fixture *f)
 {
     struct store *store = fixture_open_writer(f);
@@ -317,7 +320,7 @@ static void body_outbox_by_key(struct store_fixture *f)
 
     assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
     assert_int_equal(seq, 0);
-    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, 16, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, OUTBOX_ALL, 16, rows, &count), TL_OK);
     assert_int_equal(count, 0);
     /* Users 1 and 2 interleaved over three batches: 1, 2, 1 | 2 | 1, 1. */
     struct id128 first[] = {user_id(1), user_id(2), user_id(1)};
@@ -333,7 +336,7 @@ static void body_outbox_by_key(struct store_fixture *f)
     assert_int_equal(seq, all[5].seq);
 
     /* User 1's rows are exactly the rows keyed by user 1, in seq order. */
-    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, 16, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, OUTBOX_ALL, 16, rows, &count), TL_OK);
     assert_int_equal(count, 4);
     const uint32_t expected[] = {0, 2, 4, 5};
     for (uint32_t i = 0; i < count; i++) {
@@ -345,25 +348,41 @@ static void body_outbox_by_key(struct store_fixture *f)
     uint64_t third_seq = rows[1].seq;
     store_outbox_rows_free(rows, count);
     /* Paging: after the second of user 1's rows, at most one. */
-    assert_int_equal(store_outbox_list_key(store, user_id(1), third_seq, 1, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(1), third_seq, OUTBOX_ALL, 1, rows, &count), TL_OK);
     assert_int_equal(count, 1);
     assert_int_equal(rows[0].seq, all[4].seq);
     assert_string_equal(rows[0].data, "{\"n\":4}");
     store_outbox_rows_free(rows, count);
-    assert_int_equal(store_outbox_list_key(store, user_id(2), all[3].seq, 16, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(2), all[3].seq, OUTBOX_ALL, 16, rows, &count), TL_OK);
     assert_int_equal(count, 0);
-    assert_int_equal(store_outbox_list_key(store, user_id(3), 0, 16, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(3), 0, OUTBOX_ALL, 16, rows, &count), TL_OK);
     assert_int_equal(count, 0);
-    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, 0, rows, &count), TL_ERR_LIMIT);
+    assert_int_equal(store_outbox_list_key(store, user_id(1), 0, OUTBOX_ALL, 0, rows, &count), TL_ERR_LIMIT);
     assert_int_equal(
-        store_outbox_list_key(store, user_id(1), 0, STORE_OUTBOX_LIST_MAX + 1, rows, &count),
+        store_outbox_list_key(store, user_id(1), 0, OUTBOX_ALL, STORE_OUTBOX_LIST_MAX + 1, rows, &count),
         TL_ERR_LIMIT);
+    /* A bounded range: user 1's rows with seq in (all[0], all[4]] are all[2] and all[4]. */
+    assert_int_equal(
+        store_outbox_list_key(store, user_id(1), all[0].seq, all[4].seq, 16, rows, &count), TL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(rows[0].seq, all[2].seq);
+    assert_int_equal(rows[1].seq, all[4].seq);
+    store_outbox_rows_free(rows, count);
+    assert_int_equal(
+        store_outbox_list_key(store, user_id(1), all[2].seq, all[3].seq, 16, rows, &count), TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(
+        store_outbox_list_key(store, user_id(1), all[2].seq, all[2].seq, 16, rows, &count), TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(
+        store_outbox_list_key(store, user_id(1), all[3].seq, all[2].seq, 16, rows, &count),
+        TL_ERR_INVALID_REQUEST);
     store_outbox_rows_free(all, 6);
 
     /* A reader sees the same. */
     struct store *reader = fixture_open_reader(f);
     assert_int_equal(store_outbox_seq_last(reader, &seq), TL_OK);
-    assert_int_equal(store_outbox_list_key(reader, user_id(2), 0, 16, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(reader, user_id(2), 0, OUTBOX_ALL, 16, rows, &count), TL_OK);
     assert_int_equal(count, 2);
     assert_int_equal(rows[1].seq, seq - 2);
     store_outbox_rows_free(rows, count);
@@ -396,7 +415,7 @@ static void body_outbox_append(struct store_fixture *f)
     assert_true(appended > last);
     assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
     assert_int_equal(seq, appended);
-    assert_int_equal(store_outbox_list_key(store, user_id(2), 0, 4, rows, &count), TL_OK);
+    assert_int_equal(store_outbox_list_key(store, user_id(2), 0, OUTBOX_ALL, 4, rows, &count), TL_OK);
     assert_int_equal(count, 1);
     assert_int_equal(rows[0].seq, appended);
     assert_string_equal(rows[0].topic, "session.revoked");
