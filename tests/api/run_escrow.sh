@@ -375,7 +375,11 @@ if [ -z "${TL_PG_CONNINFO:-}" ]; then
     python3 - "$WORK/old/tally.db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
+# Undo every schema-5 file: ours, notes (tables, a column) and outbox (an index dropped).
 db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
+                 "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
+                 "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
+                 "CREATE INDEX outbox_key ON outbox (key);"
                  "PRAGMA user_version = 4;")
 db.close()
 EOF
@@ -384,7 +388,11 @@ EOF
     python3 - "$WORK/old/tally.db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
+# Undo every schema-5 file: ours, notes (tables, a column) and outbox (an index dropped).
 db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
+                 "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
+                 "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
+                 "CREATE INDEX outbox_key ON outbox (key);"
                  "PRAGMA user_version = 4;")
 db.close()
 EOF
