@@ -547,6 +547,7 @@ static enum tl_err escrow_parties(struct http_request *req, struct http_response
     struct recipient recipient;
     struct store_wallet wallet;
     bool found = false;
+    memset(&wallet, 0, sizeof(wallet));
     if (validate_recipient(to, strlen(to), &recipient, &fault) != TL_OK) {
         return http_fail(resp, TL_ERR_INVALID_REQUEST, "to", fault.detail);
     }
