@@ -34,6 +34,8 @@
 #define AUDIT_TOTP_DISABLED "mfa.totp_disabled"
 #define AUDIT_TOTP_CODE_FAILED "mfa.code_failed"
 #define AUDIT_RECOVERY_CODE_USED "mfa.recovery_code_used"
+/* An operator set the user's verification tier (api/kyc.h); subject: the new tier. */
+#define AUDIT_KYC_TIER_SET "kyc.tier_set"
 
 /* Appends an entry for user_id (action: one of the names above; subject: "" or a reference).
  * Best effort, see above. Cannot fail. */

@@ -7,6 +7,7 @@
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "store/writer.h"
@@ -29,6 +30,7 @@ struct deposits_exec {
     struct id128 wallet_id;
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
     struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
+    struct kyc_refusal limit;      /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 static void deposits_render_head(struct deposits_exec *x)
@@ -89,6 +91,11 @@ static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer
     }
     x->answer.outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
     if (x->answer.outcome == TL_OK) {
+        x->answer.hook_err = kyc_check_deposit(x->req->app->kyc, batch, x->req->principal.user_id,
+                                               &x->event.as.transfer, &x->result, &x->limit);
+        if (x->answer.hook_err != TL_OK) {
+            return x->answer.hook_err;
+        }
         x->answer.hook_err = deposits_applied(x, batch);
         return x->answer.hook_err;
     }
@@ -120,6 +127,9 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
                                          .on_applied = deposits_on_applied,
                                          .ctx = x};
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),

@@ -35,6 +35,14 @@
 #include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* currencies: rates, conversions */
+#include "api/conversions.h"
+#include "api/fx.h"
+/* step-up authentication and device keys */
+#include "api/device_keys.h"
+#include "api/stepup.h"
+/* verification tiers and their limits */
+#include "api/kyc.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -117,6 +125,29 @@ const struct route api_routes[] = {
 
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
+    /* ---- step-up for risky actions (stepup.h) and device keys (device_keys.h). The completion
+     * is not ROUTE_IDEMPOTENT: a challenge is single use. ---- */
+    {HTTP_POST, "/v1/step_up/{id}/complete", stepup_complete, "step_up.complete", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/device_keys", device_keys_list, "me.device_keys.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/device_keys", device_keys_create, "me.device_keys.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/device_keys/{id}", device_keys_revoke, "me.device_keys.revoke",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/users/{id}/kyc", kyc_admin_set, "admin.users.kyc",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    /* ---- verification tiers (kyc.h): the caller's limits ---- */
+    {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
+
+    /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
+    {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/conversions", conversions_create, "conversions.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/fx/rates", fx_admin_rates_set, "admin.fx.rates.set",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/fx/position", fx_admin_position, "admin.fx.position", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */

@@ -11,6 +11,7 @@
 #include "api/json.h"
 #include "api/render.h"
 #include "api/sessions.h"
+#include "api/stepup.h"
 #include "auth/password.h"
 #include "store/app.h"
 #include "util/assert.h"
@@ -236,6 +237,9 @@ enum tl_err security_password_change(struct http_request *req, struct http_respo
     if (err == TL_OK) {
         err =
             security_password_check(req, resp, &user, json_field_string(body, "current_password"));
+    }
+    if (err == TL_OK) {
+        err = stepup_gate(req, resp, STEPUP_ACTION_PASSWORD_CHANGE); /* api/stepup.h */
     }
     if (err == TL_OK) {
         err = security_password_set(req, resp, &user, json_field_string(body, "new_password"));

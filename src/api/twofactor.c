@@ -538,3 +538,29 @@ enum tl_err twofactor_login_complete(struct http_request *req, struct http_respo
     explicit_bzero(user.password_hash, sizeof(user.password_hash));
     return err;
 }
+
+/* ---- Step-up (api/stepup.h): a code for a risky action ---- */
+
+enum tl_err twofactor_code_verify(struct http_request *req, struct http_response *resp,
+                                  struct id128 user_id, const char *code, const char *fail_action)
+{
+    struct store_totp row;
+    uint8_t key[1 + ID128_BYTES];
+    uint64_t step = 0;
+    bool found = false;
+    enum tl_err err = twofactor_load(req, user_id, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found || !row.active) {
+        return http_fail(resp, TL_ERR_MFA_NOT_ENABLED, "code", "two-factor authentication is off");
+    }
+    err = twofactor_throttle(req, resp, user_id, key);
+    if (err == TL_OK) {
+        err = twofactor_code_check(req, resp, &row, code, fail_action, &step);
+    }
+    if (err == TL_OK) {
+        authn_login_succeeded(req->app->authn, key, sizeof(key));
+    }
+    return err;
+}

@@ -161,3 +161,33 @@ bool auth_crypto_x25519_key_usable(const uint8_t key[AUTH_CRYPTO_X25519_KEY_BYTE
     sodium_memzero(shared, sizeof(shared));
     return usable;
 }
+
+/* ---- Device keys (api/device_keys.h): Ed25519, SHA-256, standard base64 ---- */
+
+static_assert(AUTH_CRYPTO_ED25519_KEY_BYTES == crypto_sign_PUBLICKEYBYTES, "Ed25519 key");
+static_assert(AUTH_CRYPTO_ED25519_SIG_BYTES == crypto_sign_BYTES, "Ed25519 signature");
+static_assert(AUTH_CRYPTO_SHA256_BYTES == crypto_hash_sha256_BYTES, "SHA-256");
+
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* libsodium rejects non-canonical signatures and small-order keys (strict RFC 8032). */
+    return crypto_sign_verify_detached(sig, msg, msg_bytes, key) == 0;
+}
+
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* A key that is not a valid point, or one of small order, can verify nothing honestly:
+     * crypto_sign_ed25519_pk_to_curve25519 refuses both. */
+    uint8_t curve[crypto_scalarmult_curve25519_BYTES];
+    bool ok = crypto_sign_ed25519_pk_to_curve25519(curve, key) == 0;
+    sodium_memzero(curve, sizeof(curve));
+    return ok;
+}
+
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES])
+{
+    int rc = crypto_hash_sha256(out, in, in_bytes);
+    TL_ASSERT(rc == 0);
+}

@@ -101,4 +101,18 @@ bool auth_crypto_base64_decode(uint8_t *out, size_t out_bytes, const char *text,
  * shared secret with any secret key is all zeros. Constant time. Cannot fail. */
 bool auth_crypto_x25519_key_usable(const uint8_t key[AUTH_CRYPTO_X25519_KEY_BYTES]);
 
+/* ---- Device keys: Ed25519 signatures (RFC 8032), SHA-256, standard base64 (RFC 4648 4) ---- */
+#define AUTH_CRYPTO_ED25519_KEY_BYTES 32
+#define AUTH_CRYPTO_ED25519_SIG_BYTES 64
+#define AUTH_CRYPTO_SHA256_BYTES 32
+/* True when sig is key's valid detached Ed25519 signature of msg. Cannot fail otherwise. */
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* True when key is a valid Ed25519 point that is not of small order. Cannot fail. */
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* SHA-256 of in. Cannot fail. */
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES]);
+/* Standard base64: auth_crypto_base64 and auth_crypto_base64_decode above. */
+
 #endif

@@ -18,13 +18,16 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/authn.h"
+#include "api/kyc.h"
 #include "api/events.h"
+#include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/operator.h"
 #include "api/readers.h"
 #include "api/scheduler.h"
 #include "api/server.h"
 #include "api/sessions.h"
+#include "api/stepup.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "auth/token.h"
@@ -55,6 +58,7 @@ struct tallyd {
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
+    struct fx_rates *fx;               /* reads fx.rates_file into the store (SIGHUP: now) */
     struct store *events_reader;       /* the event hub's own read-only handle */
     struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
     struct server *server;
@@ -124,6 +128,10 @@ static int tallyd_prepare(struct tallyd *t)
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
+    }
+    if (kyc_config_check(&t->config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 1;
     }
     if (t->config.admin_token_file[0] != '\0') {
         char token[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1];
@@ -285,6 +293,9 @@ static int tallyd_start(struct tallyd *t)
             TL_OK) {
         return tallyd_fail("cannot start the scheduler", err);
     }
+    if ((err = fx_rates_start(&t->app, &t->fx)) != TL_OK) {
+        return tallyd_fail("cannot start the exchange rates service", err);
+    }
     struct server_config server_config = tallyd_server_config(c);
     if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
         fprintf(stderr, "tallyd: %s\n", error);
@@ -302,6 +313,7 @@ static void tallyd_stop(struct tallyd *t)
     store_close(t->scheduler_store);
     store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
+    fx_rates_stop(t->fx);
     if (t->app_ready) {
         api_app_fini(&t->app);
     }
@@ -331,11 +343,17 @@ static int tallyd_serve(struct tallyd *t)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* not a stop: reads the exchange rates file again */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int rc = tallyd_start(t);
     if (rc == 0) {
         sigwait(&stop_signals, &signal_number);
+        while (signal_number == SIGHUP) {
+            LOG(LOG_INFO, "sighup", LOG_STR("action", "fx_rates_reload"));
+            fx_rates_reload(t->fx);
+            sigwait(&stop_signals, &signal_number);
+        }
         const char *name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
         LOG(LOG_INFO, "stopping", LOG_STR("signal", name));
     }
@@ -357,6 +375,10 @@ int main(int argc, char **argv)
     if (t.config.help) {
         config_help_print(stdout, "tallyd");
         return 0;
+    }
+    if (stepup_config_check(&t.config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 2;
     }
     int rc = tallyd_prepare(&t);
     if (rc != 0) {

@@ -519,6 +519,59 @@ enum tl_err store_webauthn_challenge_consume(struct store *store,
                                              const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                              uint64_t now_ns, struct id128 *out_user_id);
 
+/* ---- Exchange rates (schema v5, api/fx.h) ---- */
+
+/* Pairs the store keeps at most (a listing asks for this many). */
+#define STORE_FX_RATES_MAX 256u
+
+enum store_fx_source {
+    STORE_FX_SOURCE_FILE = 1,     /* the rates file (fx.rates_file) */
+    STORE_FX_SOURCE_OPERATOR = 2, /* POST /v1/admin/fx/rates */
+};
+
+/* One major unit of base buys rate_num/rate_den major units of quote (core/fx.h). */
+struct store_fx_rate {
+    uint16_t base;  /* ISO 4217 number, 1..999 */
+    uint16_t quote; /* ISO 4217 number, 1..999, not base */
+    int64_t rate_num;
+    int64_t rate_den;
+    uint64_t updated_ns; /* when it was set: the newer rate of a pair wins */
+    uint8_t source;      /* enum store_fx_source */
+};
+
+/* Inserts the pair's rate, or replaces the stored one when rate->updated_ns is newer.
+ * *applied says whether the row now holds this rate. */
+enum tl_err store_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                              bool *applied);
+enum tl_err store_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                              struct store_fx_rate *out, bool *found);
+/* Every pair, by base then quote, at most max (TL_ERR_LIMIT when there are more). */
+enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                uint32_t *out_count);
+/* ---- Verification tiers and limit windows (schema v5, core/limits.h, api/kyc.h) ---- */
+
+/* What a limit check needs to know about one user, one currency and one direction. */
+struct store_limits_window {
+    uint8_t tier;       /* enum limits_tier; 0 (unverified) when the user has no tier row */
+    int64_t amount;     /* sum of the amounts of the window's payments, >= 0 */
+    uint32_t count;     /* how many payments that is */
+    uint64_t oldest_ns; /* created_ns of the oldest of them; 0 when count is 0 */
+};
+
+/*
+ * The user's tier, and the payments of currency the user sent (STORE_DIRECTION_SENT) or
+ * received (STORE_DIRECTION_RECEIVED) with created_ns > after_ns. A read: on the writer's
+ * handle inside an open batch it sees what the batch lock lets it see (every batch committed
+ * before this one), on a reader handle what is committed. Unknown users have tier 0 and an
+ * empty window. A sum past INT64_MAX fails (TL_ERR_STORAGE) rather than wrapping.
+ */
+enum tl_err store_limits_window(struct store *store, struct id128 user_id,
+                                enum store_direction direction, uint16_t currency,
+                                uint64_t after_ns, struct store_limits_window *out);
+/* Sets the user's tier (0..2), in its own transaction. */
+enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                uint64_t updated_ns);
+
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 
 /*

@@ -17,6 +17,7 @@
 #include "store/store.h"
 
 struct store_plans_ops; /* plans_backend.h */
+struct store_stepup_ops;
 
 /*
  * Every function returns TL_OK, TL_ERR_STORAGE (the database refused or failed; the cause is
@@ -159,6 +160,23 @@ struct store_app_ops {
                                               const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                               uint64_t now_ns, struct id128 *out_user_id);
 
+    /* Exchange rates (schema v5): the functions of the same names in app.h, arguments
+     * checked (currencies 1..999 and different, a positive rate; max of fx_rates_list
+     * 1..STORE_FX_RATES_MAX). */
+    enum tl_err (*fx_rate_put)(struct store *store, const struct store_fx_rate *rate,
+                               bool *applied);
+    enum tl_err (*fx_rate_get)(struct store *store, uint16_t base, uint16_t quote,
+                               struct store_fx_rate *out, bool *found);
+    enum tl_err (*fx_rates_list)(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                 uint32_t *out_count);
+    /* Tiers and limit windows (schema v5): the functions of the same names in app.h;
+     * direction is SENT or RECEIVED, tier 0..2. limits_window may run inside a batch. */
+    enum tl_err (*limits_window)(struct store *store, struct id128 user_id,
+                                 enum store_direction direction, uint16_t currency,
+                                 uint64_t after_ns, struct store_limits_window *out);
+    enum tl_err (*user_tier_set)(struct store *store, struct id128 user_id, uint8_t tier,
+                                 uint64_t updated_ns);
+
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
      * idempotency row whose scope and key exist is skipped. An idempotency row with a
@@ -184,6 +202,8 @@ struct store_app_ops {
     enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
                                  struct store_session_seen *out, uint32_t max,
                                  uint32_t *out_count);
+    /* Step-up and device keys (schema v5): stepup_backend.h. */
+    const struct store_stepup_ops *stepup;
 };
 
 /*

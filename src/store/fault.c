@@ -14,6 +14,7 @@
 #include "store/app_backend.h"
 #include "store/backend.h"
 #include "store/plans_backend.h"
+#include "store/stepup_backend.h"
 #include "util/assert.h"
 
 struct store_fault {
@@ -600,6 +601,37 @@ static enum tl_err fault_request_close(struct store *store, struct id128 id, str
                                              stale_before_ns, closed);
 }
 
+/* Exchange rates (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                     bool *applied)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_put(f->inner, rate, applied);
+}
+
+static enum tl_err fault_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                     struct store_fx_rate *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_get(f->inner, base, quote, out, found);
+}
+
+static enum tl_err fault_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                       uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rates_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rates_list(f->inner, out, max, out_count);
+}
+
 /* Not counted: it runs inside the records_write phase, which counted already (the inner
  * backend's records_write calls its own record_write, so this one is for completeness). */
 static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
@@ -996,6 +1028,139 @@ static enum tl_err fault_sessions_seen(struct store *store, struct id128 user_id
     return fault_inner_app(f)->sessions_seen(f->inner, user_id, now_ns, out, max, out_count);
 }
 
+/* Step-up and device keys (schema v5): counted and forwarded like the calls above. */
+static const struct store_stepup_ops *fault_inner_stepup(const struct store_fault *f)
+{
+    TL_ASSERT(fault_inner_app(f)->stepup != NULL);
+    return fault_inner_app(f)->stepup;
+}
+
+/* The body of a counted stepup call: fail when armed, else forward `call` to the inner ops. */
+#define FAULT_STEPUP(name, call)                                                                   \
+    struct store_fault *f = fault_from(store);                                                     \
+    if (fault_hit(f, name)) {                                                                      \
+        return TL_ERR_STORAGE;                                                                     \
+    }                                                                                              \
+    return fault_inner_stepup(f)->call
+
+static enum tl_err fault_stepup_facts(struct store *store, struct id128 user_id,
+                                      struct id128 session_id, struct id128 to_user,
+                                      struct store_stepup_facts *out)
+{
+    FAULT_STEPUP("stepup_facts", facts(f->inner, user_id, session_id, to_user, out));
+}
+
+static enum tl_err fault_stepup_challenge_create(struct store *store,
+                                                 const struct store_stepup_challenge *c)
+{
+    FAULT_STEPUP("stepup_challenge_create", challenge_create(f->inner, c));
+}
+
+static enum tl_err fault_stepup_challenge_get(struct store *store, struct id128 id,
+                                              struct store_stepup_challenge *out, bool *found)
+{
+    FAULT_STEPUP("stepup_challenge_get", challenge_get(f->inner, id, out, found));
+}
+
+static enum tl_err fault_stepup_challenge_complete(struct store *store, struct id128 user_id,
+                                                   struct id128 id, uint8_t method,
+                                                   uint64_t now_ns)
+{
+    FAULT_STEPUP("stepup_challenge_complete",
+                 challenge_complete(f->inner, user_id, id, method, now_ns));
+}
+
+static enum tl_err fault_stepup_grant_use(struct store *store, struct id128 user_id,
+                                          const uint8_t binding[STORE_STEPUP_BINDING_BYTES],
+                                          uint64_t now_ns, bool *used, struct id128 *out_id)
+{
+    FAULT_STEPUP("stepup_grant_use", grant_use(f->inner, user_id, binding, now_ns, used, out_id));
+}
+
+static enum tl_err fault_device_key_create(struct store *store, const struct store_device_key *k)
+{
+    FAULT_STEPUP("device_key_create", device_key_create(f->inner, k));
+}
+
+static enum tl_err fault_device_key_get(struct store *store, struct id128 id,
+                                        struct store_device_key *out, bool *found)
+{
+    FAULT_STEPUP("device_key_get", device_key_get(f->inner, id, out, found));
+}
+
+static enum tl_err fault_device_keys_list(struct store *store, struct id128 user_id,
+                                          struct store_device_key *out, uint32_t max,
+                                          uint32_t *out_count)
+{
+    FAULT_STEPUP("device_keys_list", device_keys_list(f->inner, user_id, out, max, out_count));
+}
+
+static enum tl_err fault_device_key_revoke(struct store *store, struct id128 user_id,
+                                           struct id128 id, uint64_t now_ns)
+{
+    FAULT_STEPUP("device_key_revoke", device_key_revoke(f->inner, user_id, id, now_ns));
+}
+
+static enum tl_err fault_signature_claim(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                         struct id128 key_id, uint64_t expires_ns,
+                                         uint64_t now_ns, bool *claimed)
+{
+    FAULT_STEPUP("device_signature_claim",
+                 signature_claim(f->inner, hash, key_id, expires_ns, now_ns, claimed));
+}
+
+static enum tl_err fault_payment_signature_get(struct store *store, struct id128 payment_id,
+                                               struct store_payment_signature *out, bool *found)
+{
+    FAULT_STEPUP("payment_signature_get",
+                 payment_signature_get(f->inner, payment_id, out, found));
+}
+
+/* Inside the batch: not counted, like fault_record_write (the records phase is). */
+static enum tl_err fault_stepup_record_write(struct store *store,
+                                             const struct store_record *record)
+{
+    struct store_fault *f = fault_from(store);
+    return fault_inner_stepup(f)->record_write(f->inner, record);
+}
+#undef FAULT_STEPUP
+
+static const struct store_stepup_ops fault_stepup_ops = {
+    .facts = fault_stepup_facts,
+    .challenge_create = fault_stepup_challenge_create,
+    .challenge_get = fault_stepup_challenge_get,
+    .challenge_complete = fault_stepup_challenge_complete,
+    .grant_use = fault_stepup_grant_use,
+    .device_key_create = fault_device_key_create,
+    .device_key_get = fault_device_key_get,
+    .device_keys_list = fault_device_keys_list,
+    .device_key_revoke = fault_device_key_revoke,
+    .signature_claim = fault_signature_claim,
+    .payment_signature_get = fault_payment_signature_get,
+    .record_write = fault_stepup_record_write,
+};
+static enum tl_err fault_limits_window(struct store *store, struct id128 user_id,
+                                       enum store_direction direction, uint16_t currency,
+                                       uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "limits_window")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->limits_window(f->inner, user_id, direction, currency, after_ns,
+                                             out);
+}
+
+static enum tl_err fault_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                       uint64_t updated_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_tier_set")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_tier_set(f->inner, user_id, tier, updated_ns);
+}
+
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
     .user_delete = fault_user_delete,
@@ -1050,6 +1215,9 @@ static const struct store_app_ops fault_app_ops = {
     .passkey_use = fault_passkey_use,
     .webauthn_challenge_create = fault_webauthn_challenge_create,
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
+    .fx_rate_put = fault_fx_rate_put,
+    .fx_rate_get = fault_fx_rate_get,
+    .fx_rates_list = fault_fx_rates_list,
     .record_write = fault_record_write,
     .plans = &fault_plans_ops,
     .encryption_key_put = fault_encryption_key_put,
@@ -1058,6 +1226,9 @@ static const struct store_app_ops fault_app_ops = {
     .payment_notes_get = fault_payment_notes_get,
     .session_touch = fault_session_touch,
     .sessions_seen = fault_sessions_seen,
+    .stepup = &fault_stepup_ops, /* schema v5 */
+    .limits_window = fault_limits_window,
+    .user_tier_set = fault_user_tier_set,
 };
 
 const struct store_ops store_fault_ops = {

@@ -599,6 +599,9 @@ static enum tl_err pg_connect(struct store_postgres *s, bool migrate)
     err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_notes_stmts,
                                         store_postgres_notes_stmt_count)
                        : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_stepup_stmts,
+                                        store_postgres_stepup_stmt_count)
+                       : err;
     if (err != TL_OK) {
         goto out_close;
     }

@@ -170,6 +170,24 @@ enum request_column {
     RCOL_COUNT
 };
 
+/* Exchange rates (migration 005). */
+#define FX_RATE_COLUMNS "base, quote, rate_num, rate_den, updated_ns, source"
+enum fx_rate_column {
+    FXCOL_BASE,
+    FXCOL_QUOTE,
+    FXCOL_RATE_NUM,
+    FXCOL_RATE_DEN,
+    FXCOL_UPDATED_NS,
+    FXCOL_SOURCE,
+    FXCOL_COUNT
+};
+/* The tier of $1 and its payments of currency $3 on one side after $2 (migration 005). */
+#define PG_LIMITS_WINDOW_SQL(side)                                                                 \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = $1::bytea), 0)::bigint, "        \
+    "coalesce(sum(amount), 0)::bigint, count(*)::bigint, coalesce(min(created_ns), 0)::bigint "    \
+    "FROM payments WHERE " side " = $1::bytea AND created_ns > $2::bigint AND currency = "          \
+    "$3::integer"
+
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
     X(ASTMT_QUOTE_INSERT,                                                                          \
@@ -352,7 +370,25 @@ enum request_column {
     X(ASTMT_OUTBOX_APPEND,                                                                     \
       "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")) "                       \
       "INSERT INTO outbox (key, topic, data, created) "                                        \
-      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")
+      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")               \
+    /* Exchange rates (migration 005): a newer rate of a pair replaces an older one. */       \
+    X(ASTMT_FX_RATE_PUT,                                                                       \
+      "INSERT INTO fx_rates (" FX_RATE_COLUMNS ") VALUES ($1::integer, $2::integer, "          \
+      "$3::bigint, $4::bigint, $5::bigint, $6::integer) ON CONFLICT (base, quote) DO UPDATE "  \
+      "SET rate_num = EXCLUDED.rate_num, rate_den = EXCLUDED.rate_den, updated_ns = "          \
+      "EXCLUDED.updated_ns, source = EXCLUDED.source WHERE fx_rates.updated_ns < "             \
+      "EXCLUDED.updated_ns")                                                                   \
+    X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = $1::integer "  \
+                         "AND quote = $2::integer")                                            \
+    X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "    \
+                           "LIMIT $1::bigint") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range; the cast of the numeric sum refuses a total past a bigint. */                  \
+    X(ASTMT_LIMITS_SENT, PG_LIMITS_WINDOW_SQL("from_user"))                                    \
+    X(ASTMT_LIMITS_RECEIVED, PG_LIMITS_WINDOW_SQL("to_user"))                                  \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES "         \
+                           "($1::bytea, $2::integer, $3::bigint) ON CONFLICT (user_id) DO "    \
+                           "UPDATE SET tier = excluded.tier, updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -2082,6 +2118,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (err == TL_OK && notes > 0) {
         err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
     }
+    if (err == TL_OK && payments > 0) {
+        err = store_postgres_stepup_records_send(store, records, count); /* schema v5 */
+    }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
     }
@@ -2093,6 +2132,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
               record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
@@ -2288,6 +2330,152 @@ static enum tl_err pg_app_webauthn_challenge_consume(struct store *store,
     return err;
 }
 
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err pg_app_limits_window(struct store *store, struct id128 user_id,
+                                        enum store_direction direction, uint16_t currency,
+                                        uint64_t after_ns, struct store_limits_window *out)
+{
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    struct pg_params p;
+    PGresult *res = NULL;
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, after_ns);
+    pg_param_i32(&p, currency);
+    enum tl_err err = app_run(store, which, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, 2, &tier) ||
+        !pg_col_uint(res, 0, 1, 0, INT64_MAX, &amount) ||
+        !pg_col_uint(res, 0, 2, 0, UINT32_MAX, &count) ||
+        !pg_col_uint(res, 0, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    }
+    PQclear(res);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err pg_app_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                        uint64_t updated_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_i32(&p, tier);
+    pg_param_u64_clamped(&p, updated_ns);
+    enum tl_err err = identity_write(store, ASTMT_USER_TIER_SET, &p, &changes);
+    if (err == TL_OK && changes != 1) {
+        err = store_postgres_corrupt("user_tier_set");
+    }
+    return err;
+}
+
+/* ---- Exchange rates (migration 005) ---- */
+
+static bool row_fx_rate(const PGresult *res, int row, void *item)
+{
+    struct store_fx_rate r;
+    int32_t base, quote, source;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == FXCOL_COUNT);
+    memset(&r, 0, sizeof(r));
+    ok = pg_col_int_range(res, row, FXCOL_BASE, 1, 999, &base);
+    ok = ok && pg_col_int_range(res, row, FXCOL_QUOTE, 1, 999, &quote) && quote != base;
+    ok = ok && col_positive(res, row, FXCOL_RATE_NUM, &r.rate_num);
+    ok = ok && col_positive(res, row, FXCOL_RATE_DEN, &r.rate_den);
+    ok = ok && col_time(res, row, FXCOL_UPDATED_NS, &r.updated_ns);
+    ok = ok && pg_col_int_range(res, row, FXCOL_SOURCE, STORE_FX_SOURCE_FILE,
+                                STORE_FX_SOURCE_OPERATOR, &source);
+    if (!ok) {
+        return false;
+    }
+    r.base = (uint16_t)base;
+    r.quote = (uint16_t)quote;
+    r.source = (uint8_t)source;
+    *(struct store_fx_rate *)item = r;
+    return true;
+}
+
+static enum tl_err pg_app_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                      bool *applied)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_i32(&p, rate->base);
+    pg_param_i32(&p, rate->quote);
+    pg_param_i64(&p, rate->rate_num);
+    pg_param_i64(&p, rate->rate_den);
+    pg_param_u64_clamped(&p, rate->updated_ns);
+    pg_param_i32(&p, rate->source);
+    enum tl_err err = app_run(store, ASTMT_FX_RATE_PUT, &p, &res);
+    if (err == TL_OK) {
+        *applied = strcmp(PQcmdTuples(res), "1") == 0;
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                      struct store_fx_rate *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_i32(&p, base);
+    pg_param_i32(&p, quote);
+    return app_lookup(store, ASTMT_FX_RATE_GET, &p, row_fx_rate, out, found);
+}
+
+static enum tl_err pg_app_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                        uint32_t max, uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_i64(&p, (int64_t)max + 1);
+    enum tl_err err = app_run(store, ASTMT_FX_RATES_LIST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint32_t)rows > max + 1) {
+        err = store_postgres_corrupt("fx_rates_list");
+    } else if ((uint32_t)rows > max) {
+        err = TL_ERR_LIMIT;
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!row_fx_rate(res, i, &out[i])) {
+            err = store_postgres_corrupt("fx_rates_list");
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
 const struct store_app_ops store_postgres_app_ops = {
     .user_create = pg_app_user_create,
     .user_delete = pg_app_user_delete,
@@ -2342,6 +2530,9 @@ const struct store_app_ops store_postgres_app_ops = {
     .passkey_use = pg_app_passkey_use,
     .webauthn_challenge_create = pg_app_webauthn_challenge_create,
     .webauthn_challenge_consume = pg_app_webauthn_challenge_consume,
+    .fx_rate_put = pg_app_fx_rate_put,
+    .fx_rate_get = pg_app_fx_rate_get,
+    .fx_rates_list = pg_app_fx_rates_list,
     .record_write = pg_app_record_write,
     .plans = &store_postgres_plans_ops, /* postgres_plans.c */
     /* schema v5 notes rows: postgres_notes.c */
@@ -2351,4 +2542,7 @@ const struct store_app_ops store_postgres_app_ops = {
     .payment_notes_get = store_postgres_notes_get,
     .session_touch = store_postgres_notes_session_touch,
     .sessions_seen = store_postgres_notes_sessions_seen,
+    .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
+    .limits_window = pg_app_limits_window,
+    .user_tier_set = pg_app_user_tier_set,
 };

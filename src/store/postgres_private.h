@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "store/app_backend.h"
+#include "store/stepup_backend.h"
 #include "store/store.h"
 #include "util/assert.h"
 #include "util/err.h"
@@ -47,6 +48,14 @@ extern const struct store_app_ops store_postgres_app_ops;
 /* postgres_plans.c: the statements of escrows and scheduled payments (plans.h). */
 extern const struct pg_stmt store_postgres_plans_stmts[];
 extern const uint32_t store_postgres_plans_stmt_count;
+/* postgres_stepup.c: the rows of stepup.h (schema v5), its statements (prepared by postgres.c
+ * at every connect like the app's) and the batch's payment-signature records, sent in the
+ * commit pipeline after the payments they update. */
+extern const struct store_stepup_ops store_postgres_stepup_ops;
+extern const struct pg_stmt store_postgres_stepup_stmts[];
+extern const uint32_t store_postgres_stepup_stmt_count;
+enum tl_err store_postgres_stepup_records_send(struct store *store,
+                                               const struct store_record *records, uint32_t count);
 
 /* ---- Parameters: binary unless text, borrowed until the statement is sent ---- */
 

@@ -164,6 +164,23 @@ enum request_column {
     RCOL_COUNT
 };
 
+/* Exchange rates (migration 005). */
+#define FX_RATE_COLUMNS "base, quote, rate_num, rate_den, updated_ns, source"
+enum fx_rate_column {
+    FXCOL_BASE,
+    FXCOL_QUOTE,
+    FXCOL_RATE_NUM,
+    FXCOL_RATE_DEN,
+    FXCOL_UPDATED_NS,
+    FXCOL_SOURCE,
+    FXCOL_COUNT
+};
+/* The tier of ?1 and its payments of currency ?3 on one side after ?2 (migration 005). */
+#define LIMITS_WINDOW_SQL(side)                                                                    \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
+    "coalesce(sum(amount), 0), count(*), coalesce(min(created_ns), 0) FROM payments WHERE " side   \
+    " = ?1 AND created_ns > ?2 AND currency = ?3"
+
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
     X(ASTMT_BEGIN, "BEGIN IMMEDIATE")                                                              \
@@ -297,7 +314,24 @@ enum request_column {
                              "seq <= ?4 AND key = ?1 ORDER BY seq LIMIT ?3")                       \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")                       \
     X(ASTMT_OUTBOX_APPEND, "INSERT INTO outbox (key, topic, data, created) "                       \
-                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq")
+                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq")                               \
+    /* Exchange rates (migration 005): a newer rate of a pair replaces an older one. */           \
+    X(ASTMT_FX_RATE_PUT, "INSERT INTO fx_rates (" FX_RATE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "     \
+                         "?5, ?6) ON CONFLICT (base, quote) DO UPDATE SET rate_num = "            \
+                         "excluded.rate_num, rate_den = excluded.rate_den, updated_ns = "         \
+                         "excluded.updated_ns, source = excluded.source WHERE "                   \
+                         "fx_rates.updated_ns < excluded.updated_ns")                             \
+    X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = ?1 AND "           \
+                         "quote = ?2")                                                            \
+    X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
+                           "LIMIT ?1") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range (the rowid, created_ns, ends every index entry). */                             \
+    X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("from_user"))                                       \
+    X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("to_user"))                                     \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
+                           "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
+                           "updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -1414,6 +1448,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
         store_record_payment_decode(record, &payment);
         return payment_insert(a, &payment);
     }
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
@@ -2432,6 +2469,149 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
     free(app);
 }
 
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
+                                            enum store_direction direction, uint16_t currency,
+                                            uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    sqlite3_stmt *stmt = a->stmts[which];
+    uint8_t bytes[ID128_BYTES];
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+    enum tl_err err = TL_OK;
+
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_u64(stmt, 2, after_ns);
+    store_sqlite_bind_i64(stmt, 3, currency);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        /* An integer overflow of sum() lands here too: refused, never wrapped. */
+        err = app_fail(a, rc == SQLITE_DONE ? SQLITE_ERROR : rc, app_stmt_name[which]);
+    } else if (!col_uint(stmt, 0, 0, 2, &tier) || !col_uint(stmt, 1, 0, INT64_MAX, &amount) ||
+               !col_uint(stmt, 2, 0, UINT32_MAX, &count) ||
+               !col_uint(stmt, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_sqlite_corrupt(app_stmt_name[which]);
+    }
+    sqlite3_reset(stmt);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_user_tier_set(struct store *store, struct id128 user_id,
+                                            uint8_t tier, uint64_t updated_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_USER_TIER_SET];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_i64(stmt, 2, tier);
+    store_sqlite_bind_u64(stmt, 3, updated_ns);
+    enum tl_err err = identity_run(a, ASTMT_USER_TIER_SET, &changes);
+    TL_ASSERT(err != TL_OK || changes == 1);
+    return err;
+}
+
+/* ---- Exchange rates (migration 005) ---- */
+
+static bool decode_fx_rate(sqlite3_stmt *stmt, void *row)
+{
+    struct store_fx_rate r;
+    uint64_t source;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == FXCOL_COUNT);
+    memset(&r, 0, sizeof(r));
+    ok = col_u16(stmt, FXCOL_BASE, 1, &r.base) && r.base <= 999;
+    ok = ok && col_u16(stmt, FXCOL_QUOTE, 1, &r.quote) && r.quote <= 999 && r.quote != r.base;
+    ok = ok && col_positive(stmt, FXCOL_RATE_NUM, &r.rate_num);
+    ok = ok && col_positive(stmt, FXCOL_RATE_DEN, &r.rate_den);
+    ok = ok && col_time(stmt, FXCOL_UPDATED_NS, &r.updated_ns);
+    ok = ok && col_uint(stmt, FXCOL_SOURCE, STORE_FX_SOURCE_FILE, STORE_FX_SOURCE_OPERATOR, &source);
+    if (!ok) {
+        return false;
+    }
+    r.source = (uint8_t)source;
+    *(struct store_fx_rate *)row = r;
+    return true;
+}
+
+static enum tl_err sqlite_app_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                          bool *applied)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_FX_RATE_PUT];
+    int rc;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    store_sqlite_bind_i64(stmt, FXCOL_BASE + 1, rate->base);
+    store_sqlite_bind_i64(stmt, FXCOL_QUOTE + 1, rate->quote);
+    store_sqlite_bind_i64(stmt, FXCOL_RATE_NUM + 1, rate->rate_num);
+    store_sqlite_bind_i64(stmt, FXCOL_RATE_DEN + 1, rate->rate_den);
+    store_sqlite_bind_u64(stmt, FXCOL_UPDATED_NS + 1, rate->updated_ns);
+    store_sqlite_bind_i64(stmt, FXCOL_SOURCE + 1, rate->source);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "fx_rate_put");
+    }
+    *applied = sqlite3_changes(a->db) == 1;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                          struct store_fx_rate *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+    store_sqlite_bind_i64(a->stmts[ASTMT_FX_RATE_GET], 1, base);
+    store_sqlite_bind_i64(a->stmts[ASTMT_FX_RATE_GET], 2, quote);
+    return app_lookup(a, ASTMT_FX_RATE_GET, decode_fx_rate, out, found);
+}
+
+static enum tl_err sqlite_app_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                            uint32_t max, uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_FX_RATES_LIST];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    int rc;
+
+    store_sqlite_bind_i64(stmt, 1, (int64_t)max + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == max) {
+            err = TL_ERR_LIMIT;
+            goto out;
+        }
+        if (!decode_fx_rate(stmt, &out[count])) {
+            err = store_sqlite_corrupt("fx_rates_list");
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "fx_rates_list");
+        goto out;
+    }
+    *out_count = count;
+out:
+    sqlite3_reset(stmt);
+    return err;
+}
+
 const struct store_app_ops store_sqlite_app_ops = {
     .user_create = sqlite_app_user_create,
     .user_delete = sqlite_app_user_delete,
@@ -2486,6 +2666,9 @@ const struct store_app_ops store_sqlite_app_ops = {
     .passkey_use = sqlite_app_passkey_use,
     .webauthn_challenge_create = sqlite_app_webauthn_challenge_create,
     .webauthn_challenge_consume = sqlite_app_webauthn_challenge_consume,
+    .fx_rate_put = sqlite_app_fx_rate_put,
+    .fx_rate_get = sqlite_app_fx_rate_get,
+    .fx_rates_list = sqlite_app_fx_rates_list,
     .record_write = sqlite_app_record_write,
     .plans = &store_sqlite_plans_ops, /* sqlite_plans.c */
     /* schema v5 notes rows: sqlite_notes.c */
@@ -2495,4 +2678,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .payment_notes_get = store_sqlite_notes_get,
     .session_touch = store_sqlite_notes_session_touch,
     .sessions_seen = store_sqlite_notes_sessions_seen,
+    .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
+    .limits_window = sqlite_app_limits_window,
+    .user_tier_set = sqlite_app_user_tier_set,
 };

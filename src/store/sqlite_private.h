@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "store/app_backend.h"
+#include "store/stepup_backend.h"
 #include "store/store.h"
 #include "util/assert.h"
 #include "core/ledger.h"
@@ -36,6 +37,14 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out);
 void store_sqlite_app_close(struct store_sqlite_app *app);
 
 extern const struct store_app_ops store_sqlite_app_ops;
+
+/* sqlite.c: the handle's slot for sqlite_stepup.c's statements (NULL until that file prepares
+ * them on first use) and, in *out_db, its connection. Cannot fail. */
+sqlite3_stmt ***store_sqlite_stepup_slot(struct store *store, sqlite3 **out_db);
+/* sqlite_stepup.c: the rows of stepup.h (schema v5), and freeing a handle's statements (takes
+ * NULL). */
+extern const struct store_stepup_ops store_sqlite_stepup_ops;
+void store_sqlite_stepup_close(sqlite3_stmt **stmts);
 
 /* ---- Helpers both files use; defined in sqlite.c (or inline here for the hot binders). ---- */
 

@@ -184,7 +184,7 @@ static void store_batch_check(const struct store_batch *batch)
     for (uint32_t i = 0; i < batch->record_count; i++) {
         const struct store_record *r = &batch->records[i];
         TL_ASSERT(r->kind >= STORE_RECORD_OUTBOX);
-        TL_ASSERT(r->kind <= STORE_RECORD_PAYMENT_NOTE);
+        TL_ASSERT(r->kind <= STORE_RECORD_KIND_MAX);
         TL_ASSERT(memchr(r->topic, '\0', sizeof(r->topic)) != NULL);
         TL_ASSERT(r->data_bytes <= TL_RECORD_BYTES_MAX);
         TL_ASSERT(r->data_bytes == 0 || r->data != NULL);

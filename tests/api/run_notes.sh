@@ -114,15 +114,7 @@ set_cookies() { tr -d '\r' <"$WORK/head" | awk 'tolower($1) == "set-cookie:" { s
 # The server: on SQLite, a data dir whose database is at schema version 4.
 
 make_v4_db() {
-    python3 - "$1" "$root/src/store/migrations" <<'EOF'
-import glob, os, sqlite3, sys
-db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
-for version in (1, 2, 3, 4):
-    for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
-        db.executescript(open(path).read())
-db.execute("PRAGMA user_version = 4")
-db.commit()
-EOF
+    tl_sqlite_v4_db "$1"
 }
 user_version() {
     python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$1"

@@ -77,7 +77,7 @@ for dir in "$build" "$asan"; do
         [ "$label" = release ] && fail "no build at $dir"
         continue
     fi
-    for suite in test_store test_store_app test_store_claims test_store_plans test_writer test_postgres; do
+    for suite in test_store test_store_app test_store_claims test_store_fx test_store_plans test_writer test_postgres; do
         run_suite "$label/$suite" "$dir/tests/store/$suite"
     done
 done
