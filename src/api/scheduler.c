@@ -73,6 +73,15 @@ static enum tl_err scheduler_pay(struct scheduler *s, const struct store_schedul
     return err;
 }
 
+/* Errors after which the same run may succeed: the occurrence stays claimed and runs again
+ * once its claim is stale. Every other error is the payment's refusal. */
+static bool scheduler_transient(enum tl_err err)
+{
+    return err == TL_ERR_BUSY || err == TL_ERR_STORAGE || err == TL_ERR_NOT_READY ||
+           err == TL_ERR_SHUTDOWN || err == TL_ERR_NOMEM || err == TL_ERR_INTERNAL ||
+           err == TL_ERR_CORRUPT || err == TL_ERR_IO;
+}
+
 /* Runs a claimed occurrence and records how it ended; a transient failure leaves it running
  * (claimed), to be run again once its claim is stale. */
 static void scheduler_run(struct scheduler *s, const struct store_schedule *schedule,
@@ -88,14 +97,15 @@ static void scheduler_run(struct scheduler *s, const struct store_schedule *sche
     } else {
         err = scheduler_pay(s, schedule, occurrence);
     }
-    if (err == TL_ERR_INSUFFICIENT_FUNDS || err == TL_ERR_WALLET_NOT_FOUND ||
-        err == TL_ERR_RECIPIENT_NOT_FOUND || err == TL_ERR_OVERFLOW ||
-        err == TL_ERR_UNAUTHORIZED) {
-        status = STORE_OCCURRENCE_SKIPPED;
-        reason = err == TL_ERR_UNAUTHORIZED ? "payer_not_found" : tl_err_code(err);
-    } else if (err != TL_OK && err != TL_ERR_CONFLICT) {
+    if (scheduler_transient(err)) {
         scheduler_log("schedule_run_failed", schedule->id, occurrence->index, tl_err_code(err));
         return;
+    }
+    if (err != TL_OK && err != TL_ERR_CONFLICT) {
+        /* A refusal (insufficient_funds, wallet_not_found, recipient_not_found, overflow, a
+         * tier limit, a step-up rule...): this occurrence is skipped, the next one runs. */
+        status = STORE_OCCURRENCE_SKIPPED;
+        reason = err == TL_ERR_UNAUTHORIZED ? "payer_not_found" : tl_err_code(err);
     }
     err = store_occurrence_finish(s->store, occurrence->schedule_id, occurrence->index, status,
                                   reason, clock_wall_ns());

@@ -375,11 +375,17 @@ if [ -z "${TL_PG_CONNINFO:-}" ]; then
     python3 - "$WORK/old/tally.db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-# Undo every schema-5 file: ours, notes (tables, a column) and outbox (an index dropped).
+# Undo every schema-5 file: ours, notes, outbox, limits, fx and step-up.
 db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
                  "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
                  "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
                  "CREATE INDEX outbox_key ON outbox (key);"
+                 "DROP TABLE user_tiers; DROP TABLE fx_rates; DROP TABLE stepup_challenges;"
+                 "DROP TABLE device_keys; DROP TABLE device_signatures; DROP INDEX payments_pair;"
+                 "ALTER TABLE payments DROP COLUMN device_key_id;"
+                 "ALTER TABLE payments DROP COLUMN device_timestamp;"
+                 "ALTER TABLE payments DROP COLUMN device_signature;"
+                 "ALTER TABLE payments DROP COLUMN device_body_hash;"
                  "PRAGMA user_version = 4;")
 db.close()
 EOF
@@ -388,11 +394,17 @@ EOF
     python3 - "$WORK/old/tally.db" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-# Undo every schema-5 file: ours, notes (tables, a column) and outbox (an index dropped).
+# Undo every schema-5 file: ours, notes, outbox, limits, fx and step-up.
 db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
                  "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
                  "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
                  "CREATE INDEX outbox_key ON outbox (key);"
+                 "DROP TABLE user_tiers; DROP TABLE fx_rates; DROP TABLE stepup_challenges;"
+                 "DROP TABLE device_keys; DROP TABLE device_signatures; DROP INDEX payments_pair;"
+                 "ALTER TABLE payments DROP COLUMN device_key_id;"
+                 "ALTER TABLE payments DROP COLUMN device_timestamp;"
+                 "ALTER TABLE payments DROP COLUMN device_signature;"
+                 "ALTER TABLE payments DROP COLUMN device_body_hash;"
                  "PRAGMA user_version = 4;")
 db.close()
 EOF
