@@ -4,6 +4,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -71,6 +72,10 @@ static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch
         .available_after = after.available,
     };
     enum tl_err err = events_attach_deposit(batch, &event); /* deposit.created, with the money */
+    if (err == TL_OK) {
+        err = audit_attach_deposit(batch, x->req, event.deposit_id, event.user_id, event.amount,
+                                   x->currency->numeric, event.created_ns);
+    }
     if (err != TL_OK) {
         return err;
     }

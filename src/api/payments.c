@@ -7,6 +7,7 @@
 #include "api/accounts.h"
 #include "api/device_keys.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/conversions.h"
 #include "api/events.h"
 #include "api/idempotency.h"
@@ -303,6 +304,9 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     }
     if (err == TL_OK) {
         err = payments_attach_events(x, batch);
+    }
+    if (err == TL_OK) {
+        err = audit_attach_payment(batch, x->req, &x->row, x->exists_err); /* with the money */
     }
     if (err != TL_OK) {
         return err;

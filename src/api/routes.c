@@ -140,6 +140,8 @@ const struct route api_routes[] = {
      ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
     /* ---- verification tiers (kyc.h): the caller's limits ---- */
     {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/admin/audit/verify", audit_admin_verify, "admin.audit.verify",
+     ROUTE_OPERATOR, ROUTE_LIMIT_IP},
 
     /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
     {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},

@@ -5,9 +5,10 @@
  *
  *   tallyd [serve] [options]   run the server (default)
  *   tallyd migrate [options]   apply database migrations and exit
+ *   tallyd audit-verify [options]   walk the audit chain and print one line
  *
  * Exit status: 0 after a clean shutdown, 1 when something failed at startup, 2 for a bad
- * command line or configuration.
+ * command line or configuration; audit-verify: 0 when the chain verifies, 3 when it does not.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/authn.h"
 #include "api/kyc.h"
 #include "api/events.h"
@@ -59,6 +61,7 @@ struct tallyd {
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
     struct fx_rates *fx;               /* reads fx.rates_file into the store (SIGHUP: now) */
+    struct audit_checkpointer *audit_checkpointer; /* signs the audit chain's head */
     struct store *events_reader;       /* the event hub's own read-only handle */
     struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
     struct server *server;
@@ -125,6 +128,7 @@ static int tallyd_prepare(struct tallyd *t)
     }
     enum tl_err err = token_key_init(&t->token_key, secret, sizeof(secret));
     idempotency_secret_set(secret, sizeof(secret));
+    audit_secret_set(secret, sizeof(secret));
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
@@ -178,6 +182,41 @@ static int tallyd_migrate(struct tallyd *t)
         return tallyd_fail("migrate: cannot read the schema version", err);
     }
     printf("tallyd: migrated %s store to schema version %u\n", t->config.store_backend, version);
+    return 0;
+}
+
+/* Walks the audit chain (store/audit_chain.h) and prints one line: OK with the entry count
+ * and head, or the first bad seq and why. The store is opened read-only, so it runs next to a
+ * serving tallyd (on SQLite too) and changes nothing; after an upgrade, migrate first. */
+static int tallyd_audit_verify(struct tallyd *t)
+{
+    struct store_config store_config = tallyd_store_config(t);
+    store_config.read_only = true;
+    struct store_audit_report report;
+    char head[2 * STORE_AUDIT_HASH_BYTES + 1];
+    enum tl_err err = store_open(&store_config, &t->store);
+    if (err != TL_OK) {
+        return tallyd_fail("audit-verify: cannot open the store", err);
+    }
+    err = store_audit_verify(t->store, audit_checkpoint_key(), &report);
+    store_close(t->store);
+    t->store = NULL;
+    if (err != TL_OK) {
+        return tallyd_fail("audit-verify: cannot read the audit log", err);
+    }
+    if (!report.ok) {
+        printf("audit-verify: FAILED at seq %llu: %s\n", (unsigned long long)report.bad_seq,
+               report.reason);
+        return 3;
+    }
+    for (size_t i = 0; i < STORE_AUDIT_HASH_BYTES; i++) {
+        snprintf(head + 2 * i, 3, "%02x", report.head_hash[i]);
+    }
+    printf("audit-verify: OK %llu entries, head seq %llu hash %s, %llu signed checkpoints "
+           "(newest at seq %llu)\n",
+           (unsigned long long)report.entry_count, (unsigned long long)report.head_seq,
+           report.entry_count > 0 ? head : "-", (unsigned long long)report.checkpoint_count,
+           (unsigned long long)report.checkpoint_seq_last);
     return 0;
 }
 
@@ -280,6 +319,10 @@ static int tallyd_start(struct tallyd *t)
     if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
         return tallyd_fail("cannot start the idempotency pruner", err);
     }
+    if ((err = audit_checkpointer_start(&t->app, c->audit_checkpoint_interval_s,
+                                        &t->audit_checkpointer)) != TL_OK) {
+        return tallyd_fail("cannot start the audit checkpointer", err);
+    }
     if ((err = tallyd_events_start(t)) != TL_OK) {
         return tallyd_fail("cannot start the event hub", err);
     }
@@ -314,6 +357,7 @@ static void tallyd_stop(struct tallyd *t)
     store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
     fx_rates_stop(t->fx);
+    audit_checkpointer_stop(t->audit_checkpointer); /* signs the final head */
     if (t->app_ready) {
         api_app_fini(&t->app);
     }
@@ -386,6 +430,9 @@ int main(int argc, char **argv)
     }
     if (t.config.command == CONFIG_COMMAND_MIGRATE) {
         return tallyd_migrate(&t);
+    }
+    if (t.config.command == CONFIG_COMMAND_AUDIT_VERIFY) {
+        return tallyd_audit_verify(&t);
     }
     return tallyd_serve(&t);
 }

@@ -630,48 +630,7 @@ enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
     return app_ops(store)->user_password_set(store, user_id, password_hash, keep_id);
 }
 
-enum tl_err store_audit_append(struct store *store, const struct store_audit *entry)
-{
-    app_check_write(store);
-    TL_ASSERT(entry != NULL);
-    TL_ASSERT(!id128_is_zero(entry->id));
-    TL_ASSERT(!id128_is_zero(entry->user_id));
-    check_time(entry->created_ns);
-    ASSERT_TERMINATED(entry->action);
-    ASSERT_TERMINATED(entry->subject);
-    ASSERT_TERMINATED(entry->request_id);
-    ASSERT_TERMINATED(entry->ip);
-    if (entry->action[0] == '\0') {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    return app_ops(store)->audit_append(store, entry);
-}
-
-enum tl_err store_audit_list(struct store *store, struct id128 user_id,
-                             const struct store_audit_page *page, struct store_audit *out,
-                             uint32_t *out_count, bool *has_more)
-{
-    TL_ASSERT(page != NULL);
-    TL_ASSERT(out != NULL);
-    TL_ASSERT(out_count != NULL);
-    TL_ASSERT(has_more != NULL);
-    TL_ASSERT(!id128_is_zero(user_id));
-    if (page->limit == 0 || page->limit > TL_PAGE_LIMIT_MAX) {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    if (!id128_is_zero(page->starting_after) && !id128_is_zero(page->ending_before)) {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    enum tl_err err = app_ops(store)->audit_list(store, user_id, page, out, out_count, has_more);
-    if (err == TL_OK) {
-        TL_ASSERT(*out_count <= page->limit);
-        for (uint32_t i = 0; i < *out_count; i++) {
-            TL_ASSERT(id128_eq(out[i].user_id, user_id));
-            TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
-        }
-    }
-    return err;
-}
+/* The audit log's functions (schema v5) are in audit_store.c. */
 
 /* ---- Passkeys (schema v4) ---- */
 

@@ -189,36 +189,81 @@ enum tl_err store_sessions_revoke_others(struct store *store, struct id128 user_
 enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
                                     const char *password_hash, struct id128 keep_id);
 
-/* The audit log: append-only (the schema refuses UPDATE and DELETE). Never secrets. */
-#define STORE_AUDIT_ACTION_BYTES_MAX 40  /* "login.failed" */
-#define STORE_AUDIT_SUBJECT_BYTES_MAX 64 /* a reference: "sess_..." or "" */
+/*
+ * The audit log (schema v5): one hash chain of every security action and money movement
+ * (store/audit_chain.h has the canonical encoding and the verifier). Entries hold ids and
+ * references, never secrets or PII (emails, phones, names). The schema refuses UPDATE and
+ * DELETE. seq is global and gap-free: an append takes the chain's head under the lock that
+ * serializes batches (SQLite: the write transaction; PostgreSQL: the batch advisory lock), so
+ * entries of direct appends and of writer batches interleave in one chain on every node.
+ */
+#define STORE_AUDIT_KIND_BYTES_MAX 40    /* "login.failed", "payment.sent" */
+#define STORE_AUDIT_SUBJECT_BYTES_MAX 64 /* a reference: "sess_...", "pay_..." or "" */
 #define STORE_AUDIT_REQUEST_ID_BYTES_MAX 65
 #define STORE_AUDIT_IP_BYTES_MAX 48
+#define STORE_AUDIT_HASH_BYTES 32
+#define STORE_AUDIT_SCAN_MAX 1024 /* entries or checkpoints one scan call returns at most */
 
 struct store_audit {
-    struct id128 id; /* UUIDv7: the order and the cursor */
-    struct id128 user_id;
+    uint64_t seq; /* 1, 2, ...: set by the append (ignored on input); the listing cursor */
     uint64_t created_ns;
-    char action[STORE_AUDIT_ACTION_BYTES_MAX];
+    struct id128 user_id;         /* who acted: the user, the payer, the depositor */
+    struct id128 counterparty_id; /* the other party (a payee), or zero */
+    int64_t amount;               /* minor units; 0 when nothing moved */
+    uint16_t currency;            /* ISO 4217 number; 0 when nothing moved */
+    char kind[STORE_AUDIT_KIND_BYTES_MAX];
     char subject[STORE_AUDIT_SUBJECT_BYTES_MAX];
     char request_id[STORE_AUDIT_REQUEST_ID_BYTES_MAX];
-    char ip[STORE_AUDIT_IP_BYTES_MAX];
+    char ip[STORE_AUDIT_IP_BYTES_MAX]; /* kept beside the chain, not hashed (personal data) */
+    /* Read only. sealed is false for a copied version 4 entry that no writable open has sealed
+     * yet (its hashes are zero then). */
+    bool sealed;
+    uint8_t prev_hash[STORE_AUDIT_HASH_BYTES];
+    uint8_t hash[STORE_AUDIT_HASH_BYTES];
 };
 
-/* Cursor page by entry id: at most one of the two ids non-zero; limit 1..TL_PAGE_LIMIT_MAX. */
+/* Cursor page by seq: at most one of the two non-zero; limit 1..TL_PAGE_LIMIT_MAX. */
 struct store_audit_page {
-    struct id128 starting_after;
-    struct id128 ending_before;
+    uint64_t starting_after_seq;
+    uint64_t ending_before_seq;
     uint32_t limit;
 };
 
-/* TL_ERR_INVALID_REQUEST when action is empty. */
-enum tl_err store_audit_append(struct store *store, const struct store_audit *entry);
-/* The user's entries, newest (largest id) first; starting_after gives older entries,
- * ending_before newer ones (still newest first). TL_ERR_INVALID_REQUEST for a bad page. */
+/* Appends one entry in its own transaction: seq, prev_hash and hash are the store's. *out_seq
+ * (may be NULL) gets its seq. TL_ERR_INVALID_REQUEST when kind is empty. */
+enum tl_err store_audit_append(struct store *store, const struct store_audit *entry,
+                               uint64_t *out_seq);
+/* The entries the user is a party of (user_id or counterparty_id), newest (largest seq)
+ * first; starting_after_seq gives older entries, ending_before_seq newer ones (still newest
+ * first). TL_ERR_INVALID_REQUEST for a bad page. */
 enum tl_err store_audit_list(struct store *store, struct id128 user_id,
                              const struct store_audit_page *page, struct store_audit *out,
                              uint32_t *out_count, bool *has_more);
+/* The whole chain in seq order: entries with seq > after_seq, at most limit (1..
+ * STORE_AUDIT_SCAN_MAX, else TL_ERR_LIMIT). Fewer than limit: the end of the chain. */
+enum tl_err store_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                             struct store_audit *out, uint32_t *out_count);
+/* The newest entry's seq and hash; *out_seq 0 (and a zero hash) when the chain is empty.
+ * TL_ERR_CORRUPT when the newest entry is not sealed. */
+enum tl_err store_audit_head(struct store *store, uint64_t *out_seq,
+                             uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+
+/* A signed head (store/audit_chain.h: store_audit_checkpoint_mac). */
+struct store_audit_checkpoint {
+    uint64_t seq;
+    uint64_t created_ns;
+    uint8_t hash[STORE_AUDIT_HASH_BYTES];
+    uint8_t mac[STORE_AUDIT_HASH_BYTES];
+};
+/* Inserts a checkpoint; one for the same seq already there is kept (TL_OK, *inserted false).
+ * inserted may be NULL. */
+enum tl_err store_audit_checkpoint_put(struct store *store,
+                                       const struct store_audit_checkpoint *checkpoint,
+                                       bool *inserted);
+/* Checkpoints with seq > after_seq in seq order, at most limit (1..STORE_AUDIT_SCAN_MAX). */
+enum tl_err store_audit_checkpoints_list(struct store *store, uint64_t after_seq, uint32_t limit,
+                                         struct store_audit_checkpoint *out,
+                                         uint32_t *out_count);
 
 /* ---- Payments: what a user asked for; its money is the ledger transfer(s) with user_ref = id */
 
@@ -588,6 +633,13 @@ void store_record_payment(const struct store_payment *payment, void *buf,
  */
 enum tl_err store_record_idempotency(const struct store_idempotency *row, void *buf,
                                      uint32_t buf_bytes, struct store_record *out);
+/*
+ * Serializes an audit entry (seq and hashes are the batch's: the store chains the batch's
+ * entries after the head when it commits, in record order). buf must hold
+ * STORE_RECORD_AUDIT_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_AUDIT_BYTES (sizeof(struct store_audit))
+void store_record_audit(const struct store_audit *entry, void *buf, struct store_record *out);
 
 /* ---- End-to-end encrypted notes and session last-seen (schema v5; app_notes.c) ---- */
 

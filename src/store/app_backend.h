@@ -116,8 +116,10 @@ struct store_app_ops {
                                           struct id128 keep_id, uint32_t *out_count);
     enum tl_err (*user_password_set)(struct store *store, struct id128 user_id,
                                      const char *password_hash, struct id128 keep_id);
-    enum tl_err (*audit_append)(struct store *store, const struct store_audit *entry);
-    /* page was checked as for payments_list. */
+    /* The audit log (schema v5; audit_store.c checks, audit_backend.h implements). */
+    enum tl_err (*audit_append)(struct store *store, const struct store_audit *entry,
+                                uint64_t *out_seq);
+    /* page was checked: limit in range, at most one cursor. */
     enum tl_err (*audit_list)(struct store *store, struct id128 user_id,
                               const struct store_audit_page *page, struct store_audit *out,
                               uint32_t *out_count, bool *has_more);
@@ -204,6 +206,20 @@ struct store_app_ops {
                                  uint32_t *out_count);
     /* Step-up and device keys (schema v5): stepup_backend.h. */
     const struct store_stepup_ops *stepup;
+    /* The audit log (schema v5), continued: limit checked (1..STORE_AUDIT_SCAN_MAX). */
+    enum tl_err (*audit_scan)(struct store *store, uint64_t after_seq, uint32_t limit,
+                              struct store_audit *out, uint32_t *out_count);
+    enum tl_err (*audit_head)(struct store *store, uint64_t *out_seq,
+                              uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+    enum tl_err (*audit_checkpoint_put)(struct store *store,
+                                        const struct store_audit_checkpoint *checkpoint,
+                                        bool *inserted);
+    enum tl_err (*audit_checkpoints_list)(struct store *store, uint64_t after_seq, uint32_t limit,
+                                          struct store_audit_checkpoint *out,
+                                          uint32_t *out_count);
+    /* Seals the entries a migration copied without hashes (audit_backend.h); writable handle,
+     * no batch open. */
+    enum tl_err (*audit_seal)(struct store *store, uint32_t *out_sealed);
 };
 
 /*
@@ -218,5 +234,6 @@ void store_record_idempotency_decode(const struct store_record *record,
 /* app_notes.c: a STORE_RECORD_PAYMENT_NOTE record (store_record_payment_note). */
 void store_record_payment_note_decode(const struct store_record *record,
                                       struct store_payment_note *out);
+void store_record_audit_decode(const struct store_record *record, struct store_audit *out);
 
 #endif

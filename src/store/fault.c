@@ -780,13 +780,14 @@ static enum tl_err fault_user_password_set(struct store *store, struct id128 use
     return fault_inner_app(f)->user_password_set(f->inner, user_id, password_hash, keep_id);
 }
 
-static enum tl_err fault_audit_append(struct store *store, const struct store_audit *entry)
+static enum tl_err fault_audit_append(struct store *store, const struct store_audit *entry,
+                                      uint64_t *out_seq)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "audit_append")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->audit_append(f->inner, entry);
+    return fault_inner_app(f)->audit_append(f->inner, entry, out_seq);
 }
 
 static enum tl_err fault_audit_list(struct store *store, struct id128 user_id,
@@ -798,6 +799,59 @@ static enum tl_err fault_audit_list(struct store *store, struct id128 user_id,
         return TL_ERR_STORAGE;
     }
     return fault_inner_app(f)->audit_list(f->inner, user_id, page, out, out_count, has_more);
+}
+
+/* The audit log (schema v5), continued. */
+static enum tl_err fault_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                                    struct store_audit *out, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_scan")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_scan(f->inner, after_seq, limit, out, out_count);
+}
+
+static enum tl_err fault_audit_head(struct store *store, uint64_t *out_seq,
+                                    uint8_t out_hash[STORE_AUDIT_HASH_BYTES])
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_head")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_head(f->inner, out_seq, out_hash);
+}
+
+static enum tl_err fault_audit_checkpoint_put(struct store *store,
+                                              const struct store_audit_checkpoint *checkpoint,
+                                              bool *inserted)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_checkpoint_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_checkpoint_put(f->inner, checkpoint, inserted);
+}
+
+static enum tl_err fault_audit_checkpoints_list(struct store *store, uint64_t after_seq,
+                                                uint32_t limit, struct store_audit_checkpoint *out,
+                                                uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_checkpoints_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_checkpoints_list(f->inner, after_seq, limit, out, out_count);
+}
+
+/* The inner handle was sealed when store_fault_open opened it; this seals again (a no-op). */
+static enum tl_err fault_audit_seal(struct store *store, uint32_t *out_sealed)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_seal")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_seal(f->inner, out_sealed);
 }
 
 /* Passkeys (schema v4). */
@@ -1229,6 +1283,11 @@ static const struct store_app_ops fault_app_ops = {
     .stepup = &fault_stepup_ops, /* schema v5 */
     .limits_window = fault_limits_window,
     .user_tier_set = fault_user_tier_set,
+    .audit_scan = fault_audit_scan,
+    .audit_head = fault_audit_head,
+    .audit_checkpoint_put = fault_audit_checkpoint_put,
+    .audit_checkpoints_list = fault_audit_checkpoints_list,
+    .audit_seal = fault_audit_seal,
 };
 
 const struct store_ops store_fault_ops = {

@@ -57,7 +57,6 @@ enum session_column {
 /* Identity tables of migration 004. */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
-#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
 #define PASSKEY_COLUMNS                                                                            \
     "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
     "last_used_ns, revoked_ns"
@@ -287,12 +286,6 @@ enum fx_rate_column {
       "WITH u AS (UPDATE users SET password_hash = $2::text WHERE id = $1::bytea RETURNING id), "  \
       "s AS (UPDATE sessions SET revoked = 1 WHERE user_id = $1::bytea AND id <> $3::bytea AND "   \
       "revoked = 0 AND EXISTS (SELECT 1 FROM u)) SELECT count(*) FROM u")                          \
-    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES ($1::bytea, "          \
-                          "$2::bytea, $3::bigint, $4::text, $5::text, $6::text, $7::text)")        \
-    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
-                         "id < $2::bytea ORDER BY id DESC LIMIT $3::bigint")                       \
-    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
-                         "id > $2::bytea ORDER BY id ASC LIMIT $3::bigint")                        \
     /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
     X(ASTMT_PASSKEY_INSERT,                                                                        \
       "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT $1::bytea, $2::bytea, $3::bytea, "         \
@@ -980,27 +973,6 @@ static bool row_challenge(const PGresult *res, int row, void *item)
     return true;
 }
 
-static bool row_audit(const PGresult *res, int row, void *item)
-{
-    struct store_audit e;
-    bool ok;
-
-    TL_ASSERT(PQnfields(res) == 7);
-    memset(&e, 0, sizeof(e));
-    ok = col_id(res, row, 0, &e.id);
-    ok = ok && col_id(res, row, 1, &e.user_id);
-    ok = ok && col_time(res, row, 2, &e.created_ns);
-    ok = ok && pg_col_text(res, row, 3, e.action, sizeof(e.action), false);
-    ok = ok && pg_col_text(res, row, 4, e.subject, sizeof(e.subject), true);
-    ok = ok && pg_col_text(res, row, 5, e.request_id, sizeof(e.request_id), true);
-    ok = ok && pg_col_text(res, row, 6, e.ip, sizeof(e.ip), true);
-    if (!ok) {
-        return false;
-    }
-    *(struct store_audit *)item = e;
-    return true;
-}
-
 /* Runs a write statement; *changes is PQcmdTuples of the answer. */
 static enum tl_err identity_write(struct store *store, enum app_stmt which,
                                   const struct pg_params *p, uint64_t *changes)
@@ -1255,64 +1227,6 @@ static enum tl_err pg_app_user_password_set(struct store *store, struct id128 us
     pg_param_id(&p, keep_id);
     enum tl_err err = identity_count(store, ASTMT_USER_PASSWORD_SET, &p, &updated);
     return err == TL_OK && updated == 0 ? TL_ERR_NOT_FOUND : err;
-}
-
-static enum tl_err pg_app_audit_append(struct store *store, const struct store_audit *e)
-{
-    struct pg_params p;
-    uint64_t changes = 0;
-
-    pg_params_init(&p);
-    pg_param_id(&p, e->id);
-    pg_param_id(&p, e->user_id);
-    pg_param_u64_clamped(&p, e->created_ns);
-    pg_param_text(&p, e->action);
-    pg_param_text(&p, e->subject);
-    pg_param_text(&p, e->request_id);
-    pg_param_text(&p, e->ip);
-    return identity_write(store, ASTMT_AUDIT_INSERT, &p, &changes);
-}
-
-/* Older pages walk down from the cursor (or from the top), newer pages walk up and are
- * reversed: every page is newest first. limit + 1 rows say has_more. */
-static enum tl_err pg_app_audit_list(struct store *store, struct id128 user_id,
-                                     const struct store_audit_page *page, struct store_audit *out,
-                                     uint32_t *out_count, bool *has_more)
-{
-    bool newer = !id128_is_zero(page->ending_before);
-    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
-    uint8_t top[ID128_BYTES];
-    struct pg_params p;
-    PGresult *res = NULL;
-
-    pg_params_init(&p);
-    pg_param_id(&p, user_id);
-    if (newer) {
-        pg_param_id(&p, page->ending_before);
-    } else if (!id128_is_zero(page->starting_after)) {
-        pg_param_id(&p, page->starting_after);
-    } else {
-        memset(top, 0xff, sizeof(top)); /* above every id */
-        pg_param_bytes(&p, top, sizeof(top));
-    }
-    pg_param_i64(&p, (int64_t)page->limit + 1);
-    enum tl_err err = app_run(store, which, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    int rows = PQntuples(res);
-    uint32_t count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
-    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        if (!row_audit(res, (int)i, &out[newer ? count - 1 - i : i])) {
-            err = store_postgres_corrupt(app_stmt_name[which]);
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = count;
-        *has_more = rows > (int)page->limit;
-    }
-    PQclear(res);
-    return err;
 }
 
 /* ---- Payments ---- */
@@ -2502,8 +2416,8 @@ const struct store_app_ops store_postgres_app_ops = {
     .session_revoke_id = pg_app_session_revoke_id,
     .sessions_revoke_others = pg_app_sessions_revoke_others,
     .user_password_set = pg_app_user_password_set,
-    .audit_append = pg_app_audit_append,
-    .audit_list = pg_app_audit_list,
+    .audit_append = store_postgres_audit_append,
+    .audit_list = store_postgres_audit_list,
     .payment_get = pg_app_payment_get,
     .payments_list = pg_app_payments_list,
     .idempotency_put = pg_app_idempotency_put,
@@ -2545,4 +2459,9 @@ const struct store_app_ops store_postgres_app_ops = {
     .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
     .limits_window = pg_app_limits_window,
     .user_tier_set = pg_app_user_tier_set,
+    .audit_scan = store_postgres_audit_scan,
+    .audit_head = store_postgres_audit_head,
+    .audit_checkpoint_put = store_postgres_audit_checkpoint_put,
+    .audit_checkpoints_list = store_postgres_audit_checkpoints_list,
+    .audit_seal = store_postgres_audit_seal,
 };

@@ -397,5 +397,35 @@ enum tl_err store_postgres_notes_sessions_seen(struct store *store, struct id128
  * pipeline, one INSERT for all; a payment id that has a note fails the batch. */
 enum tl_err store_postgres_notes_send(struct store *store, const struct store_record *records,
                                       uint32_t count, uint32_t notes);
+/* ---- postgres_audit.c: the audit log (schema v5; store/audit_backend.h) ---- */
+
+struct store_postgres_audit_head;
+extern const struct pg_stmt store_postgres_audit_stmts[];
+extern const uint32_t store_postgres_audit_stmt_count;
+/* postgres.c: the head the open batch read in batch_begin. Cannot fail. */
+struct store_postgres_audit_head *store_postgres_audit_head_of(struct store *store);
+/* The text result of STORE_POSTGRES_AUDIT_HEAD_SQL into *out (valid). TL_ERR_CORRUPT. */
+enum tl_err store_postgres_audit_head_parse(const PGresult *res,
+                                            struct store_postgres_audit_head *out);
+/* Sends the batch's audit records, chained after the batch's head, as one INSERT. */
+enum tl_err store_postgres_audit_records_send(struct store *store,
+                                              const struct store_record *records, uint32_t count);
+enum tl_err store_postgres_audit_append(struct store *store, const struct store_audit *entry,
+                                        uint64_t *out_seq);
+enum tl_err store_postgres_audit_list(struct store *store, struct id128 user_id,
+                                      const struct store_audit_page *page, struct store_audit *out,
+                                      uint32_t *out_count, bool *has_more);
+enum tl_err store_postgres_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                                      struct store_audit *out, uint32_t *out_count);
+enum tl_err store_postgres_audit_head(struct store *store, uint64_t *out_seq,
+                                      uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+enum tl_err store_postgres_audit_checkpoint_put(struct store *store,
+                                                const struct store_audit_checkpoint *checkpoint,
+                                                bool *inserted);
+enum tl_err store_postgres_audit_checkpoints_list(struct store *store, uint64_t after_seq,
+                                                  uint32_t limit,
+                                                  struct store_audit_checkpoint *out,
+                                                  uint32_t *out_count);
+enum tl_err store_postgres_audit_seal(struct store *store, uint32_t *out_sealed);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
@@ -1176,6 +1177,7 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     uint8_t bytes[ID128_BYTES];
 
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
+    store_sqlite_audit_batch_start(store); /* audit entries chain onto the head read now */
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
         if (r->kind != STORE_RECORD_OUTBOX) {

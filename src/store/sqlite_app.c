@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
 #include "store/plans_backend.h"
 #include "store/sqlite_private.h"
@@ -105,7 +106,6 @@ enum idempotency_column {
 /* Identity tables of migration 004 (decoders below). */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
-#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
 #define PASSKEY_COLUMNS                                                                            \
     "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
     "last_used_ns, revoked_ns"
@@ -256,12 +256,6 @@ enum fx_rate_column {
     X(ASTMT_SESSIONS_REVOKE_OTHERS, "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND "      \
                                     "id <> ?2 AND revoked = 0")                                    \
     X(ASTMT_USER_PASSWORD_SET, "UPDATE users SET password_hash = ?2 WHERE id = ?1")                \
-    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, " \
-                          "?6, ?7)")                                                               \
-    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id < ?2 " \
-                         "ORDER BY id DESC LIMIT ?3")                                              \
-    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id > ?2 " \
-                         "ORDER BY id ASC LIMIT ?3")                                               \
     /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
     X(ASTMT_PASSKEY_INSERT, "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT ?1, ?2, ?3, ?4, "   \
                             "?5, ?6, ?7, ?8, ?9, 0, 0 WHERE (SELECT count(*) FROM passkeys WHERE " \
@@ -356,7 +350,16 @@ static const char *const app_stmt_name[ASTMT_COUNT] = {
 struct store_sqlite_app {
     sqlite3 *db; /* borrowed from the handle */
     sqlite3_stmt *stmts[ASTMT_COUNT];
+    struct store_sqlite_audit *audit; /* the audit log's statements (sqlite_audit.c) */
 };
+
+struct store_sqlite_audit *store_sqlite_audit_of(struct store *store)
+{
+    struct store_sqlite_app *a = store_sqlite_app_of(store);
+    TL_ASSERT(a != NULL);
+    TL_ASSERT(a->audit != NULL);
+    return a->audit;
+}
 
 static struct store_sqlite_app *app_from(struct store *store)
 {
@@ -1451,6 +1454,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
         return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
     }
+    if (record->kind == STORE_RECORD_AUDIT) {
+        return store_sqlite_audit_record_write(store, record);
+    }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
@@ -1517,27 +1523,6 @@ static bool decode_challenge(sqlite3_stmt *stmt, void *row)
     }
     c.used = used == 1;
     *(struct store_mfa_challenge *)row = c;
-    return true;
-}
-
-static bool decode_audit(sqlite3_stmt *stmt, void *row)
-{
-    struct store_audit e;
-    bool ok;
-
-    TL_ASSERT(sqlite3_column_count(stmt) == 7);
-    memset(&e, 0, sizeof(e));
-    ok = col_id(stmt, 0, &e.id);
-    ok = ok && col_id(stmt, 1, &e.user_id);
-    ok = ok && col_time(stmt, 2, &e.created_ns);
-    ok = ok && col_text(stmt, 3, e.action, sizeof(e.action), false);
-    ok = ok && col_text(stmt, 4, e.subject, sizeof(e.subject), true);
-    ok = ok && col_text(stmt, 5, e.request_id, sizeof(e.request_id), true);
-    ok = ok && col_text(stmt, 6, e.ip, sizeof(e.ip), true);
-    if (!ok) {
-        return false;
-    }
-    *(struct store_audit *)row = e;
     return true;
 }
 
@@ -1857,77 +1842,6 @@ static enum tl_err sqlite_app_user_password_set(struct store *store, struct id12
     return err;
 }
 
-static enum tl_err sqlite_app_audit_append(struct store *store, const struct store_audit *e)
-{
-    struct store_sqlite_app *a = app_from(store);
-    sqlite3_stmt *stmt = a->stmts[ASTMT_AUDIT_INSERT];
-    uint8_t bytes[2][ID128_BYTES];
-    int changes = 0;
-
-    TL_ASSERT(sqlite3_get_autocommit(a->db));
-    bind_id(stmt, 1, e->id, bytes[0]);
-    bind_id(stmt, 2, e->user_id, bytes[1]);
-    store_sqlite_bind_u64(stmt, 3, e->created_ns);
-    bind_text(stmt, 4, e->action);
-    bind_text(stmt, 5, e->subject);
-    bind_text(stmt, 6, e->request_id);
-    bind_text(stmt, 7, e->ip);
-    return identity_run(a, ASTMT_AUDIT_INSERT, &changes);
-}
-
-/* Older pages walk down from the cursor (or from the top), newer pages walk up from it and are
- * reversed: every page is newest first. limit + 1 rows say has_more. */
-static enum tl_err sqlite_app_audit_list(struct store *store, struct id128 user_id,
-                                         const struct store_audit_page *page,
-                                         struct store_audit *out, uint32_t *out_count,
-                                         bool *has_more)
-{
-    struct store_sqlite_app *a = app_from(store);
-    bool newer = !id128_is_zero(page->ending_before);
-    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
-    sqlite3_stmt *stmt = a->stmts[which];
-    uint8_t bytes[2][ID128_BYTES];
-    struct store_audit extra;
-    enum tl_err err = TL_OK;
-    uint32_t count = 0;
-    bool more = false;
-    int rc;
-
-    bind_id(stmt, 1, user_id, bytes[0]);
-    if (newer) {
-        bind_id(stmt, 2, page->ending_before, bytes[1]);
-    } else if (!id128_is_zero(page->starting_after)) {
-        bind_id(stmt, 2, page->starting_after, bytes[1]);
-    } else {
-        memset(bytes[1], 0xff, ID128_BYTES); /* above every id */
-        bind_blob(stmt, 2, bytes[1], ID128_BYTES);
-    }
-    store_sqlite_bind_i64(stmt, 3, (int64_t)page->limit + 1);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct store_audit *row = count < page->limit ? &out[count] : &extra;
-        if (!decode_audit(stmt, row)) {
-            err = store_sqlite_corrupt(app_stmt_name[which]);
-            goto out;
-        }
-        if (count < page->limit) {
-            count++;
-        } else {
-            more = true;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        err = app_fail(a, rc, app_stmt_name[which]);
-        goto out;
-    }
-    if (newer) {
-        store_sqlite_reverse(out, count, sizeof(*out));
-    }
-    *out_count = count;
-    *has_more = more;
-out:
-    sqlite3_reset(stmt);
-    return err;
-}
 
 /* ---- Quotes and payment requests ---- */
 
@@ -2454,6 +2368,11 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out)
         }
         TL_ASSERT(a->stmts[i] != NULL);
     }
+    enum tl_err err = store_sqlite_audit_open(db, &a->audit);
+    if (err != TL_OK) {
+        store_sqlite_app_close(a);
+        return err;
+    }
     *out = a;
     return TL_OK;
 }
@@ -2466,6 +2385,7 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
     for (int i = 0; i < ASTMT_COUNT; i++) {
         sqlite3_finalize(app->stmts[i]);
     }
+    store_sqlite_audit_close(app->audit);
     free(app);
 }
 
@@ -2638,8 +2558,8 @@ const struct store_app_ops store_sqlite_app_ops = {
     .session_revoke_id = sqlite_app_session_revoke_id,
     .sessions_revoke_others = sqlite_app_sessions_revoke_others,
     .user_password_set = sqlite_app_user_password_set,
-    .audit_append = sqlite_app_audit_append,
-    .audit_list = sqlite_app_audit_list,
+    .audit_append = store_sqlite_audit_append,
+    .audit_list = store_sqlite_audit_list,
     .payment_get = sqlite_app_payment_get,
     .payments_list = sqlite_app_payments_list,
     .idempotency_put = sqlite_app_idempotency_put,
@@ -2681,4 +2601,9 @@ const struct store_app_ops store_sqlite_app_ops = {
     .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
     .limits_window = sqlite_app_limits_window,
     .user_tier_set = sqlite_app_user_tier_set,
+    .audit_scan = store_sqlite_audit_scan,
+    .audit_head = store_sqlite_audit_head,
+    .audit_checkpoint_put = store_sqlite_audit_checkpoint_put,
+    .audit_checkpoints_list = store_sqlite_audit_checkpoints_list,
+    .audit_seal = store_sqlite_audit_seal,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
 #include "util/assert.h"
 #include "util/limits.h"
@@ -58,6 +59,12 @@ enum tl_err store_open(const struct store_config *config, struct store **out)
     }
     err = ops->open(config, &store);
     if (err != TL_OK) {
+        return err;
+    }
+    /* Entries a migration copied into the audit chain are sealed before anything appends. */
+    err = config->read_only ? TL_OK : store_audit_seal_at_open(store);
+    if (err != TL_OK) {
+        ops->close(store);
         return err;
     }
     TL_ASSERT(store->ops == ops);

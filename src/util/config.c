@@ -130,6 +130,9 @@ static const struct config_option config_options[] = {
             TL_RATELIMIT_PER_MIN_MAX, "lookups (e.g. recipient search) per minute per key"),
     OPT_U32("ratelimit", "lookup_burst", NULL, ratelimit_lookup_burst, 10, 1,
             TL_RATELIMIT_BURST_MAX, "burst of lookups per key"),
+    OPT_U32("audit", "checkpoint_interval_s", "--audit-checkpoint-interval",
+            audit_checkpoint_interval_s, 60, 0, 86400,
+            "seconds between signed checkpoints of the audit chain's head (0: none)"),
     OPT_STR("log", "level", "--log-level", log_level, "info", config_check_log_level,
             "debug, info, warn or error"),
     OPT_STR("admin", "token_file", "--admin-token-file", admin_token_file, "", NULL,
@@ -668,8 +671,11 @@ static enum tl_err config_load_argv(int argc, char *const *argv, struct config *
                 config->command = CONFIG_COMMAND_SERVE;
             } else if (strcmp(arg, "migrate") == 0) {
                 config->command = CONFIG_COMMAND_MIGRATE;
+            } else if (strcmp(arg, "audit-verify") == 0) {
+                config->command = CONFIG_COMMAND_AUDIT_VERIFY;
             } else {
-                config_error(error, "unknown command '%.64s' (serve, migrate)", arg);
+                config_error(error, "unknown command '%.64s' (serve, migrate, audit-verify)",
+                             arg);
                 return TL_ERR_INVALID_REQUEST;
             }
             continue;

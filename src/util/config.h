@@ -26,6 +26,7 @@
 enum config_command {
     CONFIG_COMMAND_SERVE = 0, /* the default */
     CONFIG_COMMAND_MIGRATE = 1,
+    CONFIG_COMMAND_AUDIT_VERIFY = 2, /* walk the audit chain and report (api/audit.h) */
 };
 
 /* An IPv6 address in text plus NUL. */
@@ -154,6 +155,8 @@ struct config {
     char limits_unverified[CONFIG_LIMITS_TEXT_BYTES];
     char limits_verified[CONFIG_LIMITS_TEXT_BYTES];
     char limits_business[CONFIG_LIMITS_TEXT_BYTES];
+    /* [audit] */
+    uint32_t audit_checkpoint_interval_s; /* signed checkpoints of the chain's head; 0: none */
 };
 
 /*

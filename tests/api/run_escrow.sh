@@ -9,8 +9,8 @@
 #            ledger's hold timeout, a hold expiring across a kill -9 and restart, concurrent
 #            release/cancel races resolving once with money conserved, idempotent replay,
 #            escrow.* events for both parties, the payment row a release writes
-#   v4       SQLite only: a database of schema 4 (the v5 tables dropped, user_version 4)
-#            migrates with `tallyd migrate` and on open, keeping its data
+#   old      SQLite only: a schema-4 database (made from the v1-v4 migration files, with a user
+#            row) migrates with `tallyd migrate` and keeps its data; old2: another on open
 #
 # With TL_PG_CONNINFO set (tests/pg/run_pg_escrow.sh) every server is two nodes on one
 # PostgreSQL database, requests alternating. Closes with "N passed, M failed".
@@ -366,53 +366,51 @@ expect "escrows survive the restart" 200 '.status == "released" and .released_am
 # v4: an existing schema-4 SQLite database migrates (tallyd migrate, and on open)
 
 if [ -z "${TL_PG_CONNINFO:-}" ]; then
-    tl_start old --sandbox || { echo "$PASSED passed, $((FAILED + 1)) failed"; exit 1; }
-    BASE="http://127.0.0.1:$PORT"
-    new_user olga && O=$TOK
-    new_user oscar
-    deposit "$O" 4200
-    tl_stop "$PID"
-    python3 - "$WORK/old/tally.db" <<'EOF'
-import sqlite3, sys
+    # A schema-4 database made from the migration files of versions 1-4 (whatever later
+    # versions add), holding a user row written in the v4 schema.
+    mkdir -p "$WORK/old" && chmod 700 "$WORK/old"
+    python3 - "$WORK/old/tally.db" "$root/src/store/migrations" <<'EOF_PY'
+import glob, os, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-# Undo every schema-5 file: ours, notes, outbox, limits, fx and step-up.
-db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
-                 "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
-                 "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
-                 "CREATE INDEX outbox_key ON outbox (key);"
-                 "DROP TABLE user_tiers; DROP TABLE fx_rates; DROP TABLE stepup_challenges;"
-                 "DROP TABLE device_keys; DROP TABLE device_signatures; DROP INDEX payments_pair;"
-                 "ALTER TABLE payments DROP COLUMN device_key_id;"
-                 "ALTER TABLE payments DROP COLUMN device_timestamp;"
-                 "ALTER TABLE payments DROP COLUMN device_signature;"
-                 "ALTER TABLE payments DROP COLUMN device_body_hash;"
-                 "PRAGMA user_version = 4;")
+for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_00[1-4]_*.sql"))):
+    db.executescript(open(path).read())
+db.execute("INSERT INTO users (id, handle, email, phone, display_name, password_hash, created_ns)"
+           " VALUES (randomblob(16), 'olga', 'olga@example.com', NULL, 'Olga of v4',"
+           " '$argon2id$v=19$m=65536,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',"
+           " 1700000000000000000)")
+db.execute("PRAGMA user_version = 4")
+db.commit()
 db.close()
-EOF
-    out=$("$TALLYD" migrate --data-dir "$WORK/old" 2>&1)
+EOF_PY
+    out=$("$TALLYD" migrate --data-dir "$WORK/old" 2>>"$WORK/old.migrate.log")
     check_eq "tallyd migrate takes v4 to v5" "tallyd: migrated sqlite store to schema version 5" "$out"
-    python3 - "$WORK/old/tally.db" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-# Undo every schema-5 file: ours, notes, outbox, limits, fx and step-up.
-db.executescript("DROP TABLE escrows; DROP TABLE schedule_occurrences; DROP TABLE schedules;"
-                 "DROP TABLE encryption_keys; DROP TABLE payment_notes;"
-                 "ALTER TABLE sessions DROP COLUMN last_seen_ns;"
-                 "CREATE INDEX outbox_key ON outbox (key);"
-                 "DROP TABLE user_tiers; DROP TABLE fx_rates; DROP TABLE stepup_challenges;"
-                 "DROP TABLE device_keys; DROP TABLE device_signatures; DROP INDEX payments_pair;"
-                 "ALTER TABLE payments DROP COLUMN device_key_id;"
-                 "ALTER TABLE payments DROP COLUMN device_timestamp;"
-                 "ALTER TABLE payments DROP COLUMN device_signature;"
-                 "ALTER TABLE payments DROP COLUMN device_body_hash;"
-                 "PRAGMA user_version = 4;")
-db.close()
-EOF
-    tl_start old --sandbox || { fail "open a v4 database"; tl_summary; exit 1; }
+    tl_start old --sandbox || { fail "open the migrated database"; tl_summary; exit 1; }
     BASE="http://127.0.0.1:$PORT"
-    check_eq "the v4 data is there after migrating on open" 4200 "$(avail "$O")"
-    escrow "$O" '{"to": "@oscar", "amount": 200, "currency": "USD"}'
-    expect "escrows work on the migrated database" 201 '.status == "held"'
+    new_user oscar && O=$TOK
+    deposit "$O" 4200
+    TOKEN=$O api GET "/v1/users/lookup?q=@olga"
+    expect "the v4 user is there after migrating" 200 '.display_name == "Olga of v4"'
+    escrow "$O" '{"to": "@olga", "amount": 200, "currency": "USD"}'
+    expect "escrows work on the migrated database" 201 '.status == "held" and .payee.handle == "olga"'
+    tl_stop "$PID"
+    # And on open: the same v4 database, not migrated beforehand.
+    rm -rf "$WORK/old2" && mkdir -p "$WORK/old2" && chmod 700 "$WORK/old2"
+    python3 - "$WORK/old2/tally.db" "$root/src/store/migrations" <<'EOF_PY'
+import glob, os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_00[1-4]_*.sql"))):
+    db.executescript(open(path).read())
+db.execute("PRAGMA user_version = 4")
+db.commit()
+db.close()
+EOF_PY
+    tl_start old2 --sandbox || { fail "open a v4 database"; tl_summary; exit 1; }
+    BASE="http://127.0.0.1:$PORT"
+    new_user pia && P=$TOK
+    new_user quin
+    deposit "$P" 300
+    escrow "$P" '{"to": "@quin", "amount": 300, "currency": "USD"}'
+    expect "a v4 database migrates on open" 201 '.status == "held"'
 fi
 
 echo "-- responses against docs/openapi.yaml schemas"
