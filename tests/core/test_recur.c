@@ -190,15 +190,13 @@ static void test_time_parse(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_due_table),
-        cmocka_unit_test(test_monthly_end_of_month),
-        cmocka_unit_test(test_civil_walk),
-        cmocka_unit_test(test_next_and_end),
-        cmocka_unit_test(test_payment_id),
-        cmocka_unit_test(test_time_parse),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_due_table),
+    cmocka_unit_test(test_monthly_end_of_month),
+    cmocka_unit_test(test_civil_walk),
+    cmocka_unit_test(test_next_and_end),
+    cmocka_unit_test(test_payment_id),
+    cmocka_unit_test(test_time_parse),
+};
+
+TL_TEST_MAIN(tests)

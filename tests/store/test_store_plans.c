@@ -223,11 +223,9 @@ static void test_escrow_rows(void **state)
     fixture_each_backend(body_escrow_rows);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedules),
-        cmocka_unit_test(test_escrow_rows),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_schedules),
+    cmocka_unit_test(test_escrow_rows),
+};
+
+TL_TEST_MAIN(tests)
