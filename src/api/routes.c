@@ -28,6 +28,9 @@
 /* passkeys and the static files of the browser side */
 #include "api/passkeys.h"
 #include "api/static_files.h"
+/* escrows and scheduled payments */
+#include "api/escrow.h"
+#include "api/schedules.h"
 /* end-to-end encrypted notes: published keys */
 #include "api/notes.h"
 /* operator routes (/v1/admin/...) */
@@ -152,6 +155,25 @@ const struct route api_routes[] = {
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
 
+    /* ---- escrows (escrow.h) and scheduled payments (schedules.h); POSTs idempotent ---- */
+    {HTTP_POST, "/v1/escrows", escrow_create, "escrows.create", ROUTE_AUTH | ROUTE_IDEMPOTENT,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/escrows", escrow_list, "escrows.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/escrows/{id}", escrow_get, "escrows.get", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/release", escrow_release, "escrows.release",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/approve", escrow_approve, "escrows.approve",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/cancel", escrow_cancel, "escrows.cancel",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/scheduled_payments", schedules_create, "scheduled_payments.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/scheduled_payments", schedules_list, "scheduled_payments.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/scheduled_payments/{id}", schedules_get, "scheduled_payments.get",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/scheduled_payments/{id}", schedules_cancel, "scheduled_payments.cancel",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
     /* ---- end-to-end encrypted notes (notes.h): the caller's X25519 public key, and a payee's.
      * PUT replaces the key, so a retry is harmless without an Idempotency-Key. ---- */
     {HTTP_PUT, "/v1/me/encryption_key", notes_key_put, "me.encryption_key.put", ROUTE_AUTH,

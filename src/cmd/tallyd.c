@@ -26,6 +26,7 @@
 #include "api/idempotency.h"
 #include "api/operator.h"
 #include "api/readers.h"
+#include "api/scheduler.h"
 #include "api/server.h"
 #include "api/sessions.h"
 #include "api/stepup.h"
@@ -64,6 +65,8 @@ struct tallyd {
     struct store *events_reader;       /* the event hub's own read-only handle */
     struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
     struct server *server;
+    struct store *scheduler_store;  /* the scheduler's own writable handle */
+    struct scheduler *scheduler;    /* escrow releases and scheduled payments by the clock */
 };
 
 static int tallyd_fail(const char *what, enum tl_err err)
@@ -323,6 +326,16 @@ static int tallyd_start(struct tallyd *t)
     if ((err = tallyd_events_start(t)) != TL_OK) {
         return tallyd_fail("cannot start the event hub", err);
     }
+    struct scheduler_config scheduler_config = {
+        .tick_ms = c->schedules_tick_ms,
+        .grace_s = c->schedules_grace_s,
+        .stale_s = c->schedules_stale_s,
+    };
+    if ((err = store_open(&store_config, &t->scheduler_store)) != TL_OK ||
+        (err = scheduler_start(&scheduler_config, &t->app, t->scheduler_store, &t->scheduler)) !=
+            TL_OK) {
+        return tallyd_fail("cannot start the scheduler", err);
+    }
     if ((err = fx_rates_start(&t->app, &t->fx)) != TL_OK) {
         return tallyd_fail("cannot start the exchange rates service", err);
     }
@@ -339,6 +352,8 @@ static void tallyd_stop(struct tallyd *t)
 {
     server_stop(t->server); /* no handler runs after this */
     events_hub_stop(t->events); /* after the server: it ends the streams while draining */
+    scheduler_stop(t->scheduler); /* before the writer and the readers it uses */
+    store_close(t->scheduler_store);
     store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
     fx_rates_stop(t->fx);

@@ -16,6 +16,7 @@
 #include "store/app.h"
 #include "store/store.h"
 
+struct store_plans_ops; /* plans_backend.h */
 struct store_stepup_ops;
 
 /*
@@ -185,6 +186,8 @@ struct store_app_ops {
      * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
 
+    /* Escrows and scheduled payments (schema v5): plans.h, plans_backend.h. */
+    const struct store_plans_ops *plans;
     /* Notes and session last-seen (schema v5): the functions of the same names in app.h,
      * arguments checked (notes_get: count 1..TL_PAGE_LIMIT_MAX). Implemented in
      * sqlite_notes.c and postgres_notes.c. record_write also takes STORE_RECORD_PAYMENT_NOTE

@@ -13,6 +13,7 @@
 
 #include "store/app_backend.h"
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/stepup_backend.h"
 #include "util/assert.h"
 
@@ -928,6 +929,95 @@ static enum tl_err fault_webauthn_challenge_consume(struct store *store,
                                                           out_user_id);
 }
 
+/* ---- Escrows and scheduled payments (plans.h): each call counts and can fail ---- */
+
+static const struct store_plans_ops *fault_inner_plans(const struct store_fault *f)
+{
+    TL_ASSERT(fault_inner_app(f)->plans != NULL);
+    return fault_inner_app(f)->plans;
+}
+
+/* One wrapper per plans op: count the call, fail it when armed, else pass it on. */
+#define FAULT_PLANS(name, params, args)                                                            \
+    static enum tl_err fault_##name params                                                         \
+    {                                                                                              \
+        struct store_fault *f = fault_from(store);                                                 \
+        if (fault_hit(f, #name)) {                                                                 \
+            return TL_ERR_STORAGE;                                                                 \
+        }                                                                                          \
+        return fault_inner_plans(f)->name args;                                                    \
+    }
+
+FAULT_PLANS(escrow_create, (struct store * store, const struct store_escrow *e), (f->inner, e))
+FAULT_PLANS(escrow_delete, (struct store * store, struct id128 id), (f->inner, id))
+FAULT_PLANS(escrow_get,
+            (struct store * store, struct id128 id, struct store_escrow *out, bool *found),
+            (f->inner, id, out, found))
+FAULT_PLANS(escrows_list,
+            (struct store * store, struct id128 user_id, enum store_escrow_role role,
+             const struct store_request_page *page, struct store_escrow *out, uint32_t *out_count,
+             bool *has_more),
+            (f->inner, user_id, role, page, out, out_count, has_more))
+FAULT_PLANS(escrow_approve,
+            (struct store * store, struct id128 id, struct id128 user_id, uint64_t now_ns,
+             bool *changed),
+            (f->inner, id, user_id, now_ns, changed))
+FAULT_PLANS(escrows_due,
+            (struct store * store, uint64_t now_ns, uint32_t limit, struct store_escrow *out,
+             uint32_t *out_count),
+            (f->inner, now_ns, limit, out, out_count))
+FAULT_PLANS(schedule_create, (struct store * store, const struct store_schedule *s),
+            (f->inner, s))
+FAULT_PLANS(schedule_get,
+            (struct store * store, struct id128 id, struct store_schedule *out, bool *found),
+            (f->inner, id, out, found))
+FAULT_PLANS(schedules_list,
+            (struct store * store, struct id128 user_id, const struct store_request_page *page,
+             struct store_schedule *out, uint32_t *out_count, bool *has_more),
+            (f->inner, user_id, page, out, out_count, has_more))
+FAULT_PLANS(schedule_cancel,
+            (struct store * store, struct id128 id, struct id128 user_id, uint64_t now_ns,
+             bool *canceled),
+            (f->inner, id, user_id, now_ns, canceled))
+FAULT_PLANS(schedules_due,
+            (struct store * store, uint64_t now_ns, uint32_t limit, struct store_schedule *out,
+             uint32_t *out_count),
+            (f->inner, now_ns, limit, out, out_count))
+FAULT_PLANS(schedule_claim,
+            (struct store * store, const struct store_occurrence *o, uint64_t next_due_ns,
+             bool *claimed),
+            (f->inner, o, next_due_ns, claimed))
+FAULT_PLANS(occurrence_finish,
+            (struct store * store, struct id128 schedule_id, uint32_t index, uint8_t status,
+             const char *reason, uint64_t done_ns),
+            (f->inner, schedule_id, index, status, reason, done_ns))
+FAULT_PLANS(occurrence_reclaim,
+            (struct store * store, uint64_t stale_before_ns, uint64_t now_ns,
+             struct store_occurrence *out, bool *found),
+            (f->inner, stale_before_ns, now_ns, out, found))
+FAULT_PLANS(occurrences_list,
+            (struct store * store, struct id128 schedule_id, struct store_occurrence *out,
+             uint32_t max, uint32_t *out_count),
+            (f->inner, schedule_id, out, max, out_count))
+#undef FAULT_PLANS
+
+static const struct store_plans_ops fault_plans_ops = {
+    .escrow_create = fault_escrow_create,
+    .escrow_delete = fault_escrow_delete,
+    .escrow_get = fault_escrow_get,
+    .escrows_list = fault_escrows_list,
+    .escrow_approve = fault_escrow_approve,
+    .escrows_due = fault_escrows_due,
+    .schedule_create = fault_schedule_create,
+    .schedule_get = fault_schedule_get,
+    .schedules_list = fault_schedules_list,
+    .schedule_cancel = fault_schedule_cancel,
+    .schedules_due = fault_schedules_due,
+    .schedule_claim = fault_schedule_claim,
+    .occurrence_finish = fault_occurrence_finish,
+    .occurrence_reclaim = fault_occurrence_reclaim,
+    .occurrences_list = fault_occurrences_list,
+};
 /* Notes and session last-seen (schema v5): counted and forwarded like the calls above. */
 static enum tl_err fault_encryption_key_put(struct store *store,
                                             const struct store_encryption_key *key,
@@ -1183,6 +1273,7 @@ static const struct store_app_ops fault_app_ops = {
     .fx_rate_get = fault_fx_rate_get,
     .fx_rates_list = fault_fx_rates_list,
     .record_write = fault_record_write,
+    .plans = &fault_plans_ops,
     .encryption_key_put = fault_encryption_key_put,
     .encryption_key_get = fault_encryption_key_get,
     .encryption_key_delete = fault_encryption_key_delete,

@@ -600,6 +600,9 @@ static enum tl_err pg_connect(struct store_postgres *s, bool migrate)
     err = err == TL_OK
               ? pg_prepare_set(s->conn, store_postgres_app_stmts, store_postgres_app_stmt_count)
               : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_plans_stmts,
+                                        store_postgres_plans_stmt_count)
+                       : err;
     err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_notes_stmts,
                                         store_postgres_notes_stmt_count)
                        : err;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -2447,6 +2448,7 @@ const struct store_app_ops store_postgres_app_ops = {
     .fx_rate_get = pg_app_fx_rate_get,
     .fx_rates_list = pg_app_fx_rates_list,
     .record_write = pg_app_record_write,
+    .plans = &store_postgres_plans_ops, /* postgres_plans.c */
     /* schema v5 notes rows: postgres_notes.c */
     .encryption_key_put = store_postgres_notes_key_put,
     .encryption_key_get = store_postgres_notes_key_get,

@@ -45,6 +45,9 @@ extern const uint32_t store_postgres_app_stmt_count;
 
 extern const struct store_app_ops store_postgres_app_ops;
 
+/* postgres_plans.c: the statements of escrows and scheduled payments (plans.h). */
+extern const struct pg_stmt store_postgres_plans_stmts[];
+extern const uint32_t store_postgres_plans_stmt_count;
 /* postgres_stepup.c: the rows of stepup.h (schema v5), its statements (prepared by postgres.c
  * at every connect like the app's) and the batch's payment-signature records, sent in the
  * commit pipeline after the payments they update. */

@@ -14,6 +14,7 @@
 
 #include "store/audit_backend.h"
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -2589,6 +2590,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .fx_rate_get = sqlite_app_fx_rate_get,
     .fx_rates_list = sqlite_app_fx_rates_list,
     .record_write = sqlite_app_record_write,
+    .plans = &store_sqlite_plans_ops, /* sqlite_plans.c */
     /* schema v5 notes rows: sqlite_notes.c */
     .encryption_key_put = store_sqlite_notes_key_put,
     .encryption_key_get = store_sqlite_notes_key_get,

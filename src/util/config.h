@@ -119,6 +119,11 @@ struct config {
     char webauthn_origin[CONFIG_WEBAUTHN_TEXT_BYTES]; /* scheme://host[:port], exact match */
     /* [web]: static files served under /web/ (api/static_files.h); "" serves none */
     char web_dir[TL_CONFIG_PATH_BYTES_MAX];
+    /* [schedules]: the scheduler of escrow releases and scheduled payments (api/scheduler.h) */
+    uint32_t schedules_tick_ms;  /* how often it looks for due work */
+    uint32_t schedules_grace_s;  /* an occurrence later than this is skipped as "missed" */
+    uint32_t schedules_stale_s;  /* a claimed occurrence unfinished this long is run again */
+    bool schedules_test_intervals; /* TEST ONLY: allows repeat "every_seconds" */
     /* [fx]: exchange rates and conversions (api/fx.h, core/fx.h) */
     char fx_rates_file[TL_CONFIG_PATH_BYTES_MAX]; /* "" = no file: rates come from the operator */
     uint32_t fx_spread_bps;      /* 0..1000: customer rate = rate * (10000 - bps) / 10000 */

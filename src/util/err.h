@@ -64,6 +64,11 @@
     X(TL_ERR_MFA_ALREADY_ENABLED, "mfa_already_enabled", 409, "Two-factor already enabled")    \
     X(TL_ERR_MFA_NOT_ENABLED, "mfa_not_enabled", 409, "Two-factor not enabled")                \
     X(TL_ERR_PASSKEY_INVALID, "passkey_invalid", 400, "Passkey rejected")                      \
+    X(TL_ERR_ESCROW_RELEASED, "escrow_released", 409, "Escrow already released")               \
+    X(TL_ERR_ESCROW_CANCELED, "escrow_canceled", 409, "Escrow canceled")                       \
+    X(TL_ERR_ESCROW_EXPIRED, "escrow_expired", 409, "Escrow expired")                          \
+    X(TL_ERR_ESCROW_CONDITION, "escrow_condition", 409, "Not allowed by the release condition") \
+    X(TL_ERR_SCHEDULE_CANCELED, "schedule_canceled", 409, "Scheduled payment canceled") \
     X(TL_ERR_CSRF_FAILED, "csrf_failed", 403, "CSRF check failed")                             \
     X(TL_ERR_ENCRYPTION_KEY_MISSING, "encryption_key_missing", 422, "Encryption key missing")       \
     X(TL_ERR_FX_RATE_UNAVAILABLE, "fx_rate_unavailable", 422, "Exchange rate unavailable")          \
