@@ -20,6 +20,10 @@ data=${2:-var}
 [[ $data = /* ]] || data="$root/$data"
 tallyd="$build/src/cmd/tallyd"
 port=${TALLY_SERVER_PORT:-8443}
+# Realistic verification-tier limits (docs/api.md); the environment overrides each one.
+export TALLY_LIMITS_UNVERIFIED=${TALLY_LIMITS_UNVERIFIED-send=299.99,receive=999.99,hold=2000.00}
+export TALLY_LIMITS_VERIFIED=${TALLY_LIMITS_VERIFIED-send=5000.00,receive=10000.00,hold=20000.00}
+export TALLY_LIMITS_BUSINESS=${TALLY_LIMITS_BUSINESS-}
 cert="$data/dev-cert.pem"
 key="$data/dev-key.pem"
 marker="$data/demo-users.txt"

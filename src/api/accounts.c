@@ -18,7 +18,8 @@ static _Atomic bool accounts_system_ready[ACCOUNTS_CURRENCY_MAX + 1];
 
 struct id128 accounts_system_id(enum ledger_account_kind kind, uint16_t currency)
 {
-    TL_ASSERT(kind == LEDGER_KIND_SANDBOX_FUNDING || kind == LEDGER_KIND_FEE_REVENUE);
+    TL_ASSERT(kind == LEDGER_KIND_SANDBOX_FUNDING || kind == LEDGER_KIND_FEE_REVENUE ||
+              kind == LEDGER_KIND_FX_POOL);
     TL_ASSERT(currency >= 1 && currency <= ACCOUNTS_CURRENCY_MAX);
     return id128_make(0, (uint64_t)kind << 16 | currency);
 }
@@ -133,4 +134,24 @@ enum tl_err accounts_wallet_balance(struct store *reader, struct id128 wallet_id
     };
     *out = accounts_balance_of(&balance);
     return TL_OK;
+}
+
+/* Currencies whose FX pool is known to exist (set once, never cleared). */
+static _Atomic bool accounts_pool_ready[ACCOUNTS_CURRENCY_MAX + 1];
+
+enum tl_err accounts_fx_pool_ensure(struct writer *writer, uint16_t currency)
+{
+    TL_ASSERT(currency >= 1 && currency <= ACCOUNTS_CURRENCY_MAX);
+    if (atomic_load_explicit(&accounts_pool_ready[currency], memory_order_acquire)) {
+        return TL_OK;
+    }
+    struct id128 none = {0, 0};
+    /* No limit flag: the pool is the platform's position in the currency (accounts.h). */
+    struct ledger_event event = accounts_event(accounts_system_id(LEDGER_KIND_FX_POOL, currency),
+                                               none, currency, LEDGER_KIND_FX_POOL, 0);
+    enum tl_err err = accounts_submit(writer, &event, 1);
+    if (err == TL_OK) {
+        atomic_store_explicit(&accounts_pool_ready[currency], true, memory_order_release);
+    }
+    return err;
 }

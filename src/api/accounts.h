@@ -9,6 +9,14 @@
  *   sandbox funding   LEDGER_KIND_SANDBOX_FUNDING, no limit flags (its debits grow with every
  *                     sandbox deposit)
  *   fee revenue       LEDGER_KIND_FEE_REVENUE, no limit flags
+ *   FX pool           LEDGER_KIND_FX_POOL, no limit flags: the platform's position in the
+ *                     currency. A conversion from A to B credits pool(A) with what the user
+ *                     sends and debits pool(B) with what the user receives, so a pool's
+ *                     balance (credits - debits) is what the platform holds in that currency
+ *                     from conversions, and may go negative: a short position the operator
+ *                     covers by buying that currency with the long ones outside the ledger
+ *                     (the pools are the record of what to buy and sell). Per currency the
+ *                     ledger still balances: every leg is a transfer in one currency.
  *
  * Accounts are opened through the writer like any other ledger event; LEDGER_EXISTS with the
  * same fields means someone opened it first, which is success. Balances are read from a
@@ -29,8 +37,8 @@
 struct store;
 struct writer;
 
-/* The id of the system account of kind (LEDGER_KIND_SANDBOX_FUNDING or
- * LEDGER_KIND_FEE_REVENUE) in currency (ISO number, 1..999). Cannot fail. */
+/* The id of the system account of kind (LEDGER_KIND_SANDBOX_FUNDING, LEDGER_KIND_FEE_REVENUE
+ * or LEDGER_KIND_FX_POOL) in currency (ISO number, 1..999). Cannot fail. */
 struct id128 accounts_system_id(enum ledger_account_kind kind, uint16_t currency);
 
 /* True for ids made by accounts_system_id (high word zero). Cannot fail. */
@@ -43,6 +51,10 @@ bool accounts_is_system(struct id128 id);
  * TL_ERR_INTERNAL (an account with that id but other fields exists; logged). Thread-safe.
  */
 enum tl_err accounts_system_ensure(struct writer *writer, uint16_t currency);
+
+/* Makes sure the FX pool account of currency exists; like accounts_system_ensure (the same
+ * errors, remembered per currency once it succeeded). */
+enum tl_err accounts_fx_pool_ensure(struct writer *writer, uint16_t currency);
 
 /*
  * Opens the ledger account of a wallet: id = wallet_id, user_data = user_id, kind

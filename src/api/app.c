@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/kyc.h"
 #include "api/metrics.h"
 #include "api/ratelimit.h"
 #include "util/assert.h"
@@ -62,6 +63,9 @@ enum tl_err api_app_init(struct api_app *app, const struct config *config, struc
     if (err == TL_OK && config != NULL) {
         err = app_limits_init(app, config);
     }
+    if (err == TL_OK && config != NULL) {
+        err = kyc_new(config, &app->kyc);
+    }
     if (err != TL_OK) {
         api_app_fini(app);
     }
@@ -76,6 +80,8 @@ void api_app_fini(struct api_app *app)
     }
     metrics_free(app->metrics);
     app->metrics = NULL;
+    kyc_free(app->kyc);
+    app->kyc = NULL;
     TL_ASSERT(!app->app_store_busy);
     pthread_cond_destroy(&app->app_store_freed);
     pthread_mutex_destroy(&app->app_store_mutex);

@@ -28,6 +28,7 @@
 struct authn;
 struct config;
 struct events_hub;
+struct kyc;
 struct metrics;
 struct ratelimit;
 struct readers;
@@ -57,6 +58,9 @@ struct api_app {
     /* The operator credential of ROUTE_OPERATOR routes (operator.h). Set by main; NULL or not
      * enabled: those routes answer 404. */
     const struct operator_auth *operator_auth;
+    /* Verification tiers' limits (kyc.h), made by api_app_init from config's [limits]; NULL
+     * without a config (no limits). */
+    struct kyc *kyc;
     uint64_t (*clock_ns)(void); /* monotonic, for rate limits; NULL = clock_mono_ns */
     _Atomic bool draining;      /* set when shutdown starts: /readyz answers 503 */
     /* The writable handle for application rows, borrowed from main: set it after

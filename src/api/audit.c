@@ -1,14 +1,19 @@
 #include "api/audit.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/app.h"
 #include "api/json.h"
 #include "api/page.h"
 #include "api/render.h"
-#include "store/app.h"
+#include "api/requests.h"
+#include "core/money.h"
+#include "store/writer.h"
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -16,43 +21,196 @@
 
 static_assert(TL_REQUEST_ID_BYTES_MAX < STORE_AUDIT_REQUEST_ID_BYTES_MAX, "a request id fits");
 
-void audit_record(struct http_request *req, struct id128 user_id, const char *action,
-                  const char *subject)
+/* ---- Entries ---- */
+
+/* A reference ("pay_...") as an entry's subject. Cannot fail. */
+static void audit_subject(struct store_audit *e, const char *prefix, struct id128 id)
 {
-    struct store_audit entry;
+    char text[TYPEID_STR_BYTES];
+    size_t n = typeid_encode(prefix, id, text);
+    TL_ASSERT(n < sizeof(e->subject));
+    memcpy(e->subject, text, n + 1);
+}
+
+/* The fields every entry of a request shares. */
+static void audit_entry_init(struct store_audit *e, const struct http_request *req,
+                             struct id128 user_id, const char *kind, uint64_t created_ns)
+{
+    TL_ASSERT(kind != NULL);
+    TL_ASSERT(strlen(kind) < sizeof(e->kind));
+    memset(e, 0, sizeof(*e));
+    e->user_id = user_id;
+    e->created_ns = created_ns;
+    snprintf(e->kind, sizeof(e->kind), "%s", kind);
+    snprintf(e->request_id, sizeof(e->request_id), "%s", req->request_id);
+    snprintf(e->ip, sizeof(e->ip), "%s", req->client_ip);
+}
+
+static void audit_append(struct http_request *req, const struct store_audit *entry)
+{
     struct store *store = NULL;
-    TL_ASSERT(action != NULL);
-    TL_ASSERT(strlen(action) < sizeof(entry.action));
-    TL_ASSERT(subject != NULL);
-    memset(&entry, 0, sizeof(entry));
-    entry.id = id128_new();
-    entry.user_id = user_id;
-    entry.created_ns = clock_wall_ns();
-    snprintf(entry.action, sizeof(entry.action), "%s", action);
-    snprintf(entry.subject, sizeof(entry.subject), "%s", subject);
-    snprintf(entry.request_id, sizeof(entry.request_id), "%s", req->request_id);
-    snprintf(entry.ip, sizeof(entry.ip), "%s", req->client_ip);
     enum tl_err err = api_app_store_acquire(req->app, &store);
     if (err == TL_OK) {
-        err = store_audit_append(store, &entry);
+        err = store_audit_append(store, entry, NULL);
         api_app_store_release(req->app, store);
     }
     if (err != TL_OK) {
         LOG(LOG_ERROR, "audit_append_failed", LOG_STR("request_id", req->request_id),
-            LOG_STR("action", action), LOG_STR("cause", tl_err_code(err)));
+            LOG_STR("action", entry->kind), LOG_STR("cause", tl_err_code(err)));
     }
 }
 
-static json_t *audit_json(const struct store_audit *entry)
+void audit_record(struct http_request *req, struct id128 user_id, const char *action,
+                  const char *subject)
+{
+    struct store_audit entry;
+    TL_ASSERT(subject != NULL);
+    TL_ASSERT(strlen(subject) < sizeof(entry.subject));
+    audit_entry_init(&entry, req, user_id, action, clock_wall_ns());
+    snprintf(entry.subject, sizeof(entry.subject), "%s", subject);
+    audit_append(req, &entry);
+}
+
+void audit_record_requests(struct http_request *req, const struct store_request *rows,
+                           uint32_t count)
+{
+    struct store_audit entry;
+    for (uint32_t i = 0; i < count; i++) {
+        const struct store_request *r = &rows[i];
+        bool split = !id128_is_zero(r->split_id);
+        audit_entry_init(&entry, req, r->requester_id,
+                         split ? AUDIT_SPLIT_REQUEST_CREATED : AUDIT_REQUEST_CREATED,
+                         r->created_ns);
+        entry.counterparty_id = r->payer_id;
+        entry.amount = r->amount;
+        entry.currency = r->currency;
+        audit_subject(&entry, REQUESTS_TYPEID_PREFIX, r->id);
+        audit_append(req, &entry);
+    }
+}
+
+enum tl_err audit_attach_payment(struct writer_batch *batch, const struct http_request *req,
+                                 const struct store_payment *payment, enum tl_err exists_err)
+{
+    struct store_audit entry;
+    struct store_audit buf;
+    struct store_record record;
+    const char *kind = exists_err == TL_ERR_REQUEST_PAID ? AUDIT_REQUEST_PAID : AUDIT_PAYMENT_SENT;
+    TL_ASSERT(payment->created_ns != 0);
+    audit_entry_init(&entry, req, payment->from_user, kind, payment->created_ns);
+    entry.counterparty_id = payment->to_user;
+    entry.amount = payment->amount;
+    entry.currency = payment->currency;
+    audit_subject(&entry, TYPEID_PREFIX_PAYMENT, payment->id);
+    store_record_audit(&entry, &buf, &record);
+    return writer_batch_attach(batch, &record); /* copies the record's bytes */
+}
+
+enum tl_err audit_attach_deposit(struct writer_batch *batch, const struct http_request *req,
+                                 struct id128 deposit_id, struct id128 user_id, int64_t amount,
+                                 uint16_t currency, uint64_t created_ns)
+{
+    struct store_audit entry;
+    struct store_audit buf;
+    struct store_record record;
+    audit_entry_init(&entry, req, user_id, AUDIT_DEPOSIT_CREATED, created_ns);
+    entry.amount = amount;
+    entry.currency = currency;
+    audit_subject(&entry, TYPEID_PREFIX_DEPOSIT, deposit_id);
+    store_record_audit(&entry, &buf, &record);
+    return writer_batch_attach(batch, &record);
+}
+
+/* ---- GET /v1/me/audit ---- */
+
+/* An entry's public id: its seq in the low 64 bits (the listing cursor). */
+static struct id128 audit_id(uint64_t seq)
+{
+    return id128_make(0, seq);
+}
+
+static void audit_hex(const uint8_t bytes[STORE_AUDIT_HASH_BYTES],
+                      char out[2 * STORE_AUDIT_HASH_BYTES + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < STORE_AUDIT_HASH_BYTES; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 0xf];
+    }
+    out[2 * STORE_AUDIT_HASH_BYTES] = '\0';
+}
+
+/* The name the counterparty of an entry sees it under. */
+static const char *audit_counterpart_action(const char *kind)
+{
+    if (strcmp(kind, AUDIT_PAYMENT_SENT) == 0) {
+        return AUDIT_PAYMENT_RECEIVED;
+    }
+    if (strcmp(kind, AUDIT_REQUEST_PAID) == 0) {
+        return AUDIT_REQUEST_PAYMENT_RECEIVED;
+    }
+    return kind;
+}
+
+static json_t *audit_json_optional_id(const char *prefix, struct id128 id)
+{
+    char text[TYPEID_STR_BYTES];
+    if (id128_is_zero(id)) {
+        return json_null();
+    }
+    typeid_encode(prefix, id, text);
+    return json_string(text);
+}
+
+/* One entry as viewer sees it: the payee's name for a payment it received, and the client
+ * address only to the one who acted (it is theirs). */
+static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
 {
     char id[TYPEID_STR_BYTES];
     char created_at[RENDER_TIME_BYTES];
-    typeid_encode(AUDIT_TYPEID_PREFIX, entry->id, id);
-    render_time_text(entry->created_ns, created_at);
-    json_t *subject = entry->subject[0] != '\0' ? json_string(entry->subject) : json_null();
-    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "id", id, "action", entry->action,
-                     "created_at", created_at, "subject", subject, "request_id", entry->request_id,
-                     "ip", entry->ip);
+    char created_ns[24];
+    char hash[2 * STORE_AUDIT_HASH_BYTES + 1];
+    char prev_hash[2 * STORE_AUDIT_HASH_BYTES + 1];
+    bool actor = id128_eq(e->user_id, viewer);
+    const struct money_currency *currency =
+        e->currency != 0 ? money_currency_by_numeric(e->currency) : NULL;
+    typeid_encode(AUDIT_TYPEID_PREFIX, audit_id(e->seq), id);
+    render_time_text(e->created_ns, created_at);
+    snprintf(created_ns, sizeof(created_ns), "%llu", (unsigned long long)e->created_ns);
+    audit_hex(e->hash, hash);
+    audit_hex(e->prev_hash, prev_hash);
+    json_t *amount = e->currency != 0 ? json_integer(e->amount) : json_null();
+    return json_pack(
+        "{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", id,
+        "seq", (json_int_t)e->seq, "action", actor ? e->kind : audit_counterpart_action(e->kind),
+        "kind", e->kind, "created_at", created_at, "created_ns", created_ns, "user",
+        audit_json_optional_id(TYPEID_PREFIX_USER, e->user_id), "counterparty",
+        audit_json_optional_id(TYPEID_PREFIX_USER, e->counterparty_id), "amount", amount,
+        "currency", currency != NULL ? json_string(currency->code) : json_null(), "subject",
+        e->subject[0] != '\0' ? json_string(e->subject) : json_null(), "request_id", e->request_id,
+        "ip", actor ? json_string(e->ip) : json_null(), "prev_hash",
+        e->sealed ? json_string(prev_hash) : json_null(), "hash",
+        e->sealed ? json_string(hash) : json_null());
+}
+
+/* The query's cursor as a seq: an "aud_" id whose high half is zero. */
+static enum tl_err audit_page(const struct page_query *query, struct http_response *resp,
+                              struct store_audit_page *page)
+{
+    memset(page, 0, sizeof(*page));
+    page->limit = query->limit;
+    if (!query->has_cursor) {
+        return TL_OK;
+    }
+    if (query->cursor.hi != 0 || query->cursor.lo == 0 || query->cursor.lo > (uint64_t)INT64_MAX) {
+        return page_fail_cursor(query, resp);
+    }
+    if (query->ending_before) {
+        page->ending_before_seq = query->cursor.lo;
+    } else {
+        page->starting_after_seq = query->cursor.lo;
+    }
+    return TL_OK;
 }
 
 enum tl_err audit_list(struct http_request *req, struct http_response *resp)
@@ -65,17 +223,13 @@ enum tl_err audit_list(struct http_request *req, struct http_response *resp)
     TL_ASSERT(req->principal.authenticated);
     enum tl_err err = page_from_request(req, AUDIT_TYPEID_PREFIX, &query, resp);
     if (err == TL_OK) {
+        err = audit_page(&query, resp, &page);
+    }
+    if (err == TL_OK) {
         err = http_request_store(req, &reader);
     }
     if (err != TL_OK) {
         return err;
-    }
-    memset(&page, 0, sizeof(page));
-    page.limit = query.limit;
-    if (query.has_cursor && query.ending_before) {
-        page.ending_before = query.cursor;
-    } else if (query.has_cursor) {
-        page.starting_after = query.cursor;
     }
     struct store_audit *rows = malloc(query.limit * sizeof(*rows));
     if (rows == NULL) {
@@ -84,7 +238,8 @@ enum tl_err audit_list(struct http_request *req, struct http_response *resp)
     err = store_audit_list(reader, req->principal.user_id, &page, rows, &count, &has_more);
     json_t *data = err == TL_OK ? json_array() : NULL;
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        if (data == NULL || json_array_append_new(data, audit_json(&rows[i])) != 0) {
+        if (data == NULL ||
+            json_array_append_new(data, audit_json(&rows[i], req->principal.user_id)) != 0) {
             err = TL_ERR_NOMEM;
         }
     }
@@ -95,4 +250,147 @@ enum tl_err audit_list(struct http_request *req, struct http_response *resp)
     }
     return http_response_json(resp, 200,
                               json_pack("{s:o, s:b}", "data", data, "has_more", has_more));
+}
+
+/* ---- GET /v1/admin/audit/verify ---- */
+
+enum tl_err audit_admin_verify(struct http_request *req, struct http_response *resp)
+{
+    struct store *reader = NULL;
+    struct store_audit_report report;
+    char head[2 * STORE_AUDIT_HASH_BYTES + 1];
+    TL_ASSERT(req->operator);
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = store_audit_verify(reader, audit_checkpoint_key(), &report);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    audit_hex(report.head_hash, head);
+    json_t *body = json_pack(
+        "{s:b, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "ok", report.ok, "entries",
+        (json_int_t)report.entry_count, "head_seq", (json_int_t)report.head_seq, "head_hash",
+        report.entry_count > 0 ? json_string(head) : json_null(), "checkpoints",
+        (json_int_t)report.checkpoint_count, "checkpoint_seq_last",
+        report.checkpoint_seq_last > 0 ? json_integer((json_int_t)report.checkpoint_seq_last)
+                                       : json_null(),
+        "bad_seq", report.ok ? json_null() : json_integer((json_int_t)report.bad_seq), "reason",
+        report.ok ? json_null() : json_string(report.reason));
+    return http_response_json(resp, 200, body);
+}
+
+/* ---- Checkpoints ---- */
+
+/* Replaced by audit_secret_set at startup. */
+static uint8_t audit_key[STORE_AUDIT_KEY_BYTES] = "tally audit checkpoint v1.......";
+
+void audit_secret_set(const uint8_t *secret, size_t secret_bytes)
+{
+    store_audit_checkpoint_key(secret, secret_bytes, audit_key);
+}
+
+const uint8_t *audit_checkpoint_key(void)
+{
+    return audit_key;
+}
+
+struct audit_checkpointer {
+    struct api_app *app;
+    uint64_t interval_ns;
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    bool stopping;
+};
+
+static void audit_checkpoint_once(struct api_app *app)
+{
+    struct store *store = NULL;
+    uint64_t seq = 0;
+    enum tl_err err = api_app_store_acquire(app, &store);
+    if (err == TL_OK) {
+        err = store_audit_checkpoint_head(store, audit_key, clock_wall_ns(), &seq);
+        api_app_store_release(app, store);
+    }
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "audit_checkpoint_failed", LOG_STR("error", tl_err_code(err)));
+    } else if (seq > 0) {
+        LOG(LOG_DEBUG, "audit_checkpoint", LOG_U64("seq", seq));
+    }
+}
+
+static struct timespec audit_deadline(uint64_t after_ns)
+{
+    struct timespec now;
+    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &now) == 0);
+    uint64_t ns = (uint64_t)now.tv_nsec + after_ns % 1000000000u;
+    now.tv_sec += (time_t)(after_ns / 1000000000u + ns / 1000000000u);
+    now.tv_nsec = (long)(ns % 1000000000u);
+    return now;
+}
+
+static void *audit_checkpointer_main(void *arg)
+{
+    struct audit_checkpointer *c = arg;
+    TL_ASSERT(pthread_mutex_lock(&c->mutex) == 0);
+    while (!c->stopping) {
+        struct timespec deadline = audit_deadline(c->interval_ns);
+        while (!c->stopping) {
+            int rc = pthread_cond_timedwait(&c->wake, &c->mutex, &deadline);
+            if (rc == ETIMEDOUT) {
+                break;
+            }
+            TL_ASSERT(rc == 0);
+        }
+        TL_ASSERT(pthread_mutex_unlock(&c->mutex) == 0);
+        audit_checkpoint_once(c->app); /* on every tick, and once more when stopping */
+        TL_ASSERT(pthread_mutex_lock(&c->mutex) == 0);
+    }
+    TL_ASSERT(pthread_mutex_unlock(&c->mutex) == 0);
+    return NULL;
+}
+
+enum tl_err audit_checkpointer_start(struct api_app *app, uint32_t interval_s,
+                                     struct audit_checkpointer **out)
+{
+    *out = NULL;
+    if (interval_s == 0) {
+        return TL_OK;
+    }
+    struct audit_checkpointer *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    c->app = app;
+    c->interval_ns = (uint64_t)interval_s * 1000000000u;
+    pthread_condattr_t attr;
+    TL_ASSERT(pthread_condattr_init(&attr) == 0);
+    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
+    TL_ASSERT(pthread_cond_init(&c->wake, &attr) == 0);
+    pthread_condattr_destroy(&attr);
+    TL_ASSERT(pthread_mutex_init(&c->mutex, NULL) == 0);
+    if (pthread_create(&c->thread, NULL, audit_checkpointer_main, c) != 0) {
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->mutex);
+        free(c);
+        return TL_ERR_INTERNAL;
+    }
+    *out = c;
+    return TL_OK;
+}
+
+void audit_checkpointer_stop(struct audit_checkpointer *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    TL_ASSERT(pthread_mutex_lock(&c->mutex) == 0);
+    c->stopping = true;
+    TL_ASSERT(pthread_cond_signal(&c->wake) == 0);
+    TL_ASSERT(pthread_mutex_unlock(&c->mutex) == 0);
+    TL_ASSERT(pthread_join(c->thread, NULL) == 0);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->mutex);
+    free(c);
 }

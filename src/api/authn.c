@@ -8,11 +8,15 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/app.h"
+#include "auth/auth_crypto.h"
 #include "auth/mfa.h"
 #include "auth/throttle.h"
 #include "store/app.h"
 #include "util/assert.h"
 #include "util/clock.h"
+#include "util/config.h"
+#include "util/log.h"
 
 static_assert(STORE_HASH_BYTES == TOKEN_HASH_BYTES, "sessions are stored by token hash");
 static_assert((AUTHN_CACHE_STRIPES & (AUTHN_CACHE_STRIPES - 1)) == 0, "stripes: a power of two");
@@ -29,6 +33,7 @@ struct authn_entry {
     struct authn_session session;
     uint64_t cached_until_ns; /* monotonic */
     bool revoked;             /* a logout marker: the token fails without asking the store */
+    uint64_t seen_ns;         /* wall clock of the last recorded last-seen (0: none yet) */
 };
 
 /* One lock and its share of the sets; aligned so that stripes never share a cache line. */
@@ -53,6 +58,7 @@ struct authn_gate {
 struct authn {
     struct token_key token_key;
     struct mfa_key mfa_key;
+    uint8_t csrf_key[AUTHN_CSRF_KEY_BYTES]; /* keys the CSRF token of cookie sessions */
     struct password_ctx *passwords;
     struct throttle *throttle;
     uint32_t session_ttl_s;
@@ -140,6 +146,9 @@ enum tl_err authn_new(const struct authn_config *config, struct authn **out)
         free(authn);
         return TL_ERR_INTERNAL;
     }
+    auth_crypto_keyed_hash(authn->csrf_key, sizeof(authn->csrf_key), AUTHN_CSRF_LABEL,
+                           sizeof(AUTHN_CSRF_LABEL) - 1, authn->token_key.secret,
+                           authn->token_key.secret_bytes);
     authn->passwords = config->passwords;
     authn->throttle = config->throttle;
     authn->session_ttl_s = config->session_ttl_s;
@@ -241,6 +250,7 @@ void authn_cache_put(struct authn *authn, const struct token_hash *hash,
     struct authn_stripe *stripe = authn_stripe_of(authn, hash, &set);
     TL_ASSERT(pthread_mutex_lock(&stripe->mutex) == 0);
     struct authn_entry *entry = authn_set_find(set, hash);
+    uint64_t seen_ns = entry != NULL ? entry->seen_ns : 0; /* kept across reloads */
     if (entry != NULL && entry->cached_until_ns <= now_ns) {
         entry->cached_until_ns = 0; /* stale, marker or not: the store knows better now */
         entry = NULL;
@@ -253,12 +263,27 @@ void authn_cache_put(struct authn *authn, const struct token_hash *hash,
         entry->session = *session;
         entry->revoked = false;
         entry->cached_until_ns = now_ns + authn->cache_ttl_ns;
+        entry->seen_ns = seen_ns;
     }
     TL_ASSERT(pthread_mutex_unlock(&stripe->mutex) == 0);
 }
 
+/* authn_cache_get; with seen_due not NULL, also says (once per AUTHN_LAST_SEEN_INTERVAL_S of
+ * the wall clock per cached session) that the session's last-seen time should be written. */
+static bool authn_cache_lookup(struct authn *authn, const struct token_hash *hash,
+                               struct authn_session *out, bool *revoked, bool *seen_due,
+                               bool count);
+
 bool authn_cache_get(struct authn *authn, const struct token_hash *hash, struct authn_session *out,
                      bool *revoked)
+{
+    return authn_cache_lookup(authn, hash, out, revoked, NULL, true);
+}
+
+/* count: whether the lookup counts as a hit or miss in the stats. */
+static bool authn_cache_lookup(struct authn *authn, const struct token_hash *hash,
+                               struct authn_session *out, bool *revoked, bool *seen_due,
+                               bool count)
 {
     struct authn_entry *set = NULL;
     uint64_t now_ns = authn->mono_ns(authn->clock_ctx);
@@ -278,10 +303,15 @@ bool authn_cache_get(struct authn *authn, const struct token_hash *hash, struct 
         if (alive) {
             *out = entry->session;
         }
+        if (alive && seen_due != NULL &&
+            wall_ns - entry->seen_ns >= (uint64_t)AUTHN_LAST_SEEN_INTERVAL_S * 1000000000u) {
+            entry->seen_ns = wall_ns;
+            *seen_due = true;
+        }
     }
-    if (alive) {
+    if (count && alive) {
         stripe->hits++;
-    } else {
+    } else if (count) {
         stripe->misses++;
     }
     TL_ASSERT(pthread_mutex_unlock(&stripe->mutex) == 0);
@@ -377,12 +407,22 @@ void authn_stats_get(struct authn *authn, struct authn_stats *out)
 
 /* ---- The authenticate phase ---- */
 
+static enum tl_err authn_cookie_token_hash(const struct authn *authn,
+                                           const struct http_request *req, struct token_hash *out);
+static enum tl_err authn_csrf_check(const struct authn *authn, const struct http_request *req,
+                                    struct id128 session_id);
+static void authn_session_seen(struct http_request *req, const struct token_hash *hash,
+                               uint64_t now_ns);
+
 enum tl_err authn_request_token_hash(const struct authn *authn, const struct http_request *req,
                                      struct token_hash *out)
 {
     const char *value = http_request_header(req, "Authorization");
+    if (value == NULL) {
+        return authn_cookie_token_hash(authn, req, out); /* a cookie session (the web app) */
+    }
     /* RFC 9110: the scheme is case-insensitive, then one or more spaces, then the token. */
-    if (value == NULL || strncasecmp(value, AUTHN_BEARER, AUTHN_BEARER_LEN) != 0 ||
+    if (strncasecmp(value, AUTHN_BEARER, AUTHN_BEARER_LEN) != 0 ||
         value[AUTHN_BEARER_LEN] != ' ') {
         return TL_ERR_UNAUTHORIZED;
     }
@@ -430,7 +470,8 @@ enum tl_err authn_authenticate(void *ctx, struct http_request *req)
     if (err != TL_OK) {
         return err;
     }
-    if (!authn_cache_get(authn, &hash, &session, &revoked)) {
+    bool seen_due = false;
+    if (!authn_cache_lookup(authn, &hash, &session, &revoked, &seen_due, true)) {
         if (revoked) {
             return TL_ERR_UNAUTHORIZED;
         }
@@ -438,6 +479,18 @@ enum tl_err authn_authenticate(void *ctx, struct http_request *req)
         if (err != TL_OK) {
             return err;
         }
+        struct authn_session again;
+        /* Just loaded and cached: only asks whether last-seen is due (not a hit). */
+        (void)authn_cache_lookup(authn, &hash, &again, NULL, &seen_due, false);
+    }
+    if (http_request_header(req, "Authorization") == NULL) {
+        err = authn_csrf_check(authn, req, session.session_id);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
+    if (seen_due) {
+        authn_session_seen(req, &hash, authn->wall_ns(authn->clock_ctx));
     }
     req->principal.authenticated = true;
     req->principal.user_id = session.user_id;
@@ -573,4 +626,166 @@ void authn_login_succeeded(struct authn *authn, const void *account, size_t acco
     if (authn->throttle != NULL) {
         throttle_succeeded(authn->throttle, account, account_bytes);
     }
+}
+
+/* ---- Cookie sessions (the web app) and last-seen ---- */
+
+bool authn_cookie_get(const char *header, const char *name, char *out, size_t out_bytes)
+{
+    size_t name_len = strlen(name);
+    const char *p = header;
+    TL_ASSERT(out_bytes > 0);
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ';') {
+            p++;
+        }
+        const char *end = strchr(p, ';');
+        size_t pair_len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (pair_len > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+            size_t value_len = pair_len - name_len - 1;
+            while (value_len > 0 && (p[name_len + 1 + value_len - 1] == ' ' ||
+                                     p[name_len + 1 + value_len - 1] == '\t')) {
+                value_len--;
+            }
+            if (value_len == 0 || value_len >= out_bytes) {
+                return false; /* the first cookie of that name decides */
+            }
+            memcpy(out, p + name_len + 1, value_len);
+            out[value_len] = '\0';
+            return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+static enum tl_err authn_cookie_token_hash(const struct authn *authn,
+                                           const struct http_request *req, struct token_hash *out)
+{
+    char token[TOKEN_STR_BYTES + 1];
+    if (!authn_cookie_get(http_request_header(req, "Cookie"), AUTHN_COOKIE_SESSION, token,
+                          sizeof(token))) {
+        return TL_ERR_UNAUTHORIZED;
+    }
+    enum tl_err err = token_hash_presented(&authn->token_key, token, strlen(token), out);
+    explicit_bzero(token, sizeof(token));
+    return err;
+}
+
+bool authn_request_cookie(const struct http_request *req)
+{
+    return http_request_header(req, "Authorization") == NULL;
+}
+
+void authn_csrf_token(const struct authn *authn, struct id128 session_id,
+                      char out[AUTHN_CSRF_TOKEN_BYTES])
+{
+    uint8_t id[ID128_BYTES];
+    uint8_t mac[AUTHN_CSRF_MAC_BYTES];
+    id128_to_bytes(session_id, id);
+    auth_crypto_keyed_hash(mac, sizeof(mac), id, sizeof(id), authn->csrf_key,
+                           sizeof(authn->csrf_key));
+    auth_crypto_base64url(out, AUTHN_CSRF_TOKEN_BYTES, mac, sizeof(mac));
+}
+
+/* "scheme://host[:port]" of the request itself (its Host header), into out. */
+static bool authn_own_origin(const struct http_request *req, char *out, size_t out_bytes)
+{
+    const char *host = http_request_header(req, "Host");
+    if (host == NULL || host[0] == '\0') {
+        return false;
+    }
+    int n = snprintf(out, out_bytes, "%s://%s", req->tls ? "https" : "http", host);
+    return n > 0 && (size_t)n < out_bytes;
+}
+
+/* An Origin header, when the browser sent one, must be the web app's: webauthn.origin (the
+ * configured origin of the pages) or the origin the request was addressed to. */
+static bool authn_origin_ok(const struct http_request *req)
+{
+    const char *origin = http_request_header(req, "Origin");
+    char own[TL_HTTP_HEADER_VALUE_BYTES_MAX + 16];
+    if (origin == NULL) {
+        return true;
+    }
+    const struct config *config = req->app != NULL ? req->app->config : NULL;
+    if (config != NULL && config->webauthn_origin[0] != '\0' &&
+        strcmp(origin, config->webauthn_origin) == 0) {
+        return true;
+    }
+    return authn_own_origin(req, own, sizeof(own)) && strcmp(origin, own) == 0;
+}
+
+/* A cookie-authenticated request with an unsafe method must echo the session's CSRF token in
+ * X-CSRF-Token (compared in constant time) and come from the web app's origin. */
+static enum tl_err authn_csrf_check(const struct authn *authn, const struct http_request *req,
+                                    struct id128 session_id)
+{
+    char expected[AUTHN_CSRF_TOKEN_BYTES];
+    if (req->method == HTTP_GET || req->method == HTTP_HEAD || req->method == HTTP_OPTIONS) {
+        return TL_OK;
+    }
+    const char *sent = http_request_header(req, AUTHN_CSRF_HEADER);
+    authn_csrf_token(authn, session_id, expected);
+    bool ok = sent != NULL && strlen(sent) == AUTHN_CSRF_TOKEN_BYTES - 1 &&
+              auth_crypto_equal(sent, expected, AUTHN_CSRF_TOKEN_BYTES - 1);
+    explicit_bzero(expected, sizeof(expected));
+    if (!ok || !authn_origin_ok(req)) {
+        return TL_ERR_CSRF_FAILED;
+    }
+    return TL_OK;
+}
+
+/* Records the session's last-seen time (best effort: a failure is logged and ignored). */
+static void authn_session_seen(struct http_request *req, const struct token_hash *hash,
+                               uint64_t now_ns)
+{
+    struct store *store = NULL;
+    if (req->app == NULL || req->app->app_store == NULL) {
+        return;
+    }
+    enum tl_err err = api_app_store_acquire(req->app, &store);
+    if (err == TL_OK) {
+        err = store_session_touch(store, hash->bytes, now_ns,
+                                  (uint64_t)AUTHN_LAST_SEEN_INTERVAL_S * 1000000000u / 2u);
+        api_app_store_release(req->app, store);
+    }
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "session_last_seen_failed", LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+    }
+}
+
+/* One Set-Cookie header: name=value with the attributes of our cookies. */
+static enum tl_err authn_cookie_add(struct http_response *resp, const char *name,
+                                    const char *value, uint64_t max_age_s, bool http_only)
+{
+    char header[TL_HTTP_HEADER_VALUE_BYTES_MAX];
+    int n = snprintf(header, sizeof(header), "%s=%s; Path=/; Max-Age=%llu; Secure;%s SameSite=Strict",
+                     name, value, (unsigned long long)max_age_s, http_only ? " HttpOnly;" : "");
+    TL_ASSERT(n > 0 && (size_t)n < sizeof(header));
+    enum tl_err err = http_response_header_add(resp, "Set-Cookie", header);
+    explicit_bzero(header, sizeof(header));
+    return err;
+}
+
+enum tl_err authn_cookies_set(const struct authn *authn, struct http_response *resp,
+                              const char *token, struct id128 session_id, uint64_t max_age_s,
+                              char out_csrf[AUTHN_CSRF_TOKEN_BYTES])
+{
+    authn_csrf_token(authn, session_id, out_csrf);
+    enum tl_err err = authn_cookie_add(resp, AUTHN_COOKIE_SESSION, token, max_age_s, true);
+    if (err == TL_OK) {
+        err = authn_cookie_add(resp, AUTHN_COOKIE_CSRF, out_csrf, max_age_s, false);
+    }
+    return err;
+}
+
+enum tl_err authn_cookies_clear(struct http_response *resp)
+{
+    enum tl_err err = authn_cookie_add(resp, AUTHN_COOKIE_SESSION, "", 0, true);
+    if (err == TL_OK) {
+        err = authn_cookie_add(resp, AUTHN_COOKIE_CSRF, "", 0, false);
+    }
+    return err;
 }

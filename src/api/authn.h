@@ -176,4 +176,47 @@ enum tl_err authn_login_attempt(struct authn *authn, const void *account, size_t
                                 uint32_t *retry_after_s);
 void authn_login_succeeded(struct authn *authn, const void *account, size_t account_bytes);
 
+/* ---- Cookie sessions for the web app, and last-seen ---- */
+
+/*
+ * A login that asks for it ({"cookie": true}, sessions.h) gets its token in the tally_session
+ * cookie (Secure, HttpOnly, SameSite=Strict, Path=/, Max-Age of the session) and a CSRF token
+ * in the tally_csrf cookie (the same attributes but readable by the page's script). The
+ * authenticate phase takes the tally_session cookie when there is no Authorization header
+ * (a bearer token always wins). A cookie-authenticated request with a method other than GET,
+ * HEAD or OPTIONS must carry the CSRF token in X-CSRF-Token and, when it has an Origin header,
+ * come from webauthn.origin or the origin it was addressed to; else TL_ERR_CSRF_FAILED (403)
+ * and the handler never runs. The CSRF token is keyed BLAKE2b of the session id with a key
+ * derived from the server secret: bound to the session, the same on every node, stored
+ * nowhere, compared in constant time.
+ *
+ * Last-seen: a session that authenticates a request gets its last_seen_ns written at most once
+ * per AUTHN_LAST_SEEN_INTERVAL_S per node (the cache entry remembers when), by one conditional
+ * UPDATE (store_session_touch), so the hot path does not write per request.
+ */
+#define AUTHN_COOKIE_SESSION "tally_session"
+#define AUTHN_COOKIE_CSRF "tally_csrf"
+#define AUTHN_CSRF_HEADER "X-CSRF-Token"
+#define AUTHN_CSRF_LABEL "tally.csrf.v1"
+#define AUTHN_CSRF_KEY_BYTES 32
+#define AUTHN_CSRF_MAC_BYTES 32
+#define AUTHN_CSRF_TOKEN_BYTES (43 + 1) /* base64url of the MAC, and a NUL */
+#define AUTHN_LAST_SEEN_INTERVAL_S 60u
+
+/* The value of the first cookie called name in a Cookie header (NULL: none) into out; false
+ * when there is none, it is empty or it does not fit. Cannot fail. */
+bool authn_cookie_get(const char *header, const char *name, char *out, size_t out_bytes);
+/* True when the request authenticates by cookie (it has no Authorization header). */
+bool authn_request_cookie(const struct http_request *req);
+/* The CSRF token of a session. Cannot fail. */
+void authn_csrf_token(const struct authn *authn, struct id128 session_id,
+                      char out[AUTHN_CSRF_TOKEN_BYTES]);
+/* Adds the two Set-Cookie headers of a cookie login; out_csrf gets the CSRF token.
+ * http_response_header_add's errors. */
+enum tl_err authn_cookies_set(const struct authn *authn, struct http_response *resp,
+                              const char *token, struct id128 session_id, uint64_t max_age_s,
+                              char out_csrf[AUTHN_CSRF_TOKEN_BYTES]);
+/* Adds Set-Cookie headers that delete both cookies (a logout). */
+enum tl_err authn_cookies_clear(struct http_response *resp);
+
 #endif

@@ -5,9 +5,11 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/debts.h"
+#include "api/audit.h"
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "store/writer.h"
@@ -30,6 +32,7 @@ struct deposits_exec {
     struct id128 wallet_id;
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
     struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
+    struct kyc_refusal limit;      /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 static void deposits_render_head(struct deposits_exec *x)
@@ -70,6 +73,10 @@ static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch
         .available_after = after.available,
     };
     enum tl_err err = events_attach_deposit(batch, &event); /* deposit.created, with the money */
+    if (err == TL_OK) {
+        err = audit_attach_deposit(batch, x->req, event.deposit_id, event.user_id, event.amount,
+                                   x->currency->numeric, event.created_ns);
+    }
     if (err != TL_OK) {
         return err;
     }
@@ -90,6 +97,11 @@ static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer
     }
     x->answer.outcome = movement_outcome(&x->event, &x->result, 1, &x->missing);
     if (x->answer.outcome == TL_OK) {
+        x->answer.hook_err = kyc_check_deposit(x->req->app->kyc, batch, x->req->principal.user_id,
+                                               &x->event.as.transfer, &x->result, &x->limit);
+        if (x->answer.hook_err != TL_OK) {
+            return x->answer.hook_err;
+        }
         x->answer.hook_err = deposits_applied(x, batch);
         return x->answer.hook_err;
     }
@@ -121,6 +133,9 @@ static enum tl_err deposits_execute(struct http_request *req, struct http_respon
                                          .on_applied = deposits_on_applied,
                                          .ctx = x};
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),

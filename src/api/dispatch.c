@@ -7,6 +7,7 @@
 #include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/operator.h"
+#include "api/problem.h"
 #include "api/ratelimit.h"
 #include "api/readers.h"
 #include "util/assert.h"
@@ -113,7 +114,11 @@ static enum tl_err dispatch_authenticate(struct api_app *app, struct http_reques
             TL_ASSERT(http_response_header_set(resp, "WWW-Authenticate", "Bearer realm=\"tally\"") ==
                       TL_OK);
         }
-        return http_fail(resp, err, NULL, "valid credentials are required");
+        return http_fail(resp, err, NULL,
+                         err == TL_ERR_CSRF_FAILED
+                             ? "a request signed in by the session cookie must send the tally_csrf "
+                               "cookie's value in X-CSRF-Token, from the web app's origin"
+                             : "valid credentials are required");
     }
     return TL_OK;
 }
@@ -204,7 +209,12 @@ void dispatch_run(struct api_app *app, struct http_request *req, struct http_res
     struct idempotency_request idem;
     idempotency_request_init(&idem);
     enum tl_err err = dispatch_phases(app, req, resp, &idem);
-    if (err != TL_OK) {
+    /* A handler may render the problem for its error itself, with extension members (the
+     * challenge of step_up_required, api/stepup.h); that one is kept. */
+    bool rendered = err != TL_OK && resp->problem_err == err && resp->body.len > 0 &&
+                    resp->content_type != NULL &&
+                    strcmp(resp->content_type, PROBLEM_CONTENT_TYPE) == 0;
+    if (err != TL_OK && !rendered) {
         /* Headers set for the failure (Allow, Retry-After) stay; the body becomes the problem. */
         http_response_problem(resp, req, err, resp->problem_param, resp->problem_detail);
     }

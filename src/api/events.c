@@ -97,6 +97,8 @@ static enum tl_err events_attach_payment_side(struct writer_batch *batch,
     render_object_end(&r);
     render_key(&r, "balance_after");
     render_i64(&r, sent ? p->sender_available_after : p->recipient_available_after);
+    render_key(&r, "sealed_note");
+    render_str_or_null(&r, sent ? p->sealed_note_sender : p->sealed_note_recipient);
     enum tl_err err = events_attach(batch, &r, &out, EVENTS_TOPIC_PAYMENT_CREATED, user);
     buf_free(&out);
     return err;

@@ -61,8 +61,9 @@ struct store;
  * filters the range): a stream resuming far behind advances this much per poll at least. */
 #define EVENTS_CATCHUP_SCAN_SEQ 16384u
 #define EVENTS_CATCHUP_STREAMS_MAX 16u
-/* Largest event payload (JSON). */
-#define EVENTS_PAYLOAD_BYTES_MAX 1024u
+/* Largest event payload (JSON): room for a payment event with a sealed note (api/notes.h,
+ * up to 1,560 characters of base64). */
+#define EVENTS_PAYLOAD_BYTES_MAX 4096u
 
 static_assert(EVENTS_STREAMS_PER_USER_MAX <= EVENTS_STREAMS_MAX, "a user's streams fit");
 static_assert(EVENTS_CATCHUP_ROWS_MAX <= STORE_OUTBOX_LIST_MAX, "one catch-up query");
@@ -85,6 +86,10 @@ struct events_payment {
     uint64_t created_ns;
     int64_t sender_available_after;
     int64_t recipient_available_after;
+    /* The sealed note's copies in base64 (api/notes.h), each shown only to its party, or NULL
+     * for a payment without one. */
+    const char *sealed_note_sender;
+    const char *sealed_note_recipient;
 };
 
 /* Attaches payment.created for the payer and for the payee to batch. Errors are

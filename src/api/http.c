@@ -117,6 +117,21 @@ enum tl_err http_response_header_set(struct http_response *resp, const char *nam
     return TL_OK;
 }
 
+enum tl_err http_response_header_add(struct http_response *resp, const char *name,
+                                     const char *value)
+{
+    TL_ASSERT(name != NULL);
+    TL_ASSERT(value != NULL);
+    size_t len = strlen(value);
+    if (len >= TL_HTTP_HEADER_VALUE_BYTES_MAX || resp->header_count >= TL_HTTP_RESPONSE_HEADERS_MAX) {
+        return TL_ERR_LIMIT;
+    }
+    struct http_header *slot = &resp->headers[resp->header_count++];
+    slot->name = name;
+    memcpy(slot->value, value, len + 1);
+    return TL_OK;
+}
+
 const char *http_response_header(const struct http_response *resp, const char *name)
 {
     for (uint32_t i = 0; i < resp->header_count; i++) {

@@ -152,6 +152,10 @@ void http_response_free(struct http_response *resp);
  * TL_HTTP_RESPONSE_HEADERS_MAX headers or TL_HTTP_HEADER_VALUE_BYTES_MAX bytes. */
 enum tl_err http_response_header_set(struct http_response *resp, const char *name,
                                      const char *value);
+/* Adds a header even when one of that name is set already (Set-Cookie); errors as for
+ * http_response_header_set. */
+enum tl_err http_response_header_add(struct http_response *resp, const char *name,
+                                     const char *value);
 /* The value of a header set on the response, or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);
 

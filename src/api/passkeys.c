@@ -50,6 +50,7 @@ static const struct json_field passkeys_login_fields[] = {
     JSON_STRING("authenticator_data", true, PASSKEYS_B64_LEN(WEBAUTHN_AUTH_DATA_BYTES_MAX)),
     JSON_STRING("signature", true, PASSKEYS_B64_LEN(WEBAUTHN_SIGNATURE_BYTES_MAX)),
     JSON_STRING("user_handle", false, PASSKEYS_B64_LEN(ID128_BYTES)),
+    JSON_BOOL("cookie", false), /* a cookie session (sessions_issue) */
 };
 
 #define PASSKEYS_FIELDS(f) f, sizeof(f) / sizeof((f)[0])

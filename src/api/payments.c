@@ -5,16 +5,22 @@
 #include <string.h>
 
 #include "api/accounts.h"
+#include "api/device_keys.h"
 #include "api/app.h"
+#include "api/audit.h"
+#include "api/conversions.h"
 #include "api/events.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
+#include "api/notes.h"
 #include "api/page.h"
 #include "api/quotes.h"
 #include "api/debts.h"
 #include "api/refunds.h"
+#include "api/stepup.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/fees.h"
@@ -24,8 +30,9 @@
 #include "util/log.h"
 #include "util/typeid.h"
 
-/* Transfers one payment command holds: the payment and its fee. */
-#define PAYMENTS_EVENTS_MAX 2u
+/* Transfers one payment command holds: the payment and its fee, after the conversion legs
+ * of a cross-currency payment (conversions.h). */
+#define PAYMENTS_EVENTS_MAX (2u + CONVERSIONS_LEGS_MAX)
 
 static_assert(PAYMENTS_EVENTS_MAX <= TL_COMMAND_EVENTS_MAX, "a payment fits in one command");
 /* A quote id as sent ("quo_" and 26 characters) with room to spare, and its NUL. */
@@ -53,6 +60,11 @@ struct payments_exec {
      * ledger refuses it a second time: then the answer is this error (TL_OK: a fresh id). */
     enum tl_err exists_err;
     char quote_id[PAYMENTS_QUOTE_ID_BYTES]; /* "" when the body named no quote */
+    struct notes_sealed sealed;             /* an end-to-end encrypted note (notes.h) */
+    struct conversions_legs fx; /* an fx quote's conversion legs, before the payment */
+    uint32_t main_index;        /* the payment transfer's index in events */
+    struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
+    struct kyc_refusal limit;               /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -69,9 +81,11 @@ static void payments_render_party(struct render *r, struct id128 id, const struc
     render_object_end(r);
 }
 
-/* Everything up to "created_at"; the object stays open. */
+/* Everything up to "created_at"; the object stays open. sealed_note is the viewer's copy of
+ * the sealed note (notes.h) or NULL. */
 static void payments_render_head(struct render *r, const struct store_payment *row,
-                                 const struct money_user *from, const struct money_user *to)
+                                 const struct money_user *from, const struct money_user *to,
+                                 const char *sealed_note)
 {
     const struct money_currency *currency = money_currency_by_numeric(row->currency);
     TL_ASSERT(currency != NULL);
@@ -93,6 +107,8 @@ static void payments_render_head(struct render *r, const struct store_payment *r
     payments_render_party(r, row->to_user, to);
     render_key(r, "note");
     render_str_or_null(r, row->note);
+    render_key(r, "sealed_note");
+    render_str_or_null(r, sealed_note);
 }
 
 /* ---- POST /v1/payments: parse ---- */
@@ -103,6 +119,7 @@ static const struct json_field payments_fields[] = {
     JSON_STRING("currency", true, 64),
     JSON_STRING("note", false, STORE_NOTE_BYTES_MAX - 1),
     JSON_STRING("quote_id", false, PAYMENTS_QUOTE_ID_BYTES - 1),
+    JSON_OBJECT("sealed_note", false),
 };
 
 /* Reads the body into x->row (amount, currency, to_text, note) and *recipient. */
@@ -129,6 +146,9 @@ static enum tl_err payments_parse(const struct http_request *req, struct http_re
     }
     if (err == TL_OK && note != NULL && validate_note(note, note_len, &fault) != TL_OK) {
         err = http_fail(resp, TL_ERR_INVALID_REQUEST, "note", fault.detail);
+    }
+    if (err == TL_OK) {
+        err = notes_sealed_parse(body, note != NULL, resp, &x->sealed);
     }
     if (err == TL_OK) {
         TL_ASSERT(to_len < sizeof(x->row.to_text));
@@ -204,6 +224,11 @@ static enum tl_err payments_resolve_fee(struct http_request *req, struct http_re
                                         struct payments_exec *x)
 {
     struct fees_quote fee;
+    if (x->fx.active) {
+        /* The quote's terms: the fx fee is in the conversion legs (conversions.h). */
+        x->exists_err = TL_ERR_QUOTE_USED;
+        return TL_OK;
+    }
     if (x->quote_id[0] != '\0') {
         /* The quoted fee and the quote's reserved payment id (quotes.h). */
         enum tl_err err = quotes_apply(req, resp, x->quote_id, &x->row, &x->row.id, &x->row.fee);
@@ -233,7 +258,8 @@ static void payments_head(struct payments_exec *x)
     /* One allocation for the whole answer; if it fails, the render reports it. */
     (void)buf_reserve(&x->resp->body, PAYMENTS_BODY_BYTES_RESERVE);
     render_init(&x->answer.render, &x->resp->body);
-    payments_render_head(&x->answer.render, &x->row, &x->from, &x->to);
+    payments_render_head(&x->answer.render, &x->row, &x->from, &x->to,
+                         notes_sealed_text(&x->sealed, true));
     movement_answer_head_done(&x->answer, x->resp);
 }
 
@@ -252,6 +278,8 @@ static enum tl_err payments_attach_events(struct payments_exec *x, struct writer
         .created_ns = x->row.created_ns,
         .sender_available_after = x->row.sender_available_after,
         .recipient_available_after = x->row.recipient_available_after,
+        .sealed_note_sender = notes_sealed_text(&x->sealed, true),
+        .sealed_note_recipient = notes_sealed_text(&x->sealed, false),
     };
     return events_attach_payment(batch, &event);
 }
@@ -260,7 +288,7 @@ static enum tl_err payments_attach_events(struct payments_exec *x, struct writer
  * payment: money never moves without its row, its events, nor the answer a retry replays. */
 static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch *batch)
 {
-    const struct ledger_event_result *main = &x->results[0];
+    const struct ledger_event_result *main = &x->results[x->main_index];
     const struct ledger_event_result *last = &x->results[x->event_count - 1];
     struct store_record record;
     x->row.created_ns = main->timestamp;
@@ -271,7 +299,16 @@ static enum tl_err payments_applied(struct payments_exec *x, struct writer_batch
     store_record_payment(&x->row, &x->record_buf, &record);
     enum tl_err err = writer_batch_attach(batch, &record);
     if (err == TL_OK) {
+        err = notes_sealed_attach(&x->sealed, x->row.id, batch);
+    }
+    if (err == TL_OK) {
+        err = stepup_money_attach(&x->device, x->row.id, batch);
+    }
+    if (err == TL_OK) {
         err = payments_attach_events(x, batch);
+    }
+    if (err == TL_OK) {
+        err = audit_attach_payment(batch, x->req, &x->row, x->exists_err); /* with the money */
     }
     if (err != TL_OK) {
         return err;
@@ -295,15 +332,20 @@ static enum tl_err payments_on_applied(struct writer_command *cmd, struct writer
     if (!movement_answer_restart(&x->answer, x->resp, x->idem)) {
         payments_head(x);
     }
-    if (x->exists_err != TL_OK && (x->results[0].result == LEDGER_EXISTS ||
-                                   x->results[0].result == LEDGER_EXISTS_WITH_DIFFERENT_FIELDS)) {
+    const struct ledger_event_result *main = &x->results[x->main_index];
+    if (x->exists_err != TL_OK &&
+        (main->result == LEDGER_EXISTS || main->result == LEDGER_EXISTS_WITH_DIFFERENT_FIELDS)) {
         /* The reserved id was paid already: the chain failed, nothing moved. */
         x->answer.outcome = x->exists_err;
         return TL_OK;
     }
     x->answer.outcome = movement_outcome(x->events, x->results, x->event_count, &x->missing);
     if (x->answer.outcome == TL_OK) {
-        x->answer.hook_err = payments_applied(x, batch);
+        x->answer.hook_err = kyc_check_payment(x->req->app->kyc, batch, &x->row,
+                                               &x->results[x->main_index], &x->limit);
+        if (x->answer.hook_err == TL_OK) {
+            x->answer.hook_err = payments_applied(x, batch);
+        }
         return x->answer.hook_err;
     }
     if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
@@ -324,15 +366,20 @@ static void payments_prepare(struct payments_exec *x)
 {
     uint16_t currency = x->currency->numeric;
     struct id128 pay = x->row.id;
-    x->event_count = 1;
-    x->events[0] =
+    /* A cross-currency payment's conversion legs come first, linked to the payment. */
+    x->main_index = x->fx.active ? x->fx.count : 0;
+    for (uint32_t i = 0; i < x->main_index; i++) {
+        x->events[i] = x->fx.events[i];
+    }
+    x->event_count = x->main_index + 1;
+    x->events[x->main_index] =
         movement_transfer(pay, x->row.from_wallet, x->row.to_wallet, x->row.amount, currency,
                           LEDGER_CODE_PAYMENT, pay, x->row.fee > 0 ? LEDGER_TRANSFER_LINKED : 0);
     if (x->row.fee > 0) {
-        x->events[1] = movement_transfer(id128_new(), x->row.from_wallet,
-                                         accounts_system_id(LEDGER_KIND_FEE_REVENUE, currency),
-                                         x->row.fee, currency, LEDGER_CODE_FEE, pay, 0);
-        x->event_count = 2;
+        x->events[x->event_count++] =
+            movement_transfer(id128_new(), x->row.from_wallet,
+                              accounts_system_id(LEDGER_KIND_FEE_REVENUE, currency), x->row.fee,
+                              currency, LEDGER_CODE_FEE, pay, 0);
     }
     payments_head(x);
     x->cmd = (struct writer_command){.events = x->events,
@@ -362,6 +409,9 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
     for (int attempt = 0; attempt < 2; attempt++) {
         payments_prepare(x);
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
             char hex[ID128_HEX_BYTES];
@@ -398,12 +448,24 @@ static enum tl_err payments_execute(struct http_request *req, struct http_respon
 static enum tl_err payments_finish(struct http_request *req, struct http_response *resp,
                                    struct store *reader, struct payments_exec *x)
 {
-    enum tl_err err = payments_resolve_wallets(req, resp, reader, x);
+    enum tl_err err = TL_OK;
+    if (x->quote_id[0] != '\0') {
+        /* An fx quote opens the sender's wallet in the currency and sets the legs. */
+        err = conversions_payment_quote(req, resp, x->quote_id, &x->row, &x->fx);
+    }
+    if (err == TL_OK) {
+        err = payments_resolve_wallets(req, resp, reader, x);
+    }
     if (err == TL_OK) { /* a wallet that owes after a reversal cannot send (debts.h) */
         err = debts_gate(req, resp, x->row.from_wallet, x->currency->numeric);
     }
     if (err == TL_OK) {
         err = payments_resolve_fee(req, resp, x);
+    }
+    if (err == TL_OK) {
+        /* Step-up rules and device signature (stepup.h): nothing moves before they pass. */
+        struct stepup_payment gate = {x->to.id, x->row.amount, x->row.currency};
+        err = stepup_money_gate(req, resp, &gate, &x->device);
     }
     if (err != TL_OK) {
         return err;
@@ -434,12 +496,16 @@ enum tl_err payments_create(struct http_request *req, struct http_response *resp
     x.idem = idempotency_current();
     x.exists_err = TL_OK;
     x.quote_id[0] = '\0';
+    x.fx.active = false;
     enum tl_err err = payments_parse(req, resp, &x, &recipient);
     if (err == TL_OK) {
         err = http_request_store(req, &reader);
     }
     if (err == TL_OK) {
         err = payments_resolve_users(req, resp, reader, &x, &recipient);
+    }
+    if (err == TL_OK) {
+        err = notes_sealed_check(reader, resp, &x.sealed, x.from.id, x.to.id);
     }
     if (err != TL_OK) {
         return err;
@@ -466,6 +532,8 @@ enum tl_err payments_create_order(struct http_request *req, struct http_response
     x.idem = idempotency_current();
     x.exists_err = order->exists_err;
     x.quote_id[0] = '\0';
+    x.sealed.present = false;
+    x.fx.active = false;
     x.currency = money_currency_by_numeric(order->currency);
     TL_ASSERT(x.currency != NULL);
     x.row.id = order->payment_id;
@@ -505,7 +573,8 @@ static bool payments_party(const struct store_payment *row, struct id128 user_id
 /* One stored payment as viewer sees it: balance_after is the viewer's own balance after it
  * (the sender's is private to the sender). */
 static enum tl_err payments_render(struct render *r, struct store *reader,
-                                   const struct store_payment *row, struct id128 viewer)
+                                   const struct store_payment *row, struct id128 viewer,
+                                   const char *sealed_note, bool with_signature)
 {
     struct money_user from;
     struct money_user to;
@@ -520,7 +589,13 @@ static enum tl_err payments_render(struct render *r, struct store *reader,
     }
     TL_ASSERT(payments_party(row, viewer));
     bool sender = id128_eq(row->from_user, viewer);
-    payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL);
+    payments_render_head(r, row, from_found ? &from : NULL, to_found ? &to : NULL, sealed_note);
+    if (with_signature) {
+        err = device_keys_render_payment(r, reader, row->id);
+        if (err != TL_OK) {
+            return err;
+        }
+    }
     err = refunds_render_totals(r, reader, row); /* amount_refunded, amount_reversed */
     if (err != TL_OK) {
         return err;
@@ -562,9 +637,16 @@ enum tl_err payments_get(struct http_request *req, struct http_response *resp)
     if (!found || !payments_party(&row, req->principal.user_id)) {
         return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such payment");
     }
+    struct notes_page *notes = NULL;
+    err = notes_page_load(reader, &row, 1, req->principal.user_id, &notes);
+    if (err != TL_OK) {
+        return err;
+    }
     struct render r;
     render_init(&r, &resp->body);
-    err = payments_render(&r, reader, &row, req->principal.user_id);
+    err = payments_render(&r, reader, &row, req->principal.user_id, notes_page_text(notes, 0),
+                          true);
+    notes_page_free(notes);
     if (err != TL_OK) {
         return err;
     }
@@ -619,13 +701,15 @@ static enum tl_err payments_render_list(struct render *r, struct store *reader,
                                         const struct store_payment *rows, uint32_t count,
                                         bool has_more, struct id128 viewer)
 {
-    enum tl_err err = TL_OK;
+    struct notes_page *notes = NULL;
+    enum tl_err err = notes_page_load(reader, rows, count, viewer, &notes);
     render_object_begin(r);
     render_key(r, "data");
     render_array_begin(r);
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        err = payments_render(r, reader, &rows[i], viewer);
+        err = payments_render(r, reader, &rows[i], viewer, notes_page_text(notes, i), false);
     }
+    notes_page_free(notes);
     render_array_end(r);
     render_key(r, "has_more");
     render_bool(r, has_more);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/fx.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
@@ -51,15 +52,45 @@ static const struct json_field quotes_fields[] = {
     JSON_AMOUNT("amount", true),
     JSON_STRING("currency", true, 64),
     JSON_STRING("recipient", false, STORE_TO_BYTES_MAX - 1),
+    JSON_STRING("send_currency", false, 64), /* fx only: the currency paid in */
 };
 
 struct quotes_input {
     enum fees_operation operation;
     const struct money_currency *currency;
+    const struct money_currency *send_currency; /* fx: what is paid in; else currency */
     int64_t amount;
     bool has_recipient;
     struct recipient recipient;
 };
+
+/* fx quotes name the currency they are paid in (send_currency, not the amount's currency);
+ * other operations take none. */
+static enum tl_err quotes_send_currency(const json_t *body, struct http_response *resp,
+                                        struct quotes_input *in)
+{
+    const char *text = json_field_string(body, "send_currency");
+    in->send_currency = in->currency;
+    if (in->operation != FEES_FX) {
+        return text == NULL ? TL_OK
+                            : http_fail(resp, TL_ERR_INVALID_REQUEST, "send_currency",
+                                        "only fx quotes take a send_currency");
+    }
+    if (text == NULL) {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "send_currency",
+                         "an fx quote names the currency it is paid in");
+    }
+    in->send_currency = money_currency_find(text, strlen(text));
+    if (in->send_currency == NULL) {
+        return http_fail(resp, TL_ERR_UNKNOWN_CURRENCY, "send_currency",
+                         "not an ISO 4217 currency code");
+    }
+    if (in->send_currency == in->currency) {
+        return http_fail(resp, TL_ERR_INVALID_REQUEST, "send_currency",
+                         "must differ from currency (the currency received)");
+    }
+    return TL_OK;
+}
 
 static enum tl_err quotes_parse(const struct http_request *req, struct http_response *resp,
                                 struct quotes_input *in)
@@ -82,9 +113,8 @@ static enum tl_err quotes_parse(const struct http_request *req, struct http_resp
     if (err == TL_OK) {
         err = movement_currency(body, resp, &in->currency);
     }
-    if (err == TL_OK && in->operation == FEES_FX) {
-        err = http_fail(resp, TL_ERR_UNSUPPORTED_OPERATION, "operation",
-                        "currency conversion quotes are not available yet");
+    if (err == TL_OK) {
+        err = quotes_send_currency(body, resp, in);
     }
     in->has_recipient = recipient != NULL;
     if (err == TL_OK && recipient != NULL &&
@@ -99,10 +129,14 @@ static enum tl_err quotes_parse(const struct http_request *req, struct http_resp
 static void quotes_render(struct render *r, const struct store_quote *q,
                           const struct money_user *recipient)
 {
-    const struct money_currency *currency = money_currency_by_numeric(q->send_currency);
+    const struct money_currency *currency = money_currency_by_numeric(q->receive_currency);
+    const struct money_currency *send = money_currency_by_numeric(q->send_currency);
+    struct fx_rate rate = {q->rate_num, q->rate_den};
+    char rate_text[FX_RATE_TEXT_BYTES];
     TL_ASSERT(currency != NULL);
-    TL_ASSERT(q->rate_num == 1);
-    TL_ASSERT(q->rate_den == 1);
+    TL_ASSERT(send != NULL);
+    TL_ASSERT(fx_rate_check(&rate) == TL_OK);
+    fx_rate_format(&rate, rate_text);
     render_object_begin(r);
     render_key(r, "id");
     render_typeid(r, QUOTES_TYPEID_PREFIX, q->id);
@@ -112,6 +146,8 @@ static void quotes_render(struct render *r, const struct store_quote *q,
     render_i64(r, q->amount);
     render_key(r, "currency");
     render_str(r, currency->code);
+    render_key(r, "send_currency");
+    render_str(r, send->code);
     render_key(r, "fee");
     render_i64(r, q->fee);
     render_key(r, "sent");
@@ -119,7 +155,7 @@ static void quotes_render(struct render *r, const struct store_quote *q,
     render_key(r, "received");
     render_i64(r, q->amount);
     render_key(r, "rate");
-    render_str(r, "1");
+    render_str(r, rate_text);
     render_key(r, "recipient");
     if (recipient == NULL) {
         render_null(r);
@@ -180,7 +216,15 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
     if (err != TL_OK) {
         return err;
     }
-    if (quotes_fee(config, in.operation, in.currency, in.amount, &fee) != TL_OK) {
+    struct fx_terms terms = {.from = in.currency, .to = in.currency, .received = in.amount,
+                             .principal = in.amount, .rate = {1, 1}};
+    if (in.operation == FEES_FX) {
+        err = fx_terms(req, resp, in.send_currency, in.currency, in.amount, &terms);
+        if (err != TL_OK) {
+            return err;
+        }
+        fee.fee = terms.fee;
+    } else if (quotes_fee(config, in.operation, in.currency, in.amount, &fee) != TL_OK) {
         return http_fail(resp, TL_ERR_OVERFLOW, "amount",
                          "the amount and its fee pass the largest representable value");
     }
@@ -192,13 +236,13 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
     q.recipient_id = named ? recipient.id : id128_make(0, 0);
     q.payment_id = id128_new();
     q.operation = (uint8_t)in.operation;
-    q.send_currency = in.currency->numeric;
+    q.send_currency = in.send_currency->numeric;
     q.receive_currency = in.currency->numeric;
     q.amount = in.amount;
     q.fee = fee.fee;
-    q.sent = in.amount + fee.fee; /* quotes_fee checked the sum */
-    q.rate_num = 1;
-    q.rate_den = 1;
+    q.sent = terms.principal + fee.fee; /* quotes_fee (in fx_terms too) checked the sum */
+    q.rate_num = terms.rate.num;
+    q.rate_den = terms.rate.den;
     q.created_ns = clock_wall_ns();
     q.expires_ns = q.created_ns + ttl_s * NS_PER_S;
     err = api_app_store_acquire(req->app, &app);

@@ -2,17 +2,18 @@
  * quotes.h - /v1/quotes: the exact terms of a movement before it happens, and the fee
  * schedules of configuration.
  *
- *   POST /v1/quotes {operation, amount, currency, recipient?}
- *        -> 201 {id: "quo_...", operation, amount, currency, fee, sent, received, rate,
- *                recipient, payment_id, expires_at, created_at}
+ *   POST /v1/quotes {operation, amount, currency, recipient?, send_currency?}
+ *        -> 201 {id: "quo_...", operation, amount, currency, send_currency, fee, sent,
+ *                received, rate, recipient, expires_at, created_at}
  *
  * amount is what the recipient receives; the fee (core/fees.h: the operation's schedule from
- * [fees], half-up) is paid on top, so sent = amount + fee. rate is "1" while quotes are in one
- * currency; the row keeps an exact rational rate and a send and a receive currency so that FX
- * quotes fit later. A quote lives quotes.ttl_s seconds (60 by default) and reserves the id of
- * the payment that will use it: POST /v1/payments {..., quote_id} then executes exactly at the
+ * [fees], half-up) is paid on top, so sent = amount + fee, and rate is "1". An fx quote
+ * (send_currency required) has the exact terms of api/fx.h's fx_terms: amount received in
+ * currency, sent and fee in send_currency, the customer rate; conversions.h uses it for a
+ * conversion or a cross-currency payment. A quote lives quotes.ttl_s seconds (60 by
+ * default) and reserves the id of the payment that will use it: POST /v1/payments {..., quote_id} then executes exactly at the
  * quoted terms (quotes_apply) or fails, and the ledger refuses that id a second time, so a
- * quote is used once. fx quotes answer 422 unsupported_operation until conversion exists.
+ * quote is used once (an fx quote too, whichever of the two uses it).
  *
  * Never: compute a fee with a float, or let anyone but the quote's owner see or use it.
  */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
@@ -205,6 +206,9 @@ static enum tl_err requests_store(struct http_request *req, const struct store_r
     }
     err = store_requests_create(app, rows, count);
     api_app_store_release(req->app, app);
+    if (err == TL_OK) {
+        audit_record_requests(req, rows, count); /* best effort, after the rows exist */
+    }
     return err;
 }
 

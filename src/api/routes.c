@@ -32,8 +32,21 @@
 #include "api/disputes.h"
 #include "api/refunds.h"
 #include "api/reversals.h"
+/* escrows and scheduled payments */
+#include "api/escrow.h"
+#include "api/schedules.h"
+/* end-to-end encrypted notes: published keys */
+#include "api/notes.h"
 /* operator routes (/v1/admin/...) */
 #include "api/operator.h"
+/* currencies: rates, conversions */
+#include "api/conversions.h"
+#include "api/fx.h"
+/* step-up authentication and device keys */
+#include "api/device_keys.h"
+#include "api/stepup.h"
+/* verification tiers and their limits */
+#include "api/kyc.h"
 
 const struct route api_routes[] = {
     /* ---- Operations: probes and scrapers, no auth, never rate limited ---- */
@@ -117,6 +130,31 @@ const struct route api_routes[] = {
     /* ---- operator (operator.h): the operator token, never a user session; 404 without one ---- */
     {HTTP_GET, "/v1/admin/users/{id}", operator_users_get, "admin.users.get", ROUTE_OPERATOR,
      ROUTE_LIMIT_IP},
+    /* ---- step-up for risky actions (stepup.h) and device keys (device_keys.h). The completion
+     * is not ROUTE_IDEMPOTENT: a challenge is single use. ---- */
+    {HTTP_POST, "/v1/step_up/{id}/complete", stepup_complete, "step_up.complete", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/device_keys", device_keys_list, "me.device_keys.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/me/device_keys", device_keys_create, "me.device_keys.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/device_keys/{id}", device_keys_revoke, "me.device_keys.revoke",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/users/{id}/kyc", kyc_admin_set, "admin.users.kyc",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    /* ---- verification tiers (kyc.h): the caller's limits ---- */
+    {HTTP_GET, "/v1/me/limits", kyc_me_limits, "me.limits", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/admin/audit/verify", audit_admin_verify, "admin.audit.verify",
+     ROUTE_OPERATOR, ROUTE_LIMIT_IP},
+
+    /* ---- currencies (fx.h, conversions.h): rates, conversions between a user's wallets ---- */
+    {HTTP_GET, "/v1/fx/rates", fx_rates_list, "fx.rates.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/conversions", conversions_create, "conversions.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/admin/fx/rates", fx_admin_rates_set, "admin.fx.rates.set",
+     ROUTE_OPERATOR | ROUTE_IDEMPOTENT, ROUTE_LIMIT_IP},
+    {HTTP_GET, "/v1/admin/fx/position", fx_admin_position, "admin.fx.position", ROUTE_OPERATOR,
+     ROUTE_LIMIT_IP},
 
     /* ---- refunds (refunds.h), operator reversals (reversals.h), disputes (disputes.h) ---- */
     {HTTP_POST, "/v1/payments/{id}/refunds", refunds_create, "payments.refunds.create",
@@ -137,6 +175,36 @@ const struct route api_routes[] = {
 
     /* ---- static files of web.dir for the browser side (static_files.h) ---- */
     {HTTP_GET, "/web/{file}", static_files_get, "web.file", 0, ROUTE_LIMIT_IP},
+
+    /* ---- escrows (escrow.h) and scheduled payments (schedules.h); POSTs idempotent ---- */
+    {HTTP_POST, "/v1/escrows", escrow_create, "escrows.create", ROUTE_AUTH | ROUTE_IDEMPOTENT,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/escrows", escrow_list, "escrows.list", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/escrows/{id}", escrow_get, "escrows.get", ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/release", escrow_release, "escrows.release",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/approve", escrow_approve, "escrows.approve",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/escrows/{id}/cancel", escrow_cancel, "escrows.cancel",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_POST, "/v1/scheduled_payments", schedules_create, "scheduled_payments.create",
+     ROUTE_AUTH | ROUTE_IDEMPOTENT, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/scheduled_payments", schedules_list, "scheduled_payments.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/scheduled_payments/{id}", schedules_get, "scheduled_payments.get",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/scheduled_payments/{id}", schedules_cancel, "scheduled_payments.cancel",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    /* ---- end-to-end encrypted notes (notes.h): the caller's X25519 public key, and a payee's.
+     * PUT replaces the key, so a retry is harmless without an Idempotency-Key. ---- */
+    {HTTP_PUT, "/v1/me/encryption_key", notes_key_put, "me.encryption_key.put", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/me/encryption_key", notes_key_get, "me.encryption_key.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_DELETE, "/v1/me/encryption_key", notes_key_delete, "me.encryption_key.delete",
+     ROUTE_AUTH, ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/users/{handle}/encryption_key", notes_user_key_get, "users.encryption_key",
+     ROUTE_AUTH, ROUTE_LIMIT_LOOKUP},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

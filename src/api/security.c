@@ -11,6 +11,7 @@
 #include "api/json.h"
 #include "api/render.h"
 #include "api/sessions.h"
+#include "api/stepup.h"
 #include "auth/password.h"
 #include "store/app.h"
 #include "util/assert.h"
@@ -35,6 +36,25 @@ static json_t *security_session_json(const struct store_session *s, struct id128
                      expires_at, "user_agent", agent, "current", id128_eq(s->id, current));
 }
 
+/* Adds "last_seen_at" (or null) to a listed session from the last-seen rows (authn.h). */
+static json_t *security_session_seen(json_t *item, struct id128 id,
+                                     const struct store_session_seen *seen, uint32_t seen_count)
+{
+    uint64_t last_seen_ns = 0;
+    for (uint32_t i = 0; i < seen_count; i++) {
+        last_seen_ns = id128_eq(seen[i].id, id) ? seen[i].last_seen_ns : last_seen_ns;
+    }
+    char text[RENDER_TIME_BYTES];
+    render_time_text(last_seen_ns, text);
+    if (item != NULL &&
+        json_object_set_new(item, "last_seen_at",
+                            last_seen_ns != 0 ? json_string(text) : json_null()) != 0) {
+        json_decref(item);
+        return NULL;
+    }
+    return item;
+}
+
 enum tl_err security_sessions_list(struct http_request *req, struct http_response *resp)
 {
     struct store_session *list = NULL;
@@ -49,18 +69,30 @@ enum tl_err security_sessions_list(struct http_request *req, struct http_respons
     if (list == NULL) {
         return TL_ERR_NOMEM;
     }
-    err = store_sessions_list(store, req->principal.user_id, authn_wall_ns(req->app->authn), list,
-                              STORE_SESSIONS_LIST_MAX, &count);
+    uint64_t now_ns = authn_wall_ns(req->app->authn);
+    struct store_session_seen *seen = calloc(STORE_SESSIONS_LIST_MAX, sizeof(*seen));
+    uint32_t seen_count = 0;
+    err = seen == NULL ? TL_ERR_NOMEM : TL_OK;
+    if (err == TL_OK) {
+        err = store_sessions_list(store, req->principal.user_id, now_ns, list,
+                                  STORE_SESSIONS_LIST_MAX, &count);
+    }
+    if (err == TL_OK) {
+        err = store_sessions_seen(store, req->principal.user_id, now_ns, seen,
+                                  STORE_SESSIONS_LIST_MAX, &seen_count);
+    }
     json_t *data = err == TL_OK ? json_array() : NULL;
     if (err == TL_OK && data == NULL) {
         err = TL_ERR_NOMEM;
     }
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        if (json_array_append_new(
-                data, security_session_json(&list[i], req->principal.session_id)) != 0) {
+        json_t *item = security_session_json(&list[i], req->principal.session_id);
+        if (json_array_append_new(data, security_session_seen(item, list[i].id, seen,
+                                                              seen_count)) != 0) {
             err = TL_ERR_NOMEM;
         }
     }
+    free(seen);
     free(list);
     if (err != TL_OK) {
         json_decref(data);
@@ -205,6 +237,9 @@ enum tl_err security_password_change(struct http_request *req, struct http_respo
     if (err == TL_OK) {
         err =
             security_password_check(req, resp, &user, json_field_string(body, "current_password"));
+    }
+    if (err == TL_OK) {
+        err = stepup_gate(req, resp, STEPUP_ACTION_PASSWORD_CHANGE); /* api/stepup.h */
     }
     if (err == TL_OK) {
         err = security_password_set(req, resp, &user, json_field_string(body, "new_password"));

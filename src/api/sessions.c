@@ -29,6 +29,7 @@
 static const struct json_field sessions_create_fields[] = {
     JSON_STRING("login", true, SESSIONS_LOGIN_BYTES_MAX),
     JSON_STRING("password", true, PASSWORD_BYTES_MAX),
+    JSON_BOOL("cookie", false), /* sessions_cookie_requested */
 };
 
 static_assert(SESSIONS_LOGIN_BYTES_MAX < SESSIONS_THROTTLE_KEY_BYTES - 1, "a raw login fits");
@@ -138,6 +139,38 @@ static void sessions_user_agent(const struct http_request *req,
     out[n] = '\0';
 }
 
+/* Whether the login body (already validated by its handler, whose field spec lists
+ * "cookie") asks for a cookie session: {"cookie": true}. */
+static bool sessions_cookie_requested(const struct http_request *req)
+{
+    json_error_t jerr;
+    if (req->body == NULL || req->body_bytes == 0) {
+        return false;
+    }
+    json_t *body = json_loadb((const char *)req->body, req->body_bytes, 0, &jerr);
+    bool cookie = json_is_true(json_object_get(body, "cookie"));
+    json_decref(body);
+    return cookie;
+}
+
+/* The 201 of a cookie login: the token goes into the tally_session cookie, never the body. */
+static enum tl_err sessions_issue_cookie(struct http_request *req, struct http_response *resp,
+                                         const struct store_user *user, const char *token,
+                                         const struct store_session *session)
+{
+    char csrf[AUTHN_CSRF_TOKEN_BYTES];
+    char expires_at[RENDER_TIME_BYTES];
+    enum tl_err err = authn_cookies_set(req->app->authn, resp, token, session->id,
+                                        authn_session_ttl_s(req->app->authn), csrf);
+    if (err != TL_OK) {
+        return err;
+    }
+    render_time_text(session->expires_ns, expires_at);
+    return http_response_json(resp, 201,
+                              json_pack("{s:s, s:s, s:o}", "expires_at", expires_at, "csrf_token",
+                                        csrf, "user", users_json(user)));
+}
+
 enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
                            const struct store_user *user)
 {
@@ -168,6 +201,10 @@ enum tl_err sessions_issue(struct http_request *req, struct http_response *resp,
         typeid_encode(TYPEID_PREFIX_SESSION, session.id, session_id);
         audit_record(req, user->id, AUDIT_LOGIN_SUCCEEDED, session_id);
         render_time_text(session.expires_ns, expires_at);
+    }
+    if (err == TL_OK && sessions_cookie_requested(req)) {
+        err = sessions_issue_cookie(req, resp, user, token, &session);
+    } else if (err == TL_OK) {
         err = http_response_json(resp, 201,
                                  json_pack("{s:s, s:s, s:o}", "token", token, "expires_at",
                                            expires_at, "user", users_json(user)));
@@ -231,6 +268,10 @@ enum tl_err sessions_delete(struct http_request *req, struct http_response *resp
     }
     /* After the revoke, so a lookup racing with it cannot cache the old row again. */
     authn_forget(app->authn, &hash);
+    if (authn_request_cookie(req)) {
+        /* Signed in by cookie: the answer deletes the cookies as well. */
+        TL_ASSERT(authn_cookies_clear(resp) == TL_OK);
+    }
     if (err == TL_OK) {
         sessions_broadcast_revoked(req, req->principal.user_id, req->principal.session_id, false);
         char session_id[TYPEID_STR_BYTES];

@@ -38,6 +38,7 @@ static const struct json_field twofactor_login_fields[] = {
     JSON_STRING("challenge", true, MFA_CHALLENGE_LEN + 16),
     JSON_STRING("code", false, TWOFACTOR_CODE_BYTES_MAX),
     JSON_STRING("recovery_code", false, MFA_RECOVERY_CODE_INPUT_BYTES_MAX),
+    JSON_BOOL("cookie", false), /* a cookie session (sessions_issue) */
 };
 
 #define FIELDS(a) (a), (sizeof(a) / sizeof((a)[0]))
@@ -535,5 +536,31 @@ enum tl_err twofactor_login_complete(struct http_request *req, struct http_respo
         err = sessions_issue(req, resp, &user);
     }
     explicit_bzero(user.password_hash, sizeof(user.password_hash));
+    return err;
+}
+
+/* ---- Step-up (api/stepup.h): a code for a risky action ---- */
+
+enum tl_err twofactor_code_verify(struct http_request *req, struct http_response *resp,
+                                  struct id128 user_id, const char *code, const char *fail_action)
+{
+    struct store_totp row;
+    uint8_t key[1 + ID128_BYTES];
+    uint64_t step = 0;
+    bool found = false;
+    enum tl_err err = twofactor_load(req, user_id, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found || !row.active) {
+        return http_fail(resp, TL_ERR_MFA_NOT_ENABLED, "code", "two-factor authentication is off");
+    }
+    err = twofactor_throttle(req, resp, user_id, key);
+    if (err == TL_OK) {
+        err = twofactor_code_check(req, resp, &row, code, fail_action, &step);
+    }
+    if (err == TL_OK) {
+        authn_login_succeeded(req->app->authn, key, sizeof(key));
+    }
     return err;
 }

@@ -44,4 +44,13 @@ enum tl_err twofactor_login_complete(struct http_request *req, struct http_respo
 enum tl_err twofactor_login_check(struct http_request *req, struct http_response *resp,
                                   const struct store_user *user, bool *challenged);
 
+/*
+ * For step-up (api/stepup.h): checks a TOTP code of user_id's active TOTP under the same rules
+ * as a login's (throttled per account, current or previous step, never a step twice). TL_OK
+ * when it is right; else the answer is recorded on resp: 409 mfa_not_enabled, 422
+ * invalid_mfa_code (fail_action is audited), 429 rate_limited.
+ */
+enum tl_err twofactor_code_verify(struct http_request *req, struct http_response *resp,
+                                  struct id128 user_id, const char *code, const char *fail_action);
+
 #endif

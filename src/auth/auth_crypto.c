@@ -112,3 +112,82 @@ bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t 
     }
     return true;
 }
+
+/* ---- End-to-end encrypted notes ---- */
+
+static_assert(AUTH_CRYPTO_X25519_KEY_BYTES == crypto_box_PUBLICKEYBYTES, "X25519 public key");
+static_assert(AUTH_CRYPTO_X25519_KEY_BYTES == crypto_scalarmult_BYTES, "X25519 point");
+static_assert(AUTH_CRYPTO_SEALED_BOX_OVERHEAD == crypto_box_SEALBYTES, "sealed box overhead");
+
+void auth_crypto_base64(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes)
+{
+    const int variant = sodium_base64_VARIANT_ORIGINAL;
+    TL_ASSERT(out_bytes >= AUTH_CRYPTO_BASE64_LEN(in_bytes) + 1);
+    TL_ASSERT(sodium_base64_encoded_len(in_bytes, variant) == AUTH_CRYPTO_BASE64_LEN(in_bytes) + 1);
+    sodium_bin2base64(out, out_bytes, in, in_bytes, variant);
+}
+
+bool auth_crypto_base64_decode(uint8_t *out, size_t out_bytes, const char *text,
+                               size_t text_bytes, size_t *decoded_bytes)
+{
+    const char *end = NULL;
+    size_t bytes = 0;
+    /* Padding makes every valid text a multiple of 4 characters; libsodium checks the
+     * alphabet, the padding and that the unused bits are zero. */
+    if (text_bytes == 0 || text_bytes % 4 != 0) {
+        return false;
+    }
+    if (sodium_base642bin(out, out_bytes, text, text_bytes, NULL, &bytes, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        return false;
+    }
+    if (end != text + text_bytes) {
+        return false;
+    }
+    *decoded_bytes = bytes;
+    return true;
+}
+
+bool auth_crypto_x25519_key_usable(const uint8_t key[AUTH_CRYPTO_X25519_KEY_BYTES])
+{
+    /* Any clamped scalar is a multiple of the cofactor, so a small-order point gives the
+     * all-zero result, which crypto_scalarmult reports as -1. */
+    static const uint8_t scalar[crypto_scalarmult_SCALARBYTES] = {
+        0x40, 0x1f, 0x5e, 0x27, 0x9a, 0x31, 0xc4, 0x02, 0x6d, 0x88, 0x13, 0xb5, 0x77, 0x0e, 0xe9, 0x4c,
+        0x21, 0x90, 0x3a, 0xd6, 0x58, 0x0b, 0x6f, 0xa2, 0x15, 0xc3, 0x84, 0x39, 0x7d, 0xe0, 0x62, 0x51,
+    };
+    uint8_t shared[crypto_scalarmult_BYTES];
+    bool usable = crypto_scalarmult(shared, scalar, key) == 0;
+    sodium_memzero(shared, sizeof(shared));
+    return usable;
+}
+
+/* ---- Device keys (api/device_keys.h): Ed25519, SHA-256, standard base64 ---- */
+
+static_assert(AUTH_CRYPTO_ED25519_KEY_BYTES == crypto_sign_PUBLICKEYBYTES, "Ed25519 key");
+static_assert(AUTH_CRYPTO_ED25519_SIG_BYTES == crypto_sign_BYTES, "Ed25519 signature");
+static_assert(AUTH_CRYPTO_SHA256_BYTES == crypto_hash_sha256_BYTES, "SHA-256");
+
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* libsodium rejects non-canonical signatures and small-order keys (strict RFC 8032). */
+    return crypto_sign_verify_detached(sig, msg, msg_bytes, key) == 0;
+}
+
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES])
+{
+    /* A key that is not a valid point, or one of small order, can verify nothing honestly:
+     * crypto_sign_ed25519_pk_to_curve25519 refuses both. */
+    uint8_t curve[crypto_scalarmult_curve25519_BYTES];
+    bool ok = crypto_sign_ed25519_pk_to_curve25519(curve, key) == 0;
+    sodium_memzero(curve, sizeof(curve));
+    return ok;
+}
+
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES])
+{
+    int rc = crypto_hash_sha256(out, in, in_bytes);
+    TL_ASSERT(rc == 0);
+}

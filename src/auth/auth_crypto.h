@@ -80,4 +80,39 @@ bool auth_crypto_open(uint8_t *out, size_t out_bytes, const uint8_t *in, size_t 
  * AUTH_CRYPTO_BASE64URL_LEN(in_bytes) + 1 (asserted). Constant time. Cannot fail. */
 void auth_crypto_base64url(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes);
 
+/* ---- End-to-end encrypted notes (api/notes.h): standard base64 and X25519 public keys ---- */
+
+/* Characters standard base64 with padding (RFC 4648 section 4) needs for in_bytes bytes. */
+#define AUTH_CRYPTO_BASE64_LEN(in_bytes) ((((in_bytes) + 2) / 3) * 4)
+/* Writes in as standard base64 with padding plus a NUL into out; out_bytes at least
+ * AUTH_CRYPTO_BASE64_LEN(in_bytes) + 1 (asserted). Constant time. Cannot fail. */
+void auth_crypto_base64(char *out, size_t out_bytes, const uint8_t *in, size_t in_bytes);
+/* Decodes standard base64 with padding, canonical only (no whitespace, no other alphabet,
+ * zero padding bits), into out. False when text is not that or decodes to more than out_bytes
+ * bytes; *decoded_bytes is set on true. Cannot fail otherwise. */
+bool auth_crypto_base64_decode(uint8_t *out, size_t out_bytes, const char *text,
+                               size_t text_bytes, size_t *decoded_bytes);
+
+/* Bytes of an X25519 public key and the overhead of a libsodium sealed box
+ * (crypto_box_seal: an ephemeral public key and a Poly1305 tag). */
+#define AUTH_CRYPTO_X25519_KEY_BYTES 32
+#define AUTH_CRYPTO_SEALED_BOX_OVERHEAD 48
+/* False for a key no box can be sealed to: one of small order (including all zeros), whose
+ * shared secret with any secret key is all zeros. Constant time. Cannot fail. */
+bool auth_crypto_x25519_key_usable(const uint8_t key[AUTH_CRYPTO_X25519_KEY_BYTES]);
+
+/* ---- Device keys: Ed25519 signatures (RFC 8032), SHA-256, standard base64 (RFC 4648 4) ---- */
+#define AUTH_CRYPTO_ED25519_KEY_BYTES 32
+#define AUTH_CRYPTO_ED25519_SIG_BYTES 64
+#define AUTH_CRYPTO_SHA256_BYTES 32
+/* True when sig is key's valid detached Ed25519 signature of msg. Cannot fail otherwise. */
+bool auth_crypto_ed25519_verify(const uint8_t sig[AUTH_CRYPTO_ED25519_SIG_BYTES],
+                                const uint8_t *msg, size_t msg_bytes,
+                                const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* True when key is a valid Ed25519 point that is not of small order. Cannot fail. */
+bool auth_crypto_ed25519_key_ok(const uint8_t key[AUTH_CRYPTO_ED25519_KEY_BYTES]);
+/* SHA-256 of in. Cannot fail. */
+void auth_crypto_sha256(const void *in, size_t in_bytes, uint8_t out[AUTH_CRYPTO_SHA256_BYTES]);
+/* Standard base64: auth_crypto_base64 and auth_crypto_base64_decode above. */
+
 #endif

@@ -5,9 +5,10 @@
  *
  *   tallyd [serve] [options]   run the server (default)
  *   tallyd migrate [options]   apply database migrations and exit
+ *   tallyd audit-verify [options]   walk the audit chain and print one line
  *
  * Exit status: 0 after a clean shutdown, 1 when something failed at startup, 2 for a bad
- * command line or configuration.
+ * command line or configuration; audit-verify: 0 when the chain verifies, 3 when it does not.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -17,13 +18,18 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
 #include "api/authn.h"
+#include "api/kyc.h"
 #include "api/events.h"
+#include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/operator.h"
 #include "api/readers.h"
+#include "api/scheduler.h"
 #include "api/server.h"
 #include "api/sessions.h"
+#include "api/stepup.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "auth/token.h"
@@ -54,9 +60,13 @@ struct tallyd {
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
+    struct fx_rates *fx;               /* reads fx.rates_file into the store (SIGHUP: now) */
+    struct audit_checkpointer *audit_checkpointer; /* signs the audit chain's head */
     struct store *events_reader;       /* the event hub's own read-only handle */
     struct events_hub *events;         /* polls the outbox for GET /v1/events streams */
     struct server *server;
+    struct store *scheduler_store;  /* the scheduler's own writable handle */
+    struct scheduler *scheduler;    /* escrow releases and scheduled payments by the clock */
 };
 
 static int tallyd_fail(const char *what, enum tl_err err)
@@ -118,9 +128,14 @@ static int tallyd_prepare(struct tallyd *t)
     }
     enum tl_err err = token_key_init(&t->token_key, secret, sizeof(secret));
     idempotency_secret_set(secret, sizeof(secret));
+    audit_secret_set(secret, sizeof(secret));
     explicit_bzero(secret, sizeof(secret));
     if (err != TL_OK) {
         return tallyd_fail("cannot use the server secret", err);
+    }
+    if (kyc_config_check(&t->config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 1;
     }
     if (t->config.admin_token_file[0] != '\0') {
         char token[CONFIG_ADMIN_TOKEN_BYTES_MAX + 1];
@@ -167,6 +182,41 @@ static int tallyd_migrate(struct tallyd *t)
         return tallyd_fail("migrate: cannot read the schema version", err);
     }
     printf("tallyd: migrated %s store to schema version %u\n", t->config.store_backend, version);
+    return 0;
+}
+
+/* Walks the audit chain (store/audit_chain.h) and prints one line: OK with the entry count
+ * and head, or the first bad seq and why. The store is opened read-only, so it runs next to a
+ * serving tallyd (on SQLite too) and changes nothing; after an upgrade, migrate first. */
+static int tallyd_audit_verify(struct tallyd *t)
+{
+    struct store_config store_config = tallyd_store_config(t);
+    store_config.read_only = true;
+    struct store_audit_report report;
+    char head[2 * STORE_AUDIT_HASH_BYTES + 1];
+    enum tl_err err = store_open(&store_config, &t->store);
+    if (err != TL_OK) {
+        return tallyd_fail("audit-verify: cannot open the store", err);
+    }
+    err = store_audit_verify(t->store, audit_checkpoint_key(), &report);
+    store_close(t->store);
+    t->store = NULL;
+    if (err != TL_OK) {
+        return tallyd_fail("audit-verify: cannot read the audit log", err);
+    }
+    if (!report.ok) {
+        printf("audit-verify: FAILED at seq %llu: %s\n", (unsigned long long)report.bad_seq,
+               report.reason);
+        return 3;
+    }
+    for (size_t i = 0; i < STORE_AUDIT_HASH_BYTES; i++) {
+        snprintf(head + 2 * i, 3, "%02x", report.head_hash[i]);
+    }
+    printf("audit-verify: OK %llu entries, head seq %llu hash %s, %llu signed checkpoints "
+           "(newest at seq %llu)\n",
+           (unsigned long long)report.entry_count, (unsigned long long)report.head_seq,
+           report.entry_count > 0 ? head : "-", (unsigned long long)report.checkpoint_count,
+           (unsigned long long)report.checkpoint_seq_last);
     return 0;
 }
 
@@ -269,8 +319,25 @@ static int tallyd_start(struct tallyd *t)
     if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
         return tallyd_fail("cannot start the idempotency pruner", err);
     }
+    if ((err = audit_checkpointer_start(&t->app, c->audit_checkpoint_interval_s,
+                                        &t->audit_checkpointer)) != TL_OK) {
+        return tallyd_fail("cannot start the audit checkpointer", err);
+    }
     if ((err = tallyd_events_start(t)) != TL_OK) {
         return tallyd_fail("cannot start the event hub", err);
+    }
+    struct scheduler_config scheduler_config = {
+        .tick_ms = c->schedules_tick_ms,
+        .grace_s = c->schedules_grace_s,
+        .stale_s = c->schedules_stale_s,
+    };
+    if ((err = store_open(&store_config, &t->scheduler_store)) != TL_OK ||
+        (err = scheduler_start(&scheduler_config, &t->app, t->scheduler_store, &t->scheduler)) !=
+            TL_OK) {
+        return tallyd_fail("cannot start the scheduler", err);
+    }
+    if ((err = fx_rates_start(&t->app, &t->fx)) != TL_OK) {
+        return tallyd_fail("cannot start the exchange rates service", err);
     }
     struct server_config server_config = tallyd_server_config(c);
     if (server_start(&server_config, &t->app, &t->server, error) != TL_OK) {
@@ -285,8 +352,12 @@ static void tallyd_stop(struct tallyd *t)
 {
     server_stop(t->server); /* no handler runs after this */
     events_hub_stop(t->events); /* after the server: it ends the streams while draining */
+    scheduler_stop(t->scheduler); /* before the writer and the readers it uses */
+    store_close(t->scheduler_store);
     store_close(t->events_reader);
     idempotency_pruner_stop(t->pruner);
+    fx_rates_stop(t->fx);
+    audit_checkpointer_stop(t->audit_checkpointer); /* signs the final head */
     if (t->app_ready) {
         api_app_fini(&t->app);
     }
@@ -316,11 +387,17 @@ static int tallyd_serve(struct tallyd *t)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* not a stop: reads the exchange rates file again */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     int rc = tallyd_start(t);
     if (rc == 0) {
         sigwait(&stop_signals, &signal_number);
+        while (signal_number == SIGHUP) {
+            LOG(LOG_INFO, "sighup", LOG_STR("action", "fx_rates_reload"));
+            fx_rates_reload(t->fx);
+            sigwait(&stop_signals, &signal_number);
+        }
         const char *name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
         LOG(LOG_INFO, "stopping", LOG_STR("signal", name));
     }
@@ -343,12 +420,19 @@ int main(int argc, char **argv)
         config_help_print(stdout, "tallyd");
         return 0;
     }
+    if (stepup_config_check(&t.config, error) != TL_OK) {
+        fprintf(stderr, "tallyd: %s\n", error);
+        return 2;
+    }
     int rc = tallyd_prepare(&t);
     if (rc != 0) {
         return rc;
     }
     if (t.config.command == CONFIG_COMMAND_MIGRATE) {
         return tallyd_migrate(&t);
+    }
+    if (t.config.command == CONFIG_COMMAND_AUDIT_VERIFY) {
+        return tallyd_audit_verify(&t);
     }
     return tallyd_serve(&t);
 }

@@ -630,48 +630,7 @@ enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
     return app_ops(store)->user_password_set(store, user_id, password_hash, keep_id);
 }
 
-enum tl_err store_audit_append(struct store *store, const struct store_audit *entry)
-{
-    app_check_write(store);
-    TL_ASSERT(entry != NULL);
-    TL_ASSERT(!id128_is_zero(entry->id));
-    TL_ASSERT(!id128_is_zero(entry->user_id));
-    check_time(entry->created_ns);
-    ASSERT_TERMINATED(entry->action);
-    ASSERT_TERMINATED(entry->subject);
-    ASSERT_TERMINATED(entry->request_id);
-    ASSERT_TERMINATED(entry->ip);
-    if (entry->action[0] == '\0') {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    return app_ops(store)->audit_append(store, entry);
-}
-
-enum tl_err store_audit_list(struct store *store, struct id128 user_id,
-                             const struct store_audit_page *page, struct store_audit *out,
-                             uint32_t *out_count, bool *has_more)
-{
-    TL_ASSERT(page != NULL);
-    TL_ASSERT(out != NULL);
-    TL_ASSERT(out_count != NULL);
-    TL_ASSERT(has_more != NULL);
-    TL_ASSERT(!id128_is_zero(user_id));
-    if (page->limit == 0 || page->limit > TL_PAGE_LIMIT_MAX) {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    if (!id128_is_zero(page->starting_after) && !id128_is_zero(page->ending_before)) {
-        return TL_ERR_INVALID_REQUEST;
-    }
-    enum tl_err err = app_ops(store)->audit_list(store, user_id, page, out, out_count, has_more);
-    if (err == TL_OK) {
-        TL_ASSERT(*out_count <= page->limit);
-        for (uint32_t i = 0; i < *out_count; i++) {
-            TL_ASSERT(id128_eq(out[i].user_id, user_id));
-            TL_ASSERT(i == 0 || id128_cmp(out[i - 1].id, out[i].id) > 0);
-        }
-    }
-    return err;
-}
+/* The audit log's functions (schema v5) are in audit_store.c. */
 
 /* ---- Passkeys (schema v4) ---- */
 
@@ -1127,6 +1086,96 @@ void store_record_idempotency_decode(const struct store_record *record,
     out->body = (const char *)(bytes + sizeof(header) + header.scope_bytes + header.key_bytes);
     out->body_bytes = header.body_bytes;
     check_time(out->created_ns);
+}
+
+/* ---- Verification tiers and limit windows (schema v5) ---- */
+
+enum tl_err store_limits_window(struct store *store, struct id128 user_id,
+                                enum store_direction direction, uint16_t currency,
+                                uint64_t after_ns, struct store_limits_window *out)
+{
+    TL_ASSERT(store != NULL);
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(direction == STORE_DIRECTION_SENT || direction == STORE_DIRECTION_RECEIVED);
+    TL_ASSERT(currency != 0);
+    TL_ASSERT(after_ns <= (uint64_t)INT64_MAX);
+    enum tl_err err =
+        app_ops(store)->limits_window(store, user_id, direction, currency, after_ns, out);
+    if (err == TL_OK) {
+        TL_ASSERT(out->tier <= 2);
+        TL_ASSERT(out->amount >= 0);
+        TL_ASSERT((out->count == 0) == (out->oldest_ns == 0));
+        TL_ASSERT(out->count == 0 || out->oldest_ns > after_ns);
+    }
+    return err;
+}
+
+/* ---- Exchange rates (schema v5) ---- */
+
+static void check_fx_pair(uint16_t base, uint16_t quote)
+{
+    TL_ASSERT(base >= 1 && base <= 999);
+    TL_ASSERT(quote >= 1 && quote <= 999);
+    TL_ASSERT(base != quote);
+}
+
+static void check_fx_rate(const struct store_fx_rate *rate)
+{
+    check_fx_pair(rate->base, rate->quote);
+    TL_ASSERT(rate->rate_num > 0);
+    TL_ASSERT(rate->rate_den > 0);
+    TL_ASSERT(rate->source == STORE_FX_SOURCE_FILE || rate->source == STORE_FX_SOURCE_OPERATOR);
+    check_time(rate->updated_ns);
+}
+
+enum tl_err store_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                              bool *applied)
+{
+    app_check_write(store);
+    TL_ASSERT(rate != NULL);
+    TL_ASSERT(applied != NULL);
+    check_fx_rate(rate);
+    return app_ops(store)->fx_rate_put(store, rate, applied);
+}
+
+enum tl_err store_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                              struct store_fx_rate *out, bool *found)
+{
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(found != NULL);
+    check_fx_pair(base, quote);
+    enum tl_err err = app_ops(store)->fx_rate_get(store, base, quote, out, found);
+    if (err == TL_OK && *found) {
+        check_fx_rate(out);
+        TL_ASSERT(out->base == base);
+        TL_ASSERT(out->quote == quote);
+    }
+    return err;
+}
+
+enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                uint32_t *out_count)
+{
+    TL_ASSERT(out != NULL);
+    TL_ASSERT(out_count != NULL);
+    TL_ASSERT(max >= 1 && max <= STORE_FX_RATES_MAX);
+    enum tl_err err = app_ops(store)->fx_rates_list(store, out, max, out_count);
+    TL_ASSERT(err != TL_OK || *out_count <= max);
+    for (uint32_t i = 0; err == TL_OK && i < *out_count; i++) {
+        check_fx_rate(&out[i]);
+    }
+    return err;
+}
+
+enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                uint64_t updated_ns)
+{
+    app_check_write(store);
+    TL_ASSERT(!id128_is_zero(user_id));
+    TL_ASSERT(tier <= 2);
+    check_time(updated_ns);
+    return app_ops(store)->user_tier_set(store, user_id, tier, updated_ns);
 }
 
 /* ---- Refunds, reversals and disputes (schema v5) ---- */

@@ -189,36 +189,81 @@ enum tl_err store_sessions_revoke_others(struct store *store, struct id128 user_
 enum tl_err store_user_password_set(struct store *store, struct id128 user_id,
                                     const char *password_hash, struct id128 keep_id);
 
-/* The audit log: append-only (the schema refuses UPDATE and DELETE). Never secrets. */
-#define STORE_AUDIT_ACTION_BYTES_MAX 40  /* "login.failed" */
-#define STORE_AUDIT_SUBJECT_BYTES_MAX 64 /* a reference: "sess_..." or "" */
+/*
+ * The audit log (schema v5): one hash chain of every security action and money movement
+ * (store/audit_chain.h has the canonical encoding and the verifier). Entries hold ids and
+ * references, never secrets or PII (emails, phones, names). The schema refuses UPDATE and
+ * DELETE. seq is global and gap-free: an append takes the chain's head under the lock that
+ * serializes batches (SQLite: the write transaction; PostgreSQL: the batch advisory lock), so
+ * entries of direct appends and of writer batches interleave in one chain on every node.
+ */
+#define STORE_AUDIT_KIND_BYTES_MAX 40    /* "login.failed", "payment.sent" */
+#define STORE_AUDIT_SUBJECT_BYTES_MAX 64 /* a reference: "sess_...", "pay_..." or "" */
 #define STORE_AUDIT_REQUEST_ID_BYTES_MAX 65
 #define STORE_AUDIT_IP_BYTES_MAX 48
+#define STORE_AUDIT_HASH_BYTES 32
+#define STORE_AUDIT_SCAN_MAX 1024 /* entries or checkpoints one scan call returns at most */
 
 struct store_audit {
-    struct id128 id; /* UUIDv7: the order and the cursor */
-    struct id128 user_id;
+    uint64_t seq; /* 1, 2, ...: set by the append (ignored on input); the listing cursor */
     uint64_t created_ns;
-    char action[STORE_AUDIT_ACTION_BYTES_MAX];
+    struct id128 user_id;         /* who acted: the user, the payer, the depositor */
+    struct id128 counterparty_id; /* the other party (a payee), or zero */
+    int64_t amount;               /* minor units; 0 when nothing moved */
+    uint16_t currency;            /* ISO 4217 number; 0 when nothing moved */
+    char kind[STORE_AUDIT_KIND_BYTES_MAX];
     char subject[STORE_AUDIT_SUBJECT_BYTES_MAX];
     char request_id[STORE_AUDIT_REQUEST_ID_BYTES_MAX];
-    char ip[STORE_AUDIT_IP_BYTES_MAX];
+    char ip[STORE_AUDIT_IP_BYTES_MAX]; /* kept beside the chain, not hashed (personal data) */
+    /* Read only. sealed is false for a copied version 4 entry that no writable open has sealed
+     * yet (its hashes are zero then). */
+    bool sealed;
+    uint8_t prev_hash[STORE_AUDIT_HASH_BYTES];
+    uint8_t hash[STORE_AUDIT_HASH_BYTES];
 };
 
-/* Cursor page by entry id: at most one of the two ids non-zero; limit 1..TL_PAGE_LIMIT_MAX. */
+/* Cursor page by seq: at most one of the two non-zero; limit 1..TL_PAGE_LIMIT_MAX. */
 struct store_audit_page {
-    struct id128 starting_after;
-    struct id128 ending_before;
+    uint64_t starting_after_seq;
+    uint64_t ending_before_seq;
     uint32_t limit;
 };
 
-/* TL_ERR_INVALID_REQUEST when action is empty. */
-enum tl_err store_audit_append(struct store *store, const struct store_audit *entry);
-/* The user's entries, newest (largest id) first; starting_after gives older entries,
- * ending_before newer ones (still newest first). TL_ERR_INVALID_REQUEST for a bad page. */
+/* Appends one entry in its own transaction: seq, prev_hash and hash are the store's. *out_seq
+ * (may be NULL) gets its seq. TL_ERR_INVALID_REQUEST when kind is empty. */
+enum tl_err store_audit_append(struct store *store, const struct store_audit *entry,
+                               uint64_t *out_seq);
+/* The entries the user is a party of (user_id or counterparty_id), newest (largest seq)
+ * first; starting_after_seq gives older entries, ending_before_seq newer ones (still newest
+ * first). TL_ERR_INVALID_REQUEST for a bad page. */
 enum tl_err store_audit_list(struct store *store, struct id128 user_id,
                              const struct store_audit_page *page, struct store_audit *out,
                              uint32_t *out_count, bool *has_more);
+/* The whole chain in seq order: entries with seq > after_seq, at most limit (1..
+ * STORE_AUDIT_SCAN_MAX, else TL_ERR_LIMIT). Fewer than limit: the end of the chain. */
+enum tl_err store_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                             struct store_audit *out, uint32_t *out_count);
+/* The newest entry's seq and hash; *out_seq 0 (and a zero hash) when the chain is empty.
+ * TL_ERR_CORRUPT when the newest entry is not sealed. */
+enum tl_err store_audit_head(struct store *store, uint64_t *out_seq,
+                             uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+
+/* A signed head (store/audit_chain.h: store_audit_checkpoint_mac). */
+struct store_audit_checkpoint {
+    uint64_t seq;
+    uint64_t created_ns;
+    uint8_t hash[STORE_AUDIT_HASH_BYTES];
+    uint8_t mac[STORE_AUDIT_HASH_BYTES];
+};
+/* Inserts a checkpoint; one for the same seq already there is kept (TL_OK, *inserted false).
+ * inserted may be NULL. */
+enum tl_err store_audit_checkpoint_put(struct store *store,
+                                       const struct store_audit_checkpoint *checkpoint,
+                                       bool *inserted);
+/* Checkpoints with seq > after_seq in seq order, at most limit (1..STORE_AUDIT_SCAN_MAX). */
+enum tl_err store_audit_checkpoints_list(struct store *store, uint64_t after_seq, uint32_t limit,
+                                         struct store_audit_checkpoint *out,
+                                         uint32_t *out_count);
 
 /* ---- Payments: what a user asked for; its money is the ledger transfer(s) with user_ref = id */
 
@@ -519,6 +564,59 @@ enum tl_err store_webauthn_challenge_consume(struct store *store,
                                              const uint8_t hash[STORE_HASH_BYTES], uint8_t kind,
                                              uint64_t now_ns, struct id128 *out_user_id);
 
+/* ---- Exchange rates (schema v5, api/fx.h) ---- */
+
+/* Pairs the store keeps at most (a listing asks for this many). */
+#define STORE_FX_RATES_MAX 256u
+
+enum store_fx_source {
+    STORE_FX_SOURCE_FILE = 1,     /* the rates file (fx.rates_file) */
+    STORE_FX_SOURCE_OPERATOR = 2, /* POST /v1/admin/fx/rates */
+};
+
+/* One major unit of base buys rate_num/rate_den major units of quote (core/fx.h). */
+struct store_fx_rate {
+    uint16_t base;  /* ISO 4217 number, 1..999 */
+    uint16_t quote; /* ISO 4217 number, 1..999, not base */
+    int64_t rate_num;
+    int64_t rate_den;
+    uint64_t updated_ns; /* when it was set: the newer rate of a pair wins */
+    uint8_t source;      /* enum store_fx_source */
+};
+
+/* Inserts the pair's rate, or replaces the stored one when rate->updated_ns is newer.
+ * *applied says whether the row now holds this rate. */
+enum tl_err store_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                              bool *applied);
+enum tl_err store_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                              struct store_fx_rate *out, bool *found);
+/* Every pair, by base then quote, at most max (TL_ERR_LIMIT when there are more). */
+enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                uint32_t *out_count);
+/* ---- Verification tiers and limit windows (schema v5, core/limits.h, api/kyc.h) ---- */
+
+/* What a limit check needs to know about one user, one currency and one direction. */
+struct store_limits_window {
+    uint8_t tier;       /* enum limits_tier; 0 (unverified) when the user has no tier row */
+    int64_t amount;     /* sum of the amounts of the window's payments, >= 0 */
+    uint32_t count;     /* how many payments that is */
+    uint64_t oldest_ns; /* created_ns of the oldest of them; 0 when count is 0 */
+};
+
+/*
+ * The user's tier, and the payments of currency the user sent (STORE_DIRECTION_SENT) or
+ * received (STORE_DIRECTION_RECEIVED) with created_ns > after_ns. A read: on the writer's
+ * handle inside an open batch it sees what the batch lock lets it see (every batch committed
+ * before this one), on a reader handle what is committed. Unknown users have tier 0 and an
+ * empty window. A sum past INT64_MAX fails (TL_ERR_STORAGE) rather than wrapping.
+ */
+enum tl_err store_limits_window(struct store *store, struct id128 user_id,
+                                enum store_direction direction, uint16_t currency,
+                                uint64_t after_ns, struct store_limits_window *out);
+/* Sets the user's tier (0..2), in its own transaction. */
+enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                uint64_t updated_ns);
+
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 
 /* ---- Refunds, reversals and disputes (schema v5) ----
@@ -612,5 +710,83 @@ void store_record_payment(const struct store_payment *payment, void *buf,
  */
 enum tl_err store_record_idempotency(const struct store_idempotency *row, void *buf,
                                      uint32_t buf_bytes, struct store_record *out);
+/*
+ * Serializes an audit entry (seq and hashes are the batch's: the store chains the batch's
+ * entries after the head when it commits, in record order). buf must hold
+ * STORE_RECORD_AUDIT_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_AUDIT_BYTES (sizeof(struct store_audit))
+void store_record_audit(const struct store_audit *entry, void *buf, struct store_record *out);
+
+/* ---- End-to-end encrypted notes and session last-seen (schema v5; app_notes.c) ---- */
+
+/*
+ * A user's X25519 public key (32 raw bytes), published so that payers can seal notes to it.
+ * The server never sees a secret key: it stores and serves public keys and sealed boxes.
+ */
+#define STORE_ENCRYPTION_KEY_BYTES 32
+/* A sealed box (libsodium crypto_box_seal) is its plaintext plus 48 bytes (an ephemeral public
+ * key and a MAC); a note's plaintext is 1..1120 bytes (280 code points of UTF-8). */
+#define STORE_SEALED_NOTE_OVERHEAD_BYTES 48
+#define STORE_SEALED_NOTE_PLAIN_BYTES_MAX 1120
+#define STORE_SEALED_NOTE_BYTES_MIN (STORE_SEALED_NOTE_OVERHEAD_BYTES + 1)
+#define STORE_SEALED_NOTE_BYTES_MAX                                                                \
+    (STORE_SEALED_NOTE_OVERHEAD_BYTES + STORE_SEALED_NOTE_PLAIN_BYTES_MAX)
+
+struct store_encryption_key {
+    struct id128 user_id;
+    uint8_t public_key[STORE_ENCRYPTION_KEY_BYTES];
+    uint64_t created_ns; /* when the user first published a key */
+    uint64_t updated_ns; /* when this key replaced the previous one (= created_ns at first) */
+};
+
+/* Publishes key->public_key for key->user_id at key->updated_ns, replacing the user's key
+ * (created_ns is kept from the first key). *out is the row as stored. */
+enum tl_err store_encryption_key_put(struct store *store, const struct store_encryption_key *key,
+                                     struct store_encryption_key *out);
+enum tl_err store_encryption_key_get(struct store *store, struct id128 user_id,
+                                     struct store_encryption_key *out, bool *found);
+/* TL_ERR_NOT_FOUND when the user has no key. */
+enum tl_err store_encryption_key_delete(struct store *store, struct id128 user_id);
+
+/* The sealed note of a payment: a copy for the recipient and one for the sender, each
+ * STORE_SEALED_NOTE_BYTES_MIN..MAX raw bytes. */
+struct store_payment_note {
+    struct id128 payment_id;
+    uint32_t recipient_bytes;
+    uint32_t sender_bytes;
+    uint8_t recipient_box[STORE_SEALED_NOTE_BYTES_MAX];
+    uint8_t sender_box[STORE_SEALED_NOTE_BYTES_MAX];
+};
+
+/* The notes of payments ids[0..count) (count 1..TL_PAGE_LIMIT_MAX): found[i] says whether
+ * out[i] was filled (a payment without a sealed note has none). */
+enum tl_err store_payment_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                    struct store_payment_note *out, bool *found);
+
+/*
+ * Serializes a payment's sealed note into a batch record (kind STORE_RECORD_PAYMENT_NOTE),
+ * inserted when the batch commits, with the payment row the same command attaches. buf must
+ * hold STORE_RECORD_PAYMENT_NOTE_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_PAYMENT_NOTE_BYTES (sizeof(struct store_payment_note))
+void store_record_payment_note(const struct store_payment_note *note, void *buf,
+                               struct store_record *out);
+
+/* Records that the session with this token hash authenticated a request at now_ns, unless its
+ * last_seen_ns is already within interval_ns of now_ns (one conditional UPDATE, so several
+ * nodes write a session at most once per interval between them). A missing session is TL_OK. */
+enum tl_err store_session_touch(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                uint64_t now_ns, uint64_t interval_ns);
+
+struct store_session_seen {
+    struct id128 id;
+    uint64_t last_seen_ns; /* 0: not seen since it was made */
+};
+/* last_seen_ns of the user's live sessions (as store_sessions_list selects them), at most max
+ * (1..STORE_SESSIONS_LIST_MAX), in no particular order. */
+enum tl_err store_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                struct store_session_seen *out, uint32_t max,
+                                uint32_t *out_count);
 
 #endif

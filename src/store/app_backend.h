@@ -16,6 +16,9 @@
 #include "store/app.h"
 #include "store/store.h"
 
+struct store_plans_ops; /* plans_backend.h */
+struct store_stepup_ops;
+
 /*
  * Every function returns TL_OK, TL_ERR_STORAGE (the database refused or failed; the cause is
  * logged) or TL_ERR_CORRUPT (a stored row fails an integrity check), plus TL_ERR_NOMEM where it
@@ -113,8 +116,10 @@ struct store_app_ops {
                                           struct id128 keep_id, uint32_t *out_count);
     enum tl_err (*user_password_set)(struct store *store, struct id128 user_id,
                                      const char *password_hash, struct id128 keep_id);
-    enum tl_err (*audit_append)(struct store *store, const struct store_audit *entry);
-    /* page was checked as for payments_list. */
+    /* The audit log (schema v5; audit_store.c checks, audit_backend.h implements). */
+    enum tl_err (*audit_append)(struct store *store, const struct store_audit *entry,
+                                uint64_t *out_seq);
+    /* page was checked: limit in range, at most one cursor. */
     enum tl_err (*audit_list)(struct store *store, struct id128 user_id,
                               const struct store_audit_page *page, struct store_audit *out,
                               uint32_t *out_count, bool *has_more);
@@ -176,6 +181,22 @@ struct store_app_ops {
     enum tl_err (*dispute_resolve)(struct store *store, struct id128 id, uint8_t status,
                                    const char *note, struct id128 reversal_id, uint64_t now_ns,
                                    bool *resolved);
+    /* Exchange rates (schema v5): the functions of the same names in app.h, arguments
+     * checked (currencies 1..999 and different, a positive rate; max of fx_rates_list
+     * 1..STORE_FX_RATES_MAX). */
+    enum tl_err (*fx_rate_put)(struct store *store, const struct store_fx_rate *rate,
+                               bool *applied);
+    enum tl_err (*fx_rate_get)(struct store *store, uint16_t base, uint16_t quote,
+                               struct store_fx_rate *out, bool *found);
+    enum tl_err (*fx_rates_list)(struct store *store, struct store_fx_rate *out, uint32_t max,
+                                 uint32_t *out_count);
+    /* Tiers and limit windows (schema v5): the functions of the same names in app.h;
+     * direction is SENT or RECEIVED, tier 0..2. limits_window may run inside a batch. */
+    enum tl_err (*limits_window)(struct store *store, struct id128 user_id,
+                                 enum store_direction direction, uint16_t currency,
+                                 uint64_t after_ns, struct store_limits_window *out);
+    enum tl_err (*user_tier_set)(struct store *store, struct id128 user_id, uint8_t tier,
+                                 uint64_t updated_ns);
 
     /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
      * batch. A payment whose id or created_ns exists fails (and with it the batch); an
@@ -183,6 +204,41 @@ struct store_app_ops {
      * claim_owner deletes that claim and fails (TL_ERR_STORAGE, logged) when the owner no
      * longer holds it. */
     enum tl_err (*record_write)(struct store *store, const struct store_record *record);
+
+    /* Escrows and scheduled payments (schema v5): plans.h, plans_backend.h. */
+    const struct store_plans_ops *plans;
+    /* Notes and session last-seen (schema v5): the functions of the same names in app.h,
+     * arguments checked (notes_get: count 1..TL_PAGE_LIMIT_MAX). Implemented in
+     * sqlite_notes.c and postgres_notes.c. record_write also takes STORE_RECORD_PAYMENT_NOTE
+     * (a payment id that has a note fails the batch). */
+    enum tl_err (*encryption_key_put)(struct store *store, const struct store_encryption_key *key,
+                                      struct store_encryption_key *out);
+    enum tl_err (*encryption_key_get)(struct store *store, struct id128 user_id,
+                                      struct store_encryption_key *out, bool *found);
+    enum tl_err (*encryption_key_delete)(struct store *store, struct id128 user_id);
+    enum tl_err (*payment_notes_get)(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+    enum tl_err (*session_touch)(struct store *store, const uint8_t token_hash[STORE_HASH_BYTES],
+                                 uint64_t now_ns, uint64_t interval_ns);
+    enum tl_err (*sessions_seen)(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                 struct store_session_seen *out, uint32_t max,
+                                 uint32_t *out_count);
+    /* Step-up and device keys (schema v5): stepup_backend.h. */
+    const struct store_stepup_ops *stepup;
+    /* The audit log (schema v5), continued: limit checked (1..STORE_AUDIT_SCAN_MAX). */
+    enum tl_err (*audit_scan)(struct store *store, uint64_t after_seq, uint32_t limit,
+                              struct store_audit *out, uint32_t *out_count);
+    enum tl_err (*audit_head)(struct store *store, uint64_t *out_seq,
+                              uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+    enum tl_err (*audit_checkpoint_put)(struct store *store,
+                                        const struct store_audit_checkpoint *checkpoint,
+                                        bool *inserted);
+    enum tl_err (*audit_checkpoints_list)(struct store *store, uint64_t after_seq, uint32_t limit,
+                                          struct store_audit_checkpoint *out,
+                                          uint32_t *out_count);
+    /* Seals the entries a migration copied without hashes (audit_backend.h); writable handle,
+     * no batch open. */
+    enum tl_err (*audit_seal)(struct store *store, uint32_t *out_sealed);
 };
 
 /*
@@ -194,5 +250,9 @@ void store_record_payment_decode(const struct store_record *record, struct store
 /* out->body points into record->data (not NUL-terminated; body_bytes long). */
 void store_record_idempotency_decode(const struct store_record *record,
                                      struct store_idempotency *out);
+/* app_notes.c: a STORE_RECORD_PAYMENT_NOTE record (store_record_payment_note). */
+void store_record_payment_note_decode(const struct store_record *record,
+                                      struct store_payment_note *out);
+void store_record_audit_decode(const struct store_record *record, struct store_audit *out);
 
 #endif

@@ -13,6 +13,8 @@
 
 #include "store/app_backend.h"
 #include "store/backend.h"
+#include "store/plans_backend.h"
+#include "store/stepup_backend.h"
 #include "util/assert.h"
 
 struct store_fault {
@@ -599,6 +601,37 @@ static enum tl_err fault_request_close(struct store *store, struct id128 id, str
                                              stale_before_ns, closed);
 }
 
+/* Exchange rates (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                     bool *applied)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_put(f->inner, rate, applied);
+}
+
+static enum tl_err fault_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                     struct store_fx_rate *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rate_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rate_get(f->inner, base, quote, out, found);
+}
+
+static enum tl_err fault_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                       uint32_t max, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "fx_rates_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->fx_rates_list(f->inner, out, max, out_count);
+}
+
 /* Not counted: it runs inside the records_write phase, which counted already (the inner
  * backend's records_write calls its own record_write, so this one is for completeness). */
 static enum tl_err fault_record_write(struct store *store, const struct store_record *record)
@@ -747,13 +780,14 @@ static enum tl_err fault_user_password_set(struct store *store, struct id128 use
     return fault_inner_app(f)->user_password_set(f->inner, user_id, password_hash, keep_id);
 }
 
-static enum tl_err fault_audit_append(struct store *store, const struct store_audit *entry)
+static enum tl_err fault_audit_append(struct store *store, const struct store_audit *entry,
+                                      uint64_t *out_seq)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "audit_append")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->audit_append(f->inner, entry);
+    return fault_inner_app(f)->audit_append(f->inner, entry, out_seq);
 }
 
 static enum tl_err fault_audit_list(struct store *store, struct id128 user_id,
@@ -765,6 +799,59 @@ static enum tl_err fault_audit_list(struct store *store, struct id128 user_id,
         return TL_ERR_STORAGE;
     }
     return fault_inner_app(f)->audit_list(f->inner, user_id, page, out, out_count, has_more);
+}
+
+/* The audit log (schema v5), continued. */
+static enum tl_err fault_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                                    struct store_audit *out, uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_scan")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_scan(f->inner, after_seq, limit, out, out_count);
+}
+
+static enum tl_err fault_audit_head(struct store *store, uint64_t *out_seq,
+                                    uint8_t out_hash[STORE_AUDIT_HASH_BYTES])
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_head")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_head(f->inner, out_seq, out_hash);
+}
+
+static enum tl_err fault_audit_checkpoint_put(struct store *store,
+                                              const struct store_audit_checkpoint *checkpoint,
+                                              bool *inserted)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_checkpoint_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_checkpoint_put(f->inner, checkpoint, inserted);
+}
+
+static enum tl_err fault_audit_checkpoints_list(struct store *store, uint64_t after_seq,
+                                                uint32_t limit, struct store_audit_checkpoint *out,
+                                                uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_checkpoints_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_checkpoints_list(f->inner, after_seq, limit, out, out_count);
+}
+
+/* The inner handle was sealed when store_fault_open opened it; this seals again (a no-op). */
+static enum tl_err fault_audit_seal(struct store *store, uint32_t *out_sealed)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "audit_seal")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->audit_seal(f->inner, out_sealed);
 }
 
 /* Passkeys (schema v4). */
@@ -840,6 +927,292 @@ static enum tl_err fault_webauthn_challenge_consume(struct store *store,
     }
     return fault_inner_app(f)->webauthn_challenge_consume(f->inner, hash, kind, now_ns,
                                                           out_user_id);
+}
+
+/* ---- Escrows and scheduled payments (plans.h): each call counts and can fail ---- */
+
+static const struct store_plans_ops *fault_inner_plans(const struct store_fault *f)
+{
+    TL_ASSERT(fault_inner_app(f)->plans != NULL);
+    return fault_inner_app(f)->plans;
+}
+
+/* One wrapper per plans op: count the call, fail it when armed, else pass it on. */
+#define FAULT_PLANS(name, params, args)                                                            \
+    static enum tl_err fault_##name params                                                         \
+    {                                                                                              \
+        struct store_fault *f = fault_from(store);                                                 \
+        if (fault_hit(f, #name)) {                                                                 \
+            return TL_ERR_STORAGE;                                                                 \
+        }                                                                                          \
+        return fault_inner_plans(f)->name args;                                                    \
+    }
+
+FAULT_PLANS(escrow_create, (struct store * store, const struct store_escrow *e), (f->inner, e))
+FAULT_PLANS(escrow_delete, (struct store * store, struct id128 id), (f->inner, id))
+FAULT_PLANS(escrow_get,
+            (struct store * store, struct id128 id, struct store_escrow *out, bool *found),
+            (f->inner, id, out, found))
+FAULT_PLANS(escrows_list,
+            (struct store * store, struct id128 user_id, enum store_escrow_role role,
+             const struct store_request_page *page, struct store_escrow *out, uint32_t *out_count,
+             bool *has_more),
+            (f->inner, user_id, role, page, out, out_count, has_more))
+FAULT_PLANS(escrow_approve,
+            (struct store * store, struct id128 id, struct id128 user_id, uint64_t now_ns,
+             bool *changed),
+            (f->inner, id, user_id, now_ns, changed))
+FAULT_PLANS(escrows_due,
+            (struct store * store, uint64_t now_ns, uint32_t limit, struct store_escrow *out,
+             uint32_t *out_count),
+            (f->inner, now_ns, limit, out, out_count))
+FAULT_PLANS(schedule_create, (struct store * store, const struct store_schedule *s),
+            (f->inner, s))
+FAULT_PLANS(schedule_get,
+            (struct store * store, struct id128 id, struct store_schedule *out, bool *found),
+            (f->inner, id, out, found))
+FAULT_PLANS(schedules_list,
+            (struct store * store, struct id128 user_id, const struct store_request_page *page,
+             struct store_schedule *out, uint32_t *out_count, bool *has_more),
+            (f->inner, user_id, page, out, out_count, has_more))
+FAULT_PLANS(schedule_cancel,
+            (struct store * store, struct id128 id, struct id128 user_id, uint64_t now_ns,
+             bool *canceled),
+            (f->inner, id, user_id, now_ns, canceled))
+FAULT_PLANS(schedules_due,
+            (struct store * store, uint64_t now_ns, uint32_t limit, struct store_schedule *out,
+             uint32_t *out_count),
+            (f->inner, now_ns, limit, out, out_count))
+FAULT_PLANS(schedule_claim,
+            (struct store * store, const struct store_occurrence *o, uint64_t next_due_ns,
+             bool *claimed),
+            (f->inner, o, next_due_ns, claimed))
+FAULT_PLANS(occurrence_finish,
+            (struct store * store, struct id128 schedule_id, uint32_t index, uint8_t status,
+             const char *reason, uint64_t done_ns),
+            (f->inner, schedule_id, index, status, reason, done_ns))
+FAULT_PLANS(occurrence_reclaim,
+            (struct store * store, uint64_t stale_before_ns, uint64_t now_ns,
+             struct store_occurrence *out, bool *found),
+            (f->inner, stale_before_ns, now_ns, out, found))
+FAULT_PLANS(occurrences_list,
+            (struct store * store, struct id128 schedule_id, struct store_occurrence *out,
+             uint32_t max, uint32_t *out_count),
+            (f->inner, schedule_id, out, max, out_count))
+#undef FAULT_PLANS
+
+static const struct store_plans_ops fault_plans_ops = {
+    .escrow_create = fault_escrow_create,
+    .escrow_delete = fault_escrow_delete,
+    .escrow_get = fault_escrow_get,
+    .escrows_list = fault_escrows_list,
+    .escrow_approve = fault_escrow_approve,
+    .escrows_due = fault_escrows_due,
+    .schedule_create = fault_schedule_create,
+    .schedule_get = fault_schedule_get,
+    .schedules_list = fault_schedules_list,
+    .schedule_cancel = fault_schedule_cancel,
+    .schedules_due = fault_schedules_due,
+    .schedule_claim = fault_schedule_claim,
+    .occurrence_finish = fault_occurrence_finish,
+    .occurrence_reclaim = fault_occurrence_reclaim,
+    .occurrences_list = fault_occurrences_list,
+};
+/* Notes and session last-seen (schema v5): counted and forwarded like the calls above. */
+static enum tl_err fault_encryption_key_put(struct store *store,
+                                            const struct store_encryption_key *key,
+                                            struct store_encryption_key *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_put")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_put(f->inner, key, out);
+}
+
+static enum tl_err fault_encryption_key_get(struct store *store, struct id128 user_id,
+                                            struct store_encryption_key *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_get(f->inner, user_id, out, found);
+}
+
+static enum tl_err fault_encryption_key_delete(struct store *store, struct id128 user_id)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "encryption_key_delete")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->encryption_key_delete(f->inner, user_id);
+}
+
+static enum tl_err fault_payment_notes_get(struct store *store, const struct id128 *ids,
+                                           uint32_t count, struct store_payment_note *out,
+                                           bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "payment_notes_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->payment_notes_get(f->inner, ids, count, out, found);
+}
+
+static enum tl_err fault_session_touch(struct store *store,
+                                       const uint8_t token_hash[STORE_HASH_BYTES], uint64_t now_ns,
+                                       uint64_t interval_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "session_touch")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->session_touch(f->inner, token_hash, now_ns, interval_ns);
+}
+
+static enum tl_err fault_sessions_seen(struct store *store, struct id128 user_id, uint64_t now_ns,
+                                       struct store_session_seen *out, uint32_t max,
+                                       uint32_t *out_count)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "sessions_seen")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->sessions_seen(f->inner, user_id, now_ns, out, max, out_count);
+}
+
+/* Step-up and device keys (schema v5): counted and forwarded like the calls above. */
+static const struct store_stepup_ops *fault_inner_stepup(const struct store_fault *f)
+{
+    TL_ASSERT(fault_inner_app(f)->stepup != NULL);
+    return fault_inner_app(f)->stepup;
+}
+
+/* The body of a counted stepup call: fail when armed, else forward `call` to the inner ops. */
+#define FAULT_STEPUP(name, call)                                                                   \
+    struct store_fault *f = fault_from(store);                                                     \
+    if (fault_hit(f, name)) {                                                                      \
+        return TL_ERR_STORAGE;                                                                     \
+    }                                                                                              \
+    return fault_inner_stepup(f)->call
+
+static enum tl_err fault_stepup_facts(struct store *store, struct id128 user_id,
+                                      struct id128 session_id, struct id128 to_user,
+                                      struct store_stepup_facts *out)
+{
+    FAULT_STEPUP("stepup_facts", facts(f->inner, user_id, session_id, to_user, out));
+}
+
+static enum tl_err fault_stepup_challenge_create(struct store *store,
+                                                 const struct store_stepup_challenge *c)
+{
+    FAULT_STEPUP("stepup_challenge_create", challenge_create(f->inner, c));
+}
+
+static enum tl_err fault_stepup_challenge_get(struct store *store, struct id128 id,
+                                              struct store_stepup_challenge *out, bool *found)
+{
+    FAULT_STEPUP("stepup_challenge_get", challenge_get(f->inner, id, out, found));
+}
+
+static enum tl_err fault_stepup_challenge_complete(struct store *store, struct id128 user_id,
+                                                   struct id128 id, uint8_t method,
+                                                   uint64_t now_ns)
+{
+    FAULT_STEPUP("stepup_challenge_complete",
+                 challenge_complete(f->inner, user_id, id, method, now_ns));
+}
+
+static enum tl_err fault_stepup_grant_use(struct store *store, struct id128 user_id,
+                                          const uint8_t binding[STORE_STEPUP_BINDING_BYTES],
+                                          uint64_t now_ns, bool *used, struct id128 *out_id)
+{
+    FAULT_STEPUP("stepup_grant_use", grant_use(f->inner, user_id, binding, now_ns, used, out_id));
+}
+
+static enum tl_err fault_device_key_create(struct store *store, const struct store_device_key *k)
+{
+    FAULT_STEPUP("device_key_create", device_key_create(f->inner, k));
+}
+
+static enum tl_err fault_device_key_get(struct store *store, struct id128 id,
+                                        struct store_device_key *out, bool *found)
+{
+    FAULT_STEPUP("device_key_get", device_key_get(f->inner, id, out, found));
+}
+
+static enum tl_err fault_device_keys_list(struct store *store, struct id128 user_id,
+                                          struct store_device_key *out, uint32_t max,
+                                          uint32_t *out_count)
+{
+    FAULT_STEPUP("device_keys_list", device_keys_list(f->inner, user_id, out, max, out_count));
+}
+
+static enum tl_err fault_device_key_revoke(struct store *store, struct id128 user_id,
+                                           struct id128 id, uint64_t now_ns)
+{
+    FAULT_STEPUP("device_key_revoke", device_key_revoke(f->inner, user_id, id, now_ns));
+}
+
+static enum tl_err fault_signature_claim(struct store *store, const uint8_t hash[STORE_HASH_BYTES],
+                                         struct id128 key_id, uint64_t expires_ns,
+                                         uint64_t now_ns, bool *claimed)
+{
+    FAULT_STEPUP("device_signature_claim",
+                 signature_claim(f->inner, hash, key_id, expires_ns, now_ns, claimed));
+}
+
+static enum tl_err fault_payment_signature_get(struct store *store, struct id128 payment_id,
+                                               struct store_payment_signature *out, bool *found)
+{
+    FAULT_STEPUP("payment_signature_get",
+                 payment_signature_get(f->inner, payment_id, out, found));
+}
+
+/* Inside the batch: not counted, like fault_record_write (the records phase is). */
+static enum tl_err fault_stepup_record_write(struct store *store,
+                                             const struct store_record *record)
+{
+    struct store_fault *f = fault_from(store);
+    return fault_inner_stepup(f)->record_write(f->inner, record);
+}
+#undef FAULT_STEPUP
+
+static const struct store_stepup_ops fault_stepup_ops = {
+    .facts = fault_stepup_facts,
+    .challenge_create = fault_stepup_challenge_create,
+    .challenge_get = fault_stepup_challenge_get,
+    .challenge_complete = fault_stepup_challenge_complete,
+    .grant_use = fault_stepup_grant_use,
+    .device_key_create = fault_device_key_create,
+    .device_key_get = fault_device_key_get,
+    .device_keys_list = fault_device_keys_list,
+    .device_key_revoke = fault_device_key_revoke,
+    .signature_claim = fault_signature_claim,
+    .payment_signature_get = fault_payment_signature_get,
+    .record_write = fault_stepup_record_write,
+};
+static enum tl_err fault_limits_window(struct store *store, struct id128 user_id,
+                                       enum store_direction direction, uint16_t currency,
+                                       uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "limits_window")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->limits_window(f->inner, user_id, direction, currency, after_ns,
+                                             out);
+}
+
+static enum tl_err fault_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                       uint64_t updated_ns)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "user_tier_set")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_app(f)->user_tier_set(f->inner, user_id, tier, updated_ns);
 }
 
 /* Refunds, reversals and disputes (schema v5). */
@@ -982,6 +1355,25 @@ static const struct store_app_ops fault_app_ops = {
     .passkey_use = fault_passkey_use,
     .webauthn_challenge_create = fault_webauthn_challenge_create,
     .webauthn_challenge_consume = fault_webauthn_challenge_consume,
+    .fx_rate_put = fault_fx_rate_put,
+    .fx_rate_get = fault_fx_rate_get,
+    .fx_rates_list = fault_fx_rates_list,
+    .record_write = fault_record_write,
+    .plans = &fault_plans_ops,
+    .encryption_key_put = fault_encryption_key_put,
+    .encryption_key_get = fault_encryption_key_get,
+    .encryption_key_delete = fault_encryption_key_delete,
+    .payment_notes_get = fault_payment_notes_get,
+    .session_touch = fault_session_touch,
+    .sessions_seen = fault_sessions_seen,
+    .stepup = &fault_stepup_ops, /* schema v5 */
+    .limits_window = fault_limits_window,
+    .user_tier_set = fault_user_tier_set,
+    .audit_scan = fault_audit_scan,
+    .audit_head = fault_audit_head,
+    .audit_checkpoint_put = fault_audit_checkpoint_put,
+    .audit_checkpoints_list = fault_audit_checkpoints_list,
+    .audit_seal = fault_audit_seal,
     .refund_put = fault_refund_put,
     .refund_get = fault_refund_get,
     .refunds_list = fault_refunds_list,
@@ -990,7 +1382,6 @@ static const struct store_app_ops fault_app_ops = {
     .dispute_get = fault_dispute_get,
     .disputes_list = fault_disputes_list,
     .dispute_resolve = fault_dispute_resolve,
-    .record_write = fault_record_write,
 };
 
 const struct store_ops store_fault_ops = {

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "store/backend.h"
+#include "store/audit_backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -217,6 +218,7 @@ struct store_postgres {
     struct pg_buf buf;        /* array parameters, reused */
     struct pg_id_slot *slots; /* accounts_get / transfers_get scratch, grown on demand */
     uint32_t slot_max;
+    struct store_postgres_audit_head audit_head; /* read by batch_begin (postgres_audit.c) */
 };
 
 static struct store_postgres *pg_from(struct store *store)
@@ -224,6 +226,11 @@ static struct store_postgres *pg_from(struct store *store)
     TL_ASSERT(store != NULL);
     TL_ASSERT(store->ops == &store_postgres_ops);
     return (struct store_postgres *)store;
+}
+
+struct store_postgres_audit_head *store_postgres_audit_head_of(struct store *store)
+{
+    return &pg_from(store)->audit_head;
 }
 
 /* ---- Errors ---- */
@@ -595,6 +602,18 @@ static enum tl_err pg_connect(struct store_postgres *s, bool migrate)
               : err;
     err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_refunds_stmts,
                                         store_postgres_refunds_stmt_count)
+                       : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_plans_stmts,
+                                        store_postgres_plans_stmt_count)
+                       : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_notes_stmts,
+                                        store_postgres_notes_stmt_count)
+                       : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_stepup_stmts,
+                                        store_postgres_stepup_stmt_count)
+                       : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_audit_stmts,
+                                        store_postgres_audit_stmt_count)
                        : err;
     if (err != TL_OK) {
         goto out_close;
@@ -1062,6 +1081,26 @@ static enum tl_err pg_timestamp_last(struct store *store, uint64_t *out)
 
 /* ---- The write path ---- */
 
+/* Runs batch_begin's statements; the last one's answer is the audit chain's head, read under
+ * the batch lock in the same round trip. An error after BEGIN leaves the transaction for
+ * the caller's failure path, as pg_exec does. */
+static enum tl_err pg_exec_head(struct store_postgres *s, const char *sql)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    enum tl_err err = TL_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_log("begin", s->conn, res);
+        err = pg_err_map(res);
+    } else {
+        err = store_postgres_audit_head_parse(res, &s->audit_head);
+    }
+    PQclear(res);
+    if (err != TL_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        (void)pg_exec(s->conn, "ROLLBACK", "begin: rollback");
+    }
+    return err;
+}
+
 static enum tl_err pg_batch_begin(struct store *store)
 {
     struct store_postgres *s = pg_from(store);
@@ -1075,10 +1114,10 @@ static enum tl_err pg_batch_begin(struct store *store)
     TL_ASSERT(PQtransactionStatus(s->conn) == PQTRANS_IDLE);
     /* READ COMMITTED, so every statement sees what other nodes committed before it, and the
      * batch lock in the same round trip: see PG_BATCH_LOCK_KEY. */
-    err = pg_exec(s->conn,
-                  "BEGIN ISOLATION LEVEL READ COMMITTED; "
-                  "SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")",
-                  "begin");
+    s->audit_head.valid = false;
+    err = pg_exec_head(s, "BEGIN ISOLATION LEVEL READ COMMITTED; "
+                          "SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY "); "
+                          STORE_POSTGRES_AUDIT_HEAD_SQL);
     if (err != TL_OK) {
         pg_note_failure(s);
         return err;
@@ -1485,7 +1524,8 @@ static enum tl_err pg_records_write(struct store *store, const struct store_reco
             return err;
         }
     }
-    return store_postgres_app_records_send(store, records, count);
+    err = store_postgres_app_records_send(store, records, count);
+    return err == TL_OK ? store_postgres_audit_records_send(store, records, count) : err;
 }
 
 /* Reads every pipelined answer, then commits. synchronous_commit is on: COMMIT returns once

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -56,7 +57,6 @@ enum session_column {
 /* Identity tables of migration 004. */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
-#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
 #define PASSKEY_COLUMNS                                                                            \
     "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
     "last_used_ns, revoked_ns"
@@ -169,6 +169,24 @@ enum request_column {
     RCOL_COUNT
 };
 
+/* Exchange rates (migration 005). */
+#define FX_RATE_COLUMNS "base, quote, rate_num, rate_den, updated_ns, source"
+enum fx_rate_column {
+    FXCOL_BASE,
+    FXCOL_QUOTE,
+    FXCOL_RATE_NUM,
+    FXCOL_RATE_DEN,
+    FXCOL_UPDATED_NS,
+    FXCOL_SOURCE,
+    FXCOL_COUNT
+};
+/* The tier of $1 and its payments of currency $3 on one side after $2 (migration 005). */
+#define PG_LIMITS_WINDOW_SQL(side)                                                                 \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = $1::bytea), 0)::bigint, "        \
+    "coalesce(sum(amount), 0)::bigint, count(*)::bigint, coalesce(min(created_ns), 0)::bigint "    \
+    "FROM payments WHERE " side " = $1::bytea AND created_ns > $2::bigint AND currency = "          \
+    "$3::integer"
+
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
     X(ASTMT_QUOTE_INSERT,                                                                          \
@@ -268,12 +286,6 @@ enum request_column {
       "WITH u AS (UPDATE users SET password_hash = $2::text WHERE id = $1::bytea RETURNING id), "  \
       "s AS (UPDATE sessions SET revoked = 1 WHERE user_id = $1::bytea AND id <> $3::bytea AND "   \
       "revoked = 0 AND EXISTS (SELECT 1 FROM u)) SELECT count(*) FROM u")                          \
-    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES ($1::bytea, "          \
-                          "$2::bytea, $3::bigint, $4::text, $5::text, $6::text, $7::text)")        \
-    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
-                         "id < $2::bytea ORDER BY id DESC LIMIT $3::bigint")                       \
-    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = $1::bytea AND "  \
-                         "id > $2::bytea ORDER BY id ASC LIMIT $3::bigint")                        \
     /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
     X(ASTMT_PASSKEY_INSERT,                                                                        \
       "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT $1::bytea, $2::bytea, $3::bytea, "         \
@@ -351,7 +363,25 @@ enum request_column {
     X(ASTMT_OUTBOX_APPEND,                                                                     \
       "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")) "                       \
       "INSERT INTO outbox (key, topic, data, created) "                                        \
-      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")
+      "SELECT $1::bytea, $2::text, $3::bytea, $4::bigint FROM l RETURNING seq")               \
+    /* Exchange rates (migration 005): a newer rate of a pair replaces an older one. */       \
+    X(ASTMT_FX_RATE_PUT,                                                                       \
+      "INSERT INTO fx_rates (" FX_RATE_COLUMNS ") VALUES ($1::integer, $2::integer, "          \
+      "$3::bigint, $4::bigint, $5::bigint, $6::integer) ON CONFLICT (base, quote) DO UPDATE "  \
+      "SET rate_num = EXCLUDED.rate_num, rate_den = EXCLUDED.rate_den, updated_ns = "          \
+      "EXCLUDED.updated_ns, source = EXCLUDED.source WHERE fx_rates.updated_ns < "             \
+      "EXCLUDED.updated_ns")                                                                   \
+    X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = $1::integer "  \
+                         "AND quote = $2::integer")                                            \
+    X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "    \
+                           "LIMIT $1::bigint") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range; the cast of the numeric sum refuses a total past a bigint. */                  \
+    X(ASTMT_LIMITS_SENT, PG_LIMITS_WINDOW_SQL("from_user"))                                    \
+    X(ASTMT_LIMITS_RECEIVED, PG_LIMITS_WINDOW_SQL("to_user"))                                  \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES "         \
+                           "($1::bytea, $2::integer, $3::bigint) ON CONFLICT (user_id) DO "    \
+                           "UPDATE SET tier = excluded.tier, updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -943,27 +973,6 @@ static bool row_challenge(const PGresult *res, int row, void *item)
     return true;
 }
 
-static bool row_audit(const PGresult *res, int row, void *item)
-{
-    struct store_audit e;
-    bool ok;
-
-    TL_ASSERT(PQnfields(res) == 7);
-    memset(&e, 0, sizeof(e));
-    ok = col_id(res, row, 0, &e.id);
-    ok = ok && col_id(res, row, 1, &e.user_id);
-    ok = ok && col_time(res, row, 2, &e.created_ns);
-    ok = ok && pg_col_text(res, row, 3, e.action, sizeof(e.action), false);
-    ok = ok && pg_col_text(res, row, 4, e.subject, sizeof(e.subject), true);
-    ok = ok && pg_col_text(res, row, 5, e.request_id, sizeof(e.request_id), true);
-    ok = ok && pg_col_text(res, row, 6, e.ip, sizeof(e.ip), true);
-    if (!ok) {
-        return false;
-    }
-    *(struct store_audit *)item = e;
-    return true;
-}
-
 /* Runs a write statement; *changes is PQcmdTuples of the answer. */
 static enum tl_err identity_write(struct store *store, enum app_stmt which,
                                   const struct pg_params *p, uint64_t *changes)
@@ -1218,64 +1227,6 @@ static enum tl_err pg_app_user_password_set(struct store *store, struct id128 us
     pg_param_id(&p, keep_id);
     enum tl_err err = identity_count(store, ASTMT_USER_PASSWORD_SET, &p, &updated);
     return err == TL_OK && updated == 0 ? TL_ERR_NOT_FOUND : err;
-}
-
-static enum tl_err pg_app_audit_append(struct store *store, const struct store_audit *e)
-{
-    struct pg_params p;
-    uint64_t changes = 0;
-
-    pg_params_init(&p);
-    pg_param_id(&p, e->id);
-    pg_param_id(&p, e->user_id);
-    pg_param_u64_clamped(&p, e->created_ns);
-    pg_param_text(&p, e->action);
-    pg_param_text(&p, e->subject);
-    pg_param_text(&p, e->request_id);
-    pg_param_text(&p, e->ip);
-    return identity_write(store, ASTMT_AUDIT_INSERT, &p, &changes);
-}
-
-/* Older pages walk down from the cursor (or from the top), newer pages walk up and are
- * reversed: every page is newest first. limit + 1 rows say has_more. */
-static enum tl_err pg_app_audit_list(struct store *store, struct id128 user_id,
-                                     const struct store_audit_page *page, struct store_audit *out,
-                                     uint32_t *out_count, bool *has_more)
-{
-    bool newer = !id128_is_zero(page->ending_before);
-    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
-    uint8_t top[ID128_BYTES];
-    struct pg_params p;
-    PGresult *res = NULL;
-
-    pg_params_init(&p);
-    pg_param_id(&p, user_id);
-    if (newer) {
-        pg_param_id(&p, page->ending_before);
-    } else if (!id128_is_zero(page->starting_after)) {
-        pg_param_id(&p, page->starting_after);
-    } else {
-        memset(top, 0xff, sizeof(top)); /* above every id */
-        pg_param_bytes(&p, top, sizeof(top));
-    }
-    pg_param_i64(&p, (int64_t)page->limit + 1);
-    enum tl_err err = app_run(store, which, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    int rows = PQntuples(res);
-    uint32_t count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
-    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        if (!row_audit(res, (int)i, &out[newer ? count - 1 - i : i])) {
-            err = store_postgres_corrupt(app_stmt_name[which]);
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = count;
-        *has_more = rows > (int)page->limit;
-    }
-    PQclear(res);
-    return err;
 }
 
 /* ---- Payments ---- */
@@ -2061,6 +2012,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 {
     uint32_t payments = 0;
     uint32_t idempotency = 0;
+    uint32_t notes = 0;
     size_t body_bytes = 0;
     enum tl_err err = TL_OK;
 
@@ -2070,10 +2022,18 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
         } else if (records[i].kind == STORE_RECORD_IDEMPOTENCY) {
             idempotency++;
             body_bytes += records[i].data_bytes;
+        } else if (records[i].kind == STORE_RECORD_PAYMENT_NOTE) {
+            notes++;
         }
     }
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
+    }
+    if (err == TL_OK && notes > 0) {
+        err = store_postgres_notes_send(store, records, count, notes); /* postgres_notes.c */
+    }
+    if (err == TL_OK && payments > 0) {
+        err = store_postgres_stepup_records_send(store, records, count); /* schema v5 */
     }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
@@ -2086,7 +2046,11 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
 
 static enum tl_err pg_app_record_write(struct store *store, const struct store_record *record)
 {
-    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY);
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
+    }
+    TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
+              record->kind == STORE_RECORD_PAYMENT_NOTE);
     return store_postgres_app_records_send(store, record, 1);
 }
 
@@ -2280,6 +2244,152 @@ static enum tl_err pg_app_webauthn_challenge_consume(struct store *store,
     return err;
 }
 
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err pg_app_limits_window(struct store *store, struct id128 user_id,
+                                        enum store_direction direction, uint16_t currency,
+                                        uint64_t after_ns, struct store_limits_window *out)
+{
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    struct pg_params p;
+    PGresult *res = NULL;
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_u64_clamped(&p, after_ns);
+    pg_param_i32(&p, currency);
+    enum tl_err err = app_run(store, which, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, 2, &tier) ||
+        !pg_col_uint(res, 0, 1, 0, INT64_MAX, &amount) ||
+        !pg_col_uint(res, 0, 2, 0, UINT32_MAX, &count) ||
+        !pg_col_uint(res, 0, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    }
+    PQclear(res);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err pg_app_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
+                                        uint64_t updated_ns)
+{
+    struct pg_params p;
+    uint64_t changes = 0;
+
+    pg_params_init(&p);
+    pg_param_id(&p, user_id);
+    pg_param_i32(&p, tier);
+    pg_param_u64_clamped(&p, updated_ns);
+    enum tl_err err = identity_write(store, ASTMT_USER_TIER_SET, &p, &changes);
+    if (err == TL_OK && changes != 1) {
+        err = store_postgres_corrupt("user_tier_set");
+    }
+    return err;
+}
+
+/* ---- Exchange rates (migration 005) ---- */
+
+static bool row_fx_rate(const PGresult *res, int row, void *item)
+{
+    struct store_fx_rate r;
+    int32_t base, quote, source;
+    bool ok;
+
+    TL_ASSERT(PQnfields(res) == FXCOL_COUNT);
+    memset(&r, 0, sizeof(r));
+    ok = pg_col_int_range(res, row, FXCOL_BASE, 1, 999, &base);
+    ok = ok && pg_col_int_range(res, row, FXCOL_QUOTE, 1, 999, &quote) && quote != base;
+    ok = ok && col_positive(res, row, FXCOL_RATE_NUM, &r.rate_num);
+    ok = ok && col_positive(res, row, FXCOL_RATE_DEN, &r.rate_den);
+    ok = ok && col_time(res, row, FXCOL_UPDATED_NS, &r.updated_ns);
+    ok = ok && pg_col_int_range(res, row, FXCOL_SOURCE, STORE_FX_SOURCE_FILE,
+                                STORE_FX_SOURCE_OPERATOR, &source);
+    if (!ok) {
+        return false;
+    }
+    r.base = (uint16_t)base;
+    r.quote = (uint16_t)quote;
+    r.source = (uint8_t)source;
+    *(struct store_fx_rate *)item = r;
+    return true;
+}
+
+static enum tl_err pg_app_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                      bool *applied)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    app_assert_no_batch(store);
+    pg_params_init(&p);
+    pg_param_i32(&p, rate->base);
+    pg_param_i32(&p, rate->quote);
+    pg_param_i64(&p, rate->rate_num);
+    pg_param_i64(&p, rate->rate_den);
+    pg_param_u64_clamped(&p, rate->updated_ns);
+    pg_param_i32(&p, rate->source);
+    enum tl_err err = app_run(store, ASTMT_FX_RATE_PUT, &p, &res);
+    if (err == TL_OK) {
+        *applied = strcmp(PQcmdTuples(res), "1") == 0;
+    }
+    PQclear(res);
+    return err;
+}
+
+static enum tl_err pg_app_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                      struct store_fx_rate *out, bool *found)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_i32(&p, base);
+    pg_param_i32(&p, quote);
+    return app_lookup(store, ASTMT_FX_RATE_GET, &p, row_fx_rate, out, found);
+}
+
+static enum tl_err pg_app_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                        uint32_t max, uint32_t *out_count)
+{
+    struct pg_params p;
+    PGresult *res = NULL;
+
+    pg_params_init(&p);
+    pg_param_i64(&p, (int64_t)max + 1);
+    enum tl_err err = app_run(store, ASTMT_FX_RATES_LIST, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint32_t)rows > max + 1) {
+        err = store_postgres_corrupt("fx_rates_list");
+    } else if ((uint32_t)rows > max) {
+        err = TL_ERR_LIMIT;
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!row_fx_rate(res, i, &out[i])) {
+            err = store_postgres_corrupt("fx_rates_list");
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
 const struct store_app_ops store_postgres_app_ops = {
     .user_create = pg_app_user_create,
     .user_delete = pg_app_user_delete,
@@ -2306,8 +2416,8 @@ const struct store_app_ops store_postgres_app_ops = {
     .session_revoke_id = pg_app_session_revoke_id,
     .sessions_revoke_others = pg_app_sessions_revoke_others,
     .user_password_set = pg_app_user_password_set,
-    .audit_append = pg_app_audit_append,
-    .audit_list = pg_app_audit_list,
+    .audit_append = store_postgres_audit_append,
+    .audit_list = store_postgres_audit_list,
     .payment_get = pg_app_payment_get,
     .payments_list = pg_app_payments_list,
     .idempotency_put = pg_app_idempotency_put,
@@ -2342,5 +2452,24 @@ const struct store_app_ops store_postgres_app_ops = {
     .dispute_get = store_postgres_dispute_get,
     .disputes_list = store_postgres_disputes_list,
     .dispute_resolve = store_postgres_dispute_resolve,
+    .fx_rate_put = pg_app_fx_rate_put,
+    .fx_rate_get = pg_app_fx_rate_get,
+    .fx_rates_list = pg_app_fx_rates_list,
     .record_write = pg_app_record_write,
+    .plans = &store_postgres_plans_ops, /* postgres_plans.c */
+    /* schema v5 notes rows: postgres_notes.c */
+    .encryption_key_put = store_postgres_notes_key_put,
+    .encryption_key_get = store_postgres_notes_key_get,
+    .encryption_key_delete = store_postgres_notes_key_delete,
+    .payment_notes_get = store_postgres_notes_get,
+    .session_touch = store_postgres_notes_session_touch,
+    .sessions_seen = store_postgres_notes_sessions_seen,
+    .stepup = &store_postgres_stepup_ops, /* schema v5: postgres_stepup.c */
+    .limits_window = pg_app_limits_window,
+    .user_tier_set = pg_app_user_tier_set,
+    .audit_scan = store_postgres_audit_scan,
+    .audit_head = store_postgres_audit_head,
+    .audit_checkpoint_put = store_postgres_audit_checkpoint_put,
+    .audit_checkpoints_list = store_postgres_audit_checkpoints_list,
+    .audit_seal = store_postgres_audit_seal,
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "store/app_backend.h"
+#include "store/stepup_backend.h"
 #include "store/store.h"
 #include "util/assert.h"
 #include "util/err.h"
@@ -67,6 +68,17 @@ enum tl_err store_postgres_disputes_list(struct store *store, struct id128 payme
 enum tl_err store_postgres_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
                                            const char *note, struct id128 reversal_id,
                                            uint64_t now_ns, bool *resolved);
+/* postgres_plans.c: the statements of escrows and scheduled payments (plans.h). */
+extern const struct pg_stmt store_postgres_plans_stmts[];
+extern const uint32_t store_postgres_plans_stmt_count;
+/* postgres_stepup.c: the rows of stepup.h (schema v5), its statements (prepared by postgres.c
+ * at every connect like the app's) and the batch's payment-signature records, sent in the
+ * commit pipeline after the payments they update. */
+extern const struct store_stepup_ops store_postgres_stepup_ops;
+extern const struct pg_stmt store_postgres_stepup_stmts[];
+extern const uint32_t store_postgres_stepup_stmt_count;
+enum tl_err store_postgres_stepup_records_send(struct store *store,
+                                               const struct store_record *records, uint32_t count);
 
 /* ---- Parameters: binary unless text, borrowed until the statement is sent ---- */
 
@@ -383,5 +395,60 @@ static inline bool pg_col_text(const PGresult *res, int row, int col, char *out,
  * all nodes commit one at a time, so timestamps and outbox seqs commit in order. An outbox row
  * written outside a batch (postgres_app.c) takes it too. */
 #define PG_BATCH_LOCK_KEY "8386103194289332596"
+
+/* ---- postgres_notes.c: the schema v5 notes rows (app_backend.h ops of the same names) ---- */
+
+/* Its statements, prepared by postgres.c at every connect after the app statements. */
+extern const struct pg_stmt store_postgres_notes_stmts[];
+extern const uint32_t store_postgres_notes_stmt_count;
+
+enum tl_err store_postgres_notes_key_put(struct store *store,
+                                         const struct store_encryption_key *key,
+                                         struct store_encryption_key *out);
+enum tl_err store_postgres_notes_key_get(struct store *store, struct id128 user_id,
+                                         struct store_encryption_key *out, bool *found);
+enum tl_err store_postgres_notes_key_delete(struct store *store, struct id128 user_id);
+enum tl_err store_postgres_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                     struct store_payment_note *out, bool *found);
+enum tl_err store_postgres_notes_session_touch(struct store *store,
+                                               const uint8_t token_hash[STORE_HASH_BYTES],
+                                               uint64_t now_ns, uint64_t interval_ns);
+enum tl_err store_postgres_notes_sessions_seen(struct store *store, struct id128 user_id,
+                                               uint64_t now_ns, struct store_session_seen *out,
+                                               uint32_t max, uint32_t *out_count);
+/* Sends the batch's notes (STORE_RECORD_PAYMENT_NOTE records, notes of them) in the commit
+ * pipeline, one INSERT for all; a payment id that has a note fails the batch. */
+enum tl_err store_postgres_notes_send(struct store *store, const struct store_record *records,
+                                      uint32_t count, uint32_t notes);
+/* ---- postgres_audit.c: the audit log (schema v5; store/audit_backend.h) ---- */
+
+struct store_postgres_audit_head;
+extern const struct pg_stmt store_postgres_audit_stmts[];
+extern const uint32_t store_postgres_audit_stmt_count;
+/* postgres.c: the head the open batch read in batch_begin. Cannot fail. */
+struct store_postgres_audit_head *store_postgres_audit_head_of(struct store *store);
+/* The text result of STORE_POSTGRES_AUDIT_HEAD_SQL into *out (valid). TL_ERR_CORRUPT. */
+enum tl_err store_postgres_audit_head_parse(const PGresult *res,
+                                            struct store_postgres_audit_head *out);
+/* Sends the batch's audit records, chained after the batch's head, as one INSERT. */
+enum tl_err store_postgres_audit_records_send(struct store *store,
+                                              const struct store_record *records, uint32_t count);
+enum tl_err store_postgres_audit_append(struct store *store, const struct store_audit *entry,
+                                        uint64_t *out_seq);
+enum tl_err store_postgres_audit_list(struct store *store, struct id128 user_id,
+                                      const struct store_audit_page *page, struct store_audit *out,
+                                      uint32_t *out_count, bool *has_more);
+enum tl_err store_postgres_audit_scan(struct store *store, uint64_t after_seq, uint32_t limit,
+                                      struct store_audit *out, uint32_t *out_count);
+enum tl_err store_postgres_audit_head(struct store *store, uint64_t *out_seq,
+                                      uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+enum tl_err store_postgres_audit_checkpoint_put(struct store *store,
+                                                const struct store_audit_checkpoint *checkpoint,
+                                                bool *inserted);
+enum tl_err store_postgres_audit_checkpoints_list(struct store *store, uint64_t after_seq,
+                                                  uint32_t limit,
+                                                  struct store_audit_checkpoint *out,
+                                                  uint32_t *out_count);
+enum tl_err store_postgres_audit_seal(struct store *store, uint32_t *out_sealed);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
@@ -170,6 +171,7 @@ struct store_sqlite {
     uint32_t slot_count; /* a power of two, at least twice the batch's accounts; 0 = none */
     bool slots_valid;    /* filled by accounts_write of the open batch */
     struct store_sqlite_app *app; /* the application rows' statements (sqlite_app.c) */
+    sqlite3_stmt **stepup_stmts; /* sqlite_stepup.c's, prepared on first use */
     struct store_sqlite_file file; /* which database, to find its shared state */
     struct sqlite_shared *shared;  /* writable handles: the process's state of the file */
     struct store_sqlite_batch batch;
@@ -531,6 +533,7 @@ static void sqlite_close(struct store *store)
     }
     sqlite3_finalize(s->posting_rows);
     store_sqlite_app_close(s->app);
+    store_sqlite_stepup_close(s->stepup_stmts);
     TL_ASSERT(!s->batch_locked);
     if (s->shared != NULL) {
         store_sqlite_shared_detach(s->shared, s->db);
@@ -1174,6 +1177,7 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     uint8_t bytes[ID128_BYTES];
 
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
+    store_sqlite_audit_batch_start(store); /* audit entries chain onto the head read now */
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
         if (r->kind != STORE_RECORD_OUTBOX) {
@@ -1513,6 +1517,14 @@ struct store_sqlite_app *store_sqlite_app_of(struct store *store)
     struct store_sqlite *s = sqlite_from(store);
     TL_ASSERT(s->app != NULL); /* made at open */
     return s->app;
+}
+
+sqlite3_stmt ***store_sqlite_stepup_slot(struct store *store, sqlite3 **out_db)
+{
+    struct store_sqlite *s = sqlite_from(store);
+    TL_ASSERT(s->db != NULL);
+    *out_db = s->db;
+    return &s->stepup_stmts;
 }
 
 const struct store_ops store_sqlite_ops = {

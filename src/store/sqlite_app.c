@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
+#include "store/plans_backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -104,7 +106,6 @@ enum idempotency_column {
 /* Identity tables of migration 004 (decoders below). */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
-#define AUDIT_COLUMNS "id, user_id, created_ns, action, subject, request_id, ip"
 #define PASSKEY_COLUMNS                                                                            \
     "id, user_id, credential_id, algorithm, public_key, sign_count, aaguid, name, created_ns, "    \
     "last_used_ns, revoked_ns"
@@ -162,6 +163,23 @@ enum request_column {
     RCOL_PAID_NS,
     RCOL_COUNT
 };
+
+/* Exchange rates (migration 005). */
+#define FX_RATE_COLUMNS "base, quote, rate_num, rate_den, updated_ns, source"
+enum fx_rate_column {
+    FXCOL_BASE,
+    FXCOL_QUOTE,
+    FXCOL_RATE_NUM,
+    FXCOL_RATE_DEN,
+    FXCOL_UPDATED_NS,
+    FXCOL_SOURCE,
+    FXCOL_COUNT
+};
+/* The tier of ?1 and its payments of currency ?3 on one side after ?2 (migration 005). */
+#define LIMITS_WINDOW_SQL(side)                                                                    \
+    "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
+    "coalesce(sum(amount), 0), count(*), coalesce(min(created_ns), 0) FROM payments WHERE " side   \
+    " = ?1 AND created_ns > ?2 AND currency = ?3"
 
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -238,12 +256,6 @@ enum request_column {
     X(ASTMT_SESSIONS_REVOKE_OTHERS, "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND "      \
                                     "id <> ?2 AND revoked = 0")                                    \
     X(ASTMT_USER_PASSWORD_SET, "UPDATE users SET password_hash = ?2 WHERE id = ?1")                \
-    X(ASTMT_AUDIT_INSERT, "INSERT INTO audit_log (" AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, " \
-                          "?6, ?7)")                                                               \
-    X(ASTMT_AUDIT_OLDER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id < ?2 " \
-                         "ORDER BY id DESC LIMIT ?3")                                              \
-    X(ASTMT_AUDIT_NEWER, "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE user_id = ?1 AND id > ?2 " \
-                         "ORDER BY id ASC LIMIT ?3")                                               \
     /* Passkeys (migration 004): credentials, the sign-count compare and set, challenges. */     \
     X(ASTMT_PASSKEY_INSERT, "INSERT INTO passkeys (" PASSKEY_COLUMNS ") SELECT ?1, ?2, ?3, ?4, "   \
                             "?5, ?6, ?7, ?8, ?9, 0, 0 WHERE (SELECT count(*) FROM passkeys WHERE " \
@@ -296,7 +308,24 @@ enum request_column {
                              "seq <= ?4 AND key = ?1 ORDER BY seq LIMIT ?3")                       \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")                       \
     X(ASTMT_OUTBOX_APPEND, "INSERT INTO outbox (key, topic, data, created) "                       \
-                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq")
+                           "VALUES (?1, ?2, ?3, ?4) RETURNING seq")                               \
+    /* Exchange rates (migration 005): a newer rate of a pair replaces an older one. */           \
+    X(ASTMT_FX_RATE_PUT, "INSERT INTO fx_rates (" FX_RATE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "     \
+                         "?5, ?6) ON CONFLICT (base, quote) DO UPDATE SET rate_num = "            \
+                         "excluded.rate_num, rate_den = excluded.rate_den, updated_ns = "         \
+                         "excluded.updated_ns, source = excluded.source WHERE "                   \
+                         "fx_rates.updated_ns < excluded.updated_ns")                             \
+    X(ASTMT_FX_RATE_GET, "SELECT " FX_RATE_COLUMNS " FROM fx_rates WHERE base = ?1 AND "           \
+                         "quote = ?2")                                                            \
+    X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
+                           "LIMIT ?1") \
+    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
+     * range (the rowid, created_ns, ends every index entry). */                             \
+    X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("from_user"))                                       \
+    X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("to_user"))                                     \
+    X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
+                           "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
+                           "updated_ns = excluded.updated_ns")
 
 enum app_stmt {
 #define APP_STMT_ENUM(id, sql) id,
@@ -321,7 +350,16 @@ static const char *const app_stmt_name[ASTMT_COUNT] = {
 struct store_sqlite_app {
     sqlite3 *db; /* borrowed from the handle */
     sqlite3_stmt *stmts[ASTMT_COUNT];
+    struct store_sqlite_audit *audit; /* the audit log's statements (sqlite_audit.c) */
 };
+
+struct store_sqlite_audit *store_sqlite_audit_of(struct store *store)
+{
+    struct store_sqlite_app *a = store_sqlite_app_of(store);
+    TL_ASSERT(a != NULL);
+    TL_ASSERT(a->audit != NULL);
+    return a->audit;
+}
 
 static struct store_sqlite_app *app_from(struct store *store)
 {
@@ -1405,10 +1443,19 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     struct store_sqlite_app *a = app_from(store);
 
     TL_ASSERT(!sqlite3_get_autocommit(a->db)); /* inside the batch */
+    if (record->kind == STORE_RECORD_PAYMENT_NOTE) {
+        return store_sqlite_notes_record_write(store, record); /* sqlite_notes.c */
+    }
     if (record->kind == STORE_RECORD_PAYMENT) {
         struct store_payment payment;
         store_record_payment_decode(record, &payment);
         return payment_insert(a, &payment);
+    }
+    if (record->kind == STORE_RECORD_PAYMENT_SIGNATURE) {
+        return store_sqlite_stepup_ops.record_write(store, record); /* schema v5 */
+    }
+    if (record->kind == STORE_RECORD_AUDIT) {
+        return store_sqlite_audit_record_write(store, record);
     }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
@@ -1476,27 +1523,6 @@ static bool decode_challenge(sqlite3_stmt *stmt, void *row)
     }
     c.used = used == 1;
     *(struct store_mfa_challenge *)row = c;
-    return true;
-}
-
-static bool decode_audit(sqlite3_stmt *stmt, void *row)
-{
-    struct store_audit e;
-    bool ok;
-
-    TL_ASSERT(sqlite3_column_count(stmt) == 7);
-    memset(&e, 0, sizeof(e));
-    ok = col_id(stmt, 0, &e.id);
-    ok = ok && col_id(stmt, 1, &e.user_id);
-    ok = ok && col_time(stmt, 2, &e.created_ns);
-    ok = ok && col_text(stmt, 3, e.action, sizeof(e.action), false);
-    ok = ok && col_text(stmt, 4, e.subject, sizeof(e.subject), true);
-    ok = ok && col_text(stmt, 5, e.request_id, sizeof(e.request_id), true);
-    ok = ok && col_text(stmt, 6, e.ip, sizeof(e.ip), true);
-    if (!ok) {
-        return false;
-    }
-    *(struct store_audit *)row = e;
     return true;
 }
 
@@ -1816,77 +1842,6 @@ static enum tl_err sqlite_app_user_password_set(struct store *store, struct id12
     return err;
 }
 
-static enum tl_err sqlite_app_audit_append(struct store *store, const struct store_audit *e)
-{
-    struct store_sqlite_app *a = app_from(store);
-    sqlite3_stmt *stmt = a->stmts[ASTMT_AUDIT_INSERT];
-    uint8_t bytes[2][ID128_BYTES];
-    int changes = 0;
-
-    TL_ASSERT(sqlite3_get_autocommit(a->db));
-    bind_id(stmt, 1, e->id, bytes[0]);
-    bind_id(stmt, 2, e->user_id, bytes[1]);
-    store_sqlite_bind_u64(stmt, 3, e->created_ns);
-    bind_text(stmt, 4, e->action);
-    bind_text(stmt, 5, e->subject);
-    bind_text(stmt, 6, e->request_id);
-    bind_text(stmt, 7, e->ip);
-    return identity_run(a, ASTMT_AUDIT_INSERT, &changes);
-}
-
-/* Older pages walk down from the cursor (or from the top), newer pages walk up from it and are
- * reversed: every page is newest first. limit + 1 rows say has_more. */
-static enum tl_err sqlite_app_audit_list(struct store *store, struct id128 user_id,
-                                         const struct store_audit_page *page,
-                                         struct store_audit *out, uint32_t *out_count,
-                                         bool *has_more)
-{
-    struct store_sqlite_app *a = app_from(store);
-    bool newer = !id128_is_zero(page->ending_before);
-    enum app_stmt which = newer ? ASTMT_AUDIT_NEWER : ASTMT_AUDIT_OLDER;
-    sqlite3_stmt *stmt = a->stmts[which];
-    uint8_t bytes[2][ID128_BYTES];
-    struct store_audit extra;
-    enum tl_err err = TL_OK;
-    uint32_t count = 0;
-    bool more = false;
-    int rc;
-
-    bind_id(stmt, 1, user_id, bytes[0]);
-    if (newer) {
-        bind_id(stmt, 2, page->ending_before, bytes[1]);
-    } else if (!id128_is_zero(page->starting_after)) {
-        bind_id(stmt, 2, page->starting_after, bytes[1]);
-    } else {
-        memset(bytes[1], 0xff, ID128_BYTES); /* above every id */
-        bind_blob(stmt, 2, bytes[1], ID128_BYTES);
-    }
-    store_sqlite_bind_i64(stmt, 3, (int64_t)page->limit + 1);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct store_audit *row = count < page->limit ? &out[count] : &extra;
-        if (!decode_audit(stmt, row)) {
-            err = store_sqlite_corrupt(app_stmt_name[which]);
-            goto out;
-        }
-        if (count < page->limit) {
-            count++;
-        } else {
-            more = true;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        err = app_fail(a, rc, app_stmt_name[which]);
-        goto out;
-    }
-    if (newer) {
-        store_sqlite_reverse(out, count, sizeof(*out));
-    }
-    *out_count = count;
-    *has_more = more;
-out:
-    sqlite3_reset(stmt);
-    return err;
-}
 
 /* ---- Quotes and payment requests ---- */
 
@@ -2413,6 +2368,11 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out)
         }
         TL_ASSERT(a->stmts[i] != NULL);
     }
+    enum tl_err err = store_sqlite_audit_open(db, &a->audit);
+    if (err != TL_OK) {
+        store_sqlite_app_close(a);
+        return err;
+    }
     *out = a;
     return TL_OK;
 }
@@ -2425,7 +2385,151 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
     for (int i = 0; i < ASTMT_COUNT; i++) {
         sqlite3_finalize(app->stmts[i]);
     }
+    store_sqlite_audit_close(app->audit);
     free(app);
+}
+
+/* ---- Verification tiers and limit windows (migration 005) ---- */
+
+static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
+                                            enum store_direction direction, uint16_t currency,
+                                            uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    enum app_stmt which =
+        direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
+    sqlite3_stmt *stmt = a->stmts[which];
+    uint8_t bytes[ID128_BYTES];
+    struct store_limits_window w;
+    uint64_t tier = 0;
+    uint64_t amount = 0;
+    uint64_t count = 0;
+    enum tl_err err = TL_OK;
+
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_u64(stmt, 2, after_ns);
+    store_sqlite_bind_i64(stmt, 3, currency);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        /* An integer overflow of sum() lands here too: refused, never wrapped. */
+        err = app_fail(a, rc == SQLITE_DONE ? SQLITE_ERROR : rc, app_stmt_name[which]);
+    } else if (!col_uint(stmt, 0, 0, 2, &tier) || !col_uint(stmt, 1, 0, INT64_MAX, &amount) ||
+               !col_uint(stmt, 2, 0, UINT32_MAX, &count) ||
+               !col_uint(stmt, 3, 0, INT64_MAX, &w.oldest_ns)) {
+        err = store_sqlite_corrupt(app_stmt_name[which]);
+    }
+    sqlite3_reset(stmt);
+    if (err != TL_OK) {
+        return err;
+    }
+    w.tier = (uint8_t)tier;
+    w.amount = (int64_t)amount;
+    w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_user_tier_set(struct store *store, struct id128 user_id,
+                                            uint8_t tier, uint64_t updated_ns)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_USER_TIER_SET];
+    uint8_t bytes[ID128_BYTES];
+    int changes = 0;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    bind_id(stmt, 1, user_id, bytes);
+    store_sqlite_bind_i64(stmt, 2, tier);
+    store_sqlite_bind_u64(stmt, 3, updated_ns);
+    enum tl_err err = identity_run(a, ASTMT_USER_TIER_SET, &changes);
+    TL_ASSERT(err != TL_OK || changes == 1);
+    return err;
+}
+
+/* ---- Exchange rates (migration 005) ---- */
+
+static bool decode_fx_rate(sqlite3_stmt *stmt, void *row)
+{
+    struct store_fx_rate r;
+    uint64_t source;
+    bool ok;
+
+    TL_ASSERT(sqlite3_column_count(stmt) == FXCOL_COUNT);
+    memset(&r, 0, sizeof(r));
+    ok = col_u16(stmt, FXCOL_BASE, 1, &r.base) && r.base <= 999;
+    ok = ok && col_u16(stmt, FXCOL_QUOTE, 1, &r.quote) && r.quote <= 999 && r.quote != r.base;
+    ok = ok && col_positive(stmt, FXCOL_RATE_NUM, &r.rate_num);
+    ok = ok && col_positive(stmt, FXCOL_RATE_DEN, &r.rate_den);
+    ok = ok && col_time(stmt, FXCOL_UPDATED_NS, &r.updated_ns);
+    ok = ok && col_uint(stmt, FXCOL_SOURCE, STORE_FX_SOURCE_FILE, STORE_FX_SOURCE_OPERATOR, &source);
+    if (!ok) {
+        return false;
+    }
+    r.source = (uint8_t)source;
+    *(struct store_fx_rate *)row = r;
+    return true;
+}
+
+static enum tl_err sqlite_app_fx_rate_put(struct store *store, const struct store_fx_rate *rate,
+                                          bool *applied)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_FX_RATE_PUT];
+    int rc;
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    store_sqlite_bind_i64(stmt, FXCOL_BASE + 1, rate->base);
+    store_sqlite_bind_i64(stmt, FXCOL_QUOTE + 1, rate->quote);
+    store_sqlite_bind_i64(stmt, FXCOL_RATE_NUM + 1, rate->rate_num);
+    store_sqlite_bind_i64(stmt, FXCOL_RATE_DEN + 1, rate->rate_den);
+    store_sqlite_bind_u64(stmt, FXCOL_UPDATED_NS + 1, rate->updated_ns);
+    store_sqlite_bind_i64(stmt, FXCOL_SOURCE + 1, rate->source);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "fx_rate_put");
+    }
+    *applied = sqlite3_changes(a->db) == 1;
+    return TL_OK;
+}
+
+static enum tl_err sqlite_app_fx_rate_get(struct store *store, uint16_t base, uint16_t quote,
+                                          struct store_fx_rate *out, bool *found)
+{
+    struct store_sqlite_app *a = app_from(store);
+    store_sqlite_bind_i64(a->stmts[ASTMT_FX_RATE_GET], 1, base);
+    store_sqlite_bind_i64(a->stmts[ASTMT_FX_RATE_GET], 2, quote);
+    return app_lookup(a, ASTMT_FX_RATE_GET, decode_fx_rate, out, found);
+}
+
+static enum tl_err sqlite_app_fx_rates_list(struct store *store, struct store_fx_rate *out,
+                                            uint32_t max, uint32_t *out_count)
+{
+    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_FX_RATES_LIST];
+    enum tl_err err = TL_OK;
+    uint32_t count = 0;
+    int rc;
+
+    store_sqlite_bind_i64(stmt, 1, (int64_t)max + 1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == max) {
+            err = TL_ERR_LIMIT;
+            goto out;
+        }
+        if (!decode_fx_rate(stmt, &out[count])) {
+            err = store_sqlite_corrupt("fx_rates_list");
+            goto out;
+        }
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        err = app_fail(a, rc, "fx_rates_list");
+        goto out;
+    }
+    *out_count = count;
+out:
+    sqlite3_reset(stmt);
+    return err;
 }
 
 const struct store_app_ops store_sqlite_app_ops = {
@@ -2454,8 +2558,8 @@ const struct store_app_ops store_sqlite_app_ops = {
     .session_revoke_id = sqlite_app_session_revoke_id,
     .sessions_revoke_others = sqlite_app_sessions_revoke_others,
     .user_password_set = sqlite_app_user_password_set,
-    .audit_append = sqlite_app_audit_append,
-    .audit_list = sqlite_app_audit_list,
+    .audit_append = store_sqlite_audit_append,
+    .audit_list = store_sqlite_audit_list,
     .payment_get = sqlite_app_payment_get,
     .payments_list = sqlite_app_payments_list,
     .idempotency_put = sqlite_app_idempotency_put,
@@ -2490,5 +2594,24 @@ const struct store_app_ops store_sqlite_app_ops = {
     .dispute_get = store_sqlite_dispute_get,
     .disputes_list = store_sqlite_disputes_list,
     .dispute_resolve = store_sqlite_dispute_resolve,
+    .fx_rate_put = sqlite_app_fx_rate_put,
+    .fx_rate_get = sqlite_app_fx_rate_get,
+    .fx_rates_list = sqlite_app_fx_rates_list,
     .record_write = sqlite_app_record_write,
+    .plans = &store_sqlite_plans_ops, /* sqlite_plans.c */
+    /* schema v5 notes rows: sqlite_notes.c */
+    .encryption_key_put = store_sqlite_notes_key_put,
+    .encryption_key_get = store_sqlite_notes_key_get,
+    .encryption_key_delete = store_sqlite_notes_key_delete,
+    .payment_notes_get = store_sqlite_notes_get,
+    .session_touch = store_sqlite_notes_session_touch,
+    .sessions_seen = store_sqlite_notes_sessions_seen,
+    .stepup = &store_sqlite_stepup_ops, /* schema v5: sqlite_stepup.c */
+    .limits_window = sqlite_app_limits_window,
+    .user_tier_set = sqlite_app_user_tier_set,
+    .audit_scan = store_sqlite_audit_scan,
+    .audit_head = store_sqlite_audit_head,
+    .audit_checkpoint_put = store_sqlite_audit_checkpoint_put,
+    .audit_checkpoints_list = store_sqlite_audit_checkpoints_list,
+    .audit_seal = store_sqlite_audit_seal,
 };

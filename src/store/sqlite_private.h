@@ -2,8 +2,9 @@
  * sqlite_private.h - what sqlite.c and sqlite_app.c share; private to the SQLite backend.
  *
  * sqlite.c owns the handle and its connection; sqlite_app.c owns the application rows' state
- * for that connection (its prepared statements), made at open and freed at close. Nothing
- * outside these two files includes this header.
+ * for that connection (its prepared statements), made at open and freed at close;
+ * sqlite_notes.c adds the schema v5 notes rows. Nothing outside these files includes this
+ * header.
  */
 #ifndef TL_STORE_SQLITE_PRIVATE_H
 #define TL_STORE_SQLITE_PRIVATE_H
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #include "store/app_backend.h"
+#include "store/stepup_backend.h"
 #include "store/store.h"
 #include "util/assert.h"
 #include "core/ledger.h"
@@ -56,6 +58,13 @@ enum tl_err store_sqlite_disputes_list(struct store *store, struct id128 payment
 enum tl_err store_sqlite_dispute_resolve(struct store *store, struct id128 id, uint8_t status,
                                          const char *note, struct id128 reversal_id,
                                          uint64_t now_ns, bool *resolved);
+/* sqlite.c: the handle's slot for sqlite_stepup.c's statements (NULL until that file prepares
+ * them on first use) and, in *out_db, its connection. Cannot fail. */
+sqlite3_stmt ***store_sqlite_stepup_slot(struct store *store, sqlite3 **out_db);
+/* sqlite_stepup.c: the rows of stepup.h (schema v5), and freeing a handle's statements (takes
+ * NULL). */
+extern const struct store_stepup_ops store_sqlite_stepup_ops;
+void store_sqlite_stepup_close(sqlite3_stmt **stmts);
 
 /* ---- Helpers both files use; defined in sqlite.c (or inline here for the hot binders). ---- */
 
@@ -247,5 +256,24 @@ enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sql
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_batch_free(struct store_sqlite_batch *b);
+
+/* ---- sqlite_notes.c: the schema v5 notes rows (app_backend.h ops of the same names) ---- */
+
+enum tl_err store_sqlite_notes_key_put(struct store *store, const struct store_encryption_key *key,
+                                       struct store_encryption_key *out);
+enum tl_err store_sqlite_notes_key_get(struct store *store, struct id128 user_id,
+                                       struct store_encryption_key *out, bool *found);
+enum tl_err store_sqlite_notes_key_delete(struct store *store, struct id128 user_id);
+enum tl_err store_sqlite_notes_get(struct store *store, const struct id128 *ids, uint32_t count,
+                                   struct store_payment_note *out, bool *found);
+enum tl_err store_sqlite_notes_session_touch(struct store *store,
+                                             const uint8_t token_hash[STORE_HASH_BYTES],
+                                             uint64_t now_ns, uint64_t interval_ns);
+enum tl_err store_sqlite_notes_sessions_seen(struct store *store, struct id128 user_id,
+                                             uint64_t now_ns, struct store_session_seen *out,
+                                             uint32_t max, uint32_t *out_count);
+/* Inserts a STORE_RECORD_PAYMENT_NOTE record inside the open batch (sqlite_app.c's
+ * record_write hands it over). A payment id that has a note fails the batch. */
+enum tl_err store_sqlite_notes_record_write(struct store *store, const struct store_record *record);
 
 #endif

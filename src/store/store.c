@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/audit_backend.h"
 #include "store/backend.h"
 #include "util/assert.h"
 #include "util/limits.h"
@@ -58,6 +59,12 @@ enum tl_err store_open(const struct store_config *config, struct store **out)
     }
     err = ops->open(config, &store);
     if (err != TL_OK) {
+        return err;
+    }
+    /* Entries a migration copied into the audit chain are sealed before anything appends. */
+    err = config->read_only ? TL_OK : store_audit_seal_at_open(store);
+    if (err != TL_OK) {
+        ops->close(store);
         return err;
     }
     TL_ASSERT(store->ops == ops);
@@ -184,7 +191,7 @@ static void store_batch_check(const struct store_batch *batch)
     for (uint32_t i = 0; i < batch->record_count; i++) {
         const struct store_record *r = &batch->records[i];
         TL_ASSERT(r->kind >= STORE_RECORD_OUTBOX);
-        TL_ASSERT(r->kind <= STORE_RECORD_IDEMPOTENCY);
+        TL_ASSERT(r->kind <= STORE_RECORD_KIND_MAX);
         TL_ASSERT(memchr(r->topic, '\0', sizeof(r->topic)) != NULL);
         TL_ASSERT(r->data_bytes <= TL_RECORD_BYTES_MAX);
         TL_ASSERT(r->data_bytes == 0 || r->data != NULL);

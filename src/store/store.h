@@ -83,7 +83,12 @@ enum store_record_kind {
     STORE_RECORD_OUTBOX = 1,      /* an event for notifications/webhooks: topic + JSON payload */
     STORE_RECORD_PAYMENT = 2,     /* a payment row (app.h: store_record_payment) */
     STORE_RECORD_IDEMPOTENCY = 3, /* an idempotency row (app.h: store_record_idempotency) */
+    STORE_RECORD_PAYMENT_NOTE = 4, /* a payment's sealed note (app.h: store_record_payment_note) */
+    STORE_RECORD_PAYMENT_SIGNATURE = 5, /* a payment's device signature (stepup.h) */
+    STORE_RECORD_AUDIT = 6,        /* an audit log entry (app.h: store_record_audit) */
 };
+/* The largest kind, for range checks. */
+#define STORE_RECORD_KIND_MAX STORE_RECORD_AUDIT
 
 struct store_record {
     uint32_t kind;     /* enum store_record_kind */

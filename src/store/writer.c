@@ -77,6 +77,8 @@ struct writer_batch {
     uint8_t *bytes;
     size_t bytes_used;
     size_t bytes_capacity;
+    uint64_t pass;       /* writer_batch_pass: one more at every apply pass */
+    struct store *store; /* writer_batch_store: the writer's handle */
 };
 
 struct writer {
@@ -167,7 +169,7 @@ enum tl_err writer_batch_attach(struct writer_batch *batch, const struct store_r
     TL_ASSERT(batch != NULL);
     TL_ASSERT(record != NULL);
     TL_ASSERT(record->kind >= STORE_RECORD_OUTBOX);
-    TL_ASSERT(record->kind <= STORE_RECORD_IDEMPOTENCY);
+    TL_ASSERT(record->kind <= STORE_RECORD_KIND_MAX);
     TL_ASSERT(memchr(record->topic, '\0', sizeof record->topic) != NULL);
     TL_ASSERT(record->data != NULL || record->data_bytes == 0);
 
@@ -194,6 +196,20 @@ enum tl_err writer_batch_attach(struct writer_batch *batch, const struct store_r
     batch->command_record_count++;
     TL_ASSERT(batch->bytes_used <= batch->bytes_capacity);
     return TL_OK;
+}
+
+uint64_t writer_batch_pass(const struct writer_batch *batch)
+{
+    TL_ASSERT(batch != NULL);
+    TL_ASSERT(batch->pass != 0);
+    return batch->pass;
+}
+
+struct store *writer_batch_store(struct writer_batch *batch)
+{
+    TL_ASSERT(batch != NULL);
+    TL_ASSERT(batch->store != NULL);
+    return batch->store;
 }
 
 /* Payload pointers are fixed only once every hook ran, since the arena may move as it grows. */
@@ -550,6 +566,7 @@ static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
     };
     w->batch.record_count = 0;
     w->batch.bytes_used = 0;
+    w->batch.pass++;
     ledger_batch_begin(w->ledger, now_ns, &lookup);
     if (w->expire_count > 0) {
         ledger_batch_apply(w->ledger, w->expire_events, w->expire_count, w->expire_results);
@@ -850,6 +867,7 @@ enum tl_err writer_start(const struct writer_config *config, struct store *store
         return TL_ERR_NOMEM;
     }
     w->store = store;
+    w->batch.store = store;
     w->ledger = ledger;
     w->exclusive = store_exclusive(store);
     enum tl_err err = writer_config_apply(config ? config : &config_default, w);

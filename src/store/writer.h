@@ -52,6 +52,21 @@ struct writer_command {
  * TL_COMMAND_RECORDS_MAX records or TL_RECORD_BYTES_MAX bytes. */
 enum tl_err writer_batch_attach(struct writer_batch *batch, const struct store_record *record);
 
+/*
+ * For hooks that keep state across the hooks of one batch (src/api/kyc.c: what earlier
+ * commands of the batch already counted against a limit). The pass number changes whenever
+ * the writer starts applying commands again: each new batch, and each re-application after a
+ * hook dropped a command (state of an earlier pass is void then). Writer thread only.
+ */
+uint64_t writer_batch_pass(const struct writer_batch *batch);
+/*
+ * The writer's own store handle, inside the batch's open transaction, for hooks that must read
+ * what every batch committed before this one (on a shared store the batch lock serializes the
+ * batches of every node, so such a read cannot race another node's batch). Reads only: a hook
+ * never writes through it (records are how a hook writes). Writer thread only.
+ */
+struct store *writer_batch_store(struct writer_batch *batch);
+
 struct writer_config {
     uint32_t batch_events_max;  /* 1..TL_BATCH_EVENTS_MAX; 0 = TL_BATCH_EVENTS_MAX */
     uint32_t queue_max;         /* 1..TL_WRITER_QUEUE_MAX; 0 = TL_WRITER_QUEUE_MAX */

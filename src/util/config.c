@@ -130,11 +130,23 @@ static const struct config_option config_options[] = {
             TL_RATELIMIT_PER_MIN_MAX, "lookups (e.g. recipient search) per minute per key"),
     OPT_U32("ratelimit", "lookup_burst", NULL, ratelimit_lookup_burst, 10, 1,
             TL_RATELIMIT_BURST_MAX, "burst of lookups per key"),
+    OPT_U32("audit", "checkpoint_interval_s", "--audit-checkpoint-interval",
+            audit_checkpoint_interval_s, 60, 0, 86400,
+            "seconds between signed checkpoints of the audit chain's head (0: none)"),
     OPT_STR("log", "level", "--log-level", log_level, "info", config_check_log_level,
             "debug, info, warn or error"),
     OPT_STR("admin", "token_file", "--admin-token-file", admin_token_file, "", NULL,
             "operator bearer token file (32-256 visible ASCII characters, mode 0600) for "
             "/v1/admin/...; empty: no operator routes"),
+    OPT_U32("limits", "window_s", NULL, limits_window_s, 7u * 86400u, 1, 366u * 86400u,
+            "rolling window of the tiers' send and receive limits, in seconds"),
+    OPT_STR("limits", "unverified", NULL, limits_unverified, "", NULL,
+            "limits of unverified users: send=D,receive=D,hold=D (major units, each currency "
+            "apart; every part optional); empty: none"),
+    OPT_STR("limits", "verified", NULL, limits_verified, "", NULL,
+            "limits of verified users (same form)"),
+    OPT_STR("limits", "business", NULL, limits_business, "", NULL,
+            "limits of business users (same form)"),
     OPT_STR("webauthn", "rp_id", "--webauthn-rp-id", webauthn_rp_id, "localhost",
             config_check_rp_id, "passkeys: relying party id, the origin's host or a parent domain"),
     OPT_STR("webauthn", "rp_name", NULL, webauthn_rp_name, "Tally", config_check_nonempty,
@@ -144,6 +156,48 @@ static const struct config_option config_options[] = {
             "passkeys: the web app's origin (scheme://host[:port]) ceremonies must come from"),
     OPT_STR("web", "dir", "--web-dir", web_dir, "web", NULL,
             "directory of static files served under /web/; empty serves none"),
+    OPT_U32("schedules", "tick_ms", NULL, schedules_tick_ms, 1000, 10, 60000,
+            "milliseconds between the scheduler's looks for due escrows and scheduled payments"),
+    OPT_U32("schedules", "grace_s", NULL, schedules_grace_s, 86400, 0, 31u * 86400u,
+            "a scheduled payment run later than this after its time is skipped as missed"),
+    OPT_U32("schedules", "stale_s", NULL, schedules_stale_s, 30, 1, 3600,
+            "seconds before an occurrence a scheduler claimed but did not finish runs again"),
+    OPT_BOOL("schedules", "test_intervals", NULL, schedules_test_intervals, "false",
+             "TEST ONLY: accept repeat \"every_seconds\" with interval_s on scheduled payments"),
+    OPT_STR("fx", "rates_file", "--fx-rates-file", fx_rates_file, "", NULL,
+            "exchange rates file, lines \"BASE QUOTE RATE\" (e.g. \"USD EUR 0.9213\"); read at "
+            "start, when it changes and on SIGHUP; empty: rates come only from the operator"),
+    OPT_U32("fx", "spread_bps", NULL, fx_spread_bps, 50, 0, 1000,
+            "what conversions keep: the customer rate is the rate times (1 - spread_bps/10000)"),
+    OPT_U32("fx", "rates_max_age_s", NULL, fx_rates_max_age_s, 86400, 1, 30u * 86400u,
+            "seconds a rate may be used after it was set; older rates refuse conversions"),
+    OPT_U32("fx", "rates_reload_s", NULL, fx_rates_reload_s, 5, 1, 3600,
+            "seconds between checks of the rates file for a change"),
+    OPT_STR("stepup", "amount_thresholds", NULL, stepup_amount_thresholds,
+            "USD:500.00,EUR:450.00,GBP:400.00,JPY:70000", NULL,
+            "step-up: payments above CUR:amount (major units, comma-separated) need a second "
+            "factor; empty: no amount rule"),
+    OPT_BOOL("stepup", "new_recipient", NULL, stepup_new_recipient, "true",
+             "step-up: the first payment to a recipient needs a second factor"),
+    OPT_U32("stepup", "new_device_s", NULL, stepup_new_device_s, 600, 0, 30u * 86400u,
+            "step-up: payments from a session younger than this that has not stepped up yet "
+            "need a second factor; 0: off"),
+    OPT_BOOL("stepup", "password_change", NULL, stepup_password_change, "true",
+             "step-up: changing the password needs a second factor"),
+    OPT_BOOL("stepup", "device_keys", NULL, stepup_device_keys, "true",
+             "step-up: registering or revoking a device key needs a second factor"),
+    OPT_BOOL("stepup", "contact_change", NULL, stepup_contact_change, "true",
+             "step-up: changing contact data needs a second factor"),
+    OPT_BOOL("stepup", "payout_destination", NULL, stepup_payout_destination, "true",
+             "step-up: adding or changing a payout destination needs a second factor"),
+    OPT_BOOL("stepup", "require_enrolment", NULL, stepup_require_enrolment, "false",
+             "step-up: refuse guarded actions (403 step_up_enrolment_required) to users "
+             "without a second factor instead of letting them through"),
+    OPT_U32("stepup", "ttl_s", NULL, stepup_ttl_s, 300, 30, 3600,
+            "step-up: seconds a challenge and then its completed step-up stay usable"),
+    OPT_U32("device_keys", "window_s", NULL, device_keys_window_s, 300, 10, 3600,
+            "device keys: seconds a signed request's timestamp may differ from the server's "
+            "clock (signatures are remembered that long, so none is accepted twice)"),
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
@@ -617,8 +671,11 @@ static enum tl_err config_load_argv(int argc, char *const *argv, struct config *
                 config->command = CONFIG_COMMAND_SERVE;
             } else if (strcmp(arg, "migrate") == 0) {
                 config->command = CONFIG_COMMAND_MIGRATE;
+            } else if (strcmp(arg, "audit-verify") == 0) {
+                config->command = CONFIG_COMMAND_AUDIT_VERIFY;
             } else {
-                config_error(error, "unknown command '%.64s' (serve, migrate)", arg);
+                config_error(error, "unknown command '%.64s' (serve, migrate, audit-verify)",
+                             arg);
                 return TL_ERR_INVALID_REQUEST;
             }
             continue;

@@ -26,6 +26,7 @@
 enum config_command {
     CONFIG_COMMAND_SERVE = 0, /* the default */
     CONFIG_COMMAND_MIGRATE = 1,
+    CONFIG_COMMAND_AUDIT_VERIFY = 2, /* walk the audit chain and report (api/audit.h) */
 };
 
 /* An IPv6 address in text plus NUL. */
@@ -37,7 +38,10 @@ enum config_command {
 #define CONFIG_WEBAUTHN_TEXT_BYTES 256
 
 /* Room for one fee schedule text ("bps=10000,fixed=100000000000000.0000,..." fits). */
+/* Room for stepup.amount_thresholds with its NUL. */
+#define CONFIG_STEPUP_THRESHOLDS_BYTES 513
 #define CONFIG_FEE_TEXT_BYTES 128
+#define CONFIG_LIMITS_TEXT_BYTES 128
 #define CONFIG_FEE_OPERATIONS 5
 
 /* A fee schedule as configured; the same fields as core/fees.h's struct fees_schedule
@@ -115,11 +119,44 @@ struct config {
     char webauthn_origin[CONFIG_WEBAUTHN_TEXT_BYTES]; /* scheme://host[:port], exact match */
     /* [web]: static files served under /web/ (api/static_files.h); "" serves none */
     char web_dir[TL_CONFIG_PATH_BYTES_MAX];
+    /* [schedules]: the scheduler of escrow releases and scheduled payments (api/scheduler.h) */
+    uint32_t schedules_tick_ms;  /* how often it looks for due work */
+    uint32_t schedules_grace_s;  /* an occurrence later than this is skipped as "missed" */
+    uint32_t schedules_stale_s;  /* a claimed occurrence unfinished this long is run again */
+    bool schedules_test_intervals; /* TEST ONLY: allows repeat "every_seconds" */
+    /* [fx]: exchange rates and conversions (api/fx.h, core/fx.h) */
+    char fx_rates_file[TL_CONFIG_PATH_BYTES_MAX]; /* "" = no file: rates come from the operator */
+    uint32_t fx_spread_bps;      /* 0..1000: customer rate = rate * (10000 - bps) / 10000 */
+    uint32_t fx_rates_max_age_s; /* a rate older than this refuses conversions */
+    uint32_t fx_rates_reload_s;  /* how often the rates file is checked for a change */
+    /* [stepup]: step-up authentication for risky actions (api/stepup.h, core/stepup_rules.h).
+     * The rules apply to users with a second factor (TOTP or a passkey); require_enrolment
+     * refuses the guarded actions to users without one. */
+    char stepup_amount_thresholds[CONFIG_STEPUP_THRESHOLDS_BYTES]; /* "USD:500.00,JPY:70000" */
+    bool stepup_new_recipient;
+    uint32_t stepup_new_device_s; /* 0: off */
+    bool stepup_password_change;
+    bool stepup_device_keys;
+    bool stepup_contact_change;
+    bool stepup_payout_destination;
+    bool stepup_require_enrolment;
+    uint32_t stepup_ttl_s; /* how long a challenge, then its completed step-up, lives */
+    /* [device_keys]: signed money requests (api/device_keys.h) */
+    uint32_t device_keys_window_s; /* how far a signature's timestamp may be from now */
     /* [log] */
     char log_level[8]; /* debug, info, warn, error */
     /* [admin]: the operator's bearer token for /v1/admin/... routes (api/operator.h); "" = no
      * operator routes (they answer 404) */
     char admin_token_file[TL_CONFIG_PATH_BYTES_MAX];
+    /* [limits]: verification tiers' limits (core/limits.h, api/kyc.h). Each tier's text is
+     * "send=D,receive=D,hold=D" (every part optional, D in major units of each currency; ""
+     * limits nothing), checked at start by kyc_config_check. */
+    uint32_t limits_window_s; /* the rolling window of send and receive limits */
+    char limits_unverified[CONFIG_LIMITS_TEXT_BYTES];
+    char limits_verified[CONFIG_LIMITS_TEXT_BYTES];
+    char limits_business[CONFIG_LIMITS_TEXT_BYTES];
+    /* [audit] */
+    uint32_t audit_checkpoint_interval_s; /* signed checkpoints of the chain's head; 0: none */
 };
 
 /*

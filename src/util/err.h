@@ -69,7 +69,28 @@
     X(TL_ERR_WALLET_RESTRICTED, "wallet_restricted", 422, "Wallet restricted")                 \
     X(TL_ERR_PAYMENT_REVERSED, "payment_reversed", 409, "Payment already reversed")            \
     X(TL_ERR_DISPUTE_OPEN, "dispute_open", 409, "A dispute is already open")                   \
-    X(TL_ERR_DISPUTE_RESOLVED, "dispute_resolved", 409, "Dispute already resolved")
+    X(TL_ERR_DISPUTE_RESOLVED, "dispute_resolved", 409, "Dispute already resolved")            \
+    X(TL_ERR_ESCROW_RELEASED, "escrow_released", 409, "Escrow already released")               \
+    X(TL_ERR_ESCROW_CANCELED, "escrow_canceled", 409, "Escrow canceled")                       \
+    X(TL_ERR_ESCROW_EXPIRED, "escrow_expired", 409, "Escrow expired")                          \
+    X(TL_ERR_ESCROW_CONDITION, "escrow_condition", 409, "Not allowed by the release condition") \
+    X(TL_ERR_SCHEDULE_CANCELED, "schedule_canceled", 409, "Scheduled payment canceled") \
+    X(TL_ERR_CSRF_FAILED, "csrf_failed", 403, "CSRF check failed")                             \
+    X(TL_ERR_ENCRYPTION_KEY_MISSING, "encryption_key_missing", 422, "Encryption key missing")       \
+    X(TL_ERR_FX_RATE_UNAVAILABLE, "fx_rate_unavailable", 422, "Exchange rate unavailable")          \
+    X(TL_ERR_STEP_UP_REQUIRED, "step_up_required", 401, "Step-up authentication required")    \
+    X(TL_ERR_STEP_UP_CHALLENGE_INVALID, "step_up_challenge_invalid", 409,                      \
+      "Step-up challenge not usable")                                                          \
+    X(TL_ERR_STEP_UP_ENROLMENT_REQUIRED, "step_up_enrolment_required", 403,                    \
+      "Second factor enrolment required")                                                      \
+    X(TL_ERR_DEVICE_SIGNATURE_REQUIRED, "device_signature_required", 401,                      \
+      "Device signature required")                                                             \
+    X(TL_ERR_DEVICE_SIGNATURE_INVALID, "device_signature_invalid", 401,                        \
+      "Device signature invalid")                                                              \
+    X(TL_ERR_DEVICE_SIGNATURE_STALE, "device_signature_stale", 401, "Device signature stale") \
+    X(TL_ERR_DEVICE_SIGNATURE_REPLAYED, "device_signature_replayed", 401,                      \
+      "Device signature replayed") \
+    X(TL_ERR_TIER_LIMIT, "tier_limit_exceeded", 422, "Limit of verification tier exceeded")
 
 enum tl_err {
 #define TL_ERR_ENUM(e, code, status, title) e,

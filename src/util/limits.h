@@ -80,7 +80,7 @@ static_assert(TL_EXPIRE_SWEEP_MAX <= TL_BATCH_EVENTS_MAX, "a sweep must fit in a
 #define TL_RATELIMIT_KEYS_MAX (64u * 1024u)
 #define TL_RATELIMIT_KEY_BYTES_MAX 64u
 /* Requests per minute one rate-limit bucket may be configured to allow, and its burst. */
-#define TL_RATELIMIT_PER_MIN_MAX 1000000u
+#define TL_RATELIMIT_PER_MIN_MAX 60000000u
 #define TL_RATELIMIT_BURST_MAX 100000u
 /* Reader store handles the API keeps open (one per worker thread). */
 #define TL_READERS_MAX TL_HTTP_THREADS_MAX

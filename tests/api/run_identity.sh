@@ -3,7 +3,7 @@
 # Debian's oathtool, login challenges, recovery codes, guess throttling, the session list and
 # revocation, password change, and the audit log; curl and jq against a real tallyd on loopback.
 #
-#   main   --sandbox, challenges live 2 s (auth.mfa_challenge_ttl_s) so one can expire
+#   main   --sandbox, challenges live 6 s (auth.mfa_challenge_ttl_s) so one can expire
 #
 # Codes are made by oathtool for the server's clock; checks that depend on the 30 s step wait
 # until the step has at least 6 s left, so a step boundary never falls between oathtool and the
@@ -75,7 +75,7 @@ fi
 export TALLY_LEDGER_ACCOUNTS_MAX=65536
 export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
 export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
-export TALLY_AUTH_MFA_CHALLENGE_TTL_S=2
+export TALLY_AUTH_MFA_CHALLENGE_TTL_S=6
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -264,7 +264,7 @@ api POST /v1/sessions/mfa "{\"challenge\": \"$CH\", \"code\": \"$C0\", \"recover
 expect_problem "code and recovery code together" 400 invalid_request
 api POST /v1/sessions/mfa '{"challenge": "mfa_nope", "code": "123456"}'
 expect_problem "malformed challenge" 401 mfa_challenge_invalid challenge
-sleep 3
+sleep 7
 mfa "$CH" recovery_code "${RC[1]}"
 expect_problem "expired challenge" 401 mfa_challenge_invalid challenge
 TOKEN=$A_TOK api GET /v1/me/totp

@@ -137,7 +137,8 @@ fee_row p2p USD 1050 11
 fee_row p2p USD 1000000 500
 
 quote "$A" fx 100 USD
-expect_problem "fx quotes are not available" 422 unsupported_operation operation
+expect_problem "an fx quote names its send_currency (tests/api/run_fx.sh has the rest)" 400 \
+    invalid_request send_currency
 quote "$A" wire 100 USD
 expect_problem "unknown operation" 400 invalid_request operation
 quote "$A" p2p 0 USD

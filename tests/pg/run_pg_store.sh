@@ -3,7 +3,8 @@
 #
 # Starts a throwaway cluster (tests/pg/pg_cluster.sh: Debian's binaries, an unprivileged user,
 # a free loopback port, fsync on), then runs with TALLY_STORE_BACKENDS=postgres:
-#   test_store, test_store_app, test_store_claims, test_store_refunds, test_writer
+#   test_store, test_store_app, test_store_claims, test_store_plans, test_store_refunds,
+#   test_writer
 #                                             the same suites SQLite passes, one database per test
 #   test_postgres                             what only a server has: lost connections,
 #                                             reconnect backoff, nodes migrating at once
@@ -77,8 +78,8 @@ for dir in "$build" "$asan"; do
         [ "$label" = release ] && fail "no build at $dir"
         continue
     fi
-    for suite in test_store test_store_app test_store_claims test_store_refunds test_writer \
-        test_postgres; do
+    for suite in test_store test_store_app test_store_claims test_store_fx test_store_plans \
+        test_store_refunds test_writer test_postgres; do
         run_suite "$label/$suite" "$dir/tests/store/$suite"
     done
 done

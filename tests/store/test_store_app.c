@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/app.h"
+#include "store/audit_chain.h"
 #include "store/app_backend.h"
 #include "store/backend.h"
 #include "store/fault.h"
@@ -1385,10 +1386,9 @@ static void test_user_sessions(void **state)
 static void audit_make(uint64_t n, uint64_t user, struct store_audit *out)
 {
     memset(out, 0, sizeof(*out));
-    out->id = id128_make(0x0195000000007000ull, 0x8000000000000000ull | n);
     out->user_id = user_id(user);
     out->created_ns = T0 + n;
-    snprintf(out->action, sizeof(out->action), "login.succeeded");
+    snprintf(out->kind, sizeof(out->kind), "login.succeeded");
     snprintf(out->subject, sizeof(out->subject), "sess_%llu", (unsigned long long)n);
     snprintf(out->request_id, sizeof(out->request_id), "req_%llu", (unsigned long long)n);
     snprintf(out->ip, sizeof(out->ip), "127.0.0.1");
@@ -1402,26 +1402,30 @@ static void body_audit(struct store_fixture *f)
     uint32_t count = 0;
     bool more = false;
 
+    uint64_t seq = 0;
+
     for (uint64_t n = 1; n <= 5; n++) {
         audit_make(n, 1, &e);
-        assert_int_equal(store_audit_append(store, &e), TL_OK);
+        assert_int_equal(store_audit_append(store, &e, &seq), TL_OK);
+        assert_int_equal(seq, n); /* global and gap-free */
     }
     audit_make(6, 2, &e);
-    assert_int_equal(store_audit_append(store, &e), TL_OK);
+    assert_int_equal(store_audit_append(store, &e, NULL), TL_OK);
     audit_make(7, 1, &e);
-    e.action[0] = '\0';
-    assert_int_equal(store_audit_append(store, &e), TL_ERR_INVALID_REQUEST);
+    e.kind[0] = '\0';
+    assert_int_equal(store_audit_append(store, &e, &seq), TL_ERR_INVALID_REQUEST);
     /* Newest first, two at a time, then the rest. */
     assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
     assert_int_equal(count, 2);
     assert_true(more);
-    audit_make(5, 1, &e);
-    fixture_assert_id_eq(page_rows[0].id, e.id);
+    assert_int_equal(page_rows[0].seq, 5);
+    assert_true(page_rows[0].sealed);
+    assert_memory_equal(page_rows[1].hash, page_rows[0].prev_hash, STORE_AUDIT_HASH_BYTES);
     assert_string_equal(page_rows[0].subject, "sess_5");
     assert_string_equal(page_rows[0].request_id, "req_5");
     assert_string_equal(page_rows[0].ip, "127.0.0.1");
-    assert_string_equal(page_rows[0].action, "login.succeeded");
-    page.starting_after = page_rows[1].id; /* entry 4 */
+    assert_string_equal(page_rows[0].kind, "login.succeeded");
+    page.starting_after_seq = page_rows[1].seq; /* entry 4 */
     page.limit = 10;
     assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
     assert_int_equal(count, 3);
@@ -1431,15 +1435,49 @@ static void body_audit(struct store_fixture *f)
     /* Newer than entry 2, limit 2: entries 4 and 3 (newest first), more beyond. */
     memset(&page, 0, sizeof(page));
     page.limit = 2;
-    page.ending_before = page_rows[1].id;
+    page.ending_before_seq = page_rows[1].seq;
     assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more), TL_OK);
     assert_int_equal(count, 2);
     assert_true(more);
     assert_string_equal(page_rows[0].subject, "sess_4");
     assert_string_equal(page_rows[1].subject, "sess_3");
-    page.starting_after = page.ending_before;
+    page.starting_after_seq = page.ending_before_seq;
     assert_int_equal(store_audit_list(store, user_id(1), &page, page_rows, &count, &more),
                      TL_ERR_INVALID_REQUEST);
+    /* A counterparty lists the entry too. */
+    audit_make(8, 1, &e);
+    e.counterparty_id = user_id(2);
+    e.amount = 250;
+    e.currency = 840;
+    assert_int_equal(store_audit_append(store, &e, &seq), TL_OK);
+    assert_int_equal(seq, 7);
+    memset(&page, 0, sizeof(page));
+    page.limit = 10;
+    assert_int_equal(store_audit_list(store, user_id(2), &page, page_rows, &count, &more), TL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(page_rows[0].seq, 7);
+    assert_int_equal(page_rows[0].amount, 250);
+    assert_int_equal(page_rows[0].currency, 840);
+    assert_int_equal(page_rows[1].seq, 6);
+    /* The whole chain verifies, and a signed checkpoint of its head is kept once. */
+    uint8_t key[STORE_AUDIT_KEY_BYTES];
+    struct store_audit_report report;
+    memset(key, 7, sizeof(key));
+    assert_int_equal(store_audit_checkpoint_head(store, key, T0 + 100, &seq), TL_OK);
+    assert_int_equal(seq, 7);
+    assert_int_equal(store_audit_checkpoint_head(store, key, T0 + 101, &seq), TL_OK);
+    assert_int_equal(seq, 0);
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 7);
+    assert_int_equal(report.head_seq, 7);
+    assert_int_equal(report.checkpoint_count, 1);
+    assert_memory_equal(report.head_hash, page_rows[0].hash, STORE_AUDIT_HASH_BYTES);
+    /* Another key: the checkpoint's signature does not verify. */
+    key[0] ^= 1;
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_false(report.ok);
+    assert_int_equal(report.bad_seq, 7);
     store_close(store);
 }
 
@@ -1447,6 +1485,75 @@ static void test_audit(void **state)
 {
     (void)state;
     fixture_each_backend(body_audit);
+}
+
+/* A version 4 database migrates to 5: its audit entries are copied in id order and sealed
+ * into the chain at the first writable open; new entries chain after them. */
+static void test_audit_migrates_v4_sqlite(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/tally-audit-v4-XXXXXX";
+    char db_path[64];
+    char sql[512];
+    struct store *store = NULL;
+    struct store_audit e;
+    struct store_audit rows[TL_PAGE_LIMIT_MAX];
+    struct store_audit_page page = {.limit = 10};
+    struct store_audit_report report;
+    uint8_t key[STORE_AUDIT_KEY_BYTES];
+    uint32_t count = 0;
+    uint64_t seq = 0;
+    bool more = false;
+    sqlite3 *db = NULL;
+    assert_non_null(mkdtemp(path));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", path);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(store_sqlite_migrations[i].version, i + 1);
+        assert_int_equal(sqlite3_exec(db, store_sqlite_migrations[i].sql, NULL, NULL, NULL),
+                         SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+    /* Three entries of two users, inserted out of id order. */
+    static const unsigned ids[] = {2, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        uint8_t user[ID128_BYTES];
+        char user_hex[2 * ID128_BYTES + 1];
+        id128_to_bytes(user_id(ids[i] == 3 ? 2u : 1u), user);
+        for (int b = 0; b < ID128_BYTES; b++) {
+            snprintf(user_hex + 2 * b, 3, "%02x", user[b]);
+        }
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO audit_log VALUES (x'0195000000007000800000000000000%u', "
+                 "x'%s', %llu, 'login.succeeded', 'sess_%u', 'req_%u', '127.0.0.1')",
+                 ids[i], user_hex, (unsigned long long)(T0 + ids[i]), ids[i], ids[i]);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(db);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    memset(key, 3, sizeof(key));
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 3);
+    assert_int_equal(store_audit_list(store, user_id(1), &page, rows, &count, &more), TL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(rows[0].seq, 2);
+    assert_string_equal(rows[0].subject, "sess_2");
+    assert_string_equal(rows[1].subject, "sess_1");
+    assert_true(rows[1].sealed);
+    audit_make(9, 1, &e);
+    assert_int_equal(store_audit_append(store, &e, &seq), TL_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(store_audit_verify(store, key, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.head_seq, 4);
+    store_close(store);
+    /* Opening again seals nothing more and the chain still verifies. */
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    store_close(store);
 }
 
 /* The audit log is append-only in the schema itself: UPDATE and DELETE are refused. */
@@ -1463,10 +1570,10 @@ static void test_audit_append_only_sqlite(void **state)
     struct store_config config = {.backend = "sqlite", .path = db_path};
     assert_int_equal(store_open(&config, &store), TL_OK);
     audit_make(1, 1, &e);
-    assert_int_equal(store_audit_append(store, &e), TL_OK);
+    assert_int_equal(store_audit_append(store, &e, NULL), TL_OK);
     store_close(store);
     assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET action = 'x'", NULL, NULL, NULL),
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET kind = 'x'", NULL, NULL, NULL),
                          SQLITE_OK);
     assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_log", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -1925,6 +2032,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_user_sessions),
     cmocka_unit_test(test_audit),
     cmocka_unit_test(test_audit_append_only_sqlite),
+    cmocka_unit_test(test_audit_migrates_v4_sqlite),
     cmocka_unit_test(test_quotes),
     cmocka_unit_test(test_requests),
     cmocka_unit_test(test_passkeys),
