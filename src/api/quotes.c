@@ -4,11 +4,13 @@
 
 #include "api/app.h"
 #include "api/fx.h"
+#include "api/idempotency.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/render.h"
 #include "auth/validate.h"
+#include "store/writer.h"
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/config.h"
@@ -201,14 +203,79 @@ static enum tl_err quotes_recipient(struct http_request *req, struct http_respon
     return err;
 }
 
+/* A quote on its way through the writer: the row, its record's bytes, the 201 answer already
+ * rendered in resp, and the request's Idempotency-Key state (NULL without a key). */
+struct quotes_exec {
+    struct store_quote quote;
+    uint8_t record_buf[STORE_RECORD_QUOTE_BYTES];
+    const struct http_response *resp;
+    struct idempotency_request *idem;
+    struct writer_command cmd;
+};
+
+/*
+ * Writer thread, before commit: the quote row and, with an Idempotency-Key, the answer a retry
+ * replays ride the same batch, so they are durable together (one fsync per batch, shared with
+ * the money of the other commands). The writer runs a hook again when another command of the
+ * batch is dropped, and the records of an earlier run are gone then: every run attaches all.
+ * An error drops the quote (nothing stored) and submit returns it.
+ */
+static enum tl_err quotes_on_applied(struct writer_command *cmd, struct writer_batch *batch)
+{
+    struct quotes_exec *x = cmd->ctx;
+    struct store_record record;
+    TL_ASSERT(cmd->event_count == 0);
+    TL_ASSERT(x->resp->body.len > 0);
+    if (x->idem != NULL) {
+        x->idem->recorded = false; /* an earlier run's row was discarded with its batch pass */
+    }
+    store_record_quote(&x->quote, x->record_buf, &record);
+    enum tl_err err = writer_batch_attach(batch, &record);
+    if (err == TL_OK && x->idem != NULL) {
+        err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
+    }
+    return err;
+}
+
+/* Renders the 201 answer into resp, then stores the quote through the writer's group commit
+ * as a record-only command; answers only once its batch is durable. */
+static enum tl_err quotes_store(struct http_request *req, struct http_response *resp,
+                                struct quotes_exec *x, const struct money_user *recipient)
+{
+    struct render r;
+    render_init(&r, &resp->body);
+    quotes_render(&r, &x->quote, recipient);
+    enum tl_err err = render_finish(&r);
+    if (err != TL_OK) {
+        return err;
+    }
+    x->resp = resp;
+    x->idem = idempotency_current();
+    x->cmd = (struct writer_command){.events = NULL,
+                                     .event_count = 0,
+                                     .results = NULL,
+                                     .on_applied = quotes_on_applied,
+                                     .ctx = x};
+    err = writer_submit(req->app->writer, &x->cmd);
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(x->idem == NULL || x->idem->recorded);
+    resp->status = 201;
+    resp->content_type = "application/json";
+    return TL_OK;
+}
+
 enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
 {
     const struct config *config = req->app->config;
     struct quotes_input in;
     struct money_user recipient;
     struct fees_quote fee;
-    struct store *app = NULL;
     bool named = false;
+    if (req->app->writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
     enum tl_err err = quotes_parse(req, resp, &in);
     if (err == TL_OK) {
         err = quotes_recipient(req, resp, &in, &recipient, &named);
@@ -229,6 +296,8 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
                          "the amount and its fee pass the largest representable value");
     }
     uint64_t ttl_s = config != NULL ? config->quotes_ttl_s : QUOTES_TTL_S_DEFAULT;
+    struct quotes_exec x;
+    memset(&x, 0, sizeof(x));
     struct store_quote q;
     memset(&q, 0, sizeof(q));
     q.id = id128_new();
@@ -245,24 +314,8 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
     q.rate_den = terms.rate.den;
     q.created_ns = clock_wall_ns();
     q.expires_ns = q.created_ns + ttl_s * NS_PER_S;
-    err = api_app_store_acquire(req->app, &app);
-    if (err != TL_OK) {
-        return err;
-    }
-    err = store_quote_create(app, &q);
-    api_app_store_release(req->app, app);
-    if (err != TL_OK) {
-        return err;
-    }
-    struct render r;
-    render_init(&r, &resp->body);
-    quotes_render(&r, &q, named ? &recipient : NULL);
-    err = render_finish(&r);
-    if (err == TL_OK) {
-        resp->status = 201;
-        resp->content_type = "application/json";
-    }
-    return err;
+    x.quote = q;
+    return quotes_store(req, resp, &x, named ? &recipient : NULL);
 }
 
 /* ---- POST /v1/payments {quote_id} ---- */

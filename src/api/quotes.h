@@ -15,6 +15,11 @@
  * quoted terms (quotes_apply) or fails, and the ledger refuses that id a second time, so a
  * quote is used once (an fx quote too, whichever of the two uses it).
  *
+ * A quote is stored through the single writer (store/writer.h) as a record-only command: its
+ * row (store_record_quote) and, with an Idempotency-Key, its answer commit in the writer's next
+ * group-committed batch, beside other commands' money, and the 201 goes out once that batch is
+ * durable. So quotes share the batch's one fsync instead of paying one each.
+ *
  * Never: compute a fee with a float, or let anyone but the quote's owner see or use it.
  */
 #ifndef TL_API_QUOTES_H

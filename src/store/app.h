@@ -415,9 +415,18 @@ struct store_quote {
     bool used; /* read only: the payment with payment_id exists */
 };
 
+/* Inserts a quote in its own transaction (tools and tests; the API attaches
+ * store_record_quote to a writer batch instead). TL_ERR_STORAGE when the id exists. */
 enum tl_err store_quote_create(struct store *store, const struct store_quote *quote);
 enum tl_err store_quote_get(struct store *store, struct id128 id, struct store_quote *out,
                             bool *found);
+/*
+ * Serializes a new quote (used false) into a batch record (kind STORE_RECORD_QUOTE; app_quotes.c),
+ * inserted when the batch commits; a quote id that exists fails the batch. buf must hold
+ * STORE_RECORD_QUOTE_BYTES; out->data points into buf. Cannot fail.
+ */
+#define STORE_RECORD_QUOTE_BYTES (sizeof(struct store_quote))
+void store_record_quote(const struct store_quote *quote, void *buf, struct store_record *out);
 
 /* Stored states; paid and expired are derived (see above and expires_ns). */
 enum store_request_status {

@@ -198,8 +198,9 @@ struct store_app_ops {
     enum tl_err (*user_tier_set)(struct store *store, struct id128 user_id, uint8_t tier,
                                  uint64_t updated_ns);
 
-    /* Inserts one STORE_RECORD_PAYMENT or STORE_RECORD_IDEMPOTENCY record inside the open
-     * batch. A payment whose id or created_ns exists fails (and with it the batch); an
+    /* Inserts one STORE_RECORD_PAYMENT, STORE_RECORD_IDEMPOTENCY or STORE_RECORD_QUOTE record
+     * inside the open batch. A payment whose id or created_ns exists fails (and with it the
+     * batch), so does a quote whose id exists; an
      * idempotency row whose scope and key exist is skipped. An idempotency row with a
      * claim_owner deletes that claim and fails (TL_ERR_STORAGE, logged) when the owner no
      * longer holds it. */
@@ -254,5 +255,7 @@ void store_record_idempotency_decode(const struct store_record *record,
 void store_record_payment_note_decode(const struct store_record *record,
                                       struct store_payment_note *out);
 void store_record_audit_decode(const struct store_record *record, struct store_audit *out);
+/* app_quotes.c: a STORE_RECORD_QUOTE record (store_record_quote); used is false. */
+void store_record_quote_decode(const struct store_record *record, struct store_quote *out);
 
 #endif

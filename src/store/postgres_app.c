@@ -195,6 +195,11 @@ enum fx_rate_column {
       "$11::bigint, $12::bytea, $13::bigint, $14::bigint)")                                        \
     X(ASTMT_QUOTE_GET, "SELECT " QUOTE_COLUMNS ", EXISTS (SELECT 1 FROM payments p WHERE "         \
                        "p.id = quotes.payment_id) FROM quotes WHERE id = $1::bytea")               \
+    /* The quotes of a writer batch (STORE_RECORD_QUOTE) in one INSERT of arrays. */               \
+    X(ASTMT_QUOTES_WRITE,                                                                          \
+      "INSERT INTO quotes (" QUOTE_COLUMNS ") SELECT * FROM unnest($1::bytea[], $2::bytea[], "     \
+      "$3::integer[], $4::bytea[], $5::integer[], $6::integer[], $7::bigint[], $8::bigint[], "     \
+      "$9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[], $14::bigint[])")   \
     X(ASTMT_REQUESTS_INSERT,                                                                       \
       "INSERT INTO payment_requests (" REQUEST_COLUMNS ") SELECT * FROM unnest($1::bytea[], "      \
       "$2::bytea[], $3::bytea[], $4::bigint[], $5::integer[], $6::integer[], $7::text[], "         \
@@ -1916,6 +1921,61 @@ static enum tl_err payments_send(struct store *store, const struct store_record 
                                         PG_EXPECT_EXACT, payments, TL_ERR_STORAGE);
 }
 
+/* Quotes of the batch in one INSERT; a quote id that exists fails the batch. */
+static enum tl_err quotes_send(struct store *store, const struct store_record *records,
+                               uint32_t count, uint32_t quotes)
+{
+    struct pg_buf *buf = store_postgres_buf(store);
+    struct store_quote *rows = malloc((size_t)quotes * sizeof(*rows));
+    struct pg_params p;
+    uint32_t n = 0;
+    enum tl_err err;
+
+    TL_ASSERT(quotes > 0);
+    if (rows == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (records[i].kind == STORE_RECORD_QUOTE) {
+            store_record_quote_decode(&records[i], &rows[n++]);
+        }
+    }
+    TL_ASSERT(n == quotes);
+    err = pg_buf_reset(buf, 14 * pg_array_bytes_max(quotes, ID128_BYTES));
+    if (err != TL_OK) {
+        free(rows);
+        return err;
+    }
+    pg_params_init(&p);
+#define QUOTE_ARRAY(oid, append)                                                                   \
+    do {                                                                                           \
+        pg_array_begin(&p, buf, oid, quotes);                                                      \
+        for (uint32_t i = 0; i < quotes; i++) {                                                    \
+            const struct store_quote *x = &rows[i];                                                \
+            append;                                                                                \
+        }                                                                                          \
+    } while (0)
+    QUOTE_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->id));
+    QUOTE_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->user_id));
+    QUOTE_ARRAY(PG_OID_INT4, pg_array_i32(buf, x->operation));
+    QUOTE_ARRAY(PG_OID_BYTEA, pg_array_id_optional(buf, x->recipient_id));
+    QUOTE_ARRAY(PG_OID_INT4, pg_array_i32(buf, x->send_currency));
+    QUOTE_ARRAY(PG_OID_INT4, pg_array_i32(buf, x->receive_currency));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->amount));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->fee));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->sent));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->rate_num));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x->rate_den));
+    QUOTE_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x->payment_id));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->created_ns));
+    QUOTE_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->expires_ns));
+#undef QUOTE_ARRAY
+    free(rows);
+    pg_params_resolve(&p, buf);
+    return store_postgres_pipeline_send(store, "ASTMT_QUOTES_WRITE", &p, "records_write: quote",
+                                        PG_EXPECT_EXACT, quotes, TL_ERR_STORAGE);
+}
+
 /* Idempotency rows of the batch in one INSERT, in record order: the first row for a scope and
  * key wins, within the batch, across batches and over a direct put. */
 static enum tl_err idempotency_send(struct store *store, const struct store_record *records,
@@ -2013,6 +2073,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     uint32_t payments = 0;
     uint32_t idempotency = 0;
     uint32_t notes = 0;
+    uint32_t quotes = 0;
     size_t body_bytes = 0;
     enum tl_err err = TL_OK;
 
@@ -2024,6 +2085,8 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
             body_bytes += records[i].data_bytes;
         } else if (records[i].kind == STORE_RECORD_PAYMENT_NOTE) {
             notes++;
+        } else if (records[i].kind == STORE_RECORD_QUOTE) {
+            quotes++;
         }
     }
     if (payments > 0) {
@@ -2034,6 +2097,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     }
     if (err == TL_OK && payments > 0) {
         err = store_postgres_stepup_records_send(store, records, count); /* schema v5 */
+    }
+    if (err == TL_OK && quotes > 0) {
+        err = quotes_send(store, records, count, quotes); /* quotes through the writer */
     }
     if (err == TL_OK && idempotency > 0) {
         err = idempotency_send(store, records, count, idempotency, body_bytes);
@@ -2050,7 +2116,7 @@ static enum tl_err pg_app_record_write(struct store *store, const struct store_r
         return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
     }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
-              record->kind == STORE_RECORD_PAYMENT_NOTE);
+              record->kind == STORE_RECORD_PAYMENT_NOTE || record->kind == STORE_RECORD_QUOTE);
     return store_postgres_app_records_send(store, record, 1);
 }
 

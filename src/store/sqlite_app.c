@@ -1438,6 +1438,8 @@ static enum tl_err idempotency_insert_or_ignore(struct store_sqlite_app *a,
     return TL_OK;
 }
 
+static enum tl_err quote_record_insert(struct store_sqlite_app *a, const struct store_record *r);
+
 static enum tl_err sqlite_app_record_write(struct store *store, const struct store_record *record)
 {
     struct store_sqlite_app *a = app_from(store);
@@ -1456,6 +1458,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     }
     if (record->kind == STORE_RECORD_AUDIT) {
         return store_sqlite_audit_record_write(store, record);
+    }
+    if (record->kind == STORE_RECORD_QUOTE) {
+        return quote_record_insert(a, record); /* quotes through the writer */
     }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
@@ -1935,14 +1940,14 @@ static bool decode_request(sqlite3_stmt *stmt, void *row)
     return ok && !id128_eq(r->requester_id, r->payer_id);
 }
 
-static enum tl_err sqlite_app_quote_create(struct store *store, const struct store_quote *q)
+/* One quote row, in autocommit (quote_create) or inside the batch (a STORE_RECORD_QUOTE). */
+static enum tl_err quote_insert(struct store_sqlite_app *a, const struct store_quote *q,
+                                const char *what)
 {
-    struct store_sqlite_app *a = app_from(store);
     sqlite3_stmt *stmt = a->stmts[ASTMT_QUOTE_INSERT];
     uint8_t bytes[4][ID128_BYTES];
     int rc;
 
-    TL_ASSERT(sqlite3_get_autocommit(a->db));
     bind_id(stmt, QCOL_ID + 1, q->id, bytes[0]);
     bind_id(stmt, QCOL_USER_ID + 1, q->user_id, bytes[1]);
     store_sqlite_bind_i64(stmt, QCOL_OPERATION + 1, q->operation);
@@ -1959,9 +1964,28 @@ static enum tl_err sqlite_app_quote_create(struct store *store, const struct sto
     store_sqlite_bind_u64(stmt, QCOL_EXPIRES_NS + 1, q->expires_ns);
     rc = store_sqlite_run(stmt);
     if (rc != SQLITE_OK) {
-        return app_fail(a, rc, "quote_create");
+        return app_fail(a, rc, what);
     }
+    TL_ASSERT(sqlite3_changes(a->db) == 1);
     return TL_OK;
+}
+
+static enum tl_err sqlite_app_quote_create(struct store *store, const struct store_quote *q)
+{
+    struct store_sqlite_app *a = app_from(store);
+
+    TL_ASSERT(sqlite3_get_autocommit(a->db));
+    return quote_insert(a, q, "quote_create");
+}
+
+/* A STORE_RECORD_QUOTE inside the open batch (sqlite_app_record_write). */
+static enum tl_err quote_record_insert(struct store_sqlite_app *a, const struct store_record *r)
+{
+    struct store_quote q;
+
+    TL_ASSERT(!sqlite3_get_autocommit(a->db));
+    store_record_quote_decode(r, &q);
+    return quote_insert(a, &q, "records_write: quote");
 }
 
 static enum tl_err sqlite_app_quote_get(struct store *store, struct id128 id,

@@ -10,6 +10,9 @@
  * everyone with the ledger rolled back. This file never decides what a transfer does (the core
  * does) nor how it is stored (the backend does).
  *
+ * A record-only command (no events, a hook that attaches records: a quote) rides the same
+ * batches, so its rows get the same group commit; it counts as one event of the budget.
+ *
  * The hot path allocates nothing per command: every per-batch array is sized to the batch
  * maximum in writer_start. Only the record arena grows, and it keeps its size between
  * batches.
@@ -468,6 +471,23 @@ static enum tl_err writer_sweep_load(struct writer *w, uint64_t now_ns)
 
 /* ---- Taking commands off the queue ---- */
 
+/* What a command takes of the batch budget: its events, or one for a record-only command
+ * (event_count 0), which still takes a slot of commands[] and runs its hook. So a batch holds
+ * at most batch_events_max commands whatever their kind. */
+static uint32_t command_budget_cost(const struct writer_command *cmd)
+{
+    TL_ASSERT(cmd->event_count <= TL_COMMAND_EVENTS_MAX);
+    return cmd->event_count > 0 ? cmd->event_count : 1u;
+}
+
+/* Zeroes cmd's results (a record-only command has none). Cannot fail. */
+static void command_results_clear(struct writer_command *cmd)
+{
+    if (cmd->event_count > 0) {
+        memset(cmd->results, 0, cmd->event_count * sizeof *cmd->results);
+    }
+}
+
 static bool writer_sweep_due(const struct writer *w, uint64_t now_ns)
 {
     if (w->sweep_again) {
@@ -511,17 +531,20 @@ static bool writer_take(struct writer *w, bool *out_sweep)
         writer_idle_wait(w);
     }
     uint32_t budget = w->batch_events_max;
+    uint32_t budget_used = 0;
     w->command_count = 0;
     w->command_events = 0;
     while (w->queue_head != NULL) {
         struct writer_command *cmd = w->queue_head;
-        if (w->command_count > 0 && w->command_events + cmd->event_count > budget) {
+        uint32_t cost = command_budget_cost(cmd);
+        if (w->command_count > 0 && budget_used + cost > budget) {
             break;
         }
         w->queue_head = cmd->next_;
         cmd->next_ = NULL;
         w->commands[w->command_count++] = cmd;
         w->command_events += cmd->event_count;
+        budget_used += cost;
     }
     if (w->queue_head == NULL) {
         w->queue_tail = NULL;
@@ -529,6 +552,8 @@ static bool writer_take(struct writer *w, bool *out_sweep)
     w->queue_count -= w->command_count;
     TL_ASSERT(pthread_mutex_unlock(&w->queue_mutex) == 0);
     TL_ASSERT(w->command_count <= w->batch_events_max);
+    TL_ASSERT(w->command_events <= budget_used);
+    TL_ASSERT(w->command_count <= 1u || budget_used <= budget);
     *out_sweep = sweep;
     return true;
 }
@@ -551,7 +576,7 @@ static bool writer_hook_run(struct writer *w, struct writer_command *cmd)
     if (err == TL_OK) {
         return true;
     }
-    memset(cmd->results, 0, cmd->event_count * sizeof *cmd->results);
+    command_results_clear(cmd);
     cmd->err = err;
     return false;
 }
@@ -576,7 +601,9 @@ static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
         if (cmd->err != TL_OK) {
             continue; /* dropped by an earlier pass */
         }
-        ledger_batch_apply(w->ledger, cmd->events, cmd->event_count, cmd->results);
+        if (cmd->event_count > 0) { /* a record-only command is its hook alone */
+            ledger_batch_apply(w->ledger, cmd->events, cmd->event_count, cmd->results);
+        }
         if (!writer_hook_run(w, cmd)) {
             return false;
         }
@@ -608,7 +635,7 @@ static void writer_fail_all(struct writer *w)
 {
     for (uint32_t i = 0; i < w->command_count; i++) {
         struct writer_command *cmd = w->commands[i];
-        memset(cmd->results, 0, cmd->event_count * sizeof *cmd->results);
+        command_results_clear(cmd);
         cmd->err = TL_ERR_STORAGE;
     }
 }
@@ -899,8 +926,12 @@ out_free:
 
 static bool command_valid(const struct writer_command *cmd)
 {
-    if (cmd->event_count == 0 || cmd->event_count > TL_COMMAND_EVENTS_MAX) {
+    if (cmd->event_count > TL_COMMAND_EVENTS_MAX) {
         return false;
+    }
+    if (cmd->event_count == 0) {
+        /* Record-only: without a hook it would do nothing at all. */
+        return cmd->on_applied != NULL;
     }
     return cmd->events != NULL && cmd->results != NULL;
 }

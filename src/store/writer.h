@@ -24,9 +24,11 @@ struct writer;
 struct writer_batch;
 
 struct writer_command {
-    /* In: events applied in order; LINKED chains stay inside one command. */
+    /* In: events applied in order; LINKED chains stay inside one command. event_count 0 makes
+     * a record-only command: no money, on_applied required (it attaches the records), events
+     * and results may be NULL; it counts as one event toward the batch budget. */
     const struct ledger_event *events;
-    uint32_t event_count; /* 1..TL_COMMAND_EVENTS_MAX */
+    uint32_t event_count; /* 0..TL_COMMAND_EVENTS_MAX */
     /* Out: one result per event, valid when err == TL_OK. Caller-owned. */
     struct ledger_event_result *results;
     /*
@@ -40,7 +42,8 @@ struct writer_command {
     enum tl_err (*on_applied)(struct writer_command *cmd, struct writer_batch *batch);
     void *ctx;
     /* Out: TL_OK when durable; TL_ERR_STORAGE (nothing happened), TL_ERR_BUSY (queue full),
-     * TL_ERR_SHUTDOWN (writer stopping), TL_ERR_INVALID_REQUEST (bad event count), or the
+     * TL_ERR_SHUTDOWN (writer stopping), TL_ERR_INVALID_REQUEST (bad event count, or no
+     * hook on a record-only command), or the
      * error on_applied returned (nothing happened). */
     enum tl_err err;
     /* Private to the writer. */

@@ -7,7 +7,8 @@
 #          decimals), USD (2) and KWD (3), minimum and maximum clamps, fixed parts, a payment
 #          at a quote's terms, quote reuse and mismatch, requests paid / declined / canceled,
 #          double pay (replay vs a second pay), wrong users, insufficient funds leaving a
-#          request open, equal and custom splits with remainders
+#          request open, equal and custom splits with remainders; quotes through the writer
+#          (concurrent quotes, one writer command each, an Idempotency-Key replay, kill -9)
 #   short  quotes.ttl_s and requests.ttl_s of 1 s: an expired quote and an expired request
 #
 # Prints one "FAIL: ..." line per failed check and closes with "N passed, M failed"; exits
@@ -328,6 +329,58 @@ split "$A" '{"total": 1000, "currency": "USD", "mode": "halves", "participants":
 expect_problem "bad mode" 400 invalid_request mode
 TOKEN=$C api POST "/v1/payment_requests/$SR/pay"
 expect "carol pays her share of the taxi" 201 '.amount == 333'
+
+# -- Quotes ride the writer's group commit (record-only writer commands) --
+# writer_commands : tally_writer_commands_total of the node at $TL_VIA.
+writer_commands() {
+    curl -s --max-time 10 "$TL_VIA/metrics" | awk '$1 == "tally_writer_commands_total" {print $2}'
+}
+TL_VIA=$(tl_node_base 0)
+commands_before=$(writer_commands)
+quote_jobs=()
+for n in $(seq 1 12); do
+    curl -s --max-time 20 -o "$WORK/cq$n.json" -w '%{http_code}\n' -X POST \
+        -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \
+        --data-binary "{\"operation\": \"p2p\", \"amount\": $((1000 + n)), \"currency\": \"USD\", \"recipient\": \"@bob\"}" \
+        "$TL_VIA/v1/quotes" >"$WORK/cq$n.code" &
+    quote_jobs+=($!)
+done
+wait "${quote_jobs[@]}"
+commands_after=$(writer_commands)
+check_eq "12 concurrent quotes answer 201" 12 "$(cat "$WORK"/cq*.code | grep -c '^201$')"
+check_eq "12 distinct quote ids" 12 "$(jq -r .id "$WORK"/cq*.json | sort -u | grep -c '^quo_')"
+check "each quote is one writer command (${commands_before:-?} -> ${commands_after:-?})" \
+    test "$((${commands_after:-0} - ${commands_before:-0}))" -ge 12
+unset TL_VIA
+QC=$(jq -r .id "$WORK/cq7.json")
+TOKEN=$A api POST /v1/payments "{\"to\": \"@bob\", \"amount\": 1007, \"currency\": \"USD\", \"quote_id\": \"$QC\"}"
+expect "a quote of the concurrent lot pays at its terms" 201 ".fee == $(jq .fee "$WORK/cq7.json") and .fee == 10 and .amount == 1007"
+TOKEN=$A api POST /v1/payments "{\"to\": \"@bob\", \"amount\": 1007, \"currency\": \"USD\", \"quote_id\": \"$QC\"}"
+expect_problem "and only once" 409 quote_used quote_id
+# An Idempotency-Key on POST /v1/quotes: the quote and its answer commit in one batch.
+IKEY=quote-key-1 quote "$A" p2p 800 USD @bob
+expect "a quote with a key" 201 '.fee == 10 and .sent == 810'
+QK=$(jqb .id)
+IKEY=quote-key-1 quote "$A" p2p 800 USD @bob
+expect "the same key replays the same quote" 201 ".id == \"$QK\""
+check_eq "marked as a replay" true "$(header Idempotent-Replayed)"
+IKEY=quote-key-1 quote "$A" p2p 801 USD @bob
+expect_problem "the key with another body" 409 idempotency_key_reused
+# Acknowledged means durable: after kill -9 the quote and its keyed answer are still there.
+quote "$A" p2p 900 USD @bob
+QD=$(jqb .id)
+tl_kill "$PID"
+if tl_start main --sandbox; then
+    BASE="http://127.0.0.1:$PORT"
+    IKEY=quote-key-1 quote "$A" p2p 800 USD @bob
+    expect "after kill -9 the keyed quote replays" 201 ".id == \"$QK\""
+    TOKEN=$A api POST /v1/payments "{\"to\": \"@bob\", \"amount\": 900, \"currency\": \"USD\", \"quote_id\": \"$QD\"}"
+    expect "after kill -9 an acknowledged quote pays" 201 '.fee == 10 and .amount == 900'
+    TOKEN=$A api POST /v1/payments "{\"to\": \"@bob\", \"amount\": 800, \"currency\": \"USD\", \"quote_id\": \"$QK\"}"
+    expect "the keyed quote pays once" 201 '.fee == 10'
+else
+    fail "tallyd did not restart after kill -9: $(tail -n 5 "$WORK/main.log")"
+fi
 
 tl_stop "$PID"
 unset TALLY_FEES_P2P TALLY_FEES_INSTANT_PAYOUT TALLY_FEES_CARD_FUNDING
