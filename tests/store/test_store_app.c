@@ -167,6 +167,7 @@ struct record_batch {
     struct store_record records[RECORDS_MAX];
     struct store_payment payment_bufs[RECORDS_MAX];
     uint8_t idempotency_bufs[RECORDS_MAX][2048];
+    struct store_quote quote_bufs[RECORDS_MAX]; /* STORE_RECORD_QUOTE_BYTES each */
     uint32_t count;
 };
 
@@ -186,6 +187,15 @@ static void record_batch_idempotency(struct record_batch *b, const struct store_
                                               &b->records[b->count]),
                      TL_OK);
     assert_int_equal(b->records[b->count].kind, STORE_RECORD_IDEMPOTENCY);
+    b->count++;
+}
+
+static void record_batch_quote(struct record_batch *b, const struct store_quote *q)
+{
+    assert_true(b->count < RECORDS_MAX);
+    store_record_quote(q, &b->quote_bufs[b->count], &b->records[b->count]);
+    assert_int_equal(b->records[b->count].kind, STORE_RECORD_QUOTE);
+    assert_true(id128_eq(b->records[b->count].key, q->id));
     b->count++;
 }
 
@@ -1684,6 +1694,59 @@ static void test_quotes(void **state)
     fixture_each_backend(body_quotes);
 }
 
+/* Quotes as writer-batch records (STORE_RECORD_QUOTE): inserted at commit with the batch's
+ * other records, all or nothing. */
+static void body_quote_records(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_quote q = quote_make(11, 1, 61), named = quote_make(12, 2, 62);
+    struct store_quote fx = quote_make(13, 1, 63), late = quote_make(14, 1, 64), got;
+    struct record_batch b;
+    bool found = false;
+
+    named.recipient_id = user_id(3);
+    fx.send_currency = EUR;
+    fx.receive_currency = USD;
+    fx.amount = 1000;
+    fx.fee = 9;
+    fx.sent = 931;
+    fx.rate_num = 1086;
+    fx.rate_den = 1000;
+    memset(&b, 0, sizeof(b));
+    record_batch_quote(&b, &q);
+    record_batch_quote(&b, &named);
+    struct store_payment p = payment_make(70, 1, 2, T0 + 9);
+    record_batch_payment(&b, &p);
+    record_batch_quote(&b, &fx);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    const struct store_quote *want[3] = {&q, &named, &fx};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_quote_get(store, want[i]->id, &got, &found), TL_OK);
+        assert_true(found);
+        assert_memory_equal(&got, want[i], sizeof(got)); /* every field; used false */
+    }
+    /* A quote id that exists fails the whole batch: the new quote beside it is not stored. */
+    memset(&b, 0, sizeof(b));
+    record_batch_quote(&b, &late);
+    record_batch_quote(&b, &named);
+    assert_int_equal(record_batch_commit(store, &b), TL_ERR_STORAGE);
+    assert_int_equal(store_quote_get(store, late.id, &got, &found), TL_OK);
+    assert_false(found);
+    /* And the store is usable after the failed batch. */
+    memset(&b, 0, sizeof(b));
+    record_batch_quote(&b, &late);
+    assert_int_equal(record_batch_commit(store, &b), TL_OK);
+    assert_int_equal(store_quote_get(store, late.id, &got, &found), TL_OK);
+    assert_true(found);
+    store_close(store);
+}
+
+static void test_quote_records(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_quote_records);
+}
+
 static void body_requests(struct store_fixture *f)
 {
     struct store *store = fixture_open_writer(f);
@@ -2034,6 +2097,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_audit_append_only_sqlite),
     cmocka_unit_test(test_audit_migrates_v4_sqlite),
     cmocka_unit_test(test_quotes),
+    cmocka_unit_test(test_quote_records),
     cmocka_unit_test(test_requests),
     cmocka_unit_test(test_passkeys),
     cmocka_unit_test(test_webauthn_challenges),

@@ -3,7 +3,7 @@
  *
  * Concurrency (many submitters against one writer, checked against a serial replay),
  * group commit, prefetch of stored transfers, hold expiry on a fake clock, records committed
- * with the money, every storage failure point of a batch through the "fault" backend, and the
+ * with the money, record-only commands (a quote) in the same batches, every storage failure point of a batch through the "fault" backend, and the
  * queue's edges: full, stopping, draining.
  */
 #include "store_fixture.h"
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/ledger.h"
+#include "store/app.h"
 #include "store/backend.h"
 #include "store/fault.h"
 #include "store/store.h"
@@ -975,6 +976,203 @@ static void test_hook_failure_drops_command(void **state)
     fixture_remove(&f);
 }
 
+/* ---- Record-only commands: no events, a hook that attaches a record (a quote) ---- */
+
+struct quote_hook {
+    struct store_quote quote;
+    uint8_t record_buf[STORE_RECORD_QUOTE_BYTES];
+    enum tl_err fail_with; /* returned after attaching, when not TL_OK */
+    uint32_t calls;
+    uint32_t event_count_seen; /* cmd->event_count at the last call */
+};
+
+static enum tl_err hook_quote(struct writer_command *cmd, struct writer_batch *batch)
+{
+    struct quote_hook *hook = cmd->ctx;
+    struct store_record record;
+    hook->calls++;
+    hook->event_count_seen = cmd->event_count;
+    store_record_quote(&hook->quote, hook->record_buf, &record);
+    enum tl_err err = writer_batch_attach(batch, &record);
+    return err != TL_OK ? err : hook->fail_with;
+}
+
+static struct store_quote quote_make(uint64_t n)
+{
+    struct store_quote q;
+    memset(&q, 0, sizeof q); /* compared whole with what the store reads back */
+    q.id = id128_make(0x0196000000009000ull, 0x8000000000000000ull + n);
+    q.user_id = id128_make(0x0196000000009001ull, 0x8000000000000000ull + n);
+    q.payment_id = id128_make(0x0196000000009002ull, 0x8000000000000000ull + n);
+    q.operation = 0;
+    q.send_currency = 840;
+    q.receive_currency = 840;
+    q.amount = 1000 + (int64_t)n;
+    q.fee = 10;
+    q.sent = q.amount + q.fee;
+    q.rate_num = 1;
+    q.rate_den = 1;
+    q.created_ns = wall_ns();
+    q.expires_ns = q.created_ns + 60ull * 1000000000ull;
+    return q;
+}
+
+/* Queues a record-only command (no events, no results) whose hook attaches hook's quote. */
+static void async_start_record_only(struct async_submit *a, struct writer *writer,
+                                    struct quote_hook *hook)
+{
+    a->writer = writer;
+    a->cmd = (struct writer_command){.events = NULL, .event_count = 0, .results = NULL,
+                                     .on_applied = hook_quote, .ctx = hook};
+    assert_int_equal(pthread_create(&a->thread, NULL, async_submit_main, a), 0);
+}
+
+static bool quote_stored(const struct fixture *f, const struct store_quote *want)
+{
+    struct store *store = store_reopen(f);
+    struct store_quote got;
+    bool found = false;
+    assert_int_equal(store_quote_get(store, want->id, &got, &found), TL_OK);
+    store_close(store);
+    if (found) {
+        assert_memory_equal(&got, want, sizeof got); /* every field; used is false */
+    }
+    return found;
+}
+
+/*
+ * Behind the gate, one batch takes: a transfer whose hook attaches an outbox record, a
+ * record-only quote, a record-only quote whose hook fails, another transfer. The batch commits
+ * the two transfers, the outbox record and the first quote together; the failing quote is
+ * dropped (nothing of it stored) and the others' hooks run again without it.
+ */
+static void test_record_only_commands(void **state)
+{
+    (void)state;
+    struct fixture f;
+    struct batch_gate gate;
+    struct async_submit gate_cmd;
+    struct async_submit money[2];
+    struct async_submit quotes[2];
+    struct hook_ctx money_hook = {.attach_count = 1};
+    struct quote_hook quote_hooks[2] = {{.quote = quote_make(1)},
+                                        {.quote = quote_make(2), .fail_with = TL_ERR_INTERNAL}};
+    struct store_outbox_row rows[4];
+    struct writer_stats before, after;
+    memset(money, 0, sizeof money);
+    memset(quotes, 0, sizeof quotes);
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, 2, 1000);
+
+    /* Without a hook a record-only command would do nothing: refused before the queue. */
+    struct writer_command no_hook = {.event_count = 0};
+    assert_int_equal(writer_submit(f.writer, &no_hook), TL_ERR_INVALID_REQUEST);
+
+    writer_stats_get(f.writer, &before);
+    gate_init(&gate);
+    gate_start(&gate_cmd, &gate, f.writer);
+    money[0].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                                fixture_account_id(2), 5, 0);
+    money[0].cmd.on_applied = hook_attach;
+    money[0].cmd.ctx = &money_hook;
+    async_start(&money[0], f.writer, 1);
+    queue_depth_wait(f.writer, 1);
+    async_start_record_only(&quotes[0], f.writer, &quote_hooks[0]);
+    queue_depth_wait(f.writer, 2);
+    async_start_record_only(&quotes[1], f.writer, &quote_hooks[1]);
+    queue_depth_wait(f.writer, 3);
+    money[1].events[0] = fixture_transfer_event(transfer_id_next(), fixture_account_id(2),
+                                                fixture_account_id(1), 3, 0);
+    async_start(&money[1], f.writer, 1);
+    queue_depth_wait(f.writer, 4);
+    gate_release(&gate);
+    pthread_join(gate_cmd.thread, NULL);
+    assert_int_equal(gate_cmd.err, TL_OK);
+    for (uint32_t i = 0; i < 2; i++) {
+        pthread_join(money[i].thread, NULL);
+        pthread_join(quotes[i].thread, NULL);
+    }
+
+    /* One batch after the gate's: the money and the quote committed together. */
+    writer_stats_get(f.writer, &after);
+    assert_int_equal(after.batches - before.batches, 2);
+    assert_int_equal(after.commands - before.commands, 5);
+    assert_int_equal(after.events - before.events, 3); /* a record-only command has none */
+    assert_int_equal(after.batch_failures, before.batch_failures);
+    assert_int_equal(money[0].err, TL_OK);
+    assert_int_equal(money[1].err, TL_OK);
+    assert_int_equal(money[0].results[0].result, LEDGER_OK);
+    assert_int_equal(money[1].results[0].result, LEDGER_OK);
+    assert_true(transfer_stored(&f, money[0].events[0].as.transfer.id));
+    assert_true(transfer_stored(&f, money[1].events[0].as.transfer.id));
+    assert_int_equal(quotes[0].err, TL_OK);
+    assert_int_equal(quotes[0].cmd.err, TL_OK);
+    assert_true(quote_stored(&f, &quote_hooks[0].quote));
+    /* The failing hook dropped its quote; the hooks before it ran again without it. */
+    assert_int_equal(quotes[1].err, TL_ERR_INTERNAL);
+    assert_false(quote_stored(&f, &quote_hooks[1].quote));
+    assert_int_equal(quote_hooks[1].calls, 1);
+    assert_int_equal(quote_hooks[0].calls, 2);
+    assert_int_equal(money_hook.calls, 2);
+    assert_int_equal(quote_hooks[0].event_count_seen, 0);
+    uint32_t count = outbox_count(&f, rows, 4);
+    assert_int_equal(count, 1);
+    assert_true(id128_eq(rows[0].key, money[0].events[0].as.transfer.id));
+    store_outbox_rows_free(rows, count);
+    const struct ledger_account *payer = ledger_account_get(f.ledger, fixture_account_id(1));
+    assert_int_equal(payer->debits_posted, 5);
+    assert_int_equal(payer->credits_posted, 1000 + 1 + 3); /* the gate's unit went 0 -> 1 */
+    ledger_matches_store(&f, f.ledger, 2);
+    gate_destroy(&gate);
+    fixture_stop(&f);
+    fixture_remove(&f);
+}
+
+/* A record-only command takes one event of the batch budget: with batch_events_max 2, three of
+ * them queued behind the gate commit in two batches (two, then one). */
+static void test_record_only_budget(void **state)
+{
+    (void)state;
+    enum { QUEUED = 3 };
+    struct fixture f;
+    struct writer_config config = {.batch_events_max = 2};
+    struct batch_gate gate;
+    struct async_submit gate_cmd;
+    struct async_submit queued[QUEUED];
+    struct quote_hook hooks[QUEUED];
+    struct writer_stats before, after;
+    memset(queued, 0, sizeof queued);
+    memset(hooks, 0, sizeof hooks);
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", &config);
+    accounts_setup(f.writer, 2, 100);
+    writer_stats_get(f.writer, &before);
+    gate_init(&gate);
+    gate_start(&gate_cmd, &gate, f.writer);
+    for (uint32_t i = 0; i < QUEUED; i++) {
+        hooks[i].quote = quote_make(10 + i);
+        async_start_record_only(&queued[i], f.writer, &hooks[i]);
+        queue_depth_wait(f.writer, i + 1);
+    }
+    gate_release(&gate);
+    pthread_join(gate_cmd.thread, NULL);
+    for (uint32_t i = 0; i < QUEUED; i++) {
+        pthread_join(queued[i].thread, NULL);
+        assert_int_equal(queued[i].err, TL_OK);
+        assert_int_equal(hooks[i].calls, 1);
+        assert_true(quote_stored(&f, &hooks[i].quote));
+    }
+    writer_stats_get(f.writer, &after);
+    assert_int_equal(after.batches - before.batches, 1 + 2);
+    assert_int_equal(after.commands - before.commands, 1 + QUEUED);
+    assert_int_equal(after.events - before.events, 1);
+    assert_int_equal(after.batch_events_last, 0); /* the last batch: one quote, no events */
+    gate_destroy(&gate);
+    fixture_stop(&f);
+    fixture_remove(&f);
+}
+
 /* ---- Storage failures: every operation of a batch, failed in turn ---- */
 
 #define FAULT_WALLETS 6
@@ -1679,6 +1877,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_duplicates_across_batches),
     cmocka_unit_test(test_records_commit_with_batch),
     cmocka_unit_test(test_hook_failure_drops_command),
+    cmocka_unit_test(test_record_only_commands),
+    cmocka_unit_test(test_record_only_budget),
     cmocka_unit_test(test_hold_expiry),
     cmocka_unit_test(test_hold_expiry_after_failed_sweep),
     cmocka_unit_test(test_queue_full_busy),
