@@ -14,9 +14,11 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/config.h"
+#include "util/limits.h"
 #include "util/typeid.h"
 
 static_assert(CONFIG_FEE_OPERATIONS == FEES_OPERATION_COUNT, "one schedule per operation");
+static_assert(TL_COMMAND_RECORDS_MAX >= 2, "a quote and its stored answer fit one command");
 #define QUOTES_TTL_S_DEFAULT 60u
 #define NS_PER_S 1000000000ull
 
@@ -249,6 +251,8 @@ static enum tl_err quotes_store(struct http_request *req, struct http_response *
     if (err != TL_OK) {
         return err;
     }
+    /* Bounded fields (ids, codes, a handle and display name): always storable for replay. */
+    TL_ASSERT(resp->body.len <= IDEMPOTENCY_BODY_BYTES_MAX);
     x->resp = resp;
     x->idem = idempotency_current();
     x->cmd = (struct writer_command){.events = NULL,
