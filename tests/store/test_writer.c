@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1851,6 +1852,71 @@ static void test_submit_async_stop_drains(void **state)
     fixture_remove(&f);
 }
 
+
+/* ---- The WAL is checkpointed while the store is open ---- */
+
+enum { WAL_WALLETS = 4000, WAL_COMMANDS = 256 }; /* the fixture ledger holds 4096 accounts */
+
+static off_t file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The checkpointer copies the WAL back into the database file under load, while the store is
+ * open (its first checkpoints used to be no-ops: the WAL grew without bound until a close). */
+static void test_wal_checkpointed(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, WAL_WALLETS, 1000000);
+    char wal[sizeof f.store_fixture.config.path + 8];
+    snprintf(wal, sizeof wal, "%s-wal", f.store_fixture.config.path);
+    static struct callback_command cmds[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    static struct ledger_event events[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    static struct ledger_event_result results[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    uint32_t seed = 12345;
+    callback_submitter = pthread_self();
+    /* Rounds of random transfers until the WAL passed 48 MiB (SHARED_CHECKPOINT_FRAMES is
+     * 32 MiB of frames) and the database file took at least 4 MiB of it back. */
+    off_t db_bytes = 0;
+    for (uint32_t round = 0; round < 40; round++) {
+        atomic_store(&callback_done_count, 0);
+        for (uint32_t c = 0; c < WAL_COMMANDS; c++) {
+            for (uint32_t e = 0; e < TL_COMMAND_EVENTS_MAX; e++) {
+                seed = seed * 1103515245u + 12345u;
+                uint32_t from = 1 + (seed >> 8) % WAL_WALLETS;
+                uint32_t to = 1 + (from % WAL_WALLETS);
+                events[c][e] = fixture_transfer_event(transfer_id_next(), fixture_account_id(from),
+                                                      fixture_account_id(to), 1, 0);
+            }
+            struct callback_command *cc = &cmds[c][0];
+            memset(cc, 0, sizeof *cc);
+            cc->cmd.events = events[c];
+            cc->cmd.event_count = TL_COMMAND_EVENTS_MAX;
+            cc->cmd.results = results[c];
+            assert_int_equal(writer_submit_async(f.writer, &cc->cmd, callback_done, cc), TL_OK);
+        }
+        callback_wait(WAL_COMMANDS);
+        for (uint32_t c = 0; c < WAL_COMMANDS; c++) {
+            assert_int_equal(cmds[c][0].err_seen, TL_OK);
+        }
+        db_bytes = file_bytes(f.store_fixture.config.path);
+        if (file_bytes(wal) > 48 * 1024 * 1024 && db_bytes > 4 * 1024 * 1024) {
+            break;
+        }
+    }
+    for (int i = 0; i < 5000 && db_bytes <= 4 * 1024 * 1024; i++) {
+        sleep_ms(1);
+        db_bytes = file_bytes(f.store_fixture.config.path);
+    }
+    assert_true(db_bytes > 4 * 1024 * 1024);
+    fixture_stop(&f);
+    fixture_remove(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_invalid_commands),
     cmocka_unit_test(test_linked_chain),
@@ -1863,6 +1929,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stop_drains_and_refuses),
     cmocka_unit_test(test_submit_async_callbacks),
     cmocka_unit_test(test_submit_async_stop_drains),
+    cmocka_unit_test(test_wal_checkpointed),
     cmocka_unit_test(test_batch_budget_and_stats),
     cmocka_unit_test(test_storage_failure_walk),
     cmocka_unit_test(test_shared_store_reload),
