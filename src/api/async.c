@@ -22,6 +22,7 @@ void async_park(struct http_request *req, async_resume_fn next, void *ctx)
     call->next = next;
     call->next_ctx = ctx;
     call->parked = true;
+    atomic_store(&call->woken, false);
     atomic_fetch_add(call->parked_count, 1);
     /* Suspended before anyone can wake it: a resume always finds the connection suspended. */
     call->suspend(call->conn);
@@ -32,6 +33,8 @@ void async_wake(struct async_call *call)
     TL_ASSERT(call != NULL);
     /* The request may finish and its call be freed as soon as the resume is queued. */
     _Atomic int64_t *parked_count = call->parked_count;
+    bool woken_before = atomic_exchange(&call->woken, true);
+    TL_ASSERT(!woken_before);
     call->resume(call->conn);
     int64_t before = atomic_fetch_sub(parked_count, 1);
     TL_ASSERT(before > 0);

@@ -44,6 +44,7 @@ struct async_call {
     async_resume_fn next;
     void *next_ctx;
     bool parked;
+    _Atomic bool woken; /* async_wake ran for the current park */
     /* Private to idempotency.c: the next waiter on one in-flight key. */
     struct async_call *waiter_next_;
 };

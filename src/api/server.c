@@ -376,6 +376,16 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
         return;
     }
     *con_cls = NULL;
+    if (sr->async.parked) {
+        /* Woken, but the connection ended (the client went away) before its worker ran the
+         * continuation: run it here, unable to park, so that what it holds (the payment's
+         * state, the Idempotency-Key) is released. Its answer goes nowhere; with a key it is
+         * stored for a retry, as a committed payment's always is. */
+        TL_ASSERT(atomic_load(&sr->async.woken)); /* never while the writer holds it */
+        sr->async.suspend = NULL;
+        bool parked = dispatch_resume(sr->server->app, &sr->req, &sr->resp, &sr->call);
+        TL_ASSERT(!parked);
+    }
     uint64_t duration_us = (clock_mono_ns() - sr->req.start_ns) / 1000u;
     server_log_request(sr, toe, duration_us);
     if (sr->responded) {

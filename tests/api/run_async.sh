@@ -2,7 +2,8 @@
 # run_async.sh BUILD_DIR [ASAN_BUILD_DIR] - POST /v1/payments answered asynchronously (issue #3,
 # src/api/async.h): the worker parks the request while its writer command waits for a batch, so
 # a batch holds more payments than there are worker threads; duplicates of an Idempotency-Key
-# in flight park too instead of blocking the worker their first copy needs; SIGTERM during a
+# in flight park too instead of blocking the worker their first copy needs; a client that goes
+# away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
 # payment load drains the parked requests (exit 0, every 201 stored after a restart). The
 # server runs with ONE worker thread, so a request that blocked its worker while waiting would
 # stall everything behind it. curl and jq against a real tallyd on loopback.
@@ -111,6 +112,38 @@ if tl_start async --sandbox --threads 1; then
     check_eq "same key: charged once" $((a_before - 1)) "$(balance "$A")"
     pay_many 200 48 "$A" @async_b "many-$RANDOM"
     check_eq "200 concurrent keyed payments answer 201" 200 "$(grep -c '^201 pay_' "$WORK/many.txt")"
+
+    echo "== clients that go away while parked: their keys are released"
+    gone=$RANDOM
+    for round in 1 2 3; do
+        pids=()
+        for i in $(seq 1 32); do
+            curl -s -o /dev/null --max-time 10 -X POST -H "Authorization: Bearer $A" \
+                -H 'Content-Type: application/json' -H "Idempotency-Key: gone-$gone-$round-$i" \
+                --data-binary '{"to": "@async_b", "amount": 1, "currency": "USD"}' \
+                "$(tl_node_base 1)/v1/payments" &
+            pids+=($!)
+        done
+        sleep 0.0$((round * 2))
+        kill -9 "${pids[@]}" 2>/dev/null
+        wait "${pids[@]}" 2>/dev/null
+    done
+    : >"$WORK/gone.txt"
+    for round in 1 2 3; do
+        pids=()
+        for i in $(seq 1 32); do
+            curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -X POST \
+                -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \
+                -H "Idempotency-Key: gone-$gone-$round-$i" \
+                --data-binary '{"to": "@async_b", "amount": 1, "currency": "USD"}' \
+                "$(tl_node_base 1)/v1/payments" >>"$WORK/gone.txt" &
+            pids+=($!)
+        done
+        wait "${pids[@]}" # not a bare wait: the server is a child of this shell too
+    done
+    check_eq "96 retries of abandoned keyed requests all answer 201" 96 "$(grep -c '^201$' "$WORK/gone.txt")"
+    check_eq "no request left parked or in flight after abandoned ones" 1 \
+        "$(metric tally_http_requests_in_flight)"
 
     echo "== SIGTERM during a payment load: parked requests drain, every 201 is stored"
     rm -f "$WORK/stop"
