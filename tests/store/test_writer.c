@@ -1870,6 +1870,10 @@ static void test_wal_checkpointed(void **state)
     (void)state;
     struct fixture f;
     fixture_dir(&f);
+    if (strcmp(f.store_fixture.backend->name, "sqlite") != 0) {
+        fixture_remove(&f); /* a SQLite matter: PostgreSQL checkpoints by itself */
+        skip();
+    }
     fixture_start(&f, "sqlite", NULL);
     accounts_setup(f.writer, WAL_WALLETS, 1000000);
     char wal[sizeof f.store_fixture.config.path + 8];
