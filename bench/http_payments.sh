@@ -10,7 +10,12 @@
 # latency p50/p90/p99, bytes tallyd wrote towards the disk per payment (/proc/PID/io
 # write_bytes) and any answer other than 201. wrk and tallyd share this machine's CPUs.
 #
+# It also prints tallyd's CPU time per payment (utime + stime from /proc/PID/stat over the run,
+# divided by the 201s: unlike payments/s it barely depends on what else runs on the machine)
+# and the writer's average batch (tally_writer_events_total / _batches_total in /metrics).
+#
 #   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256"  BENCH_USERS=64  BENCH_WRK_THREADS=2
+#   BENCH_PARTS="keyed tls fees"  (the runs after the plain ones; "" runs only those)
 #
 # Exits non-zero when tallyd cannot be set up or a run answers less than 99% 201s.
 set -uo pipefail
@@ -23,6 +28,7 @@ seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-1 4 16 64 128 256}
 user_count=${BENCH_USERS:-64}
 wrk_threads=${BENCH_WRK_THREADS:-2}
+parts=" ${BENCH_PARTS-keyed tls fees} "
 work=$(mktemp -d /tmp/tally-bench-http.XXXXXX)
 pid=""
 
@@ -70,6 +76,22 @@ start() {
 storage_bytes() {
     awk '$1 == "write_bytes:" {print $2}' "/proc/$pid/io" 2>/dev/null || echo 0
 }
+
+# cpu_ticks : tallyd's utime + stime so far, in clock ticks (/proc/PID/stat fields 14 and 15;
+# the command name in field 2 has no spaces for tallyd).
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0
+}
+
+# writer_counts : "EVENTS BATCHES" committed by the writer so far (/metrics).
+writer_counts() {
+    curl -s "${metrics_curl_args[@]}" "$metrics_base/metrics" |
+        awk '$1 == "tally_writer_events_total" {e = $2} $1 == "tally_writer_batches_total" {b = $2}
+             END {print e + 0, b + 0}'
+}
+metrics_curl_args=()
+metrics_base=""
+clock_ticks=$(getconf CLK_TCK)
 
 stop() {
     kill -TERM "$pid" 2>/dev/null
@@ -124,14 +146,19 @@ login_all() {
 # shellcheck disable=SC2154 # the r_* variables are set by printf -v from the RESULT line
 run_wrk() {
     local label=$1 conns=$2 url=$3 keyed=$4 script=${5:-payments.lua} threads=$wrk_threads
-    local line io_before io_after r_quotes=0
+    local line io_before io_after r_quotes=0 cpu_before cpu_after writer_before writer_after
     [ "$threads" -le "$conns" ] || threads=$conns
+    metrics_base=$url
     io_before=$(storage_bytes)
+    cpu_before=$(cpu_ticks)
+    writer_before=$(writer_counts)
     TALLY_BENCH_USERS="$work/users.txt" TALLY_BENCH_IDEMPOTENCY=$keyed \
         TALLY_BENCH_RUN="run$conns-$RANDOM$RANDOM" \
         wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 10s --latency \
         -s "$root/bench/$script" "$url" >"$work/wrk.txt" 2>&1
     io_after=$(storage_bytes)
+    cpu_after=$(cpu_ticks)
+    writer_after=$(writer_counts)
     line=$(grep '^RESULT ' "$work/wrk.txt")
     if [ -z "$line" ]; then
         echo "wrk failed:" >&2
@@ -147,10 +174,17 @@ run_wrk() {
     local others
     others=$(tr ',' '\n' <<<"$r_statuses" | grep -v '^201:' | paste -sd, -)
     [ "$r_socket_errors" = 0 ] || others="${others:+$others,}socket:$r_socket_errors"
-    local per_payment=-
-    [ "$r_ok" -eq 0 ] || per_payment=$(((io_after - io_before) / r_ok))
-    printf '%-26s %6s %12s %9s %9s %9s %9s %10s  %s\n' "$label" "$conns" "$r_ok_rps" "$r_p50_ms" \
-        "$r_p90_ms" "$r_p99_ms" "$r_max_ms" "$per_payment" "${others:-none}" | tee -a "$work/table.txt"
+    local per_payment=- cpu_us=- batch=-
+    if [ "$r_ok" -gt 0 ]; then
+        per_payment=$(((io_after - io_before) / r_ok))
+        cpu_us=$(((cpu_after - cpu_before) * 1000000 / clock_ticks / r_ok))
+    fi
+    batch=$(awk -v a="$writer_before" -v b="$writer_after" 'BEGIN {
+        split(a, x, " "); split(b, y, " ");
+        if (y[2] > x[2]) printf "%.1f", (y[1] - x[1]) / (y[2] - x[2]); else print "-" }')
+    printf '%-26s %6s %12s %9s %9s %9s %9s %10s %8s %7s  %s\n' "$label" "$conns" "$r_ok_rps" \
+        "$r_p50_ms" "$r_p90_ms" "$r_p99_ms" "$r_max_ms" "$per_payment" "$cpu_us" "$batch" \
+        "${others:-none}" | tee -a "$work/table.txt"
     echo "$label $conns $r_ok_rps $r_p99_ms" >>"$work/points.txt"
     # quotes.lua: the quotes are requests too, counted apart from the payments
     local paid=$((r_requests - r_quotes))
@@ -180,15 +214,16 @@ while read -r token handle; do
 done <"$work/users.txt"
 echo "   tallyd worker threads: ${TALLY_SERVER_THREADS:-default ($("$tallyd" --help | awk '/--threads/ {getline; print $NF}'))}"
 
-printf '\n%-26s %6s %12s %9s %9s %9s %9s %10s  %s\n' run conns payments/s p50_ms p90_ms p99_ms max_ms \
-    "disk B/pay" "other answers"
+printf '\n%-26s %6s %12s %9s %9s %9s %9s %10s %8s %7s  %s\n' run conns payments/s p50_ms p90_ms \
+    p99_ms max_ms "disk B/pay" "CPU us/pay" "batch" "other answers"
 TALLY_BENCH_USERS="$work/users.txt" wrk -t 1 -c 8 -d 2s -s "$root/bench/payments.lua" "$base" >/dev/null 2>&1 # warm-up
 for c in $connections; do
     run_wrk "plain HTTP" "$c" "$base" 0
 done
-run_wrk "plain, Idempotency-Key" 64 "$base" 1
+[[ $parts != *" keyed "* ]] || run_wrk "plain, Idempotency-Key" 64 "$base" 1
 
 # TLS: the same data dir behind a fresh self-signed P-256 certificate.
+if [[ $parts = *" tls "* ]]; then
 stop
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" -subj /CN=localhost \
@@ -201,12 +236,16 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/cert.pem" \
     -H "Authorization: Bearer $token" "$tls_base/v1/me")" != 200 ]; then
     login_all "$tls_base" --cacert "$work/cert.pem"
 fi
+metrics_curl_args=(--cacert "$work/cert.pem")
 run_wrk "TLS (P-256)" 64 "$tls_base" 0
+metrics_curl_args=()
+fi
 
 # Fees and quotes (issue #6): the same data dir, plain HTTP, with a p2p fee of 1% (at least
 # 0.01), so every payment is a linked pair (the amount, then the fee to the fee revenue
 # account). First payments without a quote, then the quote -> payment path: POST /v1/quotes,
 # then POST /v1/payments with its quote_id (two requests per payment; p50/p99 are per request).
+if [[ $parts = *" fees "* ]]; then
 stop
 TALLY_FEES_P2P="bps=100,min=0.01" start --listen 127.0.0.1
 base="http://127.0.0.1:$port"
@@ -214,6 +253,7 @@ ready "$base"
 login_all "$base"
 run_wrk "p2p fee 1%, no quote" 64 "$base" 0
 run_wrk "quote -> payment, fee 1%" 64 "$base" 0 quotes.lua
+fi
 
 # Knee: the fewest plain-HTTP connections reaching 95% of the best plain-HTTP throughput.
 knee=$(awk '$1 == "plain" && $2 == "HTTP" {print $3, $4}' "$work/points.txt" | sort -n -k1 |

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/async.h"
 #include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/operator.h"
@@ -165,6 +166,27 @@ static enum tl_err dispatch_idempotency(struct http_request *req, struct http_re
     return TL_OK;
 }
 
+/* The handler, as the request the thread runs (idempotency_current). */
+static enum tl_err dispatch_handler(struct http_request *req, struct http_response *resp,
+                                    struct dispatch_call *call)
+{
+    idempotency_enter(&call->idem);
+    enum tl_err err = req->route->handler(req, resp);
+    idempotency_enter(NULL);
+    return err;
+}
+
+/* The key's begin step, then the handler. Runs again after a park on a duplicate in flight. */
+static enum tl_err dispatch_keyed(struct http_request *req, struct http_response *resp, void *ctx)
+{
+    struct dispatch_call *call = ctx;
+    enum tl_err err = idempotency_begin_async(req, resp, &call->idem, dispatch_keyed, call);
+    if (err != TL_OK || call->idem.replayed || async_parked(req)) {
+        return err;
+    }
+    return dispatch_handler(req, resp, call);
+}
+
 /*
  * Every phase up to and including the handler, in order; the first error stops the walk. A
  * request with an Idempotency-Key claims its key before the handler runs and may be answered
@@ -172,7 +194,7 @@ static enum tl_err dispatch_idempotency(struct http_request *req, struct http_re
  * idempotency_current() to commit its answer with the money (see idempotency.h).
  */
 static enum tl_err dispatch_phases(struct api_app *app, struct http_request *req,
-                                   struct http_response *resp, struct idempotency_request *idem)
+                                   struct http_response *resp, struct dispatch_call *call)
 {
     enum tl_err err = dispatch_route(app, req, resp);
     if (err == TL_OK && req->route->limit != ROUTE_LIMIT_NONE) {
@@ -190,25 +212,28 @@ static enum tl_err dispatch_phases(struct api_app *app, struct http_request *req
     if (err == TL_OK) {
         err = dispatch_idempotency(req, resp);
     }
-    if (err == TL_OK && req->idempotency_key != NULL) {
-        err = idempotency_begin(req, resp, idem);
+    if (err != TL_OK) {
+        return err;
     }
-    if (err == TL_OK && !idem->replayed) {
-        idempotency_enter(idem);
-        err = req->route->handler(req, resp);
-        idempotency_enter(NULL);
+    if (req->idempotency_key != NULL) {
+        return dispatch_keyed(req, resp, call);
     }
-    return err;
+    return dispatch_handler(req, resp, call);
 }
 
-void dispatch_run(struct api_app *app, struct http_request *req, struct http_response *resp)
+/* After the handler or a continuation: the problem, the key's finish step, the reader. A
+ * parked request only gives its reader back (it waits without one); resp is not its own. */
+static bool dispatch_end(struct api_app *app, struct http_request *req, struct http_response *resp,
+                         struct dispatch_call *call, enum tl_err err)
 {
-    TL_ASSERT(app != NULL);
-    TL_ASSERT(req->path != NULL);
-    req->app = app;
-    struct idempotency_request idem;
-    idempotency_request_init(&idem);
-    enum tl_err err = dispatch_phases(app, req, resp, &idem);
+    if (req->reader_ != NULL) {
+        readers_release(app->readers, req->reader_);
+        req->reader_ = NULL;
+    }
+    if (async_parked(req)) {
+        TL_ASSERT(err == TL_OK);
+        return true;
+    }
     /* A handler may render the problem for its error itself, with extension members (the
      * challenge of step_up_required, api/stepup.h); that one is kept. */
     bool rendered = err != TL_OK && resp->problem_err == err && resp->body.len > 0 &&
@@ -219,9 +244,37 @@ void dispatch_run(struct api_app *app, struct http_request *req, struct http_res
         http_response_problem(resp, req, err, resp->problem_param, resp->problem_detail);
     }
     /* After the problem is rendered: what a retry replays is exactly what this one sent. */
-    idempotency_finish(req, resp, &idem);
-    if (req->reader_ != NULL) {
-        readers_release(app->readers, req->reader_);
-        req->reader_ = NULL;
-    }
+    idempotency_finish(req, resp, &call->idem);
+    return false;
+}
+
+bool dispatch_start(struct api_app *app, struct http_request *req, struct http_response *resp,
+                    struct dispatch_call *call)
+{
+    TL_ASSERT(app != NULL);
+    TL_ASSERT(req->path != NULL);
+    req->app = app;
+    idempotency_request_init(&call->idem);
+    enum tl_err err = dispatch_phases(app, req, resp, call);
+    return dispatch_end(app, req, resp, call, err);
+}
+
+bool dispatch_resume(struct api_app *app, struct http_request *req, struct http_response *resp,
+                     struct dispatch_call *call)
+{
+    async_resume_fn next = NULL;
+    void *ctx = NULL;
+    async_resumed(req->async_, &next, &ctx);
+    idempotency_enter(&call->idem);
+    enum tl_err err = next(req, resp, ctx);
+    idempotency_enter(NULL);
+    return dispatch_end(app, req, resp, call, err);
+}
+
+void dispatch_run(struct api_app *app, struct http_request *req, struct http_response *resp)
+{
+    struct dispatch_call call;
+    TL_ASSERT(!async_can_park(req)); /* nobody would resume it */
+    bool parked = dispatch_start(app, req, resp, &call);
+    TL_ASSERT(!parked);
 }

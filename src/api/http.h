@@ -24,6 +24,7 @@
 #include "util/limits.h"
 
 struct api_app;
+struct async_call;
 struct route;
 struct store;
 struct json_t;
@@ -91,6 +92,7 @@ struct http_request {
     http_lookup_fn lookup_;
     void *lookup_ctx_;
     struct store *reader_;
+    struct async_call *async_; /* api/async.h: NULL when the request cannot park */
 };
 
 /* Value of the route's {name} segment, NUL-terminated; NULL when the route has no such param. */

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/async.h"
 #include "api/router.h"
 #include "auth/auth_crypto.h"
 #include "store/writer.h"
@@ -17,16 +18,26 @@
 
 /* ---- In-flight table ---- */
 
+/* Hash buckets of the table: twice the slots, so chains stay short. */
+#define IDEMPOTENCY_FLIGHT_BUCKETS (2u * IDEMPOTENCY_INFLIGHT_MAX)
+static_assert((IDEMPOTENCY_FLIGHT_BUCKETS & (IDEMPOTENCY_FLIGHT_BUCKETS - 1u)) == 0,
+              "power of two");
+
 struct idempotency_flight {
     bool used;
-    uint64_t key_hash; /* of scope and key, to skip most string compares */
+    uint32_t next;     /* index + 1 of the next slot in its bucket or the free list; 0: none */
+    uint64_t key_hash; /* of scope and key: the bucket, and skips most string compares */
     char scope[STORE_IDEMPOTENCY_SCOPE_BYTES_MAX];
     char key[STORE_IDEMPOTENCY_KEY_BYTES_MAX];
     uint8_t request_hash[STORE_HASH_BYTES];
+    struct async_call *waiters; /* parked duplicates (async.h), woken at release */
 };
 
 static struct idempotency_flight flights[IDEMPOTENCY_INFLIGHT_MAX];
+static uint32_t flight_buckets[IDEMPOTENCY_FLIGHT_BUCKETS]; /* index + 1 of a chain's head */
+static uint32_t flight_free;                                /* index + 1 of a free slot */
 static uint32_t flights_used;
+static struct async_call *flights_full_waiters; /* parked while every slot was taken */
 static pthread_mutex_t flights_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flights_changed; /* CLOCK_MONOTONIC; set up once */
 static pthread_once_t flights_once = PTHREAD_ONCE_INIT;
@@ -38,6 +49,10 @@ static void flights_init(void)
     TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
     TL_ASSERT(pthread_cond_init(&flights_changed, &attr) == 0);
     pthread_condattr_destroy(&attr);
+    for (uint32_t i = 0; i < IDEMPOTENCY_INFLIGHT_MAX; i++) {
+        flights[i].next = i + 2u < IDEMPOTENCY_INFLIGHT_MAX + 1u ? i + 2u : 0;
+    }
+    flight_free = 1;
 }
 
 static uint64_t flight_key_hash(const char *scope, const char *key)
@@ -66,19 +81,17 @@ static struct timespec flight_deadline(uint32_t wait_ms)
     return deadline;
 }
 
-/* Under flights_mutex: the claim for (scope, key), or NULL; *free_slot gets an unused slot. */
-static struct idempotency_flight *flight_find(uint64_t key_hash, const char *scope, const char *key,
-                                              struct idempotency_flight **free_slot)
+static uint32_t *flight_bucket(uint64_t key_hash)
 {
-    *free_slot = NULL;
-    for (uint32_t i = 0; i < IDEMPOTENCY_INFLIGHT_MAX; i++) {
-        struct idempotency_flight *f = &flights[i];
-        if (!f->used) {
-            if (*free_slot == NULL) {
-                *free_slot = f;
-            }
-            continue;
-        }
+    return &flight_buckets[key_hash & (IDEMPOTENCY_FLIGHT_BUCKETS - 1u)];
+}
+
+/* Under flights_mutex: the claim for (scope, key), or NULL. */
+static struct idempotency_flight *flight_find(uint64_t key_hash, const char *scope, const char *key)
+{
+    for (uint32_t at = *flight_bucket(key_hash); at != 0; at = flights[at - 1u].next) {
+        struct idempotency_flight *f = &flights[at - 1u];
+        TL_ASSERT(f->used);
         if (f->key_hash == key_hash && strcmp(f->scope, scope) == 0 && strcmp(f->key, key) == 0) {
             return f;
         }
@@ -86,9 +99,44 @@ static struct idempotency_flight *flight_find(uint64_t key_hash, const char *sco
     return NULL;
 }
 
-enum tl_err idempotency_flight_acquire(const char *scope, const char *key,
-                                       const uint8_t request_hash[STORE_HASH_BYTES],
-                                       uint32_t wait_ms, struct idempotency_flight **out)
+/* Under flights_mutex: a free slot claimed for (scope, key), or NULL when all are taken. */
+static struct idempotency_flight *flight_take(uint64_t key_hash, const char *scope,
+                                              const char *key,
+                                              const uint8_t request_hash[STORE_HASH_BYTES])
+{
+    if (flight_free == 0) {
+        return NULL;
+    }
+    uint32_t at = flight_free;
+    struct idempotency_flight *f = &flights[at - 1u];
+    TL_ASSERT(!f->used);
+    flight_free = f->next;
+    uint32_t *bucket = flight_bucket(key_hash);
+    f->used = true;
+    f->next = *bucket;
+    *bucket = at;
+    f->key_hash = key_hash;
+    f->waiters = NULL;
+    memcpy(f->scope, scope, strlen(scope) + 1);
+    memcpy(f->key, key, strlen(key) + 1);
+    memcpy(f->request_hash, request_hash, STORE_HASH_BYTES);
+    flights_used++;
+    return f;
+}
+
+/* How a request that can park (async.h) waits for a duplicate instead of blocking its worker:
+ * the holder may need that very worker thread to finish. */
+struct flight_park {
+    struct http_request *req;
+    async_resume_fn next;
+    void *ctx;
+};
+
+/* acquire, or (with park) park the request as a waiter of the holder: *parked. */
+static enum tl_err flight_acquire(const char *scope, const char *key,
+                                  const uint8_t request_hash[STORE_HASH_BYTES], uint32_t wait_ms,
+                                  const struct flight_park *park, struct idempotency_flight **out,
+                                  bool *parked)
 {
     size_t scope_len = strlen(scope);
     size_t key_len = strlen(key);
@@ -98,25 +146,30 @@ enum tl_err idempotency_flight_acquire(const char *scope, const char *key,
     uint64_t key_hash = flight_key_hash(scope, key);
     struct timespec deadline = flight_deadline(wait_ms);
     enum tl_err err = TL_OK;
+    *parked = false;
     TL_ASSERT(pthread_mutex_lock(&flights_mutex) == 0);
     for (;;) {
-        struct idempotency_flight *free_slot = NULL;
-        struct idempotency_flight *held = flight_find(key_hash, scope, key, &free_slot);
+        struct idempotency_flight *held = flight_find(key_hash, scope, key);
         if (held != NULL && memcmp(held->request_hash, request_hash, STORE_HASH_BYTES) != 0) {
             err = TL_ERR_IDEMPOTENCY_KEY_REUSED;
             break;
         }
-        if (held == NULL && free_slot != NULL) {
-            free_slot->used = true;
-            free_slot->key_hash = key_hash;
-            memcpy(free_slot->scope, scope, scope_len + 1);
-            memcpy(free_slot->key, key, key_len + 1);
-            memcpy(free_slot->request_hash, request_hash, STORE_HASH_BYTES);
-            flights_used++;
-            *out = free_slot;
-            break;
+        if (held == NULL) {
+            *out = flight_take(key_hash, scope, key, request_hash);
+            if (*out != NULL) {
+                break;
+            }
         }
         /* The same request is running (or the table is full): wait for a release. */
+        if (park != NULL) {
+            /* Parked under the mutex, so the release that wakes it comes after. */
+            async_park(park->req, park->next, park->ctx);
+            struct async_call **list = held != NULL ? &held->waiters : &flights_full_waiters;
+            park->req->async_->waiter_next_ = *list;
+            *list = park->req->async_;
+            *parked = true;
+            break;
+        }
         int rc = pthread_cond_timedwait(&flights_changed, &flights_mutex, &deadline);
         if (rc == ETIMEDOUT) {
             err = TL_ERR_BUSY;
@@ -128,16 +181,53 @@ enum tl_err idempotency_flight_acquire(const char *scope, const char *key,
     return err;
 }
 
+enum tl_err idempotency_flight_acquire(const char *scope, const char *key,
+                                       const uint8_t request_hash[STORE_HASH_BYTES],
+                                       uint32_t wait_ms, struct idempotency_flight **out)
+{
+    bool parked = false;
+    return flight_acquire(scope, key, request_hash, wait_ms, NULL, out, &parked);
+}
+
+/* Under flights_mutex: unlinks f from its bucket and frees its slot. */
+static void flight_remove(struct idempotency_flight *f)
+{
+    uint32_t at = (uint32_t)(f - flights) + 1u;
+    uint32_t *link = flight_bucket(f->key_hash);
+    while (*link != at) {
+        TL_ASSERT(*link != 0);
+        link = &flights[*link - 1u].next;
+    }
+    *link = f->next;
+    f->used = false;
+    f->next = flight_free;
+    flight_free = at;
+    flights_used--;
+}
+
 void idempotency_flight_release(struct idempotency_flight *flight)
 {
     TL_ASSERT(flight >= &flights[0] && flight < &flights[IDEMPOTENCY_INFLIGHT_MAX]);
     TL_ASSERT(pthread_mutex_lock(&flights_mutex) == 0);
     TL_ASSERT(flight->used);
     TL_ASSERT(flights_used > 0);
-    flight->used = false;
-    flights_used--;
+    struct async_call *waiters = flight->waiters;
+    struct async_call *full = flights_full_waiters;
+    flight->waiters = NULL;
+    flights_full_waiters = NULL;
+    flight_remove(flight);
     TL_ASSERT(pthread_cond_broadcast(&flights_changed) == 0);
     TL_ASSERT(pthread_mutex_unlock(&flights_mutex) == 0);
+    /* Each waiter tries again from its own worker; read the link before the wake frees it. */
+    struct async_call *lists[2] = {waiters, full};
+    for (uint32_t i = 0; i < 2; i++) {
+        for (struct async_call *call = lists[i]; call != NULL;) {
+            struct async_call *next = call->waiter_next_;
+            call->waiter_next_ = NULL;
+            async_wake(call);
+            call = next;
+        }
+    }
 }
 
 uint32_t idempotency_flight_count(void)
@@ -357,18 +447,25 @@ static enum tl_err idempotency_claim_lookup(struct http_request *req, struct htt
                      "Retry-After seconds to get its answer");
 }
 
-enum tl_err idempotency_begin(struct http_request *req, struct http_response *resp,
-                              struct idempotency_request *idem)
+/* begin, parking the request (park non-NULL) instead of waiting for a duplicate in flight. */
+static enum tl_err idempotency_begin_with(struct http_request *req, struct http_response *resp,
+                                          struct idempotency_request *idem,
+                                          const struct flight_park *park)
 {
     TL_ASSERT(req->idempotency_key != NULL);
     TL_ASSERT(req->route != NULL);
     TL_ASSERT(idem->flight == NULL);
+    bool parked = false;
     idem->app = req->app;
     idem->key = req->idempotency_key;
     idempotency_scope(req, idem->scope);
     idempotency_hash(req->method, req->route->name, req->body, req->body_bytes, idem->request_hash);
-    enum tl_err err = idempotency_flight_acquire(idem->scope, idem->key, idem->request_hash,
-                                                 IDEMPOTENCY_WAIT_MS, &idem->flight);
+    enum tl_err err = flight_acquire(idem->scope, idem->key, idem->request_hash,
+                                     IDEMPOTENCY_WAIT_MS, park, &idem->flight, &parked);
+    if (parked) {
+        TL_ASSERT(err == TL_OK);
+        return TL_OK; /* park->next runs begin again once the holder is done */
+    }
     if (err == TL_OK) {
         err = idempotency_claims_needed(req->app) ? idempotency_claim_lookup(req, resp, idem)
                                                   : idempotency_lookup(req, resp, idem);
@@ -386,6 +483,20 @@ enum tl_err idempotency_begin(struct http_request *req, struct http_response *re
         return http_fail(resp, err, NULL, "a request with this key is still running; retry");
     }
     return err;
+}
+
+enum tl_err idempotency_begin(struct http_request *req, struct http_response *resp,
+                              struct idempotency_request *idem)
+{
+    return idempotency_begin_with(req, resp, idem, NULL);
+}
+
+enum tl_err idempotency_begin_async(struct http_request *req, struct http_response *resp,
+                                    struct idempotency_request *idem, async_resume_fn next,
+                                    void *ctx)
+{
+    struct flight_park park = {req, next, ctx};
+    return idempotency_begin_with(req, resp, idem, async_can_park(req) ? &park : NULL);
 }
 
 void idempotency_enter(struct idempotency_request *idem)

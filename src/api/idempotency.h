@@ -42,14 +42,16 @@
 #include <stdint.h>
 
 #include "api/app.h"
+#include "api/async.h"
 #include "api/http.h"
 #include "store/app.h"
 #include "util/err.h"
 
 struct writer_batch;
 
-/* Requests with a key the process executes at once; more wait for a free slot. */
-#define IDEMPOTENCY_INFLIGHT_MAX 256u
+/* Requests with a key the process executes at once; more wait for a free slot. A parked
+ * request (async.h) keeps its key until it is answered, and every connection may have one. */
+#define IDEMPOTENCY_INFLIGHT_MAX TL_HTTP_CONNECTIONS_MAX
 /* How long a request waits for the first of its duplicates (or a free slot) before 503. */
 #define IDEMPOTENCY_WAIT_MS 10000u
 /* Rows older than this are pruned. */
@@ -67,8 +69,8 @@ struct writer_batch;
 
 static_assert(IDEMPOTENCY_BODY_BYTES_MAX + 1024u <= TL_RECORD_BYTES_MAX,
               "a stored answer and its key fit in one writer record");
-static_assert(IDEMPOTENCY_INFLIGHT_MAX >= TL_HTTP_THREADS_MAX,
-              "every worker thread can own a key at once");
+static_assert(IDEMPOTENCY_INFLIGHT_MAX >= TL_HTTP_CONNECTIONS_MAX,
+              "every connection can own a key at once");
 
 struct idempotency_flight;
 
@@ -97,6 +99,17 @@ void idempotency_request_init(struct idempotency_request *idem);
  */
 enum tl_err idempotency_begin(struct http_request *req, struct http_response *resp,
                               struct idempotency_request *idem);
+
+/*
+ * begin for a request that can park (async.h): while a duplicate is in flight the request
+ * parks instead of blocking its worker thread (the duplicate may need that thread to finish),
+ * and next(req, resp, ctx) runs once the duplicate released the key; it calls this again.
+ * TL_OK with async_parked(req) then; otherwise as idempotency_begin (which it is when req
+ * cannot park).
+ */
+enum tl_err idempotency_begin_async(struct http_request *req, struct http_response *resp,
+                                    struct idempotency_request *idem, async_resume_fn next,
+                                    void *ctx);
 
 /* Marks idem as the request the calling thread's handler is running (NULL: none). */
 void idempotency_enter(struct idempotency_request *idem);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/accounts.h"
+#include "api/async.h"
 #include "api/device_keys.h"
 #include "api/app.h"
 #include "api/audit.h"
@@ -40,7 +41,8 @@ static_assert(PAYMENTS_EVENTS_MAX <= TL_COMMAND_EVENTS_MAX, "a payment fits in o
 /* Room reserved up front for a 201 body (typically ~350 bytes; long names and notes more). */
 #define PAYMENTS_BODY_BYTES_RESERVE 1024u
 
-/* One payment on its way through the writer; on the handler's stack. */
+/* One payment on its way through the writer; on the heap, since the request may park while
+ * its command waits for its batch (async.h). */
 struct payments_exec {
     struct writer_command cmd;
     struct ledger_event events[PAYMENTS_EVENTS_MAX];
@@ -65,6 +67,8 @@ struct payments_exec {
     uint32_t main_index;        /* the payment transfer's index in events */
     struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
     struct kyc_refusal limit;               /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
+    bool may_park;  /* POST /v1/payments parks; callers that need the answer at once do not */
+    int attempt;    /* 1 after a missing wallet account was repaired */
 };
 
 /* ---- Rendering (POST answer, GET and list share it) ---- */
@@ -403,48 +407,77 @@ static enum tl_err payments_repair(struct http_request *req, struct payments_exe
     return TL_ERR_INTERNAL;
 }
 
-static enum tl_err payments_execute(struct http_request *req, struct http_response *resp,
-                                    struct payments_exec *x)
+static enum tl_err payments_resume(struct http_request *req, struct http_response *resp,
+                                   void *ctx);
+
+/* Hands the payment to the writer; payments_resume answers (x belongs to it now). */
+static enum tl_err payments_submit(struct http_request *req, struct http_response *resp,
+                                   struct payments_exec *x)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        payments_prepare(x);
-        enum tl_err err = writer_submit(req->app->writer, &x->cmd);
-        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
-            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
-        }
-        if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
-            /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
-            char hex[ID128_HEX_BYTES];
-            id128_to_hex(x->row.id, hex);
-            LOG(LOG_WARN, "payment_dropped", LOG_STR("request_id", req->request_id),
-                LOG_STR("payment", hex), LOG_STR("error", tl_err_code(err)));
-            return http_fail(resp, TL_ERR_BUSY, NULL,
-                             "the payment was not made; retry with the same Idempotency-Key");
-        }
-        if (err != TL_OK) {
-            return err;
-        }
-        if (x->answer.outcome == TL_OK) {
-            return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
-        }
-        if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
-            return http_fail(resp, x->exists_err, NULL, "these terms were paid already");
-        }
-        if (movement_refusal(x->answer.outcome)) {
-            return movement_refusal_fail(resp, x->answer.outcome);
-        }
-        if (x->answer.outcome != TL_ERR_NOT_FOUND || attempt > 0) {
-            return TL_ERR_INTERNAL;
-        }
-        err = payments_repair(req, x);
-        if (err != TL_OK) {
-            return err;
-        }
-    }
-    return TL_ERR_INTERNAL;
+    payments_prepare(x);
+    return async_submit(req, resp, x->may_park, &x->cmd, payments_resume, x);
 }
 
-/* Wallets, fee, id, then the money; the 201 on success. */
+/* What the writer's answer means for the client; *repaired when a missing wallet account was
+ * opened and the payment must be submitted again. */
+static enum tl_err payments_outcome(struct http_request *req, struct http_response *resp,
+                                    struct payments_exec *x, bool *repaired)
+{
+    enum tl_err err = x->cmd.err;
+    *repaired = false;
+    if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+    }
+    if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
+        /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
+        char hex[ID128_HEX_BYTES];
+        id128_to_hex(x->row.id, hex);
+        LOG(LOG_WARN, "payment_dropped", LOG_STR("request_id", req->request_id),
+            LOG_STR("payment", hex), LOG_STR("error", tl_err_code(err)));
+        return http_fail(resp, TL_ERR_BUSY, NULL,
+                         "the payment was not made; retry with the same Idempotency-Key");
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (x->answer.outcome == TL_OK) {
+        return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
+    }
+    if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
+        return http_fail(resp, x->exists_err, NULL, "these terms were paid already");
+    }
+    if (movement_refusal(x->answer.outcome)) {
+        return movement_refusal_fail(resp, x->answer.outcome);
+    }
+    if (x->answer.outcome != TL_ERR_NOT_FOUND || x->attempt > 0) {
+        return TL_ERR_INTERNAL;
+    }
+    err = payments_repair(req, x);
+    *repaired = err == TL_OK;
+    return err;
+}
+
+/* After the payment's batch (a worker thread, or the submitter's when it did not park): the
+ * 201, a refusal, or one more try after a repair. Frees x unless it submits again. */
+static enum tl_err payments_resume(struct http_request *req, struct http_response *resp,
+                                   void *ctx)
+{
+    struct payments_exec *x = ctx;
+    bool repaired = false;
+    enum tl_err err = payments_outcome(req, resp, x, &repaired);
+    if (repaired) {
+        x->attempt++;
+        return payments_submit(req, resp, x);
+    }
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    free(x);
+    return err;
+}
+
+/* Wallets, fee, id, then the money; the 201 on success. Takes x (frees it or hands it on). */
 static enum tl_err payments_finish(struct http_request *req, struct http_response *resp,
                                    struct store *reader, struct payments_exec *x)
 {
@@ -468,55 +501,70 @@ static enum tl_err payments_finish(struct http_request *req, struct http_respons
         err = stepup_money_gate(req, resp, &gate, &x->device);
     }
     if (err != TL_OK) {
+        free(x);
         return err;
     }
     if (id128_is_zero(x->row.id)) {
         x->row.id = id128_new();
     }
     x->row.status = STORE_PAYMENT_SUCCEEDED;
-    err = payments_execute(req, resp, x);
-    if (err == TL_OK) {
-        resp->status = 201;
-        resp->content_type = "application/json";
+    x->attempt = 0;
+    return payments_submit(req, resp, x);
+}
+
+/* A payment's state with nothing decided yet. NULL when out of memory. */
+static struct payments_exec *payments_exec_new(struct http_request *req,
+                                               struct http_response *resp, bool may_park)
+{
+    struct payments_exec *x = malloc(sizeof(*x));
+    if (x == NULL) {
+        return NULL;
     }
-    return err;
+    memset(&x->row, 0, sizeof(x->row));
+    x->req = req;
+    x->resp = resp;
+    x->idem = idempotency_current();
+    x->exists_err = TL_OK;
+    x->quote_id[0] = '\0';
+    x->sealed.present = false;
+    x->fx.active = false;
+    x->may_park = may_park;
+    x->attempt = 0;
+    return x;
 }
 
 enum tl_err payments_create(struct http_request *req, struct http_response *resp)
 {
-    struct payments_exec x;
     struct recipient recipient;
     struct store *reader = NULL;
     if (req->app->writer == NULL) {
         return TL_ERR_NOT_READY;
     }
-    memset(&x.row, 0, sizeof(x.row));
-    x.req = req;
-    x.resp = resp;
-    x.idem = idempotency_current();
-    x.exists_err = TL_OK;
-    x.quote_id[0] = '\0';
-    x.fx.active = false;
-    enum tl_err err = payments_parse(req, resp, &x, &recipient);
+    struct payments_exec *x = payments_exec_new(req, resp, true);
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    enum tl_err err = payments_parse(req, resp, x, &recipient);
     if (err == TL_OK) {
         err = http_request_store(req, &reader);
     }
     if (err == TL_OK) {
-        err = payments_resolve_users(req, resp, reader, &x, &recipient);
+        err = payments_resolve_users(req, resp, reader, x, &recipient);
     }
     if (err == TL_OK) {
-        err = notes_sealed_check(reader, resp, &x.sealed, x.from.id, x.to.id);
+        err = notes_sealed_check(reader, resp, &x->sealed, x->from.id, x->to.id);
     }
     if (err != TL_OK) {
+        free(x);
         return err;
     }
-    return payments_finish(req, resp, reader, &x);
+    return payments_finish(req, resp, reader, x);
 }
 
+/* Payment requests and schedules: their callers use the answer at once, so it never parks. */
 enum tl_err payments_create_order(struct http_request *req, struct http_response *resp,
                                   const struct payments_order *order)
 {
-    struct payments_exec x;
     struct store *reader = NULL;
     bool found = false;
     if (req->app->writer == NULL) {
@@ -524,43 +572,41 @@ enum tl_err payments_create_order(struct http_request *req, struct http_response
     }
     TL_ASSERT(order->amount > 0);
     TL_ASSERT(!id128_is_zero(order->payment_id));
-    TL_ASSERT(strlen(order->to_text) < sizeof(x.row.to_text));
-    TL_ASSERT(strlen(order->note) < sizeof(x.row.note));
-    memset(&x.row, 0, sizeof(x.row));
-    x.req = req;
-    x.resp = resp;
-    x.idem = idempotency_current();
-    x.exists_err = order->exists_err;
-    x.quote_id[0] = '\0';
-    x.sealed.present = false;
-    x.fx.active = false;
-    x.currency = money_currency_by_numeric(order->currency);
-    TL_ASSERT(x.currency != NULL);
-    x.row.id = order->payment_id;
-    x.row.amount = order->amount;
-    x.row.currency = order->currency;
-    snprintf(x.row.to_text, sizeof(x.row.to_text), "%s", order->to_text);
-    snprintf(x.row.note, sizeof(x.row.note), "%s", order->note);
+    struct payments_exec *x = payments_exec_new(req, resp, false);
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    TL_ASSERT(strlen(order->to_text) < sizeof(x->row.to_text));
+    TL_ASSERT(strlen(order->note) < sizeof(x->row.note));
+    x->exists_err = order->exists_err;
+    x->currency = money_currency_by_numeric(order->currency);
+    TL_ASSERT(x->currency != NULL);
+    x->row.id = order->payment_id;
+    x->row.amount = order->amount;
+    x->row.currency = order->currency;
+    snprintf(x->row.to_text, sizeof(x->row.to_text), "%s", order->to_text);
+    snprintf(x->row.note, sizeof(x->row.note), "%s", order->note);
     enum tl_err err = http_request_store(req, &reader);
     if (err == TL_OK) {
-        err = money_cache_user_get(reader, req->principal.user_id, &x.from, &found);
+        err = money_cache_user_get(reader, req->principal.user_id, &x->from, &found);
     }
     if (err == TL_OK && !found) {
         err = http_fail(resp, TL_ERR_UNAUTHORIZED, NULL, "valid credentials are required");
     }
     if (err == TL_OK) {
-        err = money_cache_user_get(reader, order->to_user, &x.to, &found);
+        err = money_cache_user_get(reader, order->to_user, &x->to, &found);
     }
     if (err == TL_OK && !found) {
         err = http_fail(resp, TL_ERR_RECIPIENT_NOT_FOUND, NULL, "the recipient no longer exists");
     }
     if (err != TL_OK) {
+        free(x);
         return err;
     }
-    TL_ASSERT(!id128_eq(x.from.id, x.to.id));
-    x.row.from_user = x.from.id;
-    x.row.to_user = x.to.id;
-    return payments_finish(req, resp, reader, &x);
+    TL_ASSERT(!id128_eq(x->from.id, x->to.id));
+    x->row.from_user = x->from.id;
+    x->row.to_user = x->to.id;
+    return payments_finish(req, resp, reader, x);
 }
 
 /* ---- GET /v1/payments/{id} and GET /v1/payments ---- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/async.h"
 #include "api/dispatch.h"
 #include "api/metrics.h"
 #include "api/problem.h"
@@ -28,6 +29,7 @@ struct server {
     bool tls;
     uint16_t port;
     _Atomic int64_t in_flight;
+    _Atomic int64_t parked; /* requests parked on the writer or a duplicate key (async.h) */
     char *tls_cert_pem;
     char *tls_key_pem;
     size_t tls_key_bytes;
@@ -40,6 +42,9 @@ struct server_request {
     struct http_request req;
     struct http_response resp;
     struct buf body;
+    struct async_call async;   /* parking: the connection is suspended meanwhile */
+    struct dispatch_call call; /* the phases' state across a park */
+    bool dispatched;           /* dispatch_start ran; later calls are resumes */
     bool responded;
     bool body_too_large;
     uint64_t discarded_bytes; /* of a chunked body past the maximum */
@@ -93,6 +98,18 @@ static void server_client_ip(struct server_request *sr)
     }
 }
 
+/* A parked request's connection is suspended: no worker waits for it, and the library does not
+ * time it out (it cannot be cut off while the writer holds its response). */
+static void server_suspend(void *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+static void server_resume(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
 static struct server_request *server_request_new(struct server *server,
                                                  struct MHD_Connection *connection, const char *url,
                                                  const char *method)
@@ -111,6 +128,11 @@ static struct server_request *server_request_new(struct server *server,
     sr->req.route_index = server->app->route_count;
     sr->req.lookup_ = server_lookup;
     sr->req.lookup_ctx_ = sr;
+    sr->async.suspend = server_suspend;
+    sr->async.resume = server_resume;
+    sr->async.conn = connection;
+    sr->async.parked_count = &server->parked;
+    sr->req.async_ = &sr->async;
     server_request_id(sr);
     server_client_ip(sr);
     http_response_init(&sr->resp);
@@ -304,12 +326,22 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *connectio
     if (sr->responded) {
         return MHD_YES;
     }
+    if (sr->dispatched) {
+        /* Resumed after a park: the continuation answers, or parks again. */
+        if (dispatch_resume(server->app, &sr->req, &sr->resp, &sr->call)) {
+            return MHD_YES;
+        }
+        return server_respond(sr, false);
+    }
     if (sr->body_too_large) {
         return server_too_large(sr);
     }
     sr->req.body = sr->body.len > 0 ? (const uint8_t *)sr->body.data : NULL;
     sr->req.body_bytes = sr->body.len;
-    dispatch_run(server->app, &sr->req, &sr->resp);
+    sr->dispatched = true;
+    if (dispatch_start(server->app, &sr->req, &sr->resp, &sr->call)) {
+        return MHD_YES; /* parked: the connection is suspended until the wake */
+    }
     return server_respond(sr, false);
 }
 
@@ -344,6 +376,16 @@ static void server_completed(void *cls, struct MHD_Connection *connection, void 
         return;
     }
     *con_cls = NULL;
+    if (sr->async.parked) {
+        /* Woken, but the connection ended (the client went away) before its worker ran the
+         * continuation: run it here, unable to park, so that what it holds (the payment's
+         * state, the Idempotency-Key) is released. Its answer goes nowhere; with a key it is
+         * stored for a retry, as a committed payment's always is. */
+        TL_ASSERT(atomic_load(&sr->async.woken)); /* never while the writer holds it */
+        sr->async.suspend = NULL;
+        bool parked = dispatch_resume(sr->server->app, &sr->req, &sr->resp, &sr->call);
+        TL_ASSERT(!parked);
+    }
     uint64_t duration_us = (clock_mono_ns() - sr->req.start_ns) / 1000u;
     server_log_request(sr, toe, duration_us);
     if (sr->responded) {
@@ -553,6 +595,7 @@ enum tl_err server_start(const struct server_config *config, struct api_app *app
     }
     server->app = app;
     atomic_init(&server->in_flight, 0);
+    atomic_init(&server->parked, 0);
     enum tl_err err = server_prepare(config, server, error);
     if (err != TL_OK) {
         server_free(server);
@@ -588,7 +631,11 @@ void server_stop(struct server *server)
     atomic_store(&server->app->draining, true);
     MHD_socket listen_fd = MHD_quiesce_daemon(server->daemon);
     uint64_t deadline_ns = clock_mono_ns() + (uint64_t)TL_HTTP_DRAIN_MS_MAX * 1000000u;
-    while (atomic_load(&server->in_flight) > 0 && clock_mono_ns() < deadline_ns) {
+    /* Past the deadline requests are cut off, but never a parked one: its connection is
+     * suspended (the library must not stop with one) and the writer, still running, wakes it
+     * once its batch is done. */
+    while (atomic_load(&server->in_flight) > 0 &&
+           (clock_mono_ns() < deadline_ns || atomic_load(&server->parked) > 0)) {
         clock_sleep_ms(5);
     }
     int64_t abandoned = atomic_load(&server->in_flight);

@@ -97,6 +97,7 @@ struct sqlite_shared {
     bool thread_started;
     pthread_cond_t wake;
     bool want_checkpoint;
+    uint32_t checkpoint_frames_at; /* WAL frames when the last checkpoint ran (under shared_lock) */
     bool stop;
 };
 
@@ -488,6 +489,13 @@ static void *checkpointer_main(void *arg)
         db = NULL;
     } else {
         sqlite3_busy_timeout(db, 1000);
+        /* A connection learns that the database is in WAL mode only when it first reads it;
+         * until then a checkpoint is a no-op that reports success (and the WAL grew without
+         * bound under load: docs/performance.md, session 4). One read opens the WAL. */
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            store_sqlite_fail(db, rc, "checkpointer: first read");
+        }
     }
     pthread_mutex_lock(&shared_lock);
     for (;;) {
@@ -500,13 +508,15 @@ static void *checkpointer_main(void *arg)
         sh->want_checkpoint = false;
         pthread_mutex_unlock(&shared_lock);
         /* PASSIVE never waits for the writer or readers: it copies what it can. */
+        int log_frames = 0;
         if (db != NULL) {
-            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, NULL);
             if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
                 store_sqlite_fail(db, rc, "checkpoint");
             }
         }
         pthread_mutex_lock(&shared_lock);
+        sh->checkpoint_frames_at = log_frames > 0 ? (uint32_t)log_frames : 0;
     }
     pthread_mutex_unlock(&shared_lock);
     if (db != NULL) {
@@ -522,12 +532,18 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct sqlite_shared *sh = arg;
     (void)db;
     (void)name;
-    if (frames >= (int)SHARED_CHECKPOINT_FRAMES) {
-        pthread_mutex_lock(&shared_lock);
+    TL_ASSERT(frames >= 0);
+    /* Once per SHARED_CHECKPOINT_FRAMES new frames, not after every commit: while readers keep
+     * the WAL from restarting it stays long, and each checkpoint syncs twice. */
+    pthread_mutex_lock(&shared_lock);
+    if ((uint32_t)frames < sh->checkpoint_frames_at) {
+        sh->checkpoint_frames_at = 0; /* the WAL restarted from its beginning */
+    }
+    if ((uint32_t)frames - sh->checkpoint_frames_at >= SHARED_CHECKPOINT_FRAMES) {
         sh->want_checkpoint = true;
         pthread_cond_signal(&sh->wake);
-        pthread_mutex_unlock(&shared_lock);
     }
+    pthread_mutex_unlock(&shared_lock);
     return SQLITE_OK;
 }
 

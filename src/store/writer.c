@@ -643,9 +643,15 @@ static void writer_fail_all(struct writer *w)
 static void writer_wake_all(struct writer *w)
 {
     for (uint32_t i = 0; i < w->command_count; i++) {
-        struct writer_wait *wait = w->commands[i]->wait_;
-        /* The command lives on the submitter's stack: after the post it may be gone. */
+        struct writer_command *cmd = w->commands[i];
+        /* The command belongs to its submitter again: after the post or the callback it may
+         * be gone. */
         w->commands[i] = NULL;
+        if (cmd->done_ != NULL) {
+            cmd->done_(cmd, cmd->done_ctx_);
+            continue;
+        }
+        struct writer_wait *wait = cmd->wait_;
         TL_ASSERT(sem_post(&wait->done) == 0);
     }
     w->command_count = 0;
@@ -975,6 +981,8 @@ enum tl_err writer_submit(struct writer *writer, struct writer_command *cmd)
     struct writer_wait wait;
     TL_ASSERT(sem_init(&wait.done, 0, 0) == 0);
     cmd->wait_ = &wait;
+    cmd->done_ = NULL;
+    cmd->done_ctx_ = NULL;
     /* Once queued, cmd belongs to the writer until it posts: cmd->err is its to set, even
      * before writer_enqueue returns here. */
     enum tl_err err = writer_enqueue(writer, cmd);
@@ -987,6 +995,30 @@ enum tl_err writer_submit(struct writer *writer, struct writer_command *cmd)
     sem_destroy(&wait.done);
     cmd->wait_ = NULL;
     cmd->err = err;
+    return err;
+}
+
+enum tl_err writer_submit_async(struct writer *writer, struct writer_command *cmd,
+                                void (*done)(struct writer_command *cmd, void *done_ctx),
+                                void *done_ctx)
+{
+    TL_ASSERT(writer != NULL);
+    TL_ASSERT(cmd != NULL);
+    TL_ASSERT(done != NULL);
+    TL_ASSERT(!pthread_equal(pthread_self(), writer->thread));
+    if (!command_valid(cmd)) {
+        cmd->err = TL_ERR_INVALID_REQUEST;
+        return cmd->err;
+    }
+    cmd->wait_ = NULL;
+    cmd->done_ = done;
+    cmd->done_ctx_ = done_ctx;
+    /* Once queued, cmd is the writer's: done may run (and cmd be gone) before this returns. */
+    enum tl_err err = writer_enqueue(writer, cmd);
+    if (err != TL_OK) {
+        cmd->done_ = NULL;
+        cmd->err = err;
+    }
     return err;
 }
 

@@ -2,7 +2,9 @@
  * writer.h - the single ledger writer with group commit.
  *
  * Callers (HTTP workers, tests, tools) never write money directly. They submit a command to a
- * bounded queue and block until the batch holding it is durable. One writer thread takes up
+ * bounded queue and block until the batch holding it is durable (writer_submit), or hand it over
+ * with a completion callback the writer thread calls once the batch is durable or failed
+ * (writer_submit_async), so an HTTP worker can serve other connections meanwhile. One writer thread takes up
  * to TL_BATCH_EVENTS_MAX events' worth of commands, applies them in the ledger core, writes
  * them in one store transaction, then wakes every caller with its results. Nothing is
  * acknowledged before its batch is durable. A batch that fails to commit fails every command
@@ -49,6 +51,8 @@ struct writer_command {
     /* Private to the writer. */
     struct writer_command *next_;
     void *wait_;
+    void (*done_)(struct writer_command *cmd, void *done_ctx);
+    void *done_ctx_;
 };
 
 /* Attaches a record to the batch being built. Copies data. TL_ERR_LIMIT past
@@ -88,7 +92,21 @@ enum tl_err writer_start(const struct writer_config *config, struct store *store
  * Returns cmd->err. Thread-safe. */
 enum tl_err writer_submit(struct writer *writer, struct writer_command *cmd);
 
-/* Stops accepting, drains and commits everything queued, joins the thread, frees. */
+/*
+ * Submits without waiting. TL_OK: cmd is queued and belongs to the writer until done(cmd,
+ * done_ctx) runs, exactly once, on the writer thread after the batch holding cmd committed
+ * (cmd->err TL_OK) or failed (cmd->err and cmd->results as writer_submit leaves them). done must
+ * be short and must not submit (it runs between two batches): wake someone and return. After
+ * done returns the writer never touches cmd again. Any other return (TL_ERR_BUSY, TL_ERR_SHUTDOWN,
+ * TL_ERR_INVALID_REQUEST, also in cmd->err): nothing was queued and done is never called.
+ * Thread-safe; not from the writer thread.
+ */
+enum tl_err writer_submit_async(struct writer *writer, struct writer_command *cmd,
+                                void (*done)(struct writer_command *cmd, void *done_ctx),
+                                void *done_ctx);
+
+/* Stops accepting, drains and commits everything queued (calling the done callbacks of
+ * asynchronous commands), joins the thread, frees. */
 void writer_stop(struct writer *writer);
 
 /* Figures for /metrics and benchmarks. Thread-safe snapshot. */

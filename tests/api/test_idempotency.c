@@ -1,7 +1,8 @@
 /*
  * test_idempotency.c - Idempotency-Key without a store: what is stored, scopes, request
  * fingerprints, the in-flight table under contention, and the dispatcher step (a duplicate in
- * flight waits, a different body gets 409 at once, handlers see their claim); then with a real
+ * flight waits, or parks when its request can, a different body gets 409 at once, handlers see
+ * their claim); then with a real
  * SQLite store: replay, what is and is not stored, scopes, and the pruner.
  */
 #include <jansson.h>
@@ -15,6 +16,7 @@
 
 #include <unistd.h>
 
+#include "api/async.h"
 #include "api/dispatch.h"
 #include "api/idempotency.h"
 #include "api/metrics.h"
@@ -344,6 +346,95 @@ static void test_dispatch_in_flight(void **state)
     metrics_free(app.metrics);
 }
 
+
+/* A fake connection for a request that can park (api/async.h): counts suspends and resumes. */
+struct fake_conn {
+    atomic_int suspends;
+    atomic_int resumes;
+};
+
+static void fake_suspend(void *conn)
+{
+    struct fake_conn *c = conn;
+    atomic_fetch_add(&c->suspends, 1);
+}
+
+static void fake_resume(void *conn)
+{
+    struct fake_conn *c = conn;
+    atomic_fetch_add(&c->resumes, 1);
+}
+
+/* A request that can park does not block its thread while a duplicate is in flight (on a real
+ * server the duplicate may need that very worker thread to finish): it parks, the holder's
+ * release wakes it, and its continuation runs the handler then (no store: nothing to replay). */
+static void test_dispatch_parks_duplicate(void **state)
+{
+    (void)state;
+    struct api_app app;
+    memset(&app, 0, sizeof(app));
+    app.routes = table;
+    app.route_count = 1;
+    assert_int_equal(metrics_new(table_names, 1, &app.metrics), TL_OK);
+    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
+
+    atomic_store(&handler_blocks, true);
+    atomic_store(&handler_runs, 0);
+    struct call first = {.app = &app, .key = "order-park", .body = "{\"n\":1}"};
+    pthread_t first_thread;
+    assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
+    assert_int_equal(sem_wait(&handler_entered), 0);
+    atomic_store(&handler_blocks, false);
+
+    struct call again = {.app = &app, .key = "order-park", .body = "{\"n\":1}"};
+    struct fake_conn conn = {0, 0};
+    _Atomic int64_t parked_count = 0;
+    struct async_call async;
+    memset(&async, 0, sizeof(async));
+    async.suspend = fake_suspend;
+    async.resume = fake_resume;
+    async.conn = &conn;
+    async.parked_count = &parked_count;
+    struct http_request req;
+    struct http_response resp;
+    struct dispatch_call dcall;
+    memset(&req, 0, sizeof(req));
+    req.method = HTTP_POST;
+    req.path = "/v1/things";
+    req.body = (const uint8_t *)again.body;
+    req.body_bytes = strlen(again.body);
+    snprintf(req.request_id, sizeof(req.request_id), "req_park");
+    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
+    req.lookup_ = call_lookup;
+    req.lookup_ctx_ = &again;
+    req.async_ = &async;
+    http_response_init(&resp);
+    /* Parked at once, on this thread, while the first still runs: suspended, not resumed. */
+    assert_true(dispatch_start(&app, &req, &resp, &dcall));
+    assert_int_equal(atomic_load(&conn.suspends), 1);
+    assert_int_equal(atomic_load(&conn.resumes), 0);
+    assert_int_equal(atomic_load(&parked_count), 1);
+    assert_int_equal(atomic_load(&handler_runs), 1);
+
+    sem_post(&handler_proceed);
+    assert_int_equal(pthread_join(first_thread, NULL), 0);
+    assert_int_equal(first.status, 201);
+    /* The release woke it exactly once; the continuation runs the handler now. */
+    assert_int_equal(atomic_load(&conn.resumes), 1);
+    assert_int_equal(atomic_load(&parked_count), 0);
+    assert_false(dispatch_resume(&app, &req, &resp, &dcall));
+    assert_int_equal(resp.status, 201);
+    assert_int_equal(atomic_load(&handler_runs), 2);
+    assert_int_equal(atomic_load(&conn.suspends), 1);
+    assert_int_equal(idempotency_flight_count(), 0);
+    http_response_free(&resp);
+
+    sem_destroy(&handler_entered);
+    sem_destroy(&handler_proceed);
+    metrics_free(app.metrics);
+}
+
 /* ---- With a store ---- */
 
 static atomic_int stored_runs;
@@ -513,6 +604,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_flight_table_full),
     cmocka_unit_test(test_flight_one_at_a_time),
     cmocka_unit_test(test_dispatch_in_flight),
+    cmocka_unit_test(test_dispatch_parks_duplicate),
     cmocka_unit_test(test_store_replay),
     cmocka_unit_test(test_pruner),
 };

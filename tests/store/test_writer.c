@@ -3,8 +3,9 @@
  *
  * Concurrency (many submitters against one writer, checked against a serial replay),
  * group commit, prefetch of stored transfers, hold expiry on a fake clock, records committed
- * with the money, record-only commands (a quote) in the same batches, every storage failure point of a batch through the "fault" backend, and the
- * queue's edges: full, stopping, draining.
+ * with the money, record-only commands (a quote) in the same batches, every storage failure
+ * point of a batch through the "fault" backend, the queue's edges: full, stopping, draining,
+ * and asynchronous submission with callbacks.
  */
 #include "store_fixture.h"
 #include "test.h"
@@ -13,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1871,6 +1873,253 @@ static void test_batch_budget_and_stats(void **state)
     fixture_remove(&f);
 }
 
+
+/* ---- writer_submit_async: completion callbacks instead of a waiting thread ---- */
+
+enum { CALLBACK_COMMANDS = 300 };
+
+struct callback_command {
+    struct writer_command cmd;
+    struct ledger_event event;
+    struct ledger_event_result result;
+    _Atomic uint32_t calls;
+    enum tl_err err_seen;        /* cmd->err when the callback ran */
+    uint8_t result_seen;         /* the event's result when the callback ran */
+    bool on_submitter_thread;    /* the callback ran on the thread that submitted (a bug) */
+};
+
+static pthread_t callback_submitter;
+static _Atomic uint32_t callback_done_count;
+
+static void callback_done(struct writer_command *cmd, void *done_ctx)
+{
+    struct callback_command *c = done_ctx;
+    assert_ptr_equal(cmd, &c->cmd);
+    c->err_seen = cmd->err;
+    c->result_seen = cmd->results[0].result;
+    c->on_submitter_thread = pthread_equal(pthread_self(), callback_submitter) != 0;
+    atomic_fetch_add(&c->calls, 1);
+    atomic_fetch_add(&callback_done_count, 1);
+}
+
+static void callback_command_init(struct callback_command *c, int64_t amount)
+{
+    memset(c, 0, sizeof *c);
+    c->event = fixture_transfer_event(transfer_id_next(), fixture_account_id(1),
+                                      fixture_account_id(2), amount, 0);
+    c->cmd.events = &c->event;
+    c->cmd.event_count = 1;
+    c->cmd.results = &c->result;
+}
+
+static void callback_wait(uint32_t count)
+{
+    for (int i = 0; i < 10000 && atomic_load(&callback_done_count) < count; i++) {
+        sleep_ms(1);
+    }
+    assert_int_equal(atomic_load(&callback_done_count), count);
+}
+
+/* One thread hands over hundreds of commands without waiting: they share one batch (a
+ * blocking submitter could only ever fill a batch with one command per thread), each callback
+ * runs once, on the writer thread, with its final outcome; a refusal is reported the same way,
+ * and a command the writer will not queue gets its error at once and no callback. */
+static void test_submit_async_callbacks(void **state)
+{
+    (void)state;
+    struct fixture f;
+    struct batch_gate gate;
+    struct async_submit gate_cmd;
+    struct callback_command *cmds = calloc(CALLBACK_COMMANDS + 1, sizeof *cmds);
+    assert_non_null(cmds);
+    gate_init(&gate);
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, 2, CALLBACK_COMMANDS);
+    callback_submitter = pthread_self();
+    atomic_store(&callback_done_count, 0);
+    struct writer_stats before;
+    writer_stats_get(f.writer, &before);
+
+    gate_start(&gate_cmd, &gate, f.writer);
+    for (uint32_t i = 0; i < CALLBACK_COMMANDS; i++) {
+        callback_command_init(&cmds[i], 1);
+        assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
+                         TL_OK);
+    }
+    /* The last one asks for more than is left: refused by the ledger, reported by callback. */
+    callback_command_init(&cmds[CALLBACK_COMMANDS], 1000);
+    assert_int_equal(writer_submit_async(f.writer, &cmds[CALLBACK_COMMANDS].cmd, callback_done,
+                                         &cmds[CALLBACK_COMMANDS]),
+                     TL_OK);
+    queue_depth_wait(f.writer, CALLBACK_COMMANDS + 1);
+    assert_int_equal(atomic_load(&callback_done_count), 0); /* nothing before the commit */
+    gate_release(&gate);
+    pthread_join(gate_cmd.thread, NULL);
+    callback_wait(CALLBACK_COMMANDS + 1);
+    for (uint32_t i = 0; i <= CALLBACK_COMMANDS; i++) {
+        assert_int_equal(atomic_load(&cmds[i].calls), 1);
+        assert_false(cmds[i].on_submitter_thread);
+        assert_int_equal(cmds[i].err_seen, TL_OK);
+        assert_int_equal(cmds[i].result_seen,
+                         i < CALLBACK_COMMANDS ? LEDGER_OK : LEDGER_EXCEEDS_CREDITS);
+    }
+    struct writer_stats stats;
+    writer_stats_get(f.writer, &stats);
+    assert_int_equal(stats.batches - before.batches, 2); /* the gate's, then all the rest */
+    assert_int_equal(stats.batch_events_last, CALLBACK_COMMANDS + 1);
+
+    /* Not queued: the error comes back at once and the callback never runs. */
+    struct callback_command bad;
+    callback_command_init(&bad, 1);
+    bad.cmd.event_count = 0;
+    assert_int_equal(writer_submit_async(f.writer, &bad.cmd, callback_done, &bad),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(bad.cmd.err, TL_ERR_INVALID_REQUEST);
+
+    struct ledger *ledger = f.ledger;
+    writer_stop(f.writer);
+    f.writer = NULL;
+    assert_int_equal(atomic_load(&bad.calls), 0);
+    store_close(f.store);
+    ledger_matches_store(&f, ledger, 2);
+    const struct ledger_account *payer = ledger_account_get(ledger, fixture_account_id(1));
+    assert_non_null(payer);
+    assert_int_equal(payer->debits_posted, CALLBACK_COMMANDS); /* the refusal moved nothing */
+    ledger_close(ledger);
+    gate_destroy(&gate);
+    free(cmds);
+    fixture_remove(&f);
+}
+
+/* Stopping drains: commands handed over before the stop get their callbacks with TL_OK and
+ * are stored; after the stop began, writer_submit_async answers TL_ERR_SHUTDOWN. */
+static void test_submit_async_stop_drains(void **state)
+{
+    (void)state;
+    enum { QUEUED = 16 };
+    struct fixture f;
+    struct batch_gate gate;
+    struct async_submit gate_cmd;
+    struct callback_command queued[QUEUED];
+    gate_init(&gate);
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, 2, 100);
+    callback_submitter = pthread_self();
+    atomic_store(&callback_done_count, 0);
+
+    gate_start(&gate_cmd, &gate, f.writer);
+    for (uint32_t i = 0; i < QUEUED; i++) {
+        callback_command_init(&queued[i], 1);
+        assert_int_equal(writer_submit_async(f.writer, &queued[i].cmd, callback_done, &queued[i]),
+                         TL_OK);
+    }
+    struct stop_thread stopper = {.writer = f.writer};
+    assert_int_equal(pthread_create(&stopper.thread, NULL, stop_main, &stopper), 0);
+    /* Probes are queued (and drained) until the stop begins, then refused. */
+    static struct callback_command probes[5000];
+    uint32_t accepted = 0;
+    enum tl_err err = TL_OK;
+    for (uint32_t i = 0; i < 5000 && err == TL_OK; i++) {
+        callback_command_init(&probes[i], 1);
+        err = writer_submit_async(f.writer, &probes[i].cmd, callback_done, &probes[i]);
+        if (err == TL_OK) {
+            accepted++;
+            sleep_ms(1);
+        }
+    }
+    assert_int_equal(err, TL_ERR_SHUTDOWN);
+    gate_release(&gate);
+    pthread_join(stopper.thread, NULL);
+    f.writer = NULL;
+    pthread_join(gate_cmd.thread, NULL);
+    assert_int_equal(atomic_load(&callback_done_count), QUEUED + accepted);
+    for (uint32_t i = 0; i < QUEUED; i++) {
+        assert_int_equal(atomic_load(&queued[i].calls), 1);
+        assert_int_equal(queued[i].err_seen, TL_OK);
+        assert_int_equal(queued[i].result_seen, LEDGER_OK);
+    }
+    struct ledger *ledger = f.ledger;
+    store_close(f.store);
+    ledger_matches_store(&f, ledger, 2);
+    const struct ledger_account *payer = ledger_account_get(ledger, fixture_account_id(1));
+    assert_non_null(payer);
+    assert_int_equal(payer->debits_posted, QUEUED + accepted);
+    ledger_close(ledger);
+    gate_destroy(&gate);
+    fixture_remove(&f);
+}
+
+
+/* ---- The WAL is checkpointed while the store is open ---- */
+
+enum { WAL_WALLETS = 4000, WAL_COMMANDS = 256 }; /* the fixture ledger holds 4096 accounts */
+
+static off_t file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The checkpointer copies the WAL back into the database file under load, while the store is
+ * open (its first checkpoints used to be no-ops: the WAL grew without bound until a close). */
+static void test_wal_checkpointed(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_dir(&f);
+    if (strcmp(f.store_fixture.backend->name, "sqlite") != 0) {
+        fixture_remove(&f); /* a SQLite matter: PostgreSQL checkpoints by itself */
+        skip();
+    }
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, WAL_WALLETS, 1000000);
+    char wal[sizeof f.store_fixture.config.path + 8];
+    snprintf(wal, sizeof wal, "%s-wal", f.store_fixture.config.path);
+    static struct callback_command cmds[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    static struct ledger_event events[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    static struct ledger_event_result results[WAL_COMMANDS][TL_COMMAND_EVENTS_MAX];
+    uint32_t seed = 12345;
+    callback_submitter = pthread_self();
+    /* Rounds of random transfers until the WAL passed 48 MiB (SHARED_CHECKPOINT_FRAMES is
+     * 32 MiB of frames) and the database file took at least 4 MiB of it back. */
+    off_t db_bytes = 0;
+    for (uint32_t round = 0; round < 40; round++) {
+        atomic_store(&callback_done_count, 0);
+        for (uint32_t c = 0; c < WAL_COMMANDS; c++) {
+            for (uint32_t e = 0; e < TL_COMMAND_EVENTS_MAX; e++) {
+                seed = seed * 1103515245u + 12345u;
+                uint32_t from = 1 + (seed >> 8) % WAL_WALLETS;
+                uint32_t to = 1 + (from % WAL_WALLETS);
+                events[c][e] = fixture_transfer_event(transfer_id_next(), fixture_account_id(from),
+                                                      fixture_account_id(to), 1, 0);
+            }
+            struct callback_command *cc = &cmds[c][0];
+            memset(cc, 0, sizeof *cc);
+            cc->cmd.events = events[c];
+            cc->cmd.event_count = TL_COMMAND_EVENTS_MAX;
+            cc->cmd.results = results[c];
+            assert_int_equal(writer_submit_async(f.writer, &cc->cmd, callback_done, cc), TL_OK);
+        }
+        callback_wait(WAL_COMMANDS);
+        for (uint32_t c = 0; c < WAL_COMMANDS; c++) {
+            assert_int_equal(cmds[c][0].err_seen, TL_OK);
+        }
+        db_bytes = file_bytes(f.store_fixture.config.path);
+        if (file_bytes(wal) > 48 * 1024 * 1024 && db_bytes > 4 * 1024 * 1024) {
+            break;
+        }
+    }
+    for (int i = 0; i < 5000 && db_bytes <= 4 * 1024 * 1024; i++) {
+        sleep_ms(1);
+        db_bytes = file_bytes(f.store_fixture.config.path);
+    }
+    assert_true(db_bytes > 4 * 1024 * 1024);
+    fixture_stop(&f);
+    fixture_remove(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_invalid_commands),
     cmocka_unit_test(test_linked_chain),
@@ -1883,6 +2132,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hold_expiry_after_failed_sweep),
     cmocka_unit_test(test_queue_full_busy),
     cmocka_unit_test(test_stop_drains_and_refuses),
+    cmocka_unit_test(test_submit_async_callbacks),
+    cmocka_unit_test(test_submit_async_stop_drains),
+    cmocka_unit_test(test_wal_checkpointed),
     cmocka_unit_test(test_batch_budget_and_stats),
     cmocka_unit_test(test_storage_failure_walk),
     cmocka_unit_test(test_shared_store_reload),
