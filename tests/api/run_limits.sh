@@ -289,7 +289,17 @@ else
     expect_problem "the window is full" 422 tier_limit_exceeded send
     frees=$(limits "$IVY" '.wallets[0].send.frees_at')
     check "frees_at is a time" test "$frees" != null
-    sleep 2.3
+    check_eq "one-second buckets for a 2 s window" "1 whole_buckets" \
+        "$(limits "$IVY" '"\(.bucket_s) \(.window_rounding)"')"
+    # The window counts whole buckets: the send frees at its bucket's end + 2 s, at most 3 s
+    # after it was made, never before 2 s (conservative).
+    frees_s=$(date -d "$frees" +%s.%N)
+    now_s=$(date +%s.%N)
+    check "frees_at is 1-3 s ahead" awk -v f="$frees_s" -v n="$now_s" 'BEGIN {exit !(f - n > 0.5 && f - n <= 3.1)}'
+    sleep 1.5
+    pay "$IVY" jack_r 100
+    expect_problem "still full before the window passed" 422 tier_limit_exceeded send
+    sleep "$(awk -v f="$frees_s" 'BEGIN {"date +%s.%N" | getline n; d = f - n + 0.2; print (d > 0 ? d : 0)}')"
     TOKEN=$IVY api GET /v1/me/limits
     expect "the window rolled" 200 '.wallets[0].send.used == 0
         and .wallets[0].send.frees_at == null'
@@ -323,8 +333,8 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
     chmod 700 "$WORK/v4"
     tl_sqlite_v4_db "$WORK/v4"
     check_eq "made a v4 database" 4 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
-    check "tallyd migrate applies v5" "$TALLYD" migrate --data-dir "$WORK/v4"
-    check_eq "now v5" 5 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
+    check "tallyd migrate applies v5 and v6" "$TALLYD" migrate --data-dir "$WORK/v4"
+    check_eq "now v6" 6 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check_eq "with user_tiers" 1 \
         "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'user_tiers'")"
 fi
