@@ -272,6 +272,183 @@ set_tier "$HANK_ID" unverified
 deposit "$HANK" 1
 expect_problem "after a downgrade the hold limit applies" 422 tier_limit_exceeded hold
 
+# ---- every way money moves (docs/api.md, "Limits") ----
+# escrow TOKEN BODY : POST /v1/escrows; sets ESC on 201.
+escrow() {
+    TOKEN=$1 api POST /v1/escrows "$2"
+    ESC=$(jqb '.id // ""')
+}
+iso_in() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+
+echo "-- escrows: the hold counts toward the payer's send window, the release the payee's"
+new_user esa_l || fail "sign up esa"
+ESA=$TOK
+new_user esb_l || fail "sign up esb"
+ESB=$TOK
+deposit "$ESA" 30000
+escrow "$ESA" '{"to": "@esb_l", "amount": 6000, "currency": "USD"}'
+expect "an escrow of 60.00" 201 '.status == "held"'
+E_CANCEL=$ESC
+check_eq "the hold counts toward the send window" 6000 "$(limits "$ESA" '.wallets[0].send.used')"
+pay "$ESA" esb_l 5000
+expect_problem "a payment past what the hold left of the send window" 422 tier_limit_exceeded send
+escrow "$ESA" '{"to": "@esb_l", "amount": 4001, "currency": "USD"}'
+expect_problem "an escrow past the send window" 422 tier_limit_exceeded send
+check "its refusal names the escrow" jq -e '.detail | startswith("the escrow would")' <<<"$BODY"
+TOKEN=$ESA api GET "/v1/escrows?role=payer"
+expect "the refused escrow left no row" 200 '(.data | length) == 1'
+check_eq "the refused escrow held nothing" 24000 "$(bal "$ESA")"
+escrow "$ESA" '{"to": "@esb_l", "amount": 4000, "currency": "USD"}'
+expect "an escrow of exactly the rest" 201
+E_RELEASE=$ESC
+TOKEN=$ESA api POST "/v1/escrows/$E_CANCEL/cancel"
+expect "the payer cancels the first" 200 '.status == "canceled"'
+check_eq "a cancel gives back no send allowance (gross)" 10000 \
+    "$(limits "$ESA" '.wallets[0].send.used')"
+pay "$ESA" esb_l 1
+expect_problem "so a cent more is still refused" 422 tier_limit_exceeded send
+TOKEN=$ESA api POST "/v1/escrows/$E_RELEASE/release"
+expect "the payer releases the second" 200 '.status == "released"'
+check_eq "the release does not count toward the payer's send window again" 10000 \
+    "$(limits "$ESA" '.wallets[0].send.used')"
+check_eq "it counts toward the payee's receive window" 4000 \
+    "$(limits "$ESB" '.wallets[0].receive.used')"
+
+echo "-- escrow releases: the payee's receive window and hold limit"
+new_user esc_l || fail "sign up esc"
+ESC_T=$TOK
+new_user esd_l || fail "sign up esd"
+ESD=$TOK
+new_user ese_l || fail "sign up ese"
+ESE=$TOK
+for payer in "$ESD" "$ESE"; do
+    deposit "$payer" 10000
+    pay "$payer" esc_l 10000
+    expect "esc receives 100.00" 201
+done
+new_user esf_l || fail "sign up esf"
+ESF=$TOK
+deposit "$ESF" 10000
+escrow "$ESF" '{"to": "@esc_l", "amount": 6000, "currency": "USD"}'
+expect "an escrow to a payee with 50.00 of receive window left" 201
+TOKEN=$ESF api POST "/v1/escrows/$ESC/release"
+expect_problem "its release past the payee's receive window" 422 tier_limit_exceeded receive
+check "the refusal names the release" jq -e '.detail | startswith("the release would")' <<<"$BODY"
+TOKEN=$ESF api GET "/v1/escrows/$ESC"
+expect "still held" 200 '.status == "held" and .released_amount == 0'
+check_eq "the payee got nothing" 20000 "$(bal "$ESC_T")"
+TOKEN=$ESF IKEY=rel-part api POST "/v1/escrows/$ESC/release" '{"amount": 5000}'
+expect "a release of what fits" 200 '.status == "released" and .released_amount == 5000
+    and .refunded_amount == 1000'
+check_eq "the payee got 50.00" 25000 "$(bal "$ESC_T")"
+check_eq "the payer got 10.00 back" 5000 "$(bal "$ESF")"
+new_user esg_l || fail "sign up esg"
+ESG=$TOK
+deposit "$ESG" 28000
+escrow "$ESF" '{"to": "@esg_l", "amount": 3000, "currency": "USD"}'
+expect "an escrow to a payee at 280.00 of 300.00" 201
+TOKEN=$ESF api POST "/v1/escrows/$ESC/release"
+expect_problem "its release past the payee's hold limit" 422 tier_limit_exceeded hold
+TOKEN=$ESF api POST "/v1/escrows/$ESC/release" '{"amount": 2000}'
+expect "a release up to the hold limit" 200 '.released_amount == 2000'
+check_eq "the payee at the hold limit" 30000 "$(bal "$ESG")"
+new_user esh_l || fail "sign up esh"
+ESH=$TOK
+deposit "$ESH" 10000
+escrow "$ESH" "{\"to\": \"@esg_l\", \"amount\": 100, \"currency\": \"USD\", \"release\": {\"at\": \"$(iso_in 1)\"}, \"expires_in_s\": 4}"
+expect "a timed escrow to a payee at the hold limit" 201
+E_TIMED=$ESC
+sleep 2.5
+TOKEN=$ESH api GET "/v1/escrows/$E_TIMED"
+expect "tallyd's timed release waits while the hold limit refuses it" 200 '.status == "held"'
+sleep 3
+TOKEN=$ESH api GET "/v1/escrows/$E_TIMED"
+expect "and the hold expires back to the payer" 200 '.status == "expired"'
+check_eq "the payer has it back" 10000 "$(bal "$ESH")"
+
+echo "-- conversions: the hold limit of the wallet they credit, in its currency's units"
+TOKEN=$ADMIN_TOKEN api POST /v1/admin/fx/rates '{"base": "USD", "quote": "JPY", "rate": "151.25"}'
+expect "a USD to JPY rate" 201
+new_user cva_l || fail "sign up cva"
+CVA=$TOK
+deposit "$CVA" 10000
+TOKEN=$CVA api POST /v1/wallets '{"currency": "JPY"}'
+expect "a JPY wallet" 201
+TOKEN=$CVA IKEY=conv-big api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 1000}'
+expect_problem "1,000 yen is more than the 300 yen hold limit" 422 tier_limit_exceeded hold
+check "the refusal names the conversion" jq -e '.detail | startswith("the conversion would")' <<<"$BODY"
+check_eq "nothing converted" 10000 "$(bal "$CVA")"
+TOKEN=$CVA IKEY=conv-big api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 1000}'
+expect "the refusal replays" 422 '.code == "tier_limit_exceeded"'
+TOKEN=$CVA api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 100}'
+expect "100 yen fit" 201 '.received == 100'
+TOKEN=$CVA api GET /v1/me/limits
+expect "the JPY wallet's limits in yen" 200 '[.wallets[] | select(.currency == "JPY")][0]
+    | .hold == {limit: 300, used: 100, remaining: 200} and .send.limit == 100
+    and .receive.used == 0'
+
+echo "-- refunds and reversals are never blocked by limits and count nowhere"
+new_user rfa_l || fail "sign up rfa"
+RFA=$TOK
+new_user rfb_l || fail "sign up rfb"
+RFB=$TOK
+new_user rfc_l || fail "sign up rfc"
+deposit "$RFA" 30000
+pay "$RFA" rfb_l 5000
+expect "rfa pays rfb 50.00" 201
+P_REFUND=$(jqb .id)
+pay "$RFA" rfb_l 4000
+expect "and 40.00" 201
+P_REVERSE=$(jqb .id)
+deposit "$RFA" 9000
+expect "rfa back at the hold limit" 201
+deposit "$RFB" 6000
+pay "$RFB" rfc_l 10000
+expect "rfb uses up its send window" 201
+TOKEN=$RFB api POST "/v1/payments/$P_REFUND/refunds" '{"amount": 5000}'
+expect "a refund to a payer at the hold limit, from a payee with no send window left" 201
+check_eq "the payer holds past the limit" 35000 "$(bal "$RFA")"
+check_eq "a refund counts toward no receive window" 0 "$(limits "$RFA" '.wallets[0].receive.used')"
+check_eq "nor the refunder's send window" 10000 "$(limits "$RFB" '.wallets[0].send.used')"
+check_eq "nor gives the payer's send allowance back" 9000 "$(limits "$RFA" '.wallets[0].send.used')"
+deposit "$RFA" 1
+expect_problem "over the hold limit, more money in is refused" 422 tier_limit_exceeded hold
+TOKEN=$ADMIN_TOKEN api POST "/v1/admin/payments/$P_REVERSE/reverse" '{"reason": "fraud"}'
+expect "an operator reversal to a payer past the hold limit" 201 '.amount == 4000'
+check_eq "the reversal moved the money" 39000 "$(bal "$RFA")"
+check_eq "and counts toward no window" 0 "$(limits "$RFA" '.wallets[0].receive.used')"
+
+echo "-- payment requests, splits and scheduled payments are payments"
+new_user rqa_l || fail "sign up rqa"
+RQA=$TOK
+new_user rqb_l || fail "sign up rqb"
+RQB=$TOK
+deposit "$RQA" 20000
+pay "$RQA" rqb_l 9000
+expect "rqa sends 90.00" 201
+TOKEN=$RQB api POST /v1/payment_requests '{"from": "@rqa_l", "amount": 2000, "currency": "USD"}'
+expect "rqb asks rqa for 20.00" 201
+REQ=$(jqb .id)
+TOKEN=$RQA api POST "/v1/payment_requests/$REQ/pay"
+expect_problem "paying it would pass the send window" 422 tier_limit_exceeded send
+TOKEN=$RQB api POST /v1/splits '{"total": 2000, "currency": "USD", "mode": "equal",
+  "participants": [{"user": "@rqa_l"}, {"user": "@esa_l"}]}'
+expect "rqb splits 20.00 with rqa and esa" 201
+SHARE=$(jq -r '[.requests[] | select(.payer.handle == "rqa_l")][0].id' <<<"$BODY")
+TOKEN=$RQA api POST "/v1/payment_requests/$SHARE/pay"
+expect "a 10.00 share fits exactly" 201
+TOKEN=$RQA api POST /v1/scheduled_payments "{\"to\": \"@rqb_l\", \"amount\": 1, \"currency\": \"USD\", \"start_at\": \"$(iso_in 1)\", \"repeat\": \"none\"}"
+expect "a scheduled cent" 201
+SCH=$(jqb .id)
+for _ in $(seq 1 60); do
+    TOKEN=$RQA api GET "/v1/scheduled_payments/$SCH"
+    [ "$(jqb '.occurrences | length')" -gt 0 ] 2>/dev/null && break
+    sleep 0.2
+done
+expect "the scheduled payment is refused by the send window" 200 \
+    '.occurrences[0].status == "skipped" and .occurrences[0].reason == "tier_limit_exceeded"'
+check_eq "nothing moved for it" 10000 "$(bal "$RQA")"
+
 # ---------------------------------------------------------------------------------------------
 # roll: the window rolls
 
