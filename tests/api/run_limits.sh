@@ -516,6 +516,99 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
         "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'user_tiers'")"
 fi
 
+# ---------------------------------------------------------------------------------------------
+# A schema v5 database with payments and escrows migrates to v6 with running totals that match
+# them (the backfill of *_006_limits.sql): SQLite through tallyd migrate and on open, PostgreSQL
+# through tallyd migrate.
+
+NOW_NS=$(date +%s%N)
+# v5_rows X : the INSERTs of the v5 rows; X formats a 16-byte id from one hex byte ("x'%s'" for
+# SQLite, "'\\x%s'::bytea" for PostgreSQL). Users 01, 02, 03; USD (840).
+v5_rows() {
+    local u1 u2 u3 id
+    id() { local h; h=$(printf '%02x' "$1"); printf "$X" "$(printf "$h%.0s" $(seq 1 16))"; }
+    X=$1
+    u1=$(id 1) u2=$(id 2) u3=$(id 3)
+    pay_row() { # ID FROM TO AMOUNT AGE_MS
+        echo "INSERT INTO payments (created_ns, id, from_user, to_user, from_wallet, to_wallet,
+            amount, fee, currency, status, sender_available_after, recipient_available_after,
+            to_text, note) VALUES ($((NOW_NS - $5 * 1000000)), $(id "$1"), $2, $3, $(id 201),
+            $(id 202), $4, 0, 840, 1, 0, 0, 'x', '');"
+    }
+    esc_row() { # ID SETTLE PAYER PAYEE AMOUNT AGE_MS
+        echo "INSERT INTO escrows (id, payer_id, payee_id, payer_wallet, payee_wallet, amount,
+            currency, release_mode, release_at_ns, expires_ns, settle_id, payer_approved_ns,
+            payee_approved_ns, to_text, note, created_ns) VALUES ($(id "$1"), $3, $4, $(id 201),
+            $(id 202), $5, 840, 1, 0, $((NOW_NS + 86400000000000)), $(id "$2"), 0, 0, 'x', '',
+            $((NOW_NS - $6 * 1000000)));"
+    }
+    pay_row 101 "$u1" "$u2" 1000 100000     # 100 s ago
+    pay_row 102 "$u1" "$u2" 500 100300
+    pay_row 103 "$u2" "$u3" 700 10000
+    pay_row 104 "$u1" "$u2" 9999 34560000000 # 400 days ago: no window reaches it
+    esc_row 111 112 "$u1" "$u3" 300 50000   # released: its payment row 112 below
+    pay_row 112 "$u1" "$u3" 300 40000
+    esc_row 113 114 "$u1" "$u2" 200 30000   # still held
+}
+# Per user byte and direction: sum, movements, whole-second bucket ends after each movement.
+V6_EXPECT="1 1 2000 4
+2 1 700 1
+2 2 1500 2
+3 2 1000 2"
+V6_QUERY="SELECT get_byte_or_substr, direction, sum(amount), sum(count) FROM limit_totals
+    GROUP BY 1, 2 ORDER BY 1, 2"
+
+if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
+    mkdir -p "$WORK/v5"
+    chmod 700 "$WORK/v5"
+    tl_sqlite_v5_db "$WORK/v5"
+    v5_rows "x'%s'" | sqlite3 "$WORK/v5/tally.db"
+    check_eq "made a v5 database with payments" "5 5" \
+        "$(sqlite3 "$WORK/v5/tally.db" 'PRAGMA user_version') $(sqlite3 "$WORK/v5/tally.db" \
+            'SELECT count(*) FROM payments')"
+    cp -a "$WORK/v5" "$WORK/v5open"
+    check "tallyd migrate applies v6" "$TALLYD" migrate --data-dir "$WORK/v5"
+    check_eq "now v6" 6 "$(sqlite3 "$WORK/v5/tally.db" 'PRAGMA user_version')"
+    check_eq "backfilled totals (SQLite)" "$V6_EXPECT" "$(sqlite3 -separator ' ' "$WORK/v5/tally.db" \
+        "${V6_QUERY/get_byte_or_substr/unicode(substr(user_id, 1, 1))}")"
+    check_eq "whole-second buckets that end after their movements" 0 \
+        "$(sqlite3 "$WORK/v5/tally.db" "SELECT count(*) FROM limit_totals WHERE end_ns % 1000000000 != 0
+            OR end_ns <= $NOW_NS - 100300000000 OR end_ns > $NOW_NS + 1000000000")"
+    if TALLY_LIMITS_UNVERIFIED="send=100.00" tl_start v5open --sandbox; then
+        check_eq "a v5 database migrates on open" 6 \
+            "$(sqlite3 "$WORK/v5open/tally.db" 'PRAGMA user_version')"
+        check_eq "with the same totals" "$V6_EXPECT" "$(sqlite3 -separator ' ' "$WORK/v5open/tally.db" \
+            "${V6_QUERY/get_byte_or_substr/unicode(substr(user_id, 1, 1))}")"
+        tl_stop "$PID"
+    else
+        fail "start on a v5 database"
+    fi
+fi
+if [ -n "${TL_PG_CONNINFO:-}" ]; then
+    psql_bin=${TL_PSQL:-$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)}
+    v5db="tl_v5_$$"
+    pgq() { "$psql_bin" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 "$@"; }
+    if pgq -c "CREATE DATABASE $v5db" "$TL_PG_CONNINFO" >/dev/null 2>"$WORK/v5pg.log"; then
+        {
+            for f in "$root"/src/store/migrations/postgres_00[1-5]_*.sql; do cat "$f"; echo; done
+            echo "CREATE TABLE schema_version (one boolean PRIMARY KEY DEFAULT true CHECK (one),
+                version integer NOT NULL CHECK (version >= 0));
+                INSERT INTO schema_version (version) VALUES (5);"
+            v5_rows "'\\x%s'::bytea"
+        } | pgq "$TL_PG_CONNINFO dbname=$v5db" >/dev/null 2>>"$WORK/v5pg.log"
+        check_eq "made a v5 PostgreSQL database with payments" 5 \
+            "$(pgq -c 'SELECT count(*) FROM payments' "$TL_PG_CONNINFO dbname=$v5db")"
+        check "tallyd migrate applies v6 (PostgreSQL)" "$TALLYD" migrate --data-dir "$WORK/v5pg" \
+            --store-backend postgres --store-path "$TL_PG_CONNINFO dbname=$v5db"
+        check_eq "now v6 (PostgreSQL)" 6 \
+            "$(pgq -c 'SELECT version FROM schema_version' "$TL_PG_CONNINFO dbname=$v5db")"
+        check_eq "backfilled totals (PostgreSQL)" "$V6_EXPECT" "$(pgq -c \
+            "${V6_QUERY/get_byte_or_substr/get_byte(user_id, 0)}" "$TL_PG_CONNINFO dbname=$v5db")"
+    else
+        fail "create a PostgreSQL database: $(cat "$WORK/v5pg.log")"
+    fi
+fi
+
 # The bodies kept by sample must match their schemas in docs/openapi.yaml.
 if command -v python3 >/dev/null && [ -d "$WORK/samples" ]; then
     if python3 "$root/tests/api/check_schemas.py" "$root/docs/openapi.yaml" "$WORK/samples"; then
