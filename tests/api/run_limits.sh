@@ -21,8 +21,21 @@
 #     user's), 404 for an unknown user, 400 for an unknown tier or field; upgrading raises the
 #     limits at once (a send refused before passes), it is idempotent with a key, and lands in
 #     the user's audit log; business lifts every limit
-#   - the window rolls: on roll a send refused at the limit passes once the window has passed
-#   - SQLite: a schema v4 database migrates to v5 with the user_tiers table
+#   - 16 concurrent requests, payments and escrows mixed, under the same limit: exactly 10
+#   - escrows: the hold counts toward the payer's send window at creation (a refused one leaves
+#     no row and holds nothing; a cancel gives nothing back), the release toward the payee's
+#     receive window and hold limit only (refused: still held; a partial release that fits
+#     passes); a timed release a limit refuses waits and the hold expires back to the payer
+#   - conversions: the target wallet's hold limit in its own units (yen), refusal replayed
+#   - refunds and operator reversals pass with the payer past its hold limit and the refunder
+#     past its send limit, and count toward no window
+#   - paying a payment request, a split share and a scheduled occurrence are payments (the
+#     occurrence is skipped with reason tier_limit_exceeded)
+#   - the window rolls: on roll (1 s buckets) frees_at is 1-3 s ahead, the window is full until
+#     then and a send refused at the limit passes after it
+#   - SQLite: a schema v4 database migrates to v6 with the user_tiers table
+#   - a v5 database with payments and escrows migrates to v6 with backfilled running totals
+#     (SQLite: tallyd migrate and on open; PostgreSQL: tallyd migrate)
 # With TL_PG_CONNINFO set (tests/pg/run_pg_limits.sh) every server is two nodes on one
 # PostgreSQL database and the concurrent payments are spread over both nodes.
 # Closes with "N passed, M failed"; exits non-zero on any failure.
@@ -200,6 +213,42 @@ if [ -n "$refused_key" ]; then
         '.code == "tier_limit_exceeded" and .param == "send"'
     check_eq "the replay is marked" true "$(header Idempotent-Replayed)"
 fi
+# The same with escrows and payments mixed: a hold counts as a send when created.
+new_user mix_l || fail "sign up mix"
+MIX=$TOK
+new_user mixto_l || fail "sign up mixto"
+deposit "$MIX" 20000
+mix_pids=()
+for i in $(seq 1 16); do
+    path=/v1/payments
+    [ $((i % 2)) -eq 0 ] && path=/v1/escrows
+    url=$(tl_url)
+    curl -s -o "$WORK/race/mix$i.body" -w '%{http_code}' --max-time 20 -X POST \
+        -H "Authorization: Bearer $MIX" -H "Content-Type: application/json" \
+        -H "Idempotency-Key: mix-$i" \
+        --data-binary '{"to": "@mixto_l", "amount": 1000, "currency": "USD"}' \
+        "$url$path" >"$WORK/race/mix$i.status" &
+    mix_pids+=("$!")
+    TL_JOBS+=("$!")
+done
+wait "${mix_pids[@]}"
+ok=0
+refused=0
+for i in $(seq 1 16); do
+    s=$(cat "$WORK/race/mix$i.status")
+    if [ "$s" = 201 ]; then
+        ok=$((ok + 1))
+    elif [ "$s" = 422 ] && [ "$(jq -r '.code + "/" + .param' "$WORK/race/mix$i.body")" = \
+        "tier_limit_exceeded/send" ]; then
+        refused=$((refused + 1))
+    else
+        echo "mix $i: $s $(cat "$WORK/race/mix$i.body")"
+    fi
+done
+check_eq "concurrent escrows and payments that fit the window" "10 6" "$ok $refused"
+check_eq "what they paid and held" 10000 "$(bal "$MIX")"
+check_eq "the send window is exactly full" "10000 0" \
+    "$(limits "$MIX" '"\(.wallets[0].send.used) \(.wallets[0].send.remaining)"')"
 pay "$ALICE" hank_l 1
 expect_problem "one more cent is refused" 422 tier_limit_exceeded send
 check_eq "nothing moved for it" 20000 "$(bal "$ALICE")"
