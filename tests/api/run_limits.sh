@@ -469,7 +469,9 @@ expect "a scheduled cent" 201
 SCH=$(jqb .id)
 for _ in $(seq 1 60); do
     TOKEN=$RQA api GET "/v1/scheduled_payments/$SCH"
-    [ "$(jqb '.occurrences | length')" -gt 0 ] 2>/dev/null && break
+    # Claimed first ("running"), then finished.
+    jq -e '.occurrences[0].status == "succeeded" or .occurrences[0].status == "skipped"' \
+        <<<"$BODY" >/dev/null 2>&1 && break
     sleep 0.2
 done
 expect "the scheduled payment is refused by the send window" 200 \
