@@ -8,6 +8,7 @@
 #include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/quotes.h"
@@ -127,6 +128,7 @@ struct conversions_exec {
     struct id128 missing;
     enum tl_err exists_err; /* TL_ERR_QUOTE_USED on a quote's reserved id, else TL_OK */
     char quote_id[CONVERSIONS_QUOTE_ID_BYTES]; /* "" without a quote */
+    struct kyc_refusal limit; /* the hold limit of the target wallet refused it (kyc.h) */
 };
 
 static const struct json_field conversions_fields[] = {
@@ -326,7 +328,13 @@ static enum tl_err conversions_on_applied(struct writer_command *cmd, struct wri
     x->answer.outcome =
         movement_outcome(x->legs.events, x->results, x->legs.count, &x->missing);
     if (x->answer.outcome == TL_OK) {
-        x->answer.hook_err = conversions_applied(x, batch);
+        /* The hold limit of the wallet it credits (leg 2), in the batch of the money. */
+        x->answer.hook_err = kyc_check_conversion(x->req->app->kyc, batch, x->req->principal.user_id,
+                                                  x->amounts.to, x->amounts.received,
+                                                  &x->results[1], &x->limit);
+        if (x->answer.hook_err == TL_OK) {
+            x->answer.hook_err = conversions_applied(x, batch);
+        }
         return x->answer.hook_err;
     }
     if (movement_refusal(x->answer.outcome) && x->idem != NULL) {
@@ -367,6 +375,9 @@ static enum tl_err conversions_execute(struct http_request *req, struct http_res
                                          .on_applied = conversions_on_applied,
                                          .ctx = x};
         enum tl_err err = writer_submit(req->app->writer, &x->cmd);
+        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
+        }
         if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
             LOG(LOG_WARN, "conversion_dropped", LOG_STR("request_id", req->request_id),
                 LOG_STR("error", tl_err_code(err)));

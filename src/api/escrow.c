@@ -8,10 +8,12 @@
 #include "api/app.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/page.h"
 #include "api/render.h"
+#include "api/stepup.h"
 #include "api/wallets.h"
 #include "auth/validate.h"
 #include "core/recur.h"
@@ -50,6 +52,8 @@ struct escrow_exec {
     struct idempotency_request *idem;
     int status;
     enum tl_err hook_err;
+    struct kyc *kyc;          /* tier limits (kyc.h), checked in the hook */
+    struct kyc_refusal limit; /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
 };
 
 /* ---- Rendering ---- */
@@ -274,6 +278,21 @@ static enum tl_err escrow_answer(struct escrow_exec *x, struct writer_batch *bat
     return err;
 }
 
+/* Tier limits (kyc.h), in the batch of the money: the hold counts toward the payer's send
+ * window; a release toward the payee's receive window and hold limit; a cancel is free. */
+static enum tl_err escrow_limits(struct escrow_exec *x, struct writer_batch *batch)
+{
+    if (x->action == ESCROW_ACTION_HOLD) {
+        return kyc_check_escrow_hold(x->kyc, batch, x->row.payer_id, x->row.payee_id,
+                                     &x->event.as.transfer, &x->result, &x->limit);
+    }
+    if (x->action == ESCROW_ACTION_RELEASE) {
+        return kyc_check_escrow_release(x->kyc, batch, x->row.payee_id, x->row.currency,
+                                        x->amount, &x->result, &x->limit);
+    }
+    return TL_OK;
+}
+
 static enum tl_err escrow_on_applied(struct writer_command *cmd, struct writer_batch *batch)
 {
     struct escrow_exec *x = cmd->ctx;
@@ -285,6 +304,10 @@ static enum tl_err escrow_on_applied(struct writer_command *cmd, struct writer_b
     x->hook_err = TL_OK;
     if (x->result.result != LEDGER_OK) {
         return TL_OK; /* nothing moved; the caller answers */
+    }
+    if ((err = escrow_limits(x, batch)) != TL_OK) {
+        x->hook_err = err; /* dropped: nothing moves */
+        return err;
     }
     if (x->action == ESCROW_ACTION_RELEASE) {
         x->row.state = STORE_ESCROW_RELEASED;
@@ -363,7 +386,11 @@ static enum tl_err escrow_run(struct api_app *app, struct store *store, struct e
                               uint32_t timeout_s)
 {
     escrow_prepare(x, timeout_s);
+    x->kyc = app->kyc;
     enum tl_err err = writer_submit(app->writer, &x->cmd);
+    if (err == TL_ERR_TIER_LIMIT && x->hook_err == TL_ERR_TIER_LIMIT) {
+        return TL_ERR_TIER_LIMIT; /* x->limit says which; nothing moved */
+    }
     if (err != TL_OK) {
         return x->hook_err != TL_OK && err == x->hook_err ? TL_ERR_BUSY : err;
     }
@@ -621,7 +648,21 @@ static enum tl_err escrow_hold(struct http_request *req, struct http_response *r
     if (err == TL_ERR_INSUFFICIENT_FUNDS || err == TL_ERR_OVERFLOW) {
         return movement_refusal_fail(resp, err);
     }
+    if (err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, &x->limit); /* the payer's send limit */
+    }
     return err == TL_ERR_NOT_FOUND ? TL_ERR_INTERNAL : err;
+}
+
+/* The gate POST /v1/payments runs (stepup.h): device signature and step-up rules for sending
+ * amount to the payee, before anything is written. A device signature is checked and spent;
+ * no payment row exists yet to keep it with. */
+static enum tl_err escrow_gate(struct http_request *req, struct http_response *resp,
+                               const struct escrow_exec *x)
+{
+    struct stepup_payment gate = {x->row.payee_id, x->row.amount, x->row.currency};
+    struct stepup_signed device;
+    return stepup_money_gate(req, resp, &gate, &device);
 }
 
 enum tl_err escrow_create(struct http_request *req, struct http_response *resp)
@@ -665,6 +706,7 @@ enum tl_err escrow_create(struct http_request *req, struct http_response *resp)
     struct store_escrow row = x.row;
     escrow_exec_init(&x, &row, ESCROW_ACTION_HOLD, resp, 201);
     err = escrow_users(reader, &x);
+    err = err == TL_OK ? escrow_gate(req, resp, &x) : err;
     return err == TL_OK ? escrow_hold(req, resp, reader, &x, timeout_s) : err;
 }
 
@@ -836,6 +878,9 @@ static enum tl_err escrow_settle(struct http_request *req, struct http_response 
         return http_fail(resp, TL_ERR_BUSY, NULL,
                          "nothing was done; retry with the same Idempotency-Key");
     }
+    if (err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, &x.limit); /* the payee's receive or hold limit */
+    }
     return err == TL_ERR_NOT_FOUND ? TL_ERR_INTERNAL : err;
 }
 
@@ -991,6 +1036,12 @@ enum tl_err escrow_release_due(struct api_app *app, struct store *store, uint64_
         } else if (err == TL_ERR_ESCROW_RELEASED || err == TL_ERR_ESCROW_CANCELED ||
                    err == TL_ERR_ESCROW_EXPIRED) {
             err = TL_OK; /* settled by someone else first (another node, a cancel, expiry) */
+        } else if (err == TL_ERR_TIER_LIMIT) {
+            /* The payee's limits refuse it now: stays held, tried again on the next pass
+             * (a window frees up) until it expires and goes back to the payer. */
+            LOG(LOG_INFO, "escrow_release_deferred",
+                LOG_STR("limit", limits_kind_name(x->limit.kind)));
+            err = TL_OK;
         }
         free(x);
     }

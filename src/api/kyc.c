@@ -25,6 +25,8 @@
 #define KYC_SLOTS_USED_MAX (KYC_SLOTS / 2u)
 static_assert(2u * TL_BATCH_EVENTS_MAX <= KYC_SLOTS_USED_MAX, "a full batch of payments fits");
 static_assert((KYC_SLOTS & (KYC_SLOTS - 1u)) == 0, "power of two");
+/* limits.window_s's default (util/config.c), for a kyc made without a configuration. */
+#define KYC_WINDOW_S_DEFAULT (7u * 86400u)
 
 /* One (user, currency, direction) of the current pass: what the store said and what the
  * pass's earlier commands added. */
@@ -44,6 +46,7 @@ struct kyc {
     bool enabled;
     uint32_t window_s;
     uint64_t window_ns;
+    uint64_t bucket_ns; /* the running totals' bucket width (core/limits.h) */
     /* Writer thread only. */
     struct kyc_slot *slots;
     uint64_t pass;
@@ -105,7 +108,11 @@ enum tl_err kyc_new(const struct config *config, struct kyc **out)
         }
         k->window_s = config->limits_window_s;
     }
+    if (k->window_s == 0) {
+        k->window_s = KYC_WINDOW_S_DEFAULT; /* no configuration: the option's default */
+    }
     k->window_ns = (uint64_t)k->window_s * 1000000000u;
+    k->bucket_ns = limits_bucket_ns(k->window_s);
     for (unsigned t = 0; t < LIMITS_TIER_COUNT; t++) {
         for (unsigned kind = 0; kind < LIMITS_KIND_COUNT; kind++) {
             k->any[kind] = k->any[kind] || k->tiers[t].max_e4[kind] != LIMITS_NONE;
@@ -204,18 +211,35 @@ static enum tl_err kyc_refuse(struct kyc_refusal *refusal, enum limits_kind kind
     refusal->kind = kind;
     refusal->payee = payee;
     refusal->payee_is_caller = m->payee_is_caller;
+    refusal->what = m->what != NULL ? m->what : "payment";
     return TL_ERR_TIER_LIMIT;
 }
 
-enum tl_err kyc_check(struct kyc *kyc, struct writer_batch *batch, const struct kyc_movement *m,
-                      struct kyc_refusal *refusal)
+/* Adds amount to the running total of (user, currency, direction) in the bucket of
+ * timestamp_ns, with the batch (store_record_limit_usage). */
+static enum tl_err kyc_usage_attach(const struct kyc *k, struct writer_batch *batch,
+                                    struct id128 user, enum store_direction direction,
+                                    const struct kyc_movement *m)
 {
-    TL_ASSERT(m != NULL);
-    TL_ASSERT(m->amount > 0);
-    TL_ASSERT(!id128_is_zero(m->payee));
-    if (kyc == NULL || !kyc->enabled) {
-        return TL_OK;
-    }
+    uint8_t buf[STORE_RECORD_LIMIT_USAGE_BYTES];
+    struct store_record record;
+    struct store_limit_usage usage = {
+        .user_id = user,
+        .end_ns = limits_bucket_end(m->timestamp_ns, k->bucket_ns),
+        .amount = m->amount,
+        .currency = m->currency,
+        .direction = (uint8_t)direction,
+    };
+    store_record_limit_usage(&usage, buf, &record);
+    return writer_batch_attach(batch, &record); /* copies the data */
+}
+
+/* The checks against the limits (kyc enabled); on TL_OK *payer_out / *payee_out are the slots
+ * that count the movement (NULL: none). */
+static enum tl_err kyc_limits_check(struct kyc *kyc, struct writer_batch *batch,
+                                    const struct kyc_movement *m, struct kyc_refusal *refusal,
+                                    struct kyc_slot **payer_out, struct kyc_slot **payee_out)
+{
     uint64_t pass = writer_batch_pass(batch);
     if (pass != kyc->pass) {
         kyc->pass = pass; /* every slot of an earlier pass is free now */
@@ -236,7 +260,8 @@ enum tl_err kyc_check(struct kyc *kyc, struct writer_batch *batch, const struct 
             return kyc_refuse(refusal, LIMITS_SEND, false, m);
         }
     }
-    if (kyc->any[LIMITS_RECEIVE] || kyc->any[LIMITS_HOLD]) {
+    if ((m->counts_receive || m->checks_hold) &&
+        (kyc->any[LIMITS_RECEIVE] || kyc->any[LIMITS_HOLD])) {
         err = kyc_slot_get(kyc, batch, m->payee, m->currency, STORE_DIRECTION_RECEIVED, after_ns,
                            &payee);
         if (err != TL_OK) {
@@ -247,15 +272,45 @@ enum tl_err kyc_check(struct kyc *kyc, struct writer_batch *batch, const struct 
             return kyc_refuse(refusal, LIMITS_RECEIVE, true, m);
         }
         int64_t hold = kyc_limit(kyc, payee->tier, LIMITS_HOLD, m->currency);
-        if (hold != LIMITS_NONE && m->payee_balance > hold) {
+        if (m->checks_hold && hold != LIMITS_NONE && m->payee_balance > hold) {
             return kyc_refuse(refusal, LIMITS_HOLD, true, m);
         }
     }
-    /* Passed: the rest of this pass counts it. */
+    *payer_out = payer;
+    *payee_out = m->counts_receive ? payee : NULL;
+    return TL_OK;
+}
+
+enum tl_err kyc_check(struct kyc *kyc, struct writer_batch *batch, const struct kyc_movement *m,
+                      struct kyc_refusal *refusal)
+{
+    struct kyc_slot *payer = NULL;
+    struct kyc_slot *payee = NULL;
+    enum tl_err err = TL_OK;
+    TL_ASSERT(m != NULL);
+    TL_ASSERT(m->amount > 0);
+    TL_ASSERT(!id128_is_zero(m->payee));
+    if (kyc == NULL) {
+        return TL_OK;
+    }
+    if (kyc->enabled) {
+        err = kyc_limits_check(kyc, batch, m, refusal, &payer, &payee);
+    }
+    /* Passed: the running totals commit with the money. */
+    if (err == TL_OK && !id128_is_zero(m->payer)) {
+        err = kyc_usage_attach(kyc, batch, m->payer, STORE_DIRECTION_SENT, m);
+    }
+    if (err == TL_OK && m->counts_receive) {
+        err = kyc_usage_attach(kyc, batch, m->payee, STORE_DIRECTION_RECEIVED, m);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    /* And the rest of this pass counts it. */
     if (payer != NULL) {
         payer->added = payer->added > INT64_MAX - m->amount ? INT64_MAX : payer->added + m->amount;
     }
-    if (payee != NULL && m->counts_receive) {
+    if (payee != NULL) {
         payee->added = payee->added > INT64_MAX - m->amount ? INT64_MAX : payee->added + m->amount;
     }
     return TL_OK;
@@ -277,7 +332,9 @@ enum tl_err kyc_check_payment(struct kyc *kyc, struct writer_batch *batch,
         .timestamp_ns = main->timestamp,
         .payee_balance = main->credit_after.credits_posted - main->credit_after.debits_posted,
         .counts_receive = true,
+        .checks_hold = true,
         .payee_is_caller = false,
+        .what = "payment",
     };
     return kyc_check(kyc, batch, &m, refusal);
 }
@@ -298,32 +355,108 @@ enum tl_err kyc_check_deposit(struct kyc *kyc, struct writer_batch *batch, struc
         .timestamp_ns = result->timestamp,
         .payee_balance = result->credit_after.credits_posted - result->credit_after.debits_posted,
         .counts_receive = false,
+        .checks_hold = true,
         .payee_is_caller = true,
+        .what = "deposit",
+    };
+    return kyc_check(kyc, batch, &m, refusal);
+}
+
+enum tl_err kyc_check_escrow_hold(struct kyc *kyc, struct writer_batch *batch, struct id128 payer,
+                                  struct id128 payee, const struct ledger_transfer *hold,
+                                  const struct ledger_event_result *result,
+                                  struct kyc_refusal *refusal)
+{
+    TL_ASSERT(hold != NULL);
+    TL_ASSERT(result != NULL);
+    TL_ASSERT(result->result == LEDGER_OK);
+    TL_ASSERT(!id128_is_zero(payer));
+    struct kyc_movement m = {
+        .payer = payer,
+        .payee = payee,
+        .currency = hold->currency,
+        .amount = hold->amount,
+        .timestamp_ns = result->timestamp,
+        .payee_balance = 0,
+        .counts_receive = false,
+        .checks_hold = false, /* pending: the payee's balance does not change yet */
+        .payee_is_caller = false,
+        .what = "escrow",
+    };
+    return kyc_check(kyc, batch, &m, refusal);
+}
+
+enum tl_err kyc_check_escrow_release(struct kyc *kyc, struct writer_batch *batch,
+                                     struct id128 payee, uint16_t currency, int64_t amount,
+                                     const struct ledger_event_result *result,
+                                     struct kyc_refusal *refusal)
+{
+    TL_ASSERT(result != NULL);
+    TL_ASSERT(result->result == LEDGER_OK);
+    struct kyc_movement m = {
+        .payer = id128_make(0, 0), /* counted toward the payer's send window at the hold */
+        .payee = payee,
+        .currency = currency,
+        .amount = amount,
+        .timestamp_ns = result->timestamp,
+        .payee_balance = result->credit_after.credits_posted - result->credit_after.debits_posted,
+        .counts_receive = true,
+        .checks_hold = true,
+        .payee_is_caller = false,
+        .what = "release",
+    };
+    return kyc_check(kyc, batch, &m, refusal);
+}
+
+enum tl_err kyc_check_conversion(struct kyc *kyc, struct writer_batch *batch, struct id128 user,
+                                 uint16_t currency, int64_t amount,
+                                 const struct ledger_event_result *result,
+                                 struct kyc_refusal *refusal)
+{
+    TL_ASSERT(result != NULL);
+    TL_ASSERT(result->result == LEDGER_OK);
+    struct kyc_movement m = {
+        .payer = id128_make(0, 0),
+        .payee = user,
+        .currency = currency,
+        .amount = amount,
+        .timestamp_ns = result->timestamp,
+        .payee_balance = result->credit_after.credits_posted - result->credit_after.debits_posted,
+        .counts_receive = false,
+        .checks_hold = true,
+        .payee_is_caller = true,
+        .what = "conversion",
     };
     return kyc_check(kyc, batch, &m, refusal);
 }
 
 enum tl_err kyc_refusal_fail(struct http_response *resp, const struct kyc_refusal *refusal)
 {
-    const char *detail = NULL;
+    char detail[sizeof(resp->problem_detail)] = "";
+    const char *what = refusal->what != NULL ? refusal->what : "payment";
     switch (refusal->kind) {
     case LIMITS_SEND:
-        detail = "the payment would take what you sent in the rolling window past the send "
-                 "limit of your verification tier";
+        snprintf(detail, sizeof(detail),
+                 "the %s would take what you sent in the rolling window past the send limit of "
+                 "your verification tier",
+                 what);
         break;
     case LIMITS_RECEIVE:
-        detail = "the payment would take what the recipient received in the rolling window past "
-                 "the receive limit of their verification tier";
+        snprintf(detail, sizeof(detail),
+                 "the %s would take what the recipient received in the rolling window past the "
+                 "receive limit of their verification tier",
+                 what);
         break;
     case LIMITS_HOLD:
-        detail = refusal->payee_is_caller
-                     ? "the deposit would take your balance past the hold limit of your "
-                       "verification tier"
-                     : "the payment would take the recipient's balance past the hold limit of "
-                       "their verification tier";
+        snprintf(detail, sizeof(detail),
+                 refusal->payee_is_caller
+                     ? "the %s would take your balance past the hold limit of your verification "
+                       "tier"
+                     : "the %s would take the recipient's balance past the hold limit of their "
+                       "verification tier",
+                 what);
         break;
     }
-    TL_ASSERT(detail != NULL);
     return http_fail(resp, TL_ERR_TIER_LIMIT, limits_kind_name(refusal->kind), detail);
 }
 
@@ -419,6 +552,11 @@ static enum tl_err kyc_render_limits(struct render *r, const struct kyc *k, stru
     render_str(r, limits_tier_name((enum limits_tier)tier));
     render_key(r, "window_s");
     render_i64(r, k->window_s);
+    /* The running totals' rounding (core/limits.h): whole buckets, never less than exact. */
+    render_key(r, "bucket_s");
+    render_i64(r, (int64_t)(k->bucket_ns / LIMITS_NS_PER_S));
+    render_key(r, "window_rounding");
+    render_str(r, "whole_buckets");
     render_key(r, "wallets");
     render_array_begin(r);
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {

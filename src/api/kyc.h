@@ -26,12 +26,20 @@
  * then answers 422 tier_limit_exceeded (kyc_refusal_fail), which the idempotency finish step
  * stores like any 422.
  *
- * What counts: every payments row (POST /v1/payments, paying a payment request, a split
- * share, and whatever else records a payment row) counts its amount (not its fee) toward the
- * payer's send window and the payee's receive window; the payee's balance after it is held
- * to the hold limit. A deposit is held to the depositor's hold limit and counts toward no
- * window. Other money hooks (escrow releases, scheduled payments, conversions, refunds) call
- * kyc_check with the parties and flags that fit them.
+ * Running totals. A window is not summed over payments: each counted movement adds its amount
+ * to a bucket of its user, currency and direction (core/limits.h: width window/64, at least
+ * 1 s) with a record in the batch of its money (table limit_totals, schema v6); a check reads
+ * the buckets whose end is inside the window, whole (conservative: a movement frees up to one
+ * bucket late, never early). One indexed read of at most 65 rows, whatever the user sent.
+ *
+ * What counts (docs/api.md, "Limits"): a payment (POST /v1/payments, a paid payment request
+ * or split share, a scheduled occurrence, a cross-currency payment in the payee's currency)
+ * counts its amount (not its fee) toward the payer's send and the payee's receive window, and
+ * the payee's balance after it is held to the hold limit. An escrow counts toward the payer's
+ * send window when it is created; its release toward the payee's receive window and hold
+ * limit. A deposit and a conversion are held to the hold limit of the wallet they credit and
+ * count toward no window. Refunds and operator reversals are never checked and count nowhere:
+ * money going back must not be trapped by the limits of either party.
  *
  * Never: read or write anything of this module off the writer thread except through the
  * handlers; move money when a check fails; trust a tier that was not read inside the batch.
@@ -71,7 +79,9 @@ struct kyc_movement {
     uint64_t timestamp_ns;  /* the ledger timestamp of the movement's transfer */
     int64_t payee_balance;  /* payee's credits_posted - debits_posted right after it */
     bool counts_receive;    /* toward the payee's receive window (payments yes, deposits no) */
+    bool checks_hold;       /* payee_balance is held to the payee's hold limit */
     bool payee_is_caller;   /* the payee asked for it (a deposit): only wording */
+    const char *what;       /* "payment", "deposit", ...: the refusal's wording */
 };
 
 /* Which limit refused a movement. */
@@ -79,14 +89,17 @@ struct kyc_refusal {
     enum limits_kind kind;
     bool payee;          /* the payee's limit (receive, hold), else the payer's (send) */
     bool payee_is_caller;
+    const char *what;    /* the movement's what */
 };
 
 /*
- * From an on_applied hook, after the movement's events were applied: TL_OK (and the movement
- * now counts for the rest of this pass), TL_ERR_TIER_LIMIT with *refusal set (the hook returns
- * it, which drops the command), TL_ERR_STORAGE (a read failed; also to be returned), or
- * TL_ERR_BUSY when one batch checks more parties than kyc tracks. kyc NULL or without limits:
- * TL_OK at once, nothing is read.
+ * From an on_applied hook, after the movement's events were applied: TL_OK (the movement now
+ * counts for the rest of this pass, and its running totals ride with the batch),
+ * TL_ERR_TIER_LIMIT with *refusal set (the hook returns it, which drops the command),
+ * TL_ERR_STORAGE (a read failed; also to be returned), TL_ERR_BUSY when one batch checks more
+ * parties than kyc tracks, or writer_batch_attach's errors. The send and receive amounts are
+ * added to the running totals (store_record_limit_usage) whether or not limits are configured,
+ * so that limits turned on later see every movement; without limits nothing is read.
  */
 enum tl_err kyc_check(struct kyc *kyc, struct writer_batch *batch, const struct kyc_movement *m,
                       struct kyc_refusal *refusal);
@@ -102,6 +115,27 @@ enum tl_err kyc_check_deposit(struct kyc *kyc, struct writer_batch *batch, struc
                               const struct ledger_transfer *transfer,
                               const struct ledger_event_result *result,
                               struct kyc_refusal *refusal);
+
+/* An escrow's hold (escrow.c): counts toward the payer's send window when created (a hold
+ * cannot be used to send past the limit); the payee's limits apply at the release. */
+enum tl_err kyc_check_escrow_hold(struct kyc *kyc, struct writer_batch *batch, struct id128 payer,
+                                  struct id128 payee, const struct ledger_transfer *hold,
+                                  const struct ledger_event_result *result,
+                                  struct kyc_refusal *refusal);
+
+/* An escrow's release of amount to payee (escrow.c): the payee's receive window and hold
+ * limit; not the payer's send window again (counted at the hold). */
+enum tl_err kyc_check_escrow_release(struct kyc *kyc, struct writer_batch *batch,
+                                     struct id128 payee, uint16_t currency, int64_t amount,
+                                     const struct ledger_event_result *result,
+                                     struct kyc_refusal *refusal);
+
+/* A conversion into user's wallet of currency (conversions.c): the hold limit of that wallet,
+ * whose credit is result (the leg from the FX pool). No window counts it. */
+enum tl_err kyc_check_conversion(struct kyc *kyc, struct writer_batch *batch, struct id128 user,
+                                 uint16_t currency, int64_t amount,
+                                 const struct ledger_event_result *result,
+                                 struct kyc_refusal *refusal);
 
 /* The handler's answer to a refusal: 422 tier_limit_exceeded, param the limit's kind ("send",
  * "receive", "hold") and a sentence saying whose limit. */

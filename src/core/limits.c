@@ -210,3 +210,26 @@ uint64_t limits_frees_at(uint64_t oldest_ns, uint64_t window_ns)
     }
     return oldest_ns > UINT64_MAX - window_ns ? UINT64_MAX : oldest_ns + window_ns;
 }
+
+uint64_t limits_bucket_ns(uint32_t window_s)
+{
+    TL_ASSERT(window_s > 0);
+    TL_ASSERT(window_s <= LIMITS_WINDOW_S_MAX);
+    uint64_t bucket_s = window_s / LIMITS_BUCKETS_PER_WINDOW;
+    return (bucket_s > 0 ? bucket_s : 1u) * LIMITS_NS_PER_S;
+}
+
+uint64_t limits_bucket_end(uint64_t timestamp_ns, uint64_t bucket_ns)
+{
+    TL_ASSERT(bucket_ns > 0);
+    TL_ASSERT(timestamp_ns <= (uint64_t)INT64_MAX - bucket_ns);
+    uint64_t end = (timestamp_ns / bucket_ns + 1u) * bucket_ns;
+    TL_ASSERT(end > timestamp_ns);
+    TL_ASSERT(end - timestamp_ns <= bucket_ns);
+    return end;
+}
+
+bool limits_bucket_counts(uint64_t end_ns, uint64_t now_ns, uint64_t window_ns)
+{
+    return end_ns > limits_window_after(now_ns, window_ns);
+}

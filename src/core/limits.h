@@ -14,8 +14,9 @@
  * round DOWN: a limit is never larger than what was configured. A limit that is absent is no
  * limit; an empty spec limits nothing.
  *
- * The rolling window is exact: at time t a window counts the movements with a timestamp
- * after t - window (a movement frees its amount exactly window after it happened).
+ * The rolling window counts every movement with a timestamp after t - window; it is kept as
+ * running totals per time bucket (below) and counts whole buckets, so a movement frees its
+ * amount between window and window + one bucket after it happened, never earlier.
  *
  * Pure: no I/O, no clock, no allocation. Enforcement (which movements count, and where the
  * check runs so that no race can exceed a limit) is src/api/kyc.h's.
@@ -99,5 +100,34 @@ int64_t limits_remaining(int64_t limit, int64_t used);
 /* When the oldest counted movement (oldest_ns, 0 = none) leaves the window: oldest_ns +
  * window_ns, saturating; 0 when nothing is counted. Cannot fail. */
 uint64_t limits_frees_at(uint64_t oldest_ns, uint64_t window_ns);
+
+/*
+ * Running totals. The send and receive windows are not summed over every movement: each
+ * movement adds its amount to the total of its bucket, a span of limits_bucket_ns(window)
+ * aligned to the Unix epoch, named by its end (limits_bucket_end: every movement of a bucket
+ * happened before its end). The window that ends at now counts a bucket WHOLE while any part
+ * of it is inside the window, i.e. while its end is after limits_window_after(now, window):
+ *   - exact in the direction that matters: every movement inside the window is counted, so a
+ *     window never admits more than the limit;
+ *   - conservative by at most one bucket: a movement keeps counting until window after the
+ *     end of its bucket (up to one bucket longer than the exact window);
+ *   - bounded: one width counts at most LIMITS_BUCKETS_PER_WINDOW + 1 buckets.
+ * Correct for any mix of widths (a window changed in the configuration, a backfill at 1 s):
+ * only "a bucket's movements happened before its end" is relied on.
+ */
+#define LIMITS_BUCKETS_PER_WINDOW 64u
+#define LIMITS_NS_PER_S 1000000000ull
+
+/* The bucket width for a window of window_s (1..LIMITS_WINDOW_S_MAX) seconds: window_s /
+ * LIMITS_BUCKETS_PER_WINDOW whole seconds, at least 1 s. Cannot fail. */
+uint64_t limits_bucket_ns(uint32_t window_s);
+
+/* The end of the bucket of width bucket_ns (> 0) that holds timestamp_ns: the first multiple
+ * of bucket_ns strictly after it. timestamp_ns <= INT64_MAX - bucket_ns. Cannot fail. */
+uint64_t limits_bucket_end(uint64_t timestamp_ns, uint64_t bucket_ns);
+
+/* Does a bucket that ends at end_ns count in the window of window_ns that ends at now_ns?
+ * (end_ns > limits_window_after(now_ns, window_ns)). Cannot fail. */
+bool limits_bucket_counts(uint64_t end_ns, uint64_t now_ns, uint64_t window_ns);
 
 #endif

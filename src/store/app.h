@@ -624,14 +624,15 @@ enum tl_err store_fx_rates_list(struct store *store, struct store_fx_rate *out, 
 /* What a limit check needs to know about one user, one currency and one direction. */
 struct store_limits_window {
     uint8_t tier;       /* enum limits_tier; 0 (unverified) when the user has no tier row */
-    int64_t amount;     /* sum of the amounts of the window's payments, >= 0 */
-    uint32_t count;     /* how many payments that is */
-    uint64_t oldest_ns; /* created_ns of the oldest of them; 0 when count is 0 */
+    int64_t amount;     /* sum of the window's buckets, >= 0 */
+    uint32_t count;     /* how many movements they hold */
+    uint64_t oldest_ns; /* the end of the oldest counted bucket; 0 when count is 0 */
 };
 
 /*
- * The user's tier, and the payments of currency the user sent (STORE_DIRECTION_SENT) or
- * received (STORE_DIRECTION_RECEIVED) with created_ns > after_ns. A read: on the writer's
+ * The user's tier, and the running totals (limit_totals, below) of currency the user sent
+ * (STORE_DIRECTION_SENT) or received (STORE_DIRECTION_RECEIVED) in buckets that end after
+ * after_ns. A read: on the writer's
  * handle inside an open batch it sees what the batch lock lets it see (every batch committed
  * before this one), on a reader handle what is committed. Unknown users have tier 0 and an
  * empty window. A sum past INT64_MAX fails (TL_ERR_STORAGE) rather than wrapping.
@@ -642,6 +643,30 @@ enum tl_err store_limits_window(struct store *store, struct id128 user_id,
 /* Sets the user's tier (0..2), in its own transaction. */
 enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8_t tier,
                                 uint64_t updated_ns);
+
+/*
+ * Running totals of the windows (schema v6, table limit_totals; limits_store.c): what a user
+ * sent or received in one currency, per time bucket named by its end (core/limits.h). A
+ * movement adds to its bucket with a record in the batch of its money (api/kyc.c), so the
+ * totals can never disagree with the ledger; store_limits_window sums the buckets whose end is
+ * after after_ns (count and oldest_ns then count movements and the oldest counted bucket's end).
+ */
+struct store_limit_usage {
+    struct id128 user_id;
+    uint64_t end_ns;   /* the bucket's end: every movement it holds happened before it */
+    int64_t amount;    /* > 0, minor units */
+    uint16_t currency; /* ISO 4217 number */
+    uint8_t direction; /* STORE_DIRECTION_SENT or STORE_DIRECTION_RECEIVED */
+};
+/* Serializes one movement's addition to its bucket into a batch record (added to the bucket
+ * when the batch commits; several records of one bucket add up). buf must hold
+ * STORE_RECORD_LIMIT_USAGE_BYTES; out->data points into buf. Cannot fail. */
+#define STORE_RECORD_LIMIT_USAGE_BYTES (sizeof(struct store_limit_usage))
+void store_record_limit_usage(const struct store_limit_usage *usage, void *buf,
+                              struct store_record *out);
+/* The row of a STORE_RECORD_LIMIT_USAGE record (the backends' record writers). Cannot fail. */
+void store_record_limit_usage_decode(const struct store_record *record,
+                                     struct store_limit_usage *out);
 
 /* ---- Records that ride with a writer batch (see writer_batch_attach) ---- */
 

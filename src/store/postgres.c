@@ -41,8 +41,9 @@
 #define PG_BACKOFF_MS_MAX 5000u
 /* Accounts one scan page reads: bounds the memory of a startup scan. */
 #define PG_SCAN_PAGE_ROWS 8192
-/* Statements one commit pipelines: accounts, postings, holds, outbox, payments, idempotency. */
-#define PG_PIPELINE_MAX 8
+/* Statements one commit pipelines: accounts, postings, holds, outbox, payments, notes,
+ * signatures, idempotency, claims, audit entries, limit running totals (11 so far). */
+#define PG_PIPELINE_MAX 16
 /* Longest conninfo we accept (it is copied for reconnects). */
 #define PG_CONNINFO_BYTES_MAX 4096
 /* Serialises migrations of one database across nodes (pg_advisory_xact_lock); "tallymig". */

@@ -180,12 +180,13 @@ enum fx_rate_column {
     FXCOL_SOURCE,
     FXCOL_COUNT
 };
-/* The tier of $1 and its payments of currency $3 on one side after $2 (migration 005). */
-#define PG_LIMITS_WINDOW_SQL(side)                                                                 \
+/* The tier of $1 (migration 005) and its running totals of currency $3 in one direction in
+ * the buckets that end after $2 (migration 006). */
+#define PG_LIMITS_WINDOW_SQL(direction)                                                            \
     "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = $1::bytea), 0)::bigint, "        \
-    "coalesce(sum(amount), 0)::bigint, count(*)::bigint, coalesce(min(created_ns), 0)::bigint "    \
-    "FROM payments WHERE " side " = $1::bytea AND created_ns > $2::bigint AND currency = "          \
-    "$3::integer"
+    "coalesce(sum(amount), 0)::bigint, coalesce(sum(count), 0)::bigint, "                          \
+    "coalesce(min(end_ns), 0)::bigint FROM limit_totals WHERE user_id = $1::bytea AND currency = " \
+    "$3::integer AND direction = " direction " AND end_ns > $2::bigint"
 
 /* Every statement, prepared by postgres.c at connect. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -391,8 +392,14 @@ enum fx_rate_column {
                            "LIMIT $1::bigint") \
     /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
      * range; the cast of the numeric sum refuses a total past a bigint. */                  \
-    X(ASTMT_LIMITS_SENT, PG_LIMITS_WINDOW_SQL("from_user"))                                    \
-    X(ASTMT_LIMITS_RECEIVED, PG_LIMITS_WINDOW_SQL("to_user"))                                  \
+    X(ASTMT_LIMITS_SENT, PG_LIMITS_WINDOW_SQL("1"))                                            \
+    X(ASTMT_LIMITS_RECEIVED, PG_LIMITS_WINDOW_SQL("2"))                                        \
+    X(ASTMT_LIMIT_USAGE_WRITE,                                                                     \
+      "INSERT INTO limit_totals AS t (user_id, currency, direction, end_ns, amount, count) "       \
+      "SELECT u, c, d, e, sum(a), count(*) FROM unnest($1::bytea[], $2::integer[], "               \
+      "$3::integer[], $4::bigint[], $5::bigint[]) AS r(u, c, d, e, a) GROUP BY u, c, d, e "        \
+      "ON CONFLICT (user_id, currency, direction, end_ns) DO UPDATE SET amount = t.amount + "      \
+      "excluded.amount, count = t.count + excluded.count")                                         \
     X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES "         \
                            "($1::bytea, $2::integer, $3::bigint) ON CONFLICT (user_id) DO "    \
                            "UPDATE SET tier = excluded.tier, updated_ns = excluded.updated_ns")
@@ -2132,9 +2139,46 @@ static enum tl_err claims_fence_send(struct store *store, const struct store_rec
         PG_EXPECT_EXACT, claims, TL_ERR_STORAGE);
 }
 
+/* The batch's additions to limit window buckets (schema v6) in one statement, summed per
+ * bucket first (one upsert may touch a row once). */
+static enum tl_err limit_usage_send(struct store *store, const struct store_record *records,
+                                    uint32_t count, uint32_t rows_count)
+{
+    struct pg_buf *buf = store_postgres_buf(store);
+    struct pg_params p;
+    enum tl_err err = pg_buf_reset(buf, 5 * pg_array_bytes_max(rows_count, ID128_BYTES));
+    if (err != TL_OK) {
+        return err;
+    }
+    pg_params_init(&p);
+#define USAGE_ARRAY(oid, append)                                                                   \
+    do {                                                                                           \
+        pg_array_begin(&p, buf, oid, rows_count);                                                  \
+        for (uint32_t i = 0; i < count; i++) {                                                     \
+            struct store_limit_usage x;                                                            \
+            if (records[i].kind != STORE_RECORD_LIMIT_USAGE) {                                     \
+                continue;                                                                          \
+            }                                                                                      \
+            store_record_limit_usage_decode(&records[i], &x);                                      \
+            append;                                                                                \
+        }                                                                                          \
+    } while (0)
+    USAGE_ARRAY(PG_OID_BYTEA, pg_array_id(buf, x.user_id));
+    USAGE_ARRAY(PG_OID_INT4, pg_array_i32(buf, x.currency));
+    USAGE_ARRAY(PG_OID_INT4, pg_array_i32(buf, x.direction));
+    USAGE_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x.end_ns));
+    USAGE_ARRAY(PG_OID_INT8, pg_array_i64(buf, x.amount));
+#undef USAGE_ARRAY
+    pg_params_resolve(&p, buf);
+    return store_postgres_pipeline_send(store, "ASTMT_LIMIT_USAGE_WRITE", &p,
+                                        "records_write: limit usage", PG_EXPECT_ANY, 0,
+                                        TL_ERR_STORAGE);
+}
+
 enum tl_err store_postgres_app_records_send(struct store *store, const struct store_record *records,
                                             uint32_t count)
 {
+    uint32_t limit_usage = 0;
     uint32_t payments = 0;
     uint32_t idempotency = 0;
     uint32_t notes = 0;
@@ -2153,6 +2197,7 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
         } else if (records[i].kind == STORE_RECORD_QUOTE) {
             quotes++;
         }
+        limit_usage += records[i].kind == STORE_RECORD_LIMIT_USAGE ? 1u : 0u;
     }
     if (payments > 0) {
         err = payments_send(store, records, count, payments);
@@ -2172,6 +2217,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (err == TL_OK && idempotency > 0) {
         err = claims_fence_send(store, records, count);
     }
+    if (err == TL_OK && limit_usage > 0) {
+        err = limit_usage_send(store, records, count, limit_usage); /* schema v6 */
+    }
     return err;
 }
 
@@ -2181,7 +2229,8 @@ static enum tl_err pg_app_record_write(struct store *store, const struct store_r
         return store_postgres_stepup_ops.record_write(store, record); /* schema v5 */
     }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
-              record->kind == STORE_RECORD_PAYMENT_NOTE || record->kind == STORE_RECORD_QUOTE);
+              record->kind == STORE_RECORD_PAYMENT_NOTE || record->kind == STORE_RECORD_QUOTE ||
+              record->kind == STORE_RECORD_LIMIT_USAGE);
     return store_postgres_app_records_send(store, record, 1);
 }
 

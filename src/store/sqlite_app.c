@@ -175,11 +175,13 @@ enum fx_rate_column {
     FXCOL_SOURCE,
     FXCOL_COUNT
 };
-/* The tier of ?1 and its payments of currency ?3 on one side after ?2 (migration 005). */
-#define LIMITS_WINDOW_SQL(side)                                                                    \
+/* The tier of ?1 (migration 005) and its running totals of currency ?3 in one direction in
+ * the buckets that end after ?2 (migration 006). */
+#define LIMITS_WINDOW_SQL(direction)                                                               \
     "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
-    "coalesce(sum(amount), 0), count(*), coalesce(min(created_ns), 0) FROM payments WHERE " side   \
-    " = ?1 AND created_ns > ?2 AND currency = ?3"
+    "coalesce(sum(amount), 0), coalesce(sum(count), 0), coalesce(min(end_ns), 0) FROM "            \
+    "limit_totals WHERE user_id = ?1 AND currency = ?3 AND direction = " direction                 \
+    " AND end_ns > ?2"
 
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -321,8 +323,11 @@ enum fx_rate_column {
                            "LIMIT ?1") \
     /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
      * range (the rowid, created_ns, ends every index entry). */                             \
-    X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("from_user"))                                       \
-    X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("to_user"))                                     \
+    X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("1"))                                               \
+    X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("2"))                                           \
+    X(ASTMT_LIMIT_USAGE_ADD, "INSERT INTO limit_totals (user_id, currency, direction, end_ns, "    \
+                             "amount, count) VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT DO "       \
+                             "UPDATE SET amount = amount + excluded.amount, count = count + 1")    \
     X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
                            "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
                            "updated_ns = excluded.updated_ns")
@@ -1453,6 +1458,27 @@ static enum tl_err idempotency_insert_or_ignore(struct store_sqlite_app *a,
 }
 
 static enum tl_err quote_record_insert(struct store_sqlite_app *a, const struct store_record *r);
+/* A movement's addition to its limit window bucket (schema v6); an overflow of the total is
+ * refused by SQLite (integer overflow), never wrapped. */
+static enum tl_err limit_usage_add(struct store_sqlite_app *a, const struct store_record *record)
+{
+    sqlite3_stmt *stmt = a->stmts[ASTMT_LIMIT_USAGE_ADD];
+    struct store_limit_usage usage;
+    uint8_t bytes[ID128_BYTES];
+
+    store_record_limit_usage_decode(record, &usage);
+    bind_id(stmt, 1, usage.user_id, bytes);
+    store_sqlite_bind_i64(stmt, 2, usage.currency);
+    store_sqlite_bind_i64(stmt, 3, usage.direction);
+    store_sqlite_bind_u64(stmt, 4, usage.end_ns);
+    store_sqlite_bind_i64(stmt, 5, usage.amount);
+    int rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "records_write: limit usage");
+    }
+    TL_ASSERT(sqlite3_changes(a->db) == 1);
+    return TL_OK;
+}
 
 static enum tl_err sqlite_app_record_write(struct store *store, const struct store_record *record)
 {
@@ -1475,6 +1501,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     }
     if (record->kind == STORE_RECORD_QUOTE) {
         return quote_record_insert(a, record); /* quotes through the writer */
+    }
+    if (record->kind == STORE_RECORD_LIMIT_USAGE) {
+        return limit_usage_add(a, record); /* schema v6 */
     }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;

@@ -87,9 +87,10 @@ enum store_record_kind {
     STORE_RECORD_PAYMENT_SIGNATURE = 5, /* a payment's device signature (stepup.h) */
     STORE_RECORD_AUDIT = 6,        /* an audit log entry (app.h: store_record_audit) */
     STORE_RECORD_QUOTE = 7,        /* a quote row (app.h: store_record_quote) */
+    STORE_RECORD_LIMIT_USAGE = 8,  /* an addition to a limit window's bucket (app.h) */
 };
 /* The largest kind, for range checks. */
-#define STORE_RECORD_KIND_MAX STORE_RECORD_QUOTE
+#define STORE_RECORD_KIND_MAX STORE_RECORD_LIMIT_USAGE
 
 struct store_record {
     uint32_t kind;     /* enum store_record_kind */

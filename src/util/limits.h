@@ -15,8 +15,10 @@
 #define TL_COMMAND_EVENTS_MAX 64
 /* Commands waiting in the writer's queue before submit answers TL_ERR_BUSY. */
 #define TL_WRITER_QUEUE_MAX 16384
-/* Attached store records (outbox rows, app rows) one command may add to a batch. */
-#define TL_COMMAND_RECORDS_MAX 8
+/* Attached store records (outbox rows, app rows) one command may add to a batch. A payment
+ * with every option takes 9: its row, sealed note, device signature, two outbox events, an
+ * audit entry, the idempotent answer and two limit running totals (api/kyc.h). */
+#define TL_COMMAND_RECORDS_MAX 16
 /* Bytes of one attached record's payload. */
 #define TL_RECORD_BYTES_MAX 16384
 /* Accounts the in-memory ledger can hold (a sizing default; configurable at open). */

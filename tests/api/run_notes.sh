@@ -125,8 +125,8 @@ if [ -z "${TL_PG_CONNINFO:-}" ]; then
     make_v4_db "$WORK/v4" && make_v4_db "$WORK/main"
     check_eq "the v4 database is at version 4" 4 "$(user_version "$WORK/v4/tally.db")"
     out=$("$TALLYD" migrate --data-dir "$WORK/v4" 2>&1)
-    check "tallyd migrate takes v4 to v5" test $? -eq 0
-    check_eq "after tallyd migrate" 5 "$(user_version "$WORK/v4/tally.db")"
+    check "tallyd migrate takes v4 to v6" test $? -eq 0
+    check_eq "after tallyd migrate" 6 "$(user_version "$WORK/v4/tally.db")"
     check "migrate says what it did" grep -q . <<<"$out"
 fi
 if ! tl_start main --sandbox --threads 8; then
@@ -135,7 +135,7 @@ if ! tl_start main --sandbox --threads 8; then
 fi
 BASE="http://127.0.0.1:$PORT"
 if [ -z "${TL_PG_CONNINFO:-}" ]; then
-    check_eq "a v4 database migrates on open" 5 "$(user_version "$WORK/main/tally.db")"
+    check_eq "a v4 database migrates on open" 6 "$(user_version "$WORK/main/tally.db")"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -387,6 +387,34 @@ expect_problem "cookie must be a boolean" 400 invalid_request cookie
 api POST /v1/sessions "$(jq -nc --arg p "$PW_bob" '{login: "bob", password: $p}')"
 expect "a bearer login is unchanged" 201 '(.token | startswith("tly_")) and (has("csrf_token") | not)'
 check_eq "and sets no cookie" 0 "$(set_cookies | wc -l)"
+
+# ---------------------------------------------------------------------------------------------
+echo "-- a payment with every record: sealed note, device signature, Idempotency-Key"
+# Its batch carries the payment row, the sealed note, the signature, two events, an audit
+# entry, the idempotent answer and two limit running totals (api/kyc.h): more than 8 records.
+if command -v openssl >/dev/null; then
+    openssl genpkey -algorithm ed25519 -out "$WORK/alice-dev.pem" 2>/dev/null
+    DEV_PUB=$(openssl pkey -in "$WORK/alice-dev.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+    TOKEN=$A api POST /v1/me/device_keys "{\"public_key\": \"$DEV_PUB\", \"name\": \"phone\"}"
+    expect "alice registers a device key" 201
+    DEV_ID=$(jqb .id)
+    TOKEN=$A api PUT /v1/me/encryption_key "{\"public_key\": \"$A_PK\"}"
+    expect "alice publishes her key again" 200
+    FULL=$(body "$(seal "$B_PK" "all of it")" "$(seal "$A_PK" "all of it")")
+    TS=$(date +%s)
+    printf 'TALLY-DEVICE-SIGNATURE-V1\nPOST\n/v1/payments\n%s\nfull-1\n%s\n%s\n' \
+        "$(printf '%s' "$FULL" | sha256sum | cut -d' ' -f1)" "$TS" "$DEV_ID" >"$WORK/form"
+    SIG=$(openssl pkeyutl -sign -inkey "$WORK/alice-dev.pem" -rawin -in "$WORK/form" | base64 -w0)
+    STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' --max-time 20 -X POST \
+        -H "Authorization: Bearer $A" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: full-1" -H "Tally-Device-Key: $DEV_ID" -H "Tally-Timestamp: $TS" \
+        -H "Tally-Signature: $SIG" --data-binary "$FULL" "$(tl_url)/v1/payments")
+    BODY=$(cat "$WORK/body")
+    expect "the payment goes through with all its records" 201 '.sealed_note != null'
+    TOKEN=$A api GET "/v1/payments/$(jqb .id)"
+    expect "it keeps the signature and the note" 200 \
+        '.device_signature != null and .sealed_note != null'
+fi
 
 # ---------------------------------------------------------------------------------------------
 echo "-- session last-seen"

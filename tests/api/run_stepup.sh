@@ -385,6 +385,37 @@ expect "completed" 200
 TOKEN=$F_TOK api POST /v1/me/password "$PWBODY"
 expect "changed on the retry" 204
 
+echo "-- step-up: creating an escrow runs the payment gate (amount, new recipient)"
+new_user ivan || exit 1
+I_TOK=$TOK
+totp_on "$I_TOK"
+I_SECRET=$SECRET
+BAL=$(balance "$I_TOK")
+EBODY='{"to": "@dave", "amount": 60000, "currency": "USD"}'
+TOKEN=$I_TOK IKEY=esc-1 api POST /v1/escrows "$EBODY"
+expect_problem "an escrow over 500.00 to a new recipient needs a step-up" 401 step_up_required
+check "escrow: rules" jq -e '.challenge.rules == ["amount_over_threshold", "new_recipient"]' <<<"$BODY"
+CH=$(jqb .challenge.id)
+check_eq "nothing held (challenged)" "$BAL" "$(balance "$I_TOK")"
+TOKEN=$I_TOK api GET /v1/escrows
+expect "no escrow row was written" 200 '.data == []'
+steady
+complete "$I_TOK" "$CH" "$(jq -nc --arg c "$(code "$I_SECRET")" '{code: $c}')"
+expect "completed" 200
+TOKEN=$I_TOK IKEY=esc-1 api POST /v1/escrows '{"to": "@dave", "amount": 60001, "currency": "USD"}'
+expect_problem "the step-up covers only its own body" 401 step_up_required
+TOKEN=$I_TOK IKEY=esc-1 api POST /v1/escrows "$EBODY"
+expect "the escrow is created on the retry" 201 '.status == "held" and .amount == 60000'
+ESC_ID=$(jqb .id)
+check_eq "held once" $((BAL - 60000)) "$(balance "$I_TOK")"
+TOKEN=$I_TOK api POST "/v1/escrows/$ESC_ID/release"
+expect "released to dave (now a known recipient)" 200 '.status == "released"'
+TOKEN=$I_TOK IKEY=esc-2 api POST /v1/escrows '{"to": "@dave", "amount": 100, "currency": "USD"}'
+expect "a small escrow to a known recipient needs no step-up" 201
+curl -s --max-time 10 -H "Authorization: Bearer $I_TOK" "$(tl_url)/v1/me/audit?limit=100" >"$WORK/audit"
+check "audit: the escrow's step-up was challenged and used" jq -e '[.data[].action] as $a
+    | ($a | index("stepup.challenged")) and ($a | index("stepup.used"))' "$WORK/audit"
+
 # ---------------------------------------------------------------------------------------------
 echo "-- a bad thresholds setting stops the start"
 TALLY_STEPUP_AMOUNT_THRESHOLDS="JPY:1.5" "$TALLYD" --data-dir "$WORK/bad" --port 0 \

@@ -1,7 +1,9 @@
 /*
  * test_limits.c - verification tiers' limits: the spec grammar, conversion to minor units
  * (rounded down), the rolling window's edges, overflow-free checks, and a model comparison of
- * limits_allows against a naive reference over random sequences of movements.
+ * limits_allows against a naive reference over random sequences of movements, and the running
+ * totals' bucket arithmetic (width, ends, which buckets a window counts) against the same
+ * reference: never less than the exact window, never more than the window plus one bucket.
  */
 #include "core/limits.h"
 
@@ -157,6 +159,129 @@ static void test_model(void **state)
     assert_true(count > 100);
 }
 
+
+static void test_bucket_width(void **state)
+{
+    (void)state;
+    assert_int_equal(limits_bucket_ns(7u * 86400u), 9450ull * LIMITS_NS_PER_S);
+    assert_int_equal(limits_bucket_ns(3600), 56ull * LIMITS_NS_PER_S); /* 3600 / 64 = 56.25 */
+    assert_int_equal(limits_bucket_ns(128), 2ull * LIMITS_NS_PER_S);
+    assert_int_equal(limits_bucket_ns(127), 1ull * LIMITS_NS_PER_S);
+    assert_int_equal(limits_bucket_ns(2), 1ull * LIMITS_NS_PER_S); /* at least a second */
+    assert_int_equal(limits_bucket_ns(1), 1ull * LIMITS_NS_PER_S);
+    assert_int_equal(limits_bucket_ns(LIMITS_WINDOW_S_MAX),
+                     (uint64_t)(LIMITS_WINDOW_S_MAX / 64u) * LIMITS_NS_PER_S);
+    /* A window holds at most LIMITS_BUCKETS_PER_WINDOW whole buckets (plus the partial ends). */
+    for (uint32_t w = 64; w < 100000; w += 997) {
+        assert_true(limits_bucket_ns(w) * LIMITS_BUCKETS_PER_WINDOW <= (uint64_t)w * LIMITS_NS_PER_S);
+    }
+}
+
+static void test_bucket_end_and_counts(void **state)
+{
+    (void)state;
+    uint64_t b = 10;
+    assert_int_equal(limits_bucket_end(0, b), 10);
+    assert_int_equal(limits_bucket_end(9, b), 10);
+    assert_int_equal(limits_bucket_end(10, b), 20); /* strictly after: [10, 20) ends at 20 */
+    assert_int_equal(limits_bucket_end(11, b), 20);
+    uint64_t big = (uint64_t)INT64_MAX - b;
+    assert_true(limits_bucket_end(big, b) > big);
+    /* Window 100 at now 1000 counts movements after 900: the bucket [900, 910) counts whole
+     * (a part of it, (900, 910), is inside), [890, 900) no longer does. */
+    assert_true(limits_bucket_counts(910, 1000, 100));
+    assert_false(limits_bucket_counts(900, 1000, 100));
+    assert_true(limits_bucket_counts(1, 50, 100)); /* a window reaching back past the epoch */
+    /* A movement at t counts until t's bucket end + window, then frees. */
+    uint64_t t = 905;
+    uint64_t end = limits_bucket_end(t, b);
+    assert_true(limits_bucket_counts(end, end + 100 - 1, 100));
+    assert_false(limits_bucket_counts(end, end + 100, 100));
+    assert_int_equal(limits_frees_at(end, 100), 1010);
+}
+
+/* Running totals per bucket end; widths may change midway (a reconfigured window). */
+struct bucket_model {
+    uint64_t end[8000];
+    int64_t amount[8000];
+    size_t count;
+};
+
+static void bucket_model_add(struct bucket_model *m, uint64_t end, int64_t amount)
+{
+    for (size_t i = 0; i < m->count; i++) {
+        if (m->end[i] == end) {
+            m->amount[i] += amount;
+            return;
+        }
+    }
+    assert_true(m->count < sizeof(m->end) / sizeof(m->end[0]));
+    m->end[m->count] = end;
+    m->amount[m->count] = amount;
+    m->count++;
+}
+
+/* Random movements: the bucketed window never counts less than the exact window (so it never
+ * admits more than the limit), never more than the window stretched by one bucket, and counts
+ * at most LIMITS_BUCKETS_PER_WINDOW + 1 buckets of one width. */
+static void test_bucket_model(void **state)
+{
+    (void)state;
+    enum { MOVES = 6000 };
+    static uint64_t at[MOVES];
+    static int64_t amount[MOVES];
+    static struct bucket_model m;
+    uint32_t seed = 777;
+    uint32_t window_s = 640;
+    uint64_t window = (uint64_t)window_s * LIMITS_NS_PER_S;
+    uint64_t bucket = limits_bucket_ns(window_s); /* 10 s */
+    int64_t limit = 150000;
+    uint64_t now = 5ull * LIMITS_NS_PER_S;
+    size_t count = 0;
+    size_t refused = 0;
+    memset(&m, 0, sizeof(m));
+    for (int i = 0; i < MOVES; i++) {
+        if (i == MOVES / 2) {
+            bucket = limits_bucket_ns(window_s * 3u); /* the operator changed the window */
+        }
+        seed = seed * 1103515245u + 12345u;
+        now += ((seed >> 16) % 3000u) * 1000000ull; /* up to 3 s apart */
+        int64_t a = 1 + (int64_t)((seed >> 4) % 2000u);
+        uint64_t after = limits_window_after(now, window);
+        int64_t bucketed = 0;
+        size_t buckets = 0;
+        for (size_t j = 0; j < m.count; j++) {
+            if (limits_bucket_counts(m.end[j], now, window)) {
+                bucketed += m.amount[j];
+                buckets++;
+            }
+        }
+        int64_t exact = 0;
+        int64_t stretched = 0;
+        for (size_t j = 0; j < count; j++) {
+            exact += at[j] > after ? amount[j] : 0;
+            stretched += now - at[j] < window + limits_bucket_ns(window_s * 3u) ? amount[j] : 0;
+        }
+        assert_true(bucketed >= exact);
+        assert_true(bucketed <= stretched);
+        if (i < MOVES / 2) {
+            assert_true(buckets <= LIMITS_BUCKETS_PER_WINDOW + 1u);
+        }
+        bool ok = limits_allows(limit, bucketed, a);
+        if (ok) {
+            assert_true(limits_allows(limit, exact, a)); /* never admits what exact refuses */
+            at[count] = now;
+            amount[count] = a;
+            count++;
+            bucket_model_add(&m, limits_bucket_end(now, bucket), a);
+        } else {
+            refused++;
+        }
+    }
+    assert_true(count > 1000);
+    assert_true(refused > 100);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_spec_parse),
     cmocka_unit_test(test_spec_parse_refuses),
@@ -165,6 +290,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_window_edges),
     cmocka_unit_test(test_allows_and_remaining),
     cmocka_unit_test(test_model),
+    cmocka_unit_test(test_bucket_width),
+    cmocka_unit_test(test_bucket_end_and_counts),
+    cmocka_unit_test(test_bucket_model),
 };
 
 TL_TEST_MAIN(tests)
