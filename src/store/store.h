@@ -86,9 +86,10 @@ enum store_record_kind {
     STORE_RECORD_PAYMENT_NOTE = 4, /* a payment's sealed note (app.h: store_record_payment_note) */
     STORE_RECORD_PAYMENT_SIGNATURE = 5, /* a payment's device signature (stepup.h) */
     STORE_RECORD_AUDIT = 6,        /* an audit log entry (app.h: store_record_audit) */
+    STORE_RECORD_CONVERSION = 7,   /* a conversion row (records.h: store_record_conversion) */
 };
 /* The largest kind, for range checks. */
-#define STORE_RECORD_KIND_MAX STORE_RECORD_AUDIT
+#define STORE_RECORD_KIND_MAX STORE_RECORD_CONVERSION
 
 struct store_record {
     uint32_t kind;     /* enum store_record_kind */
