@@ -295,6 +295,20 @@ db.commit()
 PYEOF
 }
 
+# tl_sqlite_v5_db DIR : DIR/tally.db at schema version 5, built from the migration files of
+# versions 1-5 (python3's sqlite3), for tests of the v5 -> v6 migration.
+tl_sqlite_v5_db() {
+    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" <<'PYEOF'
+import glob, os, sqlite3, sys
+db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
+for version in (1, 2, 3, 4, 5):
+    for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
+        db.executescript(open(path).read())
+db.execute("PRAGMA user_version = 5")
+db.commit()
+PYEOF
+}
+
 # tl_admin_token FILE : writes a fresh operator token (43 characters, mode 0600) to FILE and
 # sets ADMIN_TOKEN; start tallyd with --admin-token-file FILE to enable /v1/admin routes.
 tl_admin_token() {

@@ -324,7 +324,7 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
     tl_sqlite_v4_db "$WORK/v4"
     check_eq "made a v4 database" 4 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check "tallyd migrate applies v5" "$TALLYD" migrate --data-dir "$WORK/v4"
-    check_eq "now v5" 5 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
+    check_eq "now v6" 6 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check_eq "with user_tiers" 1 \
         "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'user_tiers'")"
 fi
