@@ -137,7 +137,11 @@ static void audit_entry_money(struct store_audit *e, const struct http_request *
     snprintf(e->kind, sizeof(e->kind), "%s", m->kind);
     if (req != NULL) {
         snprintf(e->request_id, sizeof(e->request_id), "%s", req->request_id);
-        snprintf(e->ip, sizeof(e->ip), "%s", req->client_ip);
+        /* The address is the user's own only when they made the request (an escrow the payee
+         * canceled, an operator's reversal: someone else's address, not stored). */
+        if (req->principal.authenticated && id128_eq(req->principal.user_id, m->user_id)) {
+            snprintf(e->ip, sizeof(e->ip), "%s", req->client_ip);
+        }
     }
     if (m->subject_prefix != NULL) {
         audit_subject(e, m->subject_prefix, m->subject_id);
@@ -238,7 +242,7 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer, cons
     audit_hex(e->prev_hash, prev_hash);
     json_t *amount = e->currency != 0 ? json_integer(e->amount) : json_null();
     return json_pack(
-        "{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o}",
+        "{s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
         "reason", reason != NULL ? json_string(reason) : json_null(), "id", id,
         "seq", (json_int_t)e->seq, "action", actor ? e->kind : audit_counterpart_action(e->kind),
         "kind", e->kind, "created_at", created_at, "created_ns", created_ns, "user",
@@ -246,7 +250,7 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer, cons
         audit_json_optional_id(TYPEID_PREFIX_USER, e->counterparty_id), "amount", amount,
         "currency", currency != NULL ? json_string(currency->code) : json_null(), "subject",
         e->subject[0] != '\0' ? json_string(e->subject) : json_null(), "request_id", e->request_id,
-        "ip", actor ? json_string(e->ip) : json_null(), "prev_hash",
+        "ip", actor && e->ip[0] != '\0' ? json_string(e->ip) : json_null(), "prev_hash",
         e->sealed ? json_string(prev_hash) : json_null(), "hash",
         e->sealed ? json_string(hash) : json_null());
 }
