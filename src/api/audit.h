@@ -6,7 +6,8 @@
  * application store handle: best effort, a failure is logged ("audit_append_failed", with the
  * request id and action) and never changes the answer, so the audit log cannot be used to
  * deny service. Money movements are different: the money hooks attach their entry to the
- * writer batch (audit_attach_payment, audit_attach_deposit), so it commits in the same
+ * writer batch (audit_attach_payment, audit_attach_deposit, and audit_attach_money for refunds,
+ * reversals, escrows and conversions: api/money_records.h), so it commits in the same
  * transaction as the money: an entry exists exactly when the money moved. A payment is one
  * entry (payer as user, payee as counterparty) that both parties list.
  *
