@@ -118,3 +118,101 @@ double commit_quantile_ms(const struct writer_stats *stats, double q)
     }
     return lower_us / 1000.0;
 }
+
+#define BENCH_LATENCY_STEP 1.0905077326652577 /* 2^(1/8) */
+
+uint32_t bench_latency_bucket(uint64_t ns)
+{
+    double us = (double)(ns / 1000u + 1u);
+    uint32_t bucket = 0;
+    double edge = 1.0;
+    while (bucket + 1 < BENCH_LATENCY_BUCKETS && us >= edge * BENCH_LATENCY_STEP) {
+        edge *= BENCH_LATENCY_STEP;
+        bucket++;
+    }
+    return bucket;
+}
+
+double bench_latency_quantile_ms(const uint64_t buckets[BENCH_LATENCY_BUCKETS], double q)
+{
+    TL_ASSERT(q >= 0.0 && q <= 1.0);
+    uint64_t total = 0;
+    for (uint32_t b = 0; b < BENCH_LATENCY_BUCKETS; b++) {
+        total += buckets[b];
+    }
+    double rank = q * (double)total;
+    uint64_t seen = 0;
+    double upper_us = 1.0;
+    for (uint32_t b = 0; b < BENCH_LATENCY_BUCKETS; b++) {
+        upper_us *= BENCH_LATENCY_STEP;
+        seen += buckets[b];
+        if ((double)seen >= rank && seen > 0) {
+            return upper_us / 1000.0;
+        }
+    }
+    return 0.0;
+}
+
+struct bench_pick bench_pick_next(uint64_t *seed)
+{
+    struct bench_pick pick;
+    pick.debit = prng_next(seed) % BENCH_WALLETS + 1u;
+    pick.credit = prng_next(seed) % (BENCH_WALLETS - 1u) + 1u;
+    pick.credit += pick.credit >= pick.debit;
+    pick.amount = (int64_t)(prng_next(seed) % 10000u) + 100;
+    TL_ASSERT(pick.debit != pick.credit);
+    return pick;
+}
+
+uint32_t bench_command_build(uint64_t *seed, uint32_t count, bool hot,
+                             struct ledger_event *events)
+{
+    TL_ASSERT(count >= 1 && count <= TL_COMMAND_EVENTS_MAX);
+    TL_ASSERT(!hot || count % 2u == 0);
+    for (uint32_t i = 0; i < count; i++) {
+        struct bench_pick p = bench_pick_next(seed);
+        if (!hot) {
+            events[i] = transfer_event(p.debit, p.credit, p.amount, LEDGER_CODE_PAYMENT, 0);
+            continue;
+        }
+        events[i] = transfer_event(p.debit, p.credit, p.amount, LEDGER_CODE_PAYMENT,
+                                   LEDGER_TRANSFER_LINKED);
+        i++;
+        events[i] = transfer_event(p.debit, BENCH_FEE_ACCOUNT, p.amount / 100, LEDGER_CODE_FEE, 0);
+    }
+    return count;
+}
+
+void bench_submit_loop(struct writer *writer, uint64_t *seed, uint32_t command_events, bool hot,
+                       const atomic_bool *stop, struct bench_counts *counts)
+{
+    struct ledger_event events[TL_COMMAND_EVENTS_MAX];
+    struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
+    while (!atomic_load_explicit(stop, memory_order_relaxed)) {
+        struct writer_command cmd = {.results = results};
+        cmd.events = events;
+        cmd.event_count = bench_command_build(seed, command_events, hot, events);
+        uint64_t start_ns = mono_ns();
+        enum tl_err err = writer_submit(writer, &cmd);
+        uint64_t elapsed_ns = mono_ns() - start_ns;
+        if (err != TL_OK) {
+            counts->failures++;
+            continue;
+        }
+        counts->latency_buckets[bench_latency_bucket(elapsed_ns)]++;
+        counts->commands++;
+        for (uint32_t i = 0; i < cmd.event_count; i++) {
+            counts->transfers += results[i].result == LEDGER_OK;
+        }
+    }
+}
+
+void bench_counts_add(struct bench_counts *into, const struct bench_counts *from)
+{
+    into->transfers += from->transfers;
+    into->commands += from->commands;
+    into->failures += from->failures;
+    for (uint32_t b = 0; b < BENCH_LATENCY_BUCKETS; b++) {
+        into->latency_buckets[b] += from->latency_buckets[b];
+    }
+}

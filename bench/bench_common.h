@@ -6,6 +6,8 @@
 #define TL_BENCH_COMMON_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/ledger.h"
@@ -38,6 +40,38 @@ struct setup_thread {
     uint32_t last; /* inclusive */
 };
 void *setup_main(void *arg);
+
+/* Acknowledgement latency histogram: bucket b holds latencies up to 2^((b+1)/8) us. */
+#define BENCH_LATENCY_BUCKETS 256u
+uint32_t bench_latency_bucket(uint64_t ns);
+/* The q quantile (0..1) of a histogram, as its bucket's upper edge in ms; 0 when empty. */
+double bench_latency_quantile_ms(const uint64_t buckets[BENCH_LATENCY_BUCKETS], double q);
+
+/* A random transfer between two distinct wallets, 1.00 to 100.99. */
+struct bench_pick {
+    uint64_t debit;
+    uint64_t credit;
+    int64_t amount;
+};
+struct bench_pick bench_pick_next(uint64_t *seed);
+/* Fills events with count events: independent transfers, or (hot) linked pairs of a transfer
+ * and its 1% fee to the fee account. Returns count. */
+uint32_t bench_command_build(uint64_t *seed, uint32_t count, bool hot,
+                             struct ledger_event *events);
+
+/* What one submitting thread counted. */
+struct bench_counts {
+    uint64_t transfers;
+    uint64_t commands;
+    uint64_t failures;
+    uint64_t latency_buckets[BENCH_LATENCY_BUCKETS];
+};
+/* Submits commands of command_events events (bench_command_build) to writer until *stop,
+ * counting into counts. */
+void bench_submit_loop(struct writer *writer, uint64_t *seed, uint32_t command_events, bool hot,
+                       const atomic_bool *stop, struct bench_counts *counts);
+/* into += from */
+void bench_counts_add(struct bench_counts *into, const struct bench_counts *from);
 
 /* after -= before, for the counters of a measured run. */
 void stats_subtract(struct writer_stats *after, const struct writer_stats *before);

@@ -34,8 +34,6 @@
 #include "bench_common.h"
 
 #define BENCH_THREAD_STACK_BYTES (256u * 1024u)
-/* Submit latency histogram: bucket i covers [2^(i/8), 2^((i+1)/8)) microseconds. */
-#define LATENCY_BUCKETS 256u
 
 struct bench_case {
     const char *workload; /* "random" or "hot-fee" */
@@ -46,11 +44,9 @@ struct bench_case {
 };
 
 struct bench_result {
-    uint64_t transfers;
-    uint64_t commands;
+    struct bench_counts counts; /* what every submitter counted (submit latency: ack) */
     double seconds;
     struct writer_stats stats; /* difference over the run */
-    uint64_t latency_buckets[LATENCY_BUCKETS];
 };
 
 struct bench_thread {
@@ -58,10 +54,7 @@ struct bench_thread {
     struct writer *writer;
     const struct bench_case *bench;
     uint64_t seed;
-    uint64_t transfers;
-    uint64_t commands;
-    uint64_t failures;
-    uint64_t latency_buckets[LATENCY_BUCKETS];
+    struct bench_counts counts;
 };
 
 static atomic_bool bench_stop;
@@ -91,69 +84,11 @@ static void bench_setup(struct writer *writer)
 
 /* ---- One measured run ---- */
 
-static uint32_t latency_bucket(uint64_t ns)
-{
-    uint64_t us = ns / 1000u + 1u;
-    uint32_t bucket = 0;
-    double edge = 1.0;
-    while (bucket + 1 < LATENCY_BUCKETS && (double)us >= edge * 1.0905077326652577) {
-        edge *= 1.0905077326652577; /* 2^(1/8) */
-        bucket++;
-    }
-    return bucket;
-}
-
-static double latency_bucket_upper_ms(uint32_t bucket)
-{
-    double us = 1.0;
-    for (uint32_t i = 0; i <= bucket; i++) {
-        us *= 1.0905077326652577;
-    }
-    return us / 1000.0;
-}
-
-static uint32_t command_build(struct bench_thread *t, struct ledger_event *events)
-{
-    uint32_t count = t->bench->command_events;
-    for (uint32_t i = 0; i < count; i++) {
-        uint64_t debit = prng_next(&t->seed) % BENCH_WALLETS + 1u;
-        uint64_t credit = prng_next(&t->seed) % (BENCH_WALLETS - 1u) + 1u;
-        credit += credit >= debit;
-        int64_t amount = (int64_t)(prng_next(&t->seed) % 10000u) + 100;
-        if (!t->bench->hot) {
-            events[i] = transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, 0);
-            continue;
-        }
-        events[i] =
-            transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, LEDGER_TRANSFER_LINKED);
-        i++;
-        events[i] = transfer_event(debit, BENCH_FEE_ACCOUNT, amount / 100, LEDGER_CODE_FEE, 0);
-    }
-    return count;
-}
-
 static void *bench_thread_main(void *arg)
 {
     struct bench_thread *t = arg;
-    struct ledger_event events[TL_COMMAND_EVENTS_MAX];
-    struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
-    while (!atomic_load_explicit(&bench_stop, memory_order_relaxed)) {
-        struct writer_command cmd = {.results = results};
-        cmd.events = events;
-        cmd.event_count = command_build(t, events);
-        uint64_t start_ns = mono_ns();
-        enum tl_err err = writer_submit(t->writer, &cmd);
-        uint64_t elapsed_ns = mono_ns() - start_ns;
-        if (err != TL_OK) {
-            t->failures++;
-            continue;
-        }
-        t->latency_buckets[latency_bucket(elapsed_ns)]++;
-        t->commands++;
-        for (uint32_t i = 0; i < cmd.event_count; i++) {
-            t->transfers += results[i].result == LEDGER_OK;
-        }
-    }
+    bench_submit_loop(t->writer, &t->seed, t->bench->command_events, t->bench->hot, &bench_stop,
+                      &t->counts);
     return NULL;
 }
 
@@ -187,12 +122,8 @@ static void bench_run(const struct bench_case *bench, struct store *store, struc
     memset(out, 0, sizeof *out);
     for (uint32_t i = 0; i < bench->threads; i++) {
         TL_ASSERT(pthread_join(threads[i].thread, NULL) == 0);
-        TL_ASSERT(threads[i].failures == 0);
-        out->transfers += threads[i].transfers;
-        out->commands += threads[i].commands;
-        for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-            out->latency_buckets[b] += threads[i].latency_buckets[b];
-        }
+        TL_ASSERT(threads[i].counts.failures == 0);
+        bench_counts_add(&out->counts, &threads[i].counts);
     }
     out->seconds = (double)(mono_ns() - start_ns) / 1e9;
     writer_stats_get(writer, &out->stats);
@@ -206,23 +137,6 @@ static void bench_run(const struct bench_case *bench, struct store *store, struc
 
 /* Quantile of the writer's cumulative commit histogram, interpolated inside its bucket. */
 
-static double ack_quantile_ms(const struct bench_result *r, double q)
-{
-    uint64_t total = 0;
-    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-        total += r->latency_buckets[b];
-    }
-    double rank = q * (double)total;
-    uint64_t seen = 0;
-    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-        seen += r->latency_buckets[b];
-        if ((double)seen >= rank && seen > 0) {
-            return latency_bucket_upper_ms(b);
-        }
-    }
-    return 0.0;
-}
-
 static void bench_print(const struct bench_case *bench, const struct bench_result *r)
 {
     double batches = (double)r->stats.batches;
@@ -230,10 +144,11 @@ static void bench_print(const struct bench_case *bench, const struct bench_resul
     double commit_share = (double)r->stats.commit_latency_us_sum / 1e6 / r->seconds * 100.0;
     printf("%-8s %6u %8u %5u %12.0f %10.0f %9.1f %9.2f %9.2f %8.0f%% %9.2f %9.2f\n",
            bench->workload, bench->batch_events_max, bench->threads, bench->command_events,
-           (double)r->transfers / r->seconds, batches / r->seconds,
+           (double)r->counts.transfers / r->seconds, batches / r->seconds,
            batches > 0 ? (double)r->stats.events / batches : 0.0,
            commit_quantile_ms(&r->stats, 0.50), commit_quantile_ms(&r->stats, 0.99), commit_share,
-           ack_quantile_ms(r, 0.50), ack_quantile_ms(r, 0.99));
+           bench_latency_quantile_ms(r->counts.latency_buckets, 0.50),
+           bench_latency_quantile_ms(r->counts.latency_buckets, 0.99));
     fflush(stdout);
 }
 

@@ -48,9 +48,6 @@
 #define BENCH_THREAD_STACK_BYTES (256u * 1024u)
 #define BENCH_NODES_MAX 2u
 #define BENCH_CONNINFO_BYTES 1024u
-/* Submit latency histogram: bucket i covers [2^(i/8), 2^((i+1)/8)) microseconds. */
-#define LATENCY_BUCKETS 256u
-#define LATENCY_STEP 1.0905077326652577 /* 2^(1/8) */
 
 struct bench_case {
     const char *engine; /* "tally" or "naive" */
@@ -64,12 +61,9 @@ struct bench_case {
 
 /* What one node (process) measured; sent to the parent through a pipe. */
 struct bench_result {
-    uint64_t transfers;
-    uint64_t commands;
-    uint64_t failures;
+    struct bench_counts counts; /* every submitter's (submit latency: ack) */
     double seconds;
     struct writer_stats stats;
-    uint64_t latency_buckets[LATENCY_BUCKETS];
 };
 
 struct bench_thread {
@@ -78,34 +72,10 @@ struct bench_thread {
     struct writer *writer;  /* tally */
     const char *conninfo;   /* naive */
     uint64_t seed;
-    uint64_t transfers;
-    uint64_t commands;
-    uint64_t failures;
-    uint64_t latency_buckets[LATENCY_BUCKETS];
+    struct bench_counts counts;
 };
 
 static atomic_bool bench_stop;
-
-static uint32_t latency_bucket(uint64_t ns)
-{
-    double us = (double)(ns / 1000u + 1u);
-    uint32_t bucket = 0;
-    double edge = 1.0;
-    while (bucket + 1 < LATENCY_BUCKETS && us >= edge * LATENCY_STEP) {
-        edge *= LATENCY_STEP;
-        bucket++;
-    }
-    return bucket;
-}
-
-static double latency_bucket_upper_ms(uint32_t bucket)
-{
-    double us = 1.0;
-    for (uint32_t i = 0; i <= bucket; i++) {
-        us *= LATENCY_STEP;
-    }
-    return us / 1000.0;
-}
 
 /* ---- SQL helpers (setup, checks, the naive ledger) ---- */
 
@@ -254,54 +224,14 @@ static void row_database_check(const char *conninfo)
     }
 }
 
-static uint32_t command_build(struct bench_thread *t, struct ledger_event *events)
-{
-    uint32_t count = t->bench->command_events;
-    for (uint32_t i = 0; i < count; i++) {
-        uint64_t debit = prng_next(&t->seed) % BENCH_WALLETS + 1u;
-        uint64_t credit = prng_next(&t->seed) % (BENCH_WALLETS - 1u) + 1u;
-        credit += credit >= debit;
-        int64_t amount = (int64_t)(prng_next(&t->seed) % 10000u) + 100;
-        if (!t->bench->hot) {
-            events[i] = transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, 0);
-            continue;
-        }
-        events[i] =
-            transfer_event(debit, credit, amount, LEDGER_CODE_PAYMENT, LEDGER_TRANSFER_LINKED);
-        i++;
-        events[i] = transfer_event(debit, BENCH_FEE_ACCOUNT, amount / 100, LEDGER_CODE_FEE, 0);
-    }
-    return count;
-}
-
 static void *tally_thread_main(void *arg)
 {
     struct bench_thread *t = arg;
-    struct ledger_event events[TL_COMMAND_EVENTS_MAX];
-    struct ledger_event_result results[TL_COMMAND_EVENTS_MAX];
-    while (!atomic_load_explicit(&bench_stop, memory_order_relaxed)) {
-        struct writer_command cmd = {.results = results};
-        cmd.events = events;
-        cmd.event_count = command_build(t, events);
-        uint64_t start_ns = mono_ns();
-        enum tl_err err = writer_submit(t->writer, &cmd);
-        uint64_t elapsed_ns = mono_ns() - start_ns;
-        if (err != TL_OK) {
-            t->failures++;
-            continue;
-        }
-        t->latency_buckets[latency_bucket(elapsed_ns)]++;
-        t->commands++;
-        for (uint32_t i = 0; i < cmd.event_count; i++) {
-            t->transfers += results[i].result == LEDGER_OK;
-        }
-    }
+    bench_submit_loop(t->writer, &t->seed, t->bench->command_events, t->bench->hot, &bench_stop,
+                      &t->counts);
     return NULL;
 }
 
-/* ---- naive: one transaction per transfer ---- */
-
-/* Runs one prepared statement; false (and the connection rolled back) when it fails. */
 static bool naive_step(PGconn *conn, const char *stmt, int count, const char *const *values,
                        ExecStatusType want, PGresult **out)
 {
@@ -402,20 +332,17 @@ static void *naive_thread_main(void *arg)
     PQclear(PQprepare(conn, "BEGIN_", "BEGIN", 0, NULL));
     PQclear(PQprepare(conn, "COMMIT_", "COMMIT", 0, NULL));
     while (!atomic_load_explicit(&bench_stop, memory_order_relaxed)) {
-        uint64_t debit = prng_next(&t->seed) % BENCH_WALLETS + 1u;
-        uint64_t credit = prng_next(&t->seed) % (BENCH_WALLETS - 1u) + 1u;
-        credit += credit >= debit;
-        int64_t amount = (int64_t)(prng_next(&t->seed) % 10000u) + 100;
+        struct bench_pick p = bench_pick_next(&t->seed);
         uint64_t start_ns = mono_ns();
-        int made = naive_transfer(conn, debit, credit, amount, t->bench->hot);
+        int made = naive_transfer(conn, p.debit, p.credit, p.amount, t->bench->hot);
         uint64_t elapsed_ns = mono_ns() - start_ns;
         if (made < 0) {
-            t->failures++;
+            t->counts.failures++;
             continue;
         }
-        t->latency_buckets[latency_bucket(elapsed_ns)]++;
-        t->commands++;
-        t->transfers += (uint64_t)made;
+        t->counts.latency_buckets[bench_latency_bucket(elapsed_ns)]++;
+        t->counts.commands++;
+        t->counts.transfers += (uint64_t)made;
     }
     PQfinish(conn);
     return NULL;
@@ -468,12 +395,7 @@ static void node_run(const struct bench_case *bench, const char *conninfo, doubl
     memset(&r, 0, sizeof r);
     for (uint32_t i = 0; i < bench->threads; i++) {
         TL_ASSERT(pthread_join(threads[i].thread, NULL) == 0);
-        r.transfers += threads[i].transfers;
-        r.commands += threads[i].commands;
-        r.failures += threads[i].failures;
-        for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-            r.latency_buckets[b] += threads[i].latency_buckets[b];
-        }
+        bench_counts_add(&r.counts, &threads[i].counts);
     }
     r.seconds = (double)(mono_ns() - start_ns) / 1e9;
     if (tally) {
@@ -515,18 +437,13 @@ static void row_run(const struct bench_case *bench, const char *conninfo, double
     for (uint32_t n = 0; n < bench->nodes; n++) {
         struct bench_result r;
         TL_ASSERT(read(result[0], &r, sizeof r) == (ssize_t)sizeof r);
-        total->transfers += r.transfers;
-        total->commands += r.commands;
-        total->failures += r.failures;
+        bench_counts_add(&total->counts, &r.counts);
         total->seconds = r.seconds > total->seconds ? r.seconds : total->seconds;
         total->stats.batches += r.stats.batches;
         total->stats.events += r.stats.events;
         total->stats.commit_latency_us_sum += r.stats.commit_latency_us_sum;
         for (uint32_t i = 0; i < WRITER_LATENCY_BUCKETS; i++) {
             total->stats.commit_latency_buckets[i] += r.stats.commit_latency_buckets[i];
-        }
-        for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-            total->latency_buckets[b] += r.latency_buckets[b];
         }
     }
     for (uint32_t n = 0; n < bench->nodes; n++) {
@@ -539,23 +456,6 @@ static void row_run(const struct bench_case *bench, const char *conninfo, double
 }
 
 /* ---- Reporting ---- */
-
-static double ack_quantile_ms(const struct bench_result *r, double q)
-{
-    uint64_t total = 0;
-    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-        total += r->latency_buckets[b];
-    }
-    double rank = q * (double)total;
-    uint64_t seen = 0;
-    for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
-        seen += r->latency_buckets[b];
-        if ((double)seen >= rank && seen > 0) {
-            return latency_bucket_upper_ms(b);
-        }
-    }
-    return 0.0;
-}
 
 static void row_print(const struct bench_case *bench, const struct bench_result *r)
 {
@@ -575,8 +475,10 @@ static void row_print(const struct bench_case *bench, const struct bench_result 
     }
     printf("%-6s %-8s %5u %6s %8u %5u %12.0f %9s %9s %9s %9.2f %9.2f %8llu\n", bench->engine,
            bench->workload, bench->nodes, batch_max, bench->threads,
-           bench->command_events, (double)r->transfers / r->seconds, batch, commit50, commit99,
-           ack_quantile_ms(r, 0.50), ack_quantile_ms(r, 0.99), (unsigned long long)r->failures);
+           bench->command_events, (double)r->counts.transfers / r->seconds, batch,
+           commit50, commit99, bench_latency_quantile_ms(r->counts.latency_buckets, 0.50),
+           bench_latency_quantile_ms(r->counts.latency_buckets, 0.99),
+           (unsigned long long)r->counts.failures);
     fflush(stdout);
 }
 

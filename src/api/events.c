@@ -55,6 +55,19 @@ static enum tl_err events_attach(struct writer_batch *batch, struct render *r, s
     return writer_batch_attach(batch, &record);
 }
 
+void events_render_open(struct render *r, const char *topic, struct id128 user_id,
+                        uint64_t created_ns)
+{
+    events_render_head(r, topic, user_id, created_ns);
+}
+
+enum tl_err events_render_close(struct render *r)
+{
+    render_object_end(r); /* data */
+    render_object_end(r);
+    return render_finish(r);
+}
+
 enum tl_err events_render_session_revoked(struct buf *out, struct id128 user_id,
                                           struct id128 session_id, bool all_except,
                                           uint64_t now_ns)

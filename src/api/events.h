@@ -138,6 +138,14 @@ enum tl_err events_attach_built(struct events_builder *b, struct writer_batch *b
 enum tl_err events_append_built(struct events_builder *b, struct store *store);
 /* "counterparty": {"id", "handle"} (handle null when unknown). Cannot fail. */
 void events_render_counterparty(struct render *r, struct id128 user_id, const char *handle);
+/* The envelope every event shares, for events rendered outside the writer (written with the
+ * app rows they announce): events_render_open renders {type, user_id, created_at, data: { and
+ * leaves data open for the caller's keys; events_render_close closes both and finishes r
+ * (TL_ERR_NOMEM or TL_ERR_LIMIT: the buffer's bound). */
+struct render;
+void events_render_open(struct render *r, const char *topic, struct id128 user_id,
+                        uint64_t created_ns);
+enum tl_err events_render_close(struct render *r);
 
 /* The payload of a session.revoked event (api/sessions.h: sessions_broadcast_revoked), in the
  * same envelope as the money events: {type, user_id, created_at, data: {session_id} or

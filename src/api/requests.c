@@ -6,6 +6,7 @@
 
 #include "api/app.h"
 #include "api/audit.h"
+#include "api/events.h"
 #include "api/json.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
@@ -196,15 +197,164 @@ static void requests_row_init(const struct http_request *req, struct store_reque
     snprintf(row->from_text, sizeof(row->from_text), "%s", from_text);
 }
 
+/* ---- Notifications: outbox rows that commit with the request rows they announce ---- */
+
+/* The events of one change to a split's requests at most: one for each party of each. */
+struct requests_events {
+    struct buf payloads[STORE_REQUEST_EVENTS_MAX];
+    struct store_outbox_new rows[STORE_REQUEST_EVENTS_MAX];
+    uint32_t count;
+};
+
+static void requests_events_init(struct requests_events *e)
+{
+    for (uint32_t i = 0; i < STORE_REQUEST_EVENTS_MAX; i++) {
+        buf_init(&e->payloads[i], EVENTS_PAYLOAD_BYTES_MAX);
+    }
+    e->count = 0;
+}
+
+static void requests_events_free(struct requests_events *e)
+{
+    for (uint32_t i = 0; i < STORE_REQUEST_EVENTS_MAX; i++) {
+        buf_free(&e->payloads[i]);
+    }
+}
+
+static void requests_event_party(struct render *r, const char *key, const struct money_user *u)
+{
+    render_key(r, key);
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, TYPEID_PREFIX_USER, u->id);
+    render_key(r, "handle");
+    render_str(r, u->handle);
+    render_object_end(r);
+}
+
+/*
+ * Adds topic for both parties of row (the payer first): {request_id, split_id, role, amount,
+ * currency, requester, payer, expires_at}; ids, amounts and handles only, never the note.
+ */
+static enum tl_err requests_events_add(struct requests_events *e, const char *topic,
+                                       const struct store_request *row,
+                                       const struct money_user *requester,
+                                       const struct money_user *payer, uint64_t now_ns)
+{
+    const struct money_currency *currency = money_currency_by_numeric(row->currency);
+    TL_ASSERT(currency != NULL);
+    TL_ASSERT(e->count + 2 <= STORE_REQUEST_EVENTS_MAX);
+    for (uint32_t side = 0; side < 2; side++) {
+        const struct money_user *user = side == 0 ? payer : requester;
+        struct buf *out = &e->payloads[e->count];
+        struct render r;
+        buf_reset(out);
+        render_init(&r, out);
+        events_render_open(&r, topic, user->id, now_ns);
+        render_key(&r, "request_id");
+        render_typeid(&r, REQUESTS_TYPEID_PREFIX, row->id);
+        render_key(&r, "split_id");
+        if (id128_is_zero(row->split_id)) {
+            render_null(&r);
+        } else {
+            render_typeid(&r, SPLITS_TYPEID_PREFIX, row->split_id);
+        }
+        render_key(&r, "role");
+        render_str(&r, side == 0 ? "payer" : "requester");
+        render_key(&r, "amount");
+        render_i64(&r, row->amount);
+        render_key(&r, "currency");
+        render_str(&r, currency->code);
+        requests_event_party(&r, "requester", requester);
+        requests_event_party(&r, "payer", payer);
+        render_key(&r, "expires_at");
+        render_time(&r, row->expires_ns);
+        enum tl_err err = events_render_close(&r);
+        if (err != TL_OK) {
+            return err;
+        }
+        e->rows[e->count] = (struct store_outbox_new){
+            .key = user->id, .topic = topic, .data = out->data, .data_bytes = (uint32_t)out->len};
+        e->count++;
+    }
+    return TL_OK;
+}
+
+/* The payment_request.created events of rows (every row is the caller's, to its payer). */
+static enum tl_err requests_events_created(struct http_request *req, struct store *reader,
+                                           const struct store_request *rows, uint32_t count,
+                                           struct requests_events *e)
+{
+    struct money_user requester;
+    struct money_user payer;
+    bool found = false;
+    enum tl_err err = money_cache_user_get(reader, req->principal.user_id, &requester, &found);
+    if (err == TL_OK && !found) {
+        err = TL_ERR_NOT_FOUND;
+    }
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        err = money_cache_user_get(reader, rows[i].payer_id, &payer, &found);
+        if (err == TL_OK && !found) {
+            err = TL_ERR_NOT_FOUND; /* resolved a moment ago: only a deleted user */
+        }
+        if (err == TL_OK) {
+            err = requests_events_add(e, REQUESTS_EVENT_CREATED, &rows[i], &requester, &payer,
+                                      rows[i].created_ns);
+        }
+    }
+    return err;
+}
+
+/* The payment_request.declined or .canceled events of closing row at now_ns. */
+static enum tl_err requests_events_closed(struct store *reader, const struct store_request *row,
+                                          uint8_t status, uint64_t now_ns,
+                                          struct requests_events *e)
+{
+    struct money_user requester;
+    struct money_user payer;
+    bool found_requester = false;
+    bool found_payer = false;
+    enum tl_err err = money_cache_user_get(reader, row->requester_id, &requester, &found_requester);
+    if (err == TL_OK) {
+        err = money_cache_user_get(reader, row->payer_id, &payer, &found_payer);
+    }
+    if (err == TL_OK && (!found_requester || !found_payer)) {
+        err = TL_ERR_NOT_FOUND;
+    }
+    if (err == TL_OK) {
+        err = requests_events_add(e,
+                                  status == STORE_REQUEST_DECLINED ? REQUESTS_EVENT_DECLINED
+                                                                   : REQUESTS_EVENT_CANCELED,
+                                  row, &requester, &payer, now_ns);
+    }
+    return err;
+}
+
 static enum tl_err requests_store(struct http_request *req, const struct store_request *rows,
                                   uint32_t count)
 {
     struct store *app = NULL;
-    enum tl_err err = api_app_store_acquire(req->app, &app);
+    struct store *reader = NULL;
+    struct requests_events *events = malloc(sizeof(*events));
+    if (events == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    requests_events_init(events);
+    enum tl_err err = http_request_store(req, &reader);
+    if (err == TL_OK) {
+        err = requests_events_created(req, reader, rows, count, events);
+    }
+    if (err == TL_OK) {
+        err = api_app_store_acquire(req->app, &app);
+    }
     if (err != TL_OK) {
+        requests_events_free(events);
+        free(events);
         return err;
     }
-    err = store_requests_create(app, rows, count);
+    err = store_requests_create(app, rows, count, events->rows, events->count);
+    requests_events_free(events);
+    free(events);
     api_app_store_release(req->app, app);
     if (err == TL_OK) {
         audit_record_requests(req, rows, count); /* best effort, after the rows exist */
@@ -512,13 +662,23 @@ static enum tl_err requests_close(struct http_request *req, struct http_response
     if (state_err != TL_OK) {
         return requests_fail_state(resp, state_err);
     }
-    err = api_app_store_acquire(req->app, &app);
-    if (err != TL_OK) {
-        return err;
+    struct requests_events *events = malloc(sizeof(*events));
+    if (events == NULL) {
+        return TL_ERR_NOMEM;
     }
-    err = store_request_close(app, row.id, actor, status, now_ns,
-                              now_ns - (uint64_t)REQUESTS_CLAIM_STALE_S * NS_PER_S, &closed);
-    api_app_store_release(req->app, app);
+    requests_events_init(events);
+    err = requests_events_closed(reader, &row, status, now_ns, events);
+    if (err == TL_OK) {
+        err = api_app_store_acquire(req->app, &app);
+    }
+    if (err == TL_OK) {
+        err = store_request_close(app, row.id, actor, status, now_ns,
+                                  now_ns - (uint64_t)REQUESTS_CLAIM_STALE_S * NS_PER_S,
+                                  events->rows, events->count, &closed);
+        api_app_store_release(req->app, app);
+    }
+    requests_events_free(events);
+    free(events);
     if (err == TL_OK) {
         err = store_request_get(reader, row.id, &row, &found);
     }

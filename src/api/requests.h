@@ -35,6 +35,11 @@
 
 #define REQUESTS_TYPEID_PREFIX "preq"
 #define SPLITS_TYPEID_PREFIX "split"
+
+/* Events (GET /v1/events) to both parties of a request, committed with the change. */
+#define REQUESTS_EVENT_CREATED "payment_request.created"
+#define REQUESTS_EVENT_DECLINED "payment_request.declined"
+#define REQUESTS_EVENT_CANCELED "payment_request.canceled"
 /* A pay claim older than this no longer holds off a decline or cancel. */
 #define REQUESTS_CLAIM_STALE_S 30u
 

@@ -808,8 +808,25 @@ static void check_request(const struct store_request *r)
     ASSERT_TERMINATED(r->note);
 }
 
+/* Outbox rows that ride with an app-row change: checked like store_outbox_append's. */
+static bool outbox_new_ok(const struct store_outbox_new *events, uint32_t count)
+{
+    TL_ASSERT(count <= STORE_REQUEST_EVENTS_MAX);
+    TL_ASSERT(events != NULL || count == 0);
+    for (uint32_t i = 0; i < count; i++) {
+        const struct store_outbox_new *e = &events[i];
+        TL_ASSERT(e->topic != NULL && e->data != NULL);
+        if (id128_is_zero(e->key) || e->topic[0] == '\0' || strlen(e->topic) >= 64 ||
+            e->data_bytes == 0 || e->data_bytes > STORE_OUTBOX_APPEND_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
 enum tl_err store_requests_create(struct store *store, const struct store_request *rows,
-                                  uint32_t count)
+                                  uint32_t count, const struct store_outbox_new *events,
+                                  uint32_t event_count)
 {
     app_check_write(store);
     TL_ASSERT(rows != NULL);
@@ -824,7 +841,10 @@ enum tl_err store_requests_create(struct store *store, const struct store_reques
             return TL_ERR_INVALID_REQUEST;
         }
     }
-    return app_ops(store)->requests_create(store, rows, count);
+    if (!outbox_new_ok(events, event_count)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    return app_ops(store)->requests_create(store, rows, count, events, event_count);
 }
 
 enum tl_err store_request_get(struct store *store, struct id128 id, struct store_request *out,
@@ -901,6 +921,7 @@ enum tl_err store_request_unclaim(struct store *store, struct id128 id, uint64_t
 
 enum tl_err store_request_close(struct store *store, struct id128 id, struct id128 actor_id,
                                 uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                const struct store_outbox_new *events, uint32_t event_count,
                                 bool *closed)
 {
     app_check_write(store);
@@ -910,8 +931,11 @@ enum tl_err store_request_close(struct store *store, struct id128 id, struct id1
     TL_ASSERT(closed != NULL);
     TL_ASSERT(stale_before_ns <= now_ns);
     check_time(now_ns);
+    if (!outbox_new_ok(events, event_count)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
     return app_ops(store)->request_close(store, id, actor_id, status, now_ns, stale_before_ns,
-                                         closed);
+                                         events, event_count, closed);
 }
 
 /* ---- Records ---- */

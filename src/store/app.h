@@ -448,10 +448,25 @@ struct store_request {
     char note[STORE_NOTE_BYTES_MAX];    /* "" when none */
 };
 
-/* Inserts 1..STORE_REQUESTS_CREATE_MAX rows (status open, closed_ns and pay_claim_ns 0) in one
- * transaction: all or none. TL_ERR_INVALID_REQUEST when from_text is empty or too long. */
+/*
+ * An outbox row that commits in the same transaction as the app rows it announces (a payment
+ * request's notification), in seq order with the writer's batches like store_outbox_append.
+ * topic is 1..63 bytes (store_record's topic); data 1..STORE_OUTBOX_APPEND_MAX bytes.
+ */
+struct store_outbox_new {
+    struct id128 key; /* whose stream it goes to (api/events.h) */
+    const char *topic;
+    const void *data;
+    uint32_t data_bytes;
+};
+#define STORE_REQUEST_EVENTS_MAX (2u * STORE_REQUESTS_CREATE_MAX)
+
+/* Inserts 1..STORE_REQUESTS_CREATE_MAX rows (status open, closed_ns and pay_claim_ns 0) and
+ * 0..STORE_REQUEST_EVENTS_MAX outbox rows in one transaction: all or none.
+ * TL_ERR_INVALID_REQUEST when from_text is empty or too long. */
 enum tl_err store_requests_create(struct store *store, const struct store_request *rows,
-                                  uint32_t count);
+                                  uint32_t count, const struct store_outbox_new *events,
+                                  uint32_t event_count);
 enum tl_err store_request_get(struct store *store, struct id128 id, struct store_request *out,
                               bool *found);
 
@@ -486,10 +501,12 @@ enum tl_err store_request_unclaim(struct store *store, struct id128 id, uint64_t
 /*
  * Declines (status STORE_REQUEST_DECLINED, actor the payer) or cancels (STORE_REQUEST_CANCELED,
  * actor the requester) at now_ns when the request is open, unexpired, unpaid and has no claim
- * after stale_before_ns; *closed says whether it did.
+ * after stale_before_ns; *closed says whether it did. The 0..STORE_REQUEST_EVENTS_MAX outbox
+ * rows commit in the same transaction, exactly when it did.
  */
 enum tl_err store_request_close(struct store *store, struct id128 id, struct id128 actor_id,
                                 uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                const struct store_outbox_new *events, uint32_t event_count,
                                 bool *closed);
 
 /* ---- Passkeys (schema v4): WebAuthn credentials and ceremony challenges ---- */

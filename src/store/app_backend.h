@@ -131,7 +131,8 @@ struct store_app_ops {
     enum tl_err (*quote_get)(struct store *store, struct id128 id, struct store_quote *out,
                              bool *found);
     enum tl_err (*requests_create)(struct store *store, const struct store_request *rows,
-                                   uint32_t count);
+                                   uint32_t count, const struct store_outbox_new *events,
+                                   uint32_t event_count);
     enum tl_err (*request_get)(struct store *store, struct id128 id, struct store_request *out,
                                bool *found);
     enum tl_err (*requests_list)(struct store *store, struct id128 user_id,
@@ -143,6 +144,7 @@ struct store_app_ops {
     enum tl_err (*request_unclaim)(struct store *store, struct id128 id, uint64_t claim_ns);
     enum tl_err (*request_close)(struct store *store, struct id128 id, struct id128 actor_id,
                                  uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
+                                 const struct store_outbox_new *events, uint32_t event_count,
                                  bool *closed);
 
     /* Passkeys (schema v4): the functions of the same names in app.h, arguments checked

@@ -538,13 +538,14 @@ static enum tl_err fault_quote_get(struct store *store, struct id128 id, struct 
 }
 
 static enum tl_err fault_requests_create(struct store *store, const struct store_request *rows,
-                                         uint32_t count)
+                                         uint32_t count, const struct store_outbox_new *events,
+                                         uint32_t event_count)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "requests_create")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->requests_create(f->inner, rows, count);
+    return fault_inner_app(f)->requests_create(f->inner, rows, count, events, event_count);
 }
 
 static enum tl_err fault_request_get(struct store *store, struct id128 id,
@@ -592,14 +593,15 @@ static enum tl_err fault_request_unclaim(struct store *store, struct id128 id, u
 
 static enum tl_err fault_request_close(struct store *store, struct id128 id, struct id128 actor_id,
                                        uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
-                                       bool *closed)
+                                       const struct store_outbox_new *events,
+                                       uint32_t event_count, bool *closed)
 {
     struct store_fault *f = fault_from(store);
     if (fault_hit(f, "request_close")) {
         return TL_ERR_STORAGE;
     }
     return fault_inner_app(f)->request_close(f->inner, id, actor_id, status, now_ns,
-                                             stale_before_ns, closed);
+                                             stale_before_ns, events, event_count, closed);
 }
 
 /* Exchange rates (schema v5): counted and forwarded like the calls above. */

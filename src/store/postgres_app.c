@@ -196,11 +196,15 @@ enum fx_rate_column {
       "$11::bigint, $12::bytea, $13::bigint, $14::bigint)")                                        \
     X(ASTMT_QUOTE_GET, "SELECT " QUOTE_COLUMNS ", EXISTS (SELECT 1 FROM payments p WHERE "         \
                        "p.id = quotes.payment_id) FROM quotes WHERE id = $1::bytea")               \
+    /* Requests and their outbox rows in one statement; the batch lock first (FROM l), so the  \
+     * rows' seqs come in commit order with the batches' (as ASTMT_OUTBOX_APPEND's do). */      \
     X(ASTMT_REQUESTS_INSERT,                                                                       \
-      "INSERT INTO payment_requests (" REQUEST_COLUMNS ") SELECT * FROM unnest($1::bytea[], "      \
+      "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")), r AS ("                  \
+      "INSERT INTO payment_requests (" REQUEST_COLUMNS ") SELECT u.* FROM l, unnest($1::bytea[], " \
       "$2::bytea[], $3::bytea[], $4::bigint[], $5::integer[], $6::integer[], $7::text[], "         \
       "$8::text[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[], $13::bigint[], "       \
-      "$14::bigint[])")                                                                            \
+      "$14::bigint[]) AS u) INSERT INTO outbox (key, topic, data, created) SELECT e.k, e.t, e.d, " \
+      "$18::bigint FROM l, unnest($15::bytea[], $16::text[], $17::bytea[]) AS e(k, t, d)")          \
     X(ASTMT_REQUEST_GET, REQUEST_SELECT "WHERE r.id = $1::bytea")                                  \
     X(ASTMT_REQUESTS_OLDER, REQUEST_SELECT REQUESTS_ROLE "AND r.id < $3::bytea ORDER BY r.id "     \
                                                         "DESC LIMIT $4::bigint")                   \
@@ -211,11 +215,16 @@ enum fx_rate_column {
       "payer_id = $2::bytea AND status = 1 AND expires_ns > $3::bigint AND " REQUEST_UNPAID)       \
     X(ASTMT_REQUEST_UNCLAIM, "UPDATE payment_requests SET pay_claim_ns = 0 WHERE id = $1::bytea "  \
                              "AND pay_claim_ns = $2::bigint")                                      \
+    /* The close and, only when it happened, its outbox rows; the batch lock is taken before  \
+     * the row's (UPDATE ... FROM l), the order batches take them in. */                          \
     X(ASTMT_REQUEST_CLOSE,                                                                         \
-      "UPDATE payment_requests SET status = $3::integer, closed_ns = $4::bigint WHERE id = "       \
+      "WITH l AS (SELECT pg_advisory_xact_lock(" PG_BATCH_LOCK_KEY ")), c AS ("                  \
+      "UPDATE payment_requests SET status = $3::integer, closed_ns = $4::bigint FROM l WHERE id = "\
       "$1::bytea AND (CASE WHEN $3::integer = 2 THEN payer_id ELSE requester_id END) = $2::bytea " \
       "AND status = 1 AND expires_ns > $4::bigint AND pay_claim_ns <= $5::bigint AND "             \
-      REQUEST_UNPAID)                                                                              \
+      REQUEST_UNPAID " RETURNING 1), o AS (INSERT INTO outbox (key, topic, data, created) SELECT " \
+      "e.k, e.t, e.d, $9::bigint FROM l, unnest($6::bytea[], $7::text[], $8::bytea[]) AS "          \
+      "e(k, t, d) WHERE EXISTS (SELECT 1 FROM c)) SELECT count(*) FROM c")                        \
     X(ASTMT_USER_CONFLICTS, "SELECT EXISTS (SELECT 1 FROM users WHERE handle = $1::text), "        \
                             "EXISTS (SELECT 1 FROM users WHERE email = $2::text), "                \
                             "EXISTS (SELECT 1 FROM users WHERE phone = $3::text)")                 \
@@ -1707,8 +1716,37 @@ static enum tl_err pg_app_quote_get(struct store *store, struct id128 id, struct
 }
 
 /* Every row in one INSERT of arrays: a split's requests exist together or not at all. */
+/* Bytes of the three arrays outbox_new_arrays appends. */
+static size_t outbox_new_bytes(const struct store_outbox_new *events, uint32_t count)
+{
+    size_t bytes = pg_array_bytes_max(count, ID128_BYTES) + pg_array_bytes_max(count, 64) + 20;
+    for (uint32_t i = 0; i < count; i++) {
+        bytes += 4 + events[i].data_bytes;
+    }
+    return bytes;
+}
+
+/* The keys, topics and payloads of an app-row change's outbox rows, as three array params. */
+static void outbox_new_arrays(struct pg_params *p, struct pg_buf *buf,
+                              const struct store_outbox_new *events, uint32_t count)
+{
+    pg_array_begin(p, buf, PG_OID_BYTEA, count);
+    for (uint32_t i = 0; i < count; i++) {
+        pg_array_id(buf, events[i].key);
+    }
+    pg_array_begin(p, buf, PG_OID_TEXT, count);
+    for (uint32_t i = 0; i < count; i++) {
+        pg_array_text(buf, events[i].topic);
+    }
+    pg_array_begin(p, buf, PG_OID_BYTEA, count);
+    for (uint32_t i = 0; i < count; i++) {
+        pg_array_bytes(buf, events[i].data, events[i].data_bytes);
+    }
+}
+
 static enum tl_err pg_app_requests_create(struct store *store, const struct store_request *rows,
-                                          uint32_t count)
+                                          uint32_t count, const struct store_outbox_new *events,
+                                          uint32_t event_count)
 {
     struct pg_buf *buf = store_postgres_buf(store);
     struct pg_params p;
@@ -1717,7 +1755,8 @@ static enum tl_err pg_app_requests_create(struct store *store, const struct stor
 
     app_assert_no_batch(store);
     err = pg_buf_reset(buf, 12 * pg_array_bytes_max(count, ID128_BYTES) +
-                                2 * pg_array_bytes_max(count, STORE_NOTE_BYTES_MAX));
+                                2 * pg_array_bytes_max(count, STORE_NOTE_BYTES_MAX) +
+                                outbox_new_bytes(events, event_count));
     if (err != TL_OK) {
         return err;
     }
@@ -1745,7 +1784,9 @@ static enum tl_err pg_app_requests_create(struct store *store, const struct stor
     REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->closed_ns));
     REQUEST_ARRAY(PG_OID_INT8, pg_array_i64(buf, (int64_t)x->pay_claim_ns));
 #undef REQUEST_ARRAY
+    outbox_new_arrays(&p, buf, events, event_count);
     pg_params_resolve(&p, buf);
+    pg_param_i64(&p, (int64_t)clock_wall_ns());
     err = app_run(store, ASTMT_REQUESTS_INSERT, &p, &res);
     PQclear(res);
     return err;
@@ -1848,16 +1889,40 @@ static enum tl_err pg_app_request_unclaim(struct store *store, struct id128 id, 
 
 static enum tl_err pg_app_request_close(struct store *store, struct id128 id, struct id128 actor_id,
                                         uint8_t status, uint64_t now_ns, uint64_t stale_before_ns,
-                                        bool *closed)
+                                        const struct store_outbox_new *events,
+                                        uint32_t event_count, bool *closed)
 {
+    struct pg_buf *buf = store_postgres_buf(store);
     struct pg_params p;
+    PGresult *res = NULL;
+    uint64_t changed = 0;
+
+    app_assert_no_batch(store);
+    enum tl_err err = pg_buf_reset(buf, outbox_new_bytes(events, event_count));
+    if (err != TL_OK) {
+        return err;
+    }
     pg_params_init(&p);
     pg_param_id(&p, id);
     pg_param_id(&p, actor_id);
     pg_param_i32(&p, status);
     pg_param_u64_clamped(&p, now_ns);
     pg_param_u64_clamped(&p, stale_before_ns);
-    return request_update(store, ASTMT_REQUEST_CLOSE, &p, closed);
+    outbox_new_arrays(&p, buf, events, event_count);
+    pg_params_resolve(&p, buf);
+    pg_param_i64(&p, (int64_t)clock_wall_ns());
+    err = app_run(store, ASTMT_REQUEST_CLOSE, &p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (PQntuples(res) != 1 || !pg_col_uint(res, 0, 0, 0, 1, &changed)) {
+        err = store_postgres_corrupt("request_close");
+    }
+    PQclear(res);
+    if (err == TL_OK) {
+        *closed = changed == 1;
+    }
+    return err;
 }
 
 /* ---- Records inside the batch ---- */

@@ -1394,6 +1394,20 @@ static enum tl_err sqlite_app_outbox_append(struct store *store, struct id128 ke
     return err;
 }
 
+/* The outbox rows of an app-row change, inside its open transaction (seq in commit order:
+ * SQLite has one writer at a time). */
+static enum tl_err outbox_new_insert(struct store *store, const struct store_outbox_new *events,
+                                     uint32_t count)
+{
+    enum tl_err err = TL_OK;
+    uint64_t seq = 0;
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        const struct store_outbox_new *e = &events[i];
+        err = sqlite_app_outbox_append(store, e->key, e->topic, e->data, e->data_bytes, &seq);
+    }
+    return err;
+}
+
 /* ---- Records inside the batch ---- */
 
 static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store_payment *p)
@@ -2005,15 +2019,20 @@ static enum tl_err request_insert(struct store_sqlite_app *a, const struct store
     return TL_OK;
 }
 
-/* Every row in one IMMEDIATE transaction: a split's requests exist together or not at all. */
+/* Every row and event in one IMMEDIATE transaction: a split's requests and their
+ * notifications exist together or not at all. */
 static enum tl_err sqlite_app_requests_create(struct store *store, const struct store_request *rows,
-                                              uint32_t count)
+                                              uint32_t count, const struct store_outbox_new *events,
+                                              uint32_t event_count)
 {
     struct store_sqlite_app *a = app_from(store);
     enum tl_err err = app_begin(a);
 
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
         err = request_insert(a, &rows[i]);
+    }
+    if (err == TL_OK) {
+        err = outbox_new_insert(store, events, event_count);
     }
     err = err == TL_OK ? app_commit(a) : err;
     if (err != TL_OK) {
@@ -2129,18 +2148,40 @@ static enum tl_err sqlite_app_request_unclaim(struct store *store, struct id128 
 
 static enum tl_err sqlite_app_request_close(struct store *store, struct id128 id,
                                             struct id128 actor_id, uint8_t status, uint64_t now_ns,
-                                            uint64_t stale_before_ns, bool *closed)
+                                            uint64_t stale_before_ns,
+                                            const struct store_outbox_new *events,
+                                            uint32_t event_count, bool *closed)
 {
     struct store_sqlite_app *a = app_from(store);
     sqlite3_stmt *stmt = a->stmts[ASTMT_REQUEST_CLOSE];
     uint8_t bytes[2][ID128_BYTES];
+    bool changed = false;
 
+    enum tl_err err = app_begin(a);
+    if (err != TL_OK) {
+        return err;
+    }
     bind_id(stmt, 1, id, bytes[0]);
     bind_id(stmt, 2, actor_id, bytes[1]);
     store_sqlite_bind_i64(stmt, 3, status);
     store_sqlite_bind_u64(stmt, 4, now_ns);
     store_sqlite_bind_u64(stmt, 5, stale_before_ns);
-    return request_update(a, ASTMT_REQUEST_CLOSE, closed);
+    int rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        err = app_fail(a, rc, "request_close");
+    } else {
+        changed = sqlite3_changes(a->db) == 1;
+    }
+    if (err == TL_OK && changed) {
+        err = outbox_new_insert(store, events, event_count); /* only with the change */
+    }
+    err = err == TL_OK ? app_commit(a) : err;
+    if (err != TL_OK) {
+        app_rollback(a);
+        return err;
+    }
+    *closed = changed;
+    return TL_OK;
 }
 
 /* ---- Passkeys (schema v4) ---- */

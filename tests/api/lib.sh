@@ -408,3 +408,42 @@ sample() {
 without_request_id() {
     jq -cS 'del(.request_id)' <<<"$BODY" 2>/dev/null
 }
+
+# tl_require NAME TOOL... : exits the sourcing script (printing why and "0 passed, 1 failed")
+# unless every TOOL is on PATH and $TALLYD is built. NAME is the script's name for the message.
+tl_require() {
+    local name=$1 tool
+    shift
+    for tool in "$@"; do
+        if ! command -v "$tool" >/dev/null; then
+            echo "$name: $tool is required"
+            echo "0 passed, 1 failed"
+            exit 1
+        fi
+    done
+    if [ ! -x "$TALLYD" ]; then
+        echo "$name: $TALLYD not built"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+}
+
+# newpw : a fresh random password (24 URL-safe characters).
+newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
+
+# tl_signup HANDLE : signs HANDLE up (email HANDLE@example.com, display name "User HANDLE",
+# a fresh password) and logs in. Sets UID_, TOK and PW. Returns non-zero, with STATUS and BODY
+# of the request that failed, when either step does not answer 201. Counts no check.
+tl_signup() {
+    PW=$(newpw)
+    UID_=""
+    TOK=""
+    api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$PW" \
+        '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"
+    [ "$STATUS" = 201 ] || return 1
+    UID_=$(jqb '.id // ""')
+    api POST /v1/sessions "$(jq -nc --arg l "$1" --arg p "$PW" '{login: $l, password: $p}')"
+    [ "$STATUS" = 201 ] || return 1
+    TOK=$(jqb '.token // ""')
+    [ -n "$UID_" ] && [ -n "$TOK" ]
+}

@@ -32,18 +32,7 @@ source "$root/tests/api/lib.sh"
 trap tl_cleanup EXIT
 suite_start=$SECONDS
 
-for tool in curl jq; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "run_api.sh: $tool is required"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-if [ ! -x "$TALLYD" ]; then
-    echo "run_api.sh: $TALLYD not built"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+tl_require run_api.sh curl jq
 
 # Small ledger for a quick start; generous address and user limits so that only the checks
 # that want a 429 get one; the lookup bucket keeps its default (30/min, burst 10).
@@ -59,8 +48,6 @@ TS_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'
 # Helpers (see lib.sh for api, expect, expect_problem)
 
 # A fresh strong password: 24 random base64 characters.
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # signup HANDLE PASSWORD [PHONE] : POST /v1/users; sets USER (the body) and UID_ on 201.
 signup() {
     local body

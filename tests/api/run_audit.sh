@@ -46,8 +46,6 @@ export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
 export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
 export TALLY_RATELIMIT_LOOKUP_PER_MIN=1000000 TALLY_RATELIMIT_LOOKUP_BURST=100000
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : sign up and log in; sets TOK and UID_.
 new_user() {
     local pw body

@@ -25,18 +25,7 @@ WORK=$(mktemp -d /tmp/tally-run-escrow.XXXXXX)
 source "$root/tests/api/lib.sh"
 trap tl_cleanup EXIT
 
-for tool in curl jq python3; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "run_escrow.sh: $tool is required"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-if [ ! -x "$TALLYD" ]; then
-    echo "run_escrow.sh: $TALLYD not built"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+tl_require run_escrow.sh curl jq python3
 
 export TALLY_LEDGER_ACCOUNTS_MAX=65536
 export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
@@ -44,26 +33,9 @@ export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
 export TALLY_RATELIMIT_LOOKUP_PER_MIN=1000000 TALLY_RATELIMIT_LOOKUP_BURST=100000
 export TALLY_SCHEDULES_TICK_MS=100
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : sign up and log in; sets TOK and UID_ (one check).
 new_user() {
-    local pw body
-    pw=$(newpw)
-    body=$(jq -nc --arg h "$1" --arg p "$pw" \
-        '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')
-    api POST /v1/users "$body"
-    UID_=$(jqb '.id // ""')
-    if [ "$STATUS" != 201 ]; then
-        fail "sign up $1: $STATUS $BODY"
-        return 1
-    fi
-    api POST /v1/sessions "$(jq -nc --arg l "$1" --arg p "$pw" '{login: $l, password: $p}')"
-    TOK=$(jqb '.token // ""')
-    if [ "$STATUS" != 201 ] || [ -z "$TOK" ]; then
-        fail "log in $1: $STATUS $BODY"
-        return 1
-    fi
+    tl_signup "$1" || { fail "sign up and log in $1: $STATUS $BODY"; return 1; }
     pass
 }
 

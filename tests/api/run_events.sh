@@ -30,18 +30,7 @@ WORK=$(mktemp -d /tmp/tally-run-events.XXXXXX)
 source "$root/tests/api/lib.sh"
 trap tl_cleanup EXIT
 
-for tool in curl jq; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "run_events.sh: $tool is required"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-if [ ! -x "$TALLYD" ]; then
-    echo "run_events.sh: $TALLYD not built"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+tl_require run_events.sh curl jq
 
 export TALLY_LEDGER_ACCOUNTS_MAX=65536
 export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
@@ -52,19 +41,8 @@ export TALLY_SERVER_TIMEOUT_S=2
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : signs up and logs in; sets TOK and UID_.
-new_user() {
-    local pw
-    pw=$(newpw)
-    api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$pw" \
-        '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"
-    UID_=$(jqb '.id // ""')
-    api POST /v1/sessions "$(jq -nc --arg l "$1" --arg p "$pw" '{login: $l, password: $p}')"
-    TOK=$(jqb '.token // ""')
-    [ -n "$UID_" ] && [ -n "$TOK" ]
-}
+new_user() { tl_signup "$1"; }
 
 # stream NAME TOKEN [LAST_EVENT_ID] : opens GET /v1/events in the background with curl -N;
 # the body goes to $WORK/NAME.sse, the headers to $WORK/NAME.head. Sets SPID.
@@ -238,6 +216,60 @@ check "after catching up, the stream goes live" wait_for 5 has_events replay $((
 check_eq "the live event follows the history once" "$PAY4" \
     "$(events replay | tail -n 1 | jq -r .data.data.payment_id)"
 check_eq "no event twice" "$(events replay | jq -r .id | sort -u | wc -l)" "$(events replay | wc -l)"
+
+# ---- Payment requests notify both parties, committed with the request ----
+new_user dave_ev || fail "sign up dave"
+DAVE=$TOK
+new_user erin_ev || fail "sign up erin"
+ERIN=$TOK
+stream dave "$DAVE"
+stream erin "$ERIN"
+check "dave's and erin's streams open" wait_for 5 opened erin
+check "and dave's" wait_for 5 opened dave
+TOKEN=$DAVE api POST /v1/payment_requests \
+    '{"from": "@erin_ev", "amount": 2500, "currency": "USD", "note": "lunch at the secret place"}'
+expect "dave asks erin for 25.00" 201
+REQ1=$(jqb .id)
+check "the payer is notified" wait_for 5 has_events erin 1
+check "payment_request.created for the payer" jq -e --arg id "$REQ1" \
+    '.event == "payment_request.created" and .data.data.request_id == $id
+     and .data.data.role == "payer" and .data.data.amount == 2500
+     and .data.data.currency == "USD" and .data.data.requester.handle == "dave_ev"
+     and .data.data.payer.handle == "erin_ev" and .data.data.split_id == null
+     and (.data.data.expires_at | type == "string")' <<<"$(events erin | sed -n 1p)"
+check "the requester's devices are told too" wait_for 5 has_events dave 1
+check "payment_request.created for the requester" jq -e --arg id "$REQ1" \
+    '.event == "payment_request.created" and .data.data.request_id == $id
+     and .data.data.role == "requester"' <<<"$(events dave | sed -n 1p)"
+check "no note text in any event" bash -c "! grep -q secret '$WORK/erin.sse' '$WORK/dave.sse'"
+TOKEN=$ERIN api POST "/v1/payment_requests/$REQ1/decline"
+expect "erin declines" 200
+check "both hear of the decline" wait_for 5 has_events dave 2
+check "payment_request.declined" jq -e --arg id "$REQ1" \
+    '.event == "payment_request.declined" and .data.data.request_id == $id' \
+    <<<"$(events dave | sed -n 2p)"
+check "the payer's stream has it too" wait_for 5 has_events erin 2
+TOKEN=$ERIN api POST "/v1/payment_requests/$REQ1/decline"
+expect_problem "a second decline" 409 request_declined
+TOKEN=$DAVE api POST /v1/payment_requests '{"from": "@erin_ev", "amount": 100, "currency": "USD"}'
+REQ2=$(jqb .id)
+TOKEN=$DAVE api POST "/v1/payment_requests/$REQ2/cancel"
+expect "dave cancels" 200
+check "created and canceled reach erin" wait_for 5 has_events erin 4
+check_eq "erin's request events in order" \
+    "payment_request.created payment_request.declined payment_request.created payment_request.canceled" \
+    "$(events erin | jq -r .event | paste -sd' ')"
+TOKEN=$DAVE api POST /v1/splits \
+    '{"total": 1001, "currency": "USD", "mode": "equal", "participants": [{"user": "@erin_ev"}, {"user": "@carol_ev"}]}'
+expect "dave splits 10.01 with erin and carol" 201
+SPLIT=$(jqb .id)
+check "erin hears of her share" wait_for 5 has_events erin 5
+check "a split's request names the split" jq -e --arg s "$SPLIT" \
+    '.event == "payment_request.created" and .data.data.split_id == $s
+     and .data.data.amount == 501' <<<"$(events erin | sed -n 5p)"
+check "dave gets one event per share" wait_for 5 has_events dave 6
+sleep 0.5
+check_eq "the refused decline added nothing (dave: 2 + 2 + 2)" 6 "$(events dave | grep -c '')"
 
 # ---- Limits: 4 streams a user ----
 # carol holds 3; one more is allowed, the fifth is not.

@@ -34,35 +34,13 @@ WORK=$(mktemp -d /tmp/tally-run-fx.XXXXXX)
 source "$root/tests/api/lib.sh"
 trap tl_cleanup EXIT
 
-for tool in curl jq; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "run_fx.sh: $tool is required"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-if [ ! -x "$TALLYD" ]; then
-    echo "run_fx.sh: $TALLYD not built"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
+tl_require run_fx.sh curl jq
 
 export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
 export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : signs up and logs in; sets TOK and UID_.
-new_user() {
-    local pw
-    pw=$(newpw)
-    api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$pw" \
-        '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"
-    UID_=$(jqb '.id // ""')
-    api POST /v1/sessions "$(jq -nc --arg l "$1" --arg p "$pw" '{login: $l, password: $p}')"
-    TOK=$(jqb '.token // ""')
-    [ -n "$UID_" ] && [ -n "$TOK" ]
-}
+new_user() { tl_signup "$1"; }
 
 # deposit TOKEN CURRENCY AMOUNT : opens the wallet if needed and deposits (sandbox).
 declare -A DEPOSITED=()

@@ -80,8 +80,6 @@ export TALLY_AUTH_MFA_CHALLENGE_TTL_S=6
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : sign up and log in; sets TOK, PW. Counted as one check.
 new_user() {
     PW=$(newpw)

@@ -61,8 +61,6 @@ export TALLY_RATELIMIT_LOOKUP_PER_MIN=1000000 TALLY_RATELIMIT_LOOKUP_BURST=10000
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : sign up and log in (bearer); sets TOK. Counted as one check.
 new_user() {
     local pw

@@ -49,8 +49,6 @@ if ! tl_start main --sandbox --threads 16 --admin-token-file "$WORK/admin.token"
 fi
 BASE="http://127.0.0.1:$PORT"
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : signs up and logs in; prints the token (empty on failure).
 new_user() {
     local pw

@@ -59,8 +59,6 @@ export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
-
 # new_user HANDLE : sign up, log in (TOK), deposit 1000.00 USD. One check.
 new_user() {
     local pw

@@ -74,7 +74,6 @@ if ! tl_start b --sandbox --secret-file "$WORK/a/secret.key"; then
 fi
 B="http://127.0.0.1:$PORT"
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
 new_user() {
     local pw
     pw=$(newpw)

@@ -111,7 +111,6 @@ cp "$SECRET" "$WORK/open.key" && chmod 0644 "$WORK/open.key"
     --secret-file "$WORK/open.key" >/dev/null 2>"$WORK/err"
 check "a group-readable --secret-file is refused" test $? -eq 1
 
-newpw() { head -c 18 /dev/urandom | base64 | tr '/+' '_-'; }
 signup() {
     api POST /v1/users "$(jq -nc --arg h "$1" --arg p "$2" \
         '{handle: $h, email: "\($h)@example.com", password: $p, display_name: "User \($h)"}')"

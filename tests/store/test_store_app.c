@@ -1692,15 +1692,33 @@ static void body_requests(struct store_fixture *f)
     struct id128 split = id128_make(0x0196000000007000ull, 0x8000000000000001ull);
     uint32_t count = 0;
     bool found = false, more = false, done = false;
+    uint64_t seq = 0, seq_before = 0;
+    /* Notifications commit with the change, and only with it. */
+    static const char payload[] = "{\"type\":\"payment_request.created\"}";
+    const struct store_outbox_new note[2] = {
+        {user_id(2), "payment_request.created", payload, sizeof(payload) - 1},
+        {user_id(1), "payment_request.created", payload, sizeof(payload) - 1},
+    };
 
     for (uint64_t i = 0; i < 3; i++) {
         rows[i] = request_make(i + 1, 1, i + 2, 60 + i); /* payers 2, 3, 4 */
         rows[i].split_id = split;
     }
-    assert_int_equal(store_requests_create(store, rows, 3), TL_OK);
-    /* A batch with an id that exists writes nothing. */
+    assert_int_equal(store_outbox_seq_last(store, &seq_before), TL_OK);
+    assert_int_equal(store_requests_create(store, rows, 3, note, 2), TL_OK);
+    assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
+    assert_int_equal(seq, seq_before + 2);
+    /* An event that cannot be stored refuses the whole change. */
+    const struct store_outbox_new bad = {user_id(2), "", payload, sizeof(payload) - 1};
+    struct store_request other = request_make(8, 1, 2, 68);
+    assert_int_equal(store_requests_create(store, &other, 1, &bad, 1), TL_ERR_INVALID_REQUEST);
+    /* A batch with an id that exists writes nothing, its events neither. */
     struct store_request again[2] = {request_make(9, 1, 2, 69), rows[0]};
-    assert_int_equal(store_requests_create(store, again, 2), TL_ERR_STORAGE);
+    assert_int_equal(store_requests_create(store, again, 2, note, 2), TL_ERR_STORAGE);
+    assert_int_equal(store_outbox_seq_last(store, &seq_before), TL_OK);
+    assert_int_equal(seq_before, seq);
+    assert_int_equal(store_request_get(store, other.id, &got, &found), TL_OK);
+    assert_false(found);
     assert_int_equal(store_request_get(store, again[0].id, &got, &found), TL_OK);
     assert_false(found);
     for (int i = 0; i < 3; i++) {
@@ -1755,28 +1773,40 @@ static void body_requests(struct store_fixture *f)
     assert_int_equal(store_request_claim(store, rows[0].id, user_id(2), T0 + 10, &done), TL_OK);
     assert_true(done);
     assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
-                                         T0 + 20, T0 + 5, &done),
+                                         T0 + 20, T0 + 5, note, 1, &done),
                      TL_OK);
     assert_false(done); /* claimed at T0 + 10, after the stale line */
     assert_int_equal(store_request_unclaim(store, rows[0].id, T0 + 9), TL_OK); /* not ours */
     assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
-                                         T0 + 20, T0 + 5, &done),
+                                         T0 + 20, T0 + 5, note, 1, &done),
                      TL_OK);
     assert_false(done);
     assert_int_equal(store_request_unclaim(store, rows[0].id, T0 + 10), TL_OK);
     /* Only the payer declines, only the requester cancels. */
     assert_int_equal(store_request_close(store, rows[0].id, user_id(1), STORE_REQUEST_DECLINED,
-                                         T0 + 20, T0 + 5, &done),
+                                         T0 + 20, T0 + 5, note, 1, &done),
                      TL_OK);
     assert_false(done);
     assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_CANCELED,
-                                         T0 + 20, T0 + 5, &done),
+                                         T0 + 20, T0 + 5, note, 1, &done),
                      TL_OK);
     assert_false(done);
     assert_int_equal(store_request_close(store, rows[0].id, user_id(2), STORE_REQUEST_DECLINED,
-                                         T0 + 20, T0 + 5, &done),
+                                         T0 + 20, T0 + 5, note, 1, &done),
                      TL_OK);
     assert_true(done);
+    /* Of the five closes so far only the last happened, and only it wrote its event (one
+     * row; PostgreSQL's sequence may skip the seqs of a failed insert). */
+    struct store_outbox_row outbox[4];
+    uint32_t outbox_count = 0;
+    assert_int_equal(store_outbox_seq_last(store, &seq_before), TL_OK);
+    assert_true(seq_before > seq);
+    assert_int_equal(store_outbox_list_key(store, user_id(2), seq, seq_before, 4, outbox,
+                                           &outbox_count),
+                     TL_OK);
+    assert_int_equal(outbox_count, 1);
+    assert_string_equal(outbox[0].topic, "payment_request.created");
+    store_outbox_rows_free(outbox, outbox_count);
     assert_int_equal(store_request_get(store, rows[0].id, &got, &found), TL_OK);
     assert_int_equal(got.status, STORE_REQUEST_DECLINED);
     assert_int_equal(got.closed_ns, T0 + 20);
@@ -1786,7 +1816,7 @@ static void body_requests(struct store_fixture *f)
     assert_int_equal(store_request_claim(store, rows[1].id, user_id(3), T0 + 10, &done), TL_OK);
     assert_true(done);
     assert_int_equal(store_request_close(store, rows[1].id, user_id(1), STORE_REQUEST_CANCELED,
-                                         T0 + 50, T0 + 40, &done),
+                                         T0 + 50, T0 + 40, note, 1, &done),
                      TL_OK);
     assert_true(done);
 
@@ -1802,7 +1832,7 @@ static void body_requests(struct store_fixture *f)
     assert_int_equal(store_request_claim(store, rows[2].id, user_id(4), T0 + 80, &done), TL_OK);
     assert_false(done);
     assert_int_equal(store_request_close(store, rows[2].id, user_id(1), STORE_REQUEST_CANCELED,
-                                         T0 + 80, T0 + 80, &done),
+                                         T0 + 80, T0 + 80, note, 1, &done),
                      TL_OK);
     assert_false(done);
     store_close(store);
