@@ -121,6 +121,61 @@ enum tl_err audit_attach_deposit(struct writer_batch *batch, const struct http_r
     return writer_batch_attach(batch, &record);
 }
 
+static void audit_entry_money(struct store_audit *e, const struct http_request *req,
+                              const struct audit_money *m)
+{
+    TL_ASSERT(m->kind != NULL);
+    TL_ASSERT(strlen(m->kind) < sizeof(e->kind));
+    TL_ASSERT(!id128_is_zero(m->user_id));
+    TL_ASSERT(m->created_ns != 0);
+    memset(e, 0, sizeof(*e));
+    e->user_id = m->user_id;
+    e->counterparty_id = m->counterparty_id;
+    e->created_ns = m->created_ns;
+    e->amount = m->currency != 0 ? m->amount : 0;
+    e->currency = m->currency;
+    snprintf(e->kind, sizeof(e->kind), "%s", m->kind);
+    if (req != NULL) {
+        snprintf(e->request_id, sizeof(e->request_id), "%s", req->request_id);
+        /* The address is the user's own only when they made the request (an escrow the payee
+         * canceled, an operator's reversal: someone else's address, not stored). */
+        if (req->principal.authenticated && id128_eq(req->principal.user_id, m->user_id)) {
+            snprintf(e->ip, sizeof(e->ip), "%s", req->client_ip);
+        }
+    }
+    if (m->subject_prefix != NULL) {
+        audit_subject(e, m->subject_prefix, m->subject_id);
+    }
+}
+
+enum tl_err audit_attach_money(struct writer_batch *batch, const struct http_request *req,
+                               const struct audit_money *m)
+{
+    struct store_audit entry;
+    struct store_audit buf;
+    struct store_record record;
+    audit_entry_money(&entry, req, m);
+    store_record_audit(&entry, &buf, &record);
+    return writer_batch_attach(batch, &record); /* copies the record's bytes */
+}
+
+void audit_append_money(struct http_request *req, struct store *store,
+                        const struct audit_money *m)
+{
+    struct store_audit entry;
+    audit_entry_money(&entry, req, m);
+    if (req != NULL) {
+        audit_append(req, &entry);
+        return;
+    }
+    TL_ASSERT(store != NULL);
+    enum tl_err err = store_audit_append(store, &entry, NULL);
+    if (err != TL_OK) {
+        LOG(LOG_ERROR, "audit_append_failed", LOG_STR("action", entry.kind),
+            LOG_STR("cause", tl_err_code(err)));
+    }
+}
+
 /* ---- GET /v1/me/audit ---- */
 
 /* An entry's public id: its seq in the low 64 bits (the listing cursor). */
@@ -149,6 +204,12 @@ static const char *audit_counterpart_action(const char *kind)
     if (strcmp(kind, AUDIT_REQUEST_PAID) == 0) {
         return AUDIT_REQUEST_PAYMENT_RECEIVED;
     }
+    if (strcmp(kind, AUDIT_REFUND_SENT) == 0) {
+        return AUDIT_REFUND_RECEIVED;
+    }
+    if (strcmp(kind, AUDIT_PAYMENT_REVERSED) == 0) {
+        return AUDIT_REVERSAL_RECEIVED;
+    }
     return kind;
 }
 
@@ -164,7 +225,7 @@ static json_t *audit_json_optional_id(const char *prefix, struct id128 id)
 
 /* One entry as viewer sees it: the payee's name for a payment it received, and the client
  * address only to the one who acted (it is theirs). */
-static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
+static json_t *audit_json(const struct store_audit *e, struct id128 viewer, const char *reason)
 {
     char id[TYPEID_STR_BYTES];
     char created_at[RENDER_TIME_BYTES];
@@ -181,16 +242,32 @@ static json_t *audit_json(const struct store_audit *e, struct id128 viewer)
     audit_hex(e->prev_hash, prev_hash);
     json_t *amount = e->currency != 0 ? json_integer(e->amount) : json_null();
     return json_pack(
-        "{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", id,
+        "{s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o}",
+        "reason", reason != NULL ? json_string(reason) : json_null(), "id", id,
         "seq", (json_int_t)e->seq, "action", actor ? e->kind : audit_counterpart_action(e->kind),
         "kind", e->kind, "created_at", created_at, "created_ns", created_ns, "user",
         audit_json_optional_id(TYPEID_PREFIX_USER, e->user_id), "counterparty",
         audit_json_optional_id(TYPEID_PREFIX_USER, e->counterparty_id), "amount", amount,
         "currency", currency != NULL ? json_string(currency->code) : json_null(), "subject",
         e->subject[0] != '\0' ? json_string(e->subject) : json_null(), "request_id", e->request_id,
-        "ip", actor ? json_string(e->ip) : json_null(), "prev_hash",
+        "ip", actor && e->ip[0] != '\0' ? json_string(e->ip) : json_null(), "prev_hash",
         e->sealed ? json_string(prev_hash) : json_null(), "hash",
         e->sealed ? json_string(hash) : json_null());
+}
+
+/* The reason of a reversal entry, read from the reversal's row (the reason is operator text,
+ * kept with the reversal, not in the chain). *found false for any other entry. */
+static enum tl_err audit_reason(struct store *reader, const struct store_audit *e,
+                                struct store_refund *row, bool *found)
+{
+    struct id128 id;
+    *found = false;
+    if (strcmp(e->kind, AUDIT_PAYMENT_REVERSED) != 0 ||
+        typeid_decode(e->subject, strlen(e->subject), TYPEID_PREFIX_REVERSAL, &id, NULL) !=
+            TL_OK) {
+        return TL_OK;
+    }
+    return store_refund_get(reader, id, row, found);
 }
 
 /* The query's cursor as a seq: an "aud_" id whose high half is zero. */
@@ -238,8 +315,13 @@ enum tl_err audit_list(struct http_request *req, struct http_response *resp)
     err = store_audit_list(reader, req->principal.user_id, &page, rows, &count, &has_more);
     json_t *data = err == TL_OK ? json_array() : NULL;
     for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        if (data == NULL ||
-            json_array_append_new(data, audit_json(&rows[i], req->principal.user_id)) != 0) {
+        struct store_refund reversal;
+        bool found = false;
+        err = audit_reason(reader, &rows[i], &reversal, &found);
+        if (err == TL_OK &&
+            (data == NULL ||
+             json_array_append_new(data, audit_json(&rows[i], req->principal.user_id,
+                                                    found ? reversal.reason : NULL)) != 0)) {
             err = TL_ERR_NOMEM;
         }
     }

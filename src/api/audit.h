@@ -6,7 +6,8 @@
  * application store handle: best effort, a failure is logged ("audit_append_failed", with the
  * request id and action) and never changes the answer, so the audit log cannot be used to
  * deny service. Money movements are different: the money hooks attach their entry to the
- * writer batch (audit_attach_payment, audit_attach_deposit), so it commits in the same
+ * writer batch (audit_attach_payment, audit_attach_deposit, and audit_attach_money for refunds,
+ * reversals, escrows and conversions: api/money_records.h), so it commits in the same
  * transaction as the money: an entry exists exactly when the money moved. A payment is one
  * entry (payer as user, payee as counterparty) that both parties list.
  *
@@ -59,6 +60,23 @@ struct writer_batch;
 #define AUDIT_DEPOSIT_CREATED "deposit.created"
 #define AUDIT_REQUEST_CREATED "request.created"
 #define AUDIT_SPLIT_REQUEST_CREATED "split.request_created"
+/* Schema v6 money entries (audit_attach_money), committed with their money: refunds (the payee
+ * refunds; the payer lists it as refund.received), operator reversals (the payee's money goes
+ * back; the payer lists reversal.received), escrows (payer as user), conversions. */
+#define AUDIT_REFUND_SENT "refund.sent"
+#define AUDIT_REFUND_RECEIVED "refund.received"
+#define AUDIT_PAYMENT_REVERSED "payment.reversed"
+#define AUDIT_REVERSAL_RECEIVED "reversal.received"
+#define AUDIT_ESCROW_HELD "escrow.held"
+#define AUDIT_ESCROW_RELEASED "escrow.released"
+#define AUDIT_ESCROW_CANCELED "escrow.canceled"
+#define AUDIT_ESCROW_EXPIRED "escrow.expired"
+#define AUDIT_CONVERSION_CREATED "conversion.created"
+/* Moves no money, appended after the row changed (best effort, like request.created). */
+#define AUDIT_DISPUTE_OPENED "dispute.opened"
+#define AUDIT_DISPUTE_RESOLVED_PAYER "dispute.resolved_for_payer"
+#define AUDIT_DISPUTE_RESOLVED_PAYEE "dispute.resolved_for_payee"
+#define AUDIT_SCHEDULE_SKIPPED "scheduled_payment.skipped"
 
 /* Appends an entry for user_id (action: one of the names above; subject: "" or a reference).
  * Best effort, see above. Cannot fail. */
@@ -86,6 +104,30 @@ enum tl_err audit_attach_deposit(struct writer_batch *batch, const struct http_r
  * effort, like audit_record. Cannot fail. */
 void audit_record_requests(struct http_request *req, const struct store_request *rows,
                            uint32_t count);
+
+/* One money entry of any other operation (the kinds above): user acted (or whose money left),
+ * counterparty the other party or zero, amount/currency what moved (currency 0: nothing),
+ * subject "<prefix>_<id>". */
+struct audit_money {
+    const char *kind;
+    struct id128 user_id;
+    struct id128 counterparty_id;
+    int64_t amount;
+    uint16_t currency;
+    const char *subject_prefix;
+    struct id128 subject_id;
+    uint64_t created_ns;
+};
+/* Attaches m to batch, in a money hook on the writer thread. req is NULL for what tallyd does
+ * itself (an expiry, a scheduled release): the entry then has no request id or address.
+ * Errors of writer_batch_attach: the hook then drops its command. */
+enum tl_err audit_attach_money(struct writer_batch *batch, const struct http_request *req,
+                               const struct audit_money *m);
+/* The same entry appended outside any batch, for actions that move no money (disputes opened
+ * or resolved, skipped scheduled payments): best effort, like audit_record. req may be NULL
+ * (the scheduler), then store is the caller's writable handle. Cannot fail. */
+void audit_append_money(struct http_request *req, struct store *store,
+                        const struct audit_money *m);
 
 /* ---- Checkpoints ---- */
 

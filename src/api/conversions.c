@@ -1,10 +1,13 @@
 #include "api/conversions.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/audit.h"
+#include "api/events.h"
 #include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -14,7 +17,9 @@
 #include "api/quotes.h"
 #include "api/render.h"
 #include "api/wallets.h"
+#include "api/page.h"
 #include "core/fees.h"
+#include "store/records.h"
 #include "store/writer.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -129,6 +134,9 @@ struct conversions_exec {
     enum tl_err exists_err; /* TL_ERR_QUOTE_USED on a quote's reserved id, else TL_OK */
     char quote_id[CONVERSIONS_QUOTE_ID_BYTES]; /* "" without a quote */
     struct kyc_refusal limit; /* the hold limit of the target wallet refused it (kyc.h) */
+    struct id128 quote;                        /* the quote's id, zero without one */
+    struct store_conversion row;               /* the stored row (store/records.h) */
+    struct store_conversion row_buf;
 };
 
 static const struct json_field conversions_fields[] = {
@@ -221,6 +229,7 @@ static enum tl_err conversions_terms(struct http_request *req, struct http_respo
         return TL_ERR_CORRUPT;
     }
     x->id = q.payment_id;
+    x->quote = q.id;
     x->exists_err = TL_ERR_QUOTE_USED;
     return TL_OK;
 }
@@ -293,20 +302,92 @@ static void conversions_render_wallet(struct render *r, const char *key, struct 
     render_object_end(r);
 }
 
-/* Writer thread, the legs applied: the tail of the 201 and its idempotency row. */
-static enum tl_err conversions_applied(struct conversions_exec *x, struct writer_batch *batch)
+/* The row as stored and as GET answers it: the terms, then what the ledger said. */
+static void conversions_row_fill(struct conversions_exec *x)
 {
     /* The fee (when there is one) is the from-wallet's last debit. */
     const struct ledger_event_result *from_last = &x->results[x->legs.count == 3 ? 2 : 0];
-    int64_t from_after = ledger_balance_available(&from_last->debit_after);
-    int64_t to_after = ledger_balance_available(&x->results[1].credit_after);
+    struct store_conversion *c = &x->row;
+    memset(c, 0, sizeof(*c));
+    c->id = x->id;
+    c->user_id = x->req->principal.user_id;
+    c->from_wallet = x->from_wallet.id;
+    c->to_wallet = x->to_wallet.id;
+    c->quote_id = x->quote;
+    c->from_currency = x->amounts.from;
+    c->to_currency = x->amounts.to;
+    c->principal = x->amounts.principal;
+    c->fee = x->amounts.fee;
+    c->received = x->amounts.received;
+    c->rate_num = x->rate.num;
+    c->rate_den = x->rate.den;
+    c->from_balance_after = ledger_balance_available(&from_last->debit_after);
+    c->to_balance_after = ledger_balance_available(&x->results[1].credit_after);
+    c->created_ns = x->results[0].timestamp;
+}
+
+/* conversion.created for the user: ids, currencies and amounts (events.h). */
+static enum tl_err conversions_attach_event(const struct store_conversion *c,
+                                            struct writer_batch *batch)
+{
+    struct events_builder b;
+    char rate[FX_RATE_TEXT_BYTES];
+    struct fx_rate r = {c->rate_num, c->rate_den};
+    fx_rate_format(&r, rate);
+    events_begin(&b, EVENTS_TOPIC_CONVERSION_CREATED, c->user_id, c->created_ns);
+    render_key(&b.render, "conversion_id");
+    render_typeid(&b.render, CONVERSIONS_TYPEID_PREFIX, c->id);
+    render_key(&b.render, "from_currency");
+    render_str(&b.render, money_currency_by_numeric(c->from_currency)->code);
+    render_key(&b.render, "to_currency");
+    render_str(&b.render, money_currency_by_numeric(c->to_currency)->code);
+    render_key(&b.render, "sent");
+    render_i64(&b.render, c->principal + c->fee);
+    render_key(&b.render, "fee");
+    render_i64(&b.render, c->fee);
+    render_key(&b.render, "received");
+    render_i64(&b.render, c->received);
+    render_key(&b.render, "rate");
+    render_str(&b.render, rate);
+    render_key(&b.render, "from_balance_after");
+    render_i64(&b.render, c->from_balance_after);
+    render_key(&b.render, "to_balance_after");
+    render_i64(&b.render, c->to_balance_after);
+    return events_attach_built(&b, batch);
+}
+
+/* Writer thread, the legs applied: the row, its event and audit entry, the tail of the 201 and
+ * its idempotency row, all in the batch of the money. */
+static enum tl_err conversions_applied(struct conversions_exec *x, struct writer_batch *batch)
+{
+    struct store_record record;
     struct render *r = &x->answer.render;
-    conversions_render_wallet(r, "from_wallet", x->from_wallet.id, from_after);
-    conversions_render_wallet(r, "to_wallet", x->to_wallet.id, to_after);
+    const struct store_conversion *c = &x->row;
+    conversions_row_fill(x);
+    store_record_conversion(c, &x->row_buf, &record);
+    enum tl_err err = writer_batch_attach(batch, &record);
+    err = err == TL_OK ? conversions_attach_event(c, batch) : err;
+    if (err == TL_OK) {
+        struct audit_money m = {
+            .kind = AUDIT_CONVERSION_CREATED,
+            .user_id = c->user_id,
+            .amount = c->principal + c->fee,
+            .currency = c->from_currency,
+            .subject_prefix = CONVERSIONS_TYPEID_PREFIX,
+            .subject_id = c->id,
+            .created_ns = c->created_ns,
+        };
+        err = audit_attach_money(batch, x->req, &m);
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    conversions_render_wallet(r, "from_wallet", c->from_wallet, c->from_balance_after);
+    conversions_render_wallet(r, "to_wallet", c->to_wallet, c->to_balance_after);
     render_key(r, "created_at");
-    render_time(r, x->results[0].timestamp);
+    render_time(r, c->created_ns);
     render_object_end(r);
-    enum tl_err err = render_finish(r);
+    err = render_finish(r);
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }
@@ -509,4 +590,158 @@ enum tl_err conversions_payment_quote(struct http_request *req, struct http_resp
     conversions_legs_build(legs, id128_new(), q.payment_id, q.payment_id, from_wallet.id,
                            to_wallet.id, &a, true);
     return TL_OK;
+}
+
+/* ---- GET /v1/conversions, GET /v1/conversions/{id} ---- */
+
+/* A stored conversion, exactly as its 201 answer showed it. */
+static void conversions_render_row(struct render *r, const struct store_conversion *c)
+{
+    char rate[FX_RATE_TEXT_BYTES];
+    struct fx_rate fx = {c->rate_num, c->rate_den};
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, CONVERSIONS_TYPEID_PREFIX, c->id);
+    render_key(r, "status");
+    render_str(r, "succeeded");
+    render_key(r, "from_currency");
+    render_str(r, money_currency_by_numeric(c->from_currency)->code);
+    render_key(r, "to_currency");
+    render_str(r, money_currency_by_numeric(c->to_currency)->code);
+    render_key(r, "amount");
+    render_i64(r, c->received);
+    render_key(r, "sent");
+    render_i64(r, c->principal + c->fee);
+    render_key(r, "fee");
+    render_i64(r, c->fee);
+    render_key(r, "received");
+    render_i64(r, c->received);
+    render_key(r, "rate");
+    fx_rate_format(&fx, rate);
+    render_str(r, rate);
+    render_key(r, "quote_id");
+    if (id128_is_zero(c->quote_id)) {
+        render_null(r);
+    } else {
+        render_typeid(r, QUOTES_TYPEID_PREFIX, c->quote_id);
+    }
+    conversions_render_wallet(r, "from_wallet", c->from_wallet, c->from_balance_after);
+    conversions_render_wallet(r, "to_wallet", c->to_wallet, c->to_balance_after);
+    render_key(r, "created_at");
+    render_time(r, c->created_ns);
+    render_object_end(r);
+}
+
+/* The caller's conversion named by text; found false for a malformed id, a missing one or
+ * someone else's (all 404 alike). */
+static enum tl_err conversions_find(struct store *reader, const struct http_request *req,
+                                    const char *text, struct store_conversion *out, bool *found)
+{
+    struct id128 id;
+    *found = false;
+    if (typeid_decode(text, strlen(text), CONVERSIONS_TYPEID_PREFIX, &id, NULL) != TL_OK ||
+        id128_is_zero(id)) {
+        return TL_OK;
+    }
+    enum tl_err err = store_conversion_get(reader, id, out, found);
+    if (err == TL_OK && *found && !id128_eq(out->user_id, req->principal.user_id)) {
+        *found = false;
+    }
+    return err;
+}
+
+enum tl_err conversions_get(struct http_request *req, struct http_response *resp)
+{
+    struct store *reader = NULL;
+    struct store_conversion row;
+    bool found = false;
+    const char *text = http_request_param(req, "id");
+    TL_ASSERT(text != NULL);
+    TL_ASSERT(req->principal.authenticated);
+    enum tl_err err = http_request_store(req, &reader);
+    err = err == TL_OK ? conversions_find(reader, req, text, &row, &found) : err;
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found) {
+        return http_fail(resp, TL_ERR_NOT_FOUND, NULL, "no such conversion");
+    }
+    struct render r;
+    render_init(&r, &resp->body);
+    conversions_render_row(&r, &row);
+    err = render_finish(&r);
+    if (err == TL_OK) {
+        resp->status = 200;
+        resp->content_type = "application/json";
+    }
+    return err;
+}
+
+/* The page's cursor (one of the caller's conversions) as its created_ns. */
+static enum tl_err conversions_page(struct http_request *req, struct http_response *resp,
+                                    struct store *reader, const struct page_query *query,
+                                    struct store_page *page)
+{
+    struct store_conversion row;
+    char text[TYPEID_STR_BYTES];
+    bool found = false;
+    memset(page, 0, sizeof(*page));
+    page->limit = query->limit;
+    if (!query->has_cursor) {
+        return TL_OK;
+    }
+    typeid_encode(CONVERSIONS_TYPEID_PREFIX, query->cursor, text);
+    enum tl_err err = conversions_find(reader, req, text, &row, &found);
+    if (err != TL_OK) {
+        return err;
+    }
+    if (!found) {
+        return page_fail_cursor(query, resp);
+    }
+    if (query->ending_before) {
+        page->ending_before_ts = row.created_ns;
+    } else {
+        page->starting_after_ts = row.created_ns;
+    }
+    return TL_OK;
+}
+
+enum tl_err conversions_list(struct http_request *req, struct http_response *resp)
+{
+    struct store *reader = NULL;
+    struct page_query query;
+    struct store_page page;
+    uint32_t count = 0;
+    bool has_more = false;
+    TL_ASSERT(req->principal.authenticated);
+    enum tl_err err = page_from_request(req, CONVERSIONS_TYPEID_PREFIX, &query, resp);
+    err = err == TL_OK ? http_request_store(req, &reader) : err;
+    err = err == TL_OK ? conversions_page(req, resp, reader, &query, &page) : err;
+    if (err != TL_OK) {
+        return err;
+    }
+    struct store_conversion *rows = malloc(query.limit * sizeof(*rows));
+    if (rows == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    err = store_conversions_list(reader, req->principal.user_id, &page, rows, &count, &has_more);
+    struct render r;
+    render_init(&r, &resp->body);
+    render_object_begin(&r);
+    render_key(&r, "data");
+    render_array_begin(&r);
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        conversions_render_row(&r, &rows[i]);
+    }
+    render_array_end(&r);
+    render_key(&r, "has_more");
+    render_bool(&r, has_more);
+    render_object_end(&r);
+    free(rows);
+    err = err == TL_OK ? render_finish(&r) : err;
+    if (err == TL_OK) {
+        resp->status = 200;
+        resp->content_type = "application/json";
+    }
+    return err;
 }

@@ -28,6 +28,11 @@
  * (opened when missing) as the to-wallet: the payer's money is converted into the payee's
  * currency and paid on, in one chain.
  *
+ * Every conversion of POST /v1/conversions is stored (store/records.h: one row with the terms,
+ * both wallets and their balances after), with a conversion.created event and an audit entry,
+ * all attached to the batch of the legs: they exist exactly when the money moved. GET
+ * /v1/conversions[/{id}] read the rows (the caller's own only).
+ *
  * Never: move one leg without the other, or convert at terms other than those answered.
  */
 #ifndef TL_API_CONVERSIONS_H
@@ -45,6 +50,11 @@
 #define CONVERSIONS_LEGS_MAX 3u
 
 enum tl_err conversions_create(struct http_request *req, struct http_response *resp);
+/* GET /v1/conversions/{id}: the caller's own (404 for another user's, like a missing one). */
+enum tl_err conversions_get(struct http_request *req, struct http_response *resp);
+/* GET /v1/conversions: the caller's conversions, newest first (limit, starting_after,
+ * ending_before with conv_ ids). */
+enum tl_err conversions_list(struct http_request *req, struct http_response *resp);
 
 /* The conversion legs of a cross-currency payment. */
 struct conversions_legs {

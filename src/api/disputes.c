@@ -5,6 +5,7 @@
 
 #include "api/app.h"
 #include "api/json.h"
+#include "api/money_records.h"
 #include "api/page.h"
 #include "api/refunds.h"
 #include "api/render.h"
@@ -169,6 +170,7 @@ enum tl_err disputes_create(struct http_request *req, struct http_response *resp
     if (err != TL_OK) {
         return err;
     }
+    money_records_dispute(req, &d, &payment); /* dispute.opened: audit and events */
     return disputes_send_one(req, resp, &d, 201);
 }
 
@@ -369,6 +371,22 @@ static enum tl_err disputes_reverse(struct http_request *req, struct http_respon
     return err;
 }
 
+/* dispute.resolved (audit and events) for the resolution this request made. */
+static void disputes_resolved_records(struct http_request *req, const struct store_dispute *d)
+{
+    struct store *reader = NULL;
+    struct store_payment payment;
+    bool found = false;
+    enum tl_err err = http_request_store(req, &reader);
+    err = err == TL_OK ? store_payment_get(reader, d->payment_id, &payment, &found) : err;
+    if (err != TL_OK || !found) {
+        LOG(LOG_WARN, "dispute_records_failed", LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(err != TL_OK ? err : TL_ERR_CORRUPT)));
+        return;
+    }
+    money_records_dispute(req, d, &payment);
+}
+
 enum tl_err disputes_resolve(struct http_request *req, struct http_response *resp)
 {
     struct store_dispute d;
@@ -405,6 +423,9 @@ enum tl_err disputes_resolve(struct http_request *req, struct http_response *res
     }
     if (err != TL_OK) {
         return err;
+    }
+    if (resolved) {
+        disputes_resolved_records(req, &d); /* this request resolved it: once */
     }
     return disputes_send_one(req, resp, &d, 200);
 }

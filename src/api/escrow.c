@@ -8,7 +8,10 @@
 #include "api/app.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/audit.h"
+#include "api/events.h"
 #include "api/kyc.h"
+#include "api/money_records.h"
 #include "api/money_cache.h"
 #include "api/movement.h"
 #include "api/page.h"
@@ -50,6 +53,7 @@ struct escrow_exec {
     struct store_payment payment_buf;
     struct http_response *resp; /* NULL: nothing to render (the scheduler) */
     struct idempotency_request *idem;
+    const struct http_request *req; /* NULL: tallyd itself (the scheduler, an expiry) */
     int status;
     enum tl_err hook_err;
     struct kyc *kyc;          /* tier limits (kyc.h), checked in the hook */
@@ -297,6 +301,8 @@ static enum tl_err escrow_on_applied(struct writer_command *cmd, struct writer_b
 {
     struct escrow_exec *x = cmd->ctx;
     static const char *const topics[] = {"", "escrow.held", "escrow.released", "escrow.canceled"};
+    static const char *const kinds[] = {"", AUDIT_ESCROW_HELD, AUDIT_ESCROW_RELEASED,
+                                        AUDIT_ESCROW_CANCELED};
     enum tl_err err = TL_OK;
     if (x->idem != NULL) {
         x->idem->recorded = false; /* an earlier run's records were discarded */
@@ -323,6 +329,12 @@ static enum tl_err escrow_on_applied(struct writer_command *cmd, struct writer_b
     }
     err = err == TL_OK ? escrow_attach_event(batch, x, topics[x->action], true) : err;
     err = err == TL_OK ? escrow_attach_event(batch, x, topics[x->action], false) : err;
+    /* The audit entry: what was held, released to the payee, or given back. */
+    err = err == TL_OK ? money_records_escrow(batch, x->req, &x->row, kinds[x->action],
+                                              x->action == ESCROW_ACTION_RELEASE ? x->amount
+                                                                                 : x->row.amount,
+                                              x->result.timestamp)
+                       : err;
     err = err == TL_OK ? escrow_answer(x, batch) : err;
     x->hook_err = err;
     return err;
@@ -705,6 +717,7 @@ enum tl_err escrow_create(struct http_request *req, struct http_response *resp)
     x.row.created_ns = now_ns;
     struct store_escrow row = x.row;
     escrow_exec_init(&x, &row, ESCROW_ACTION_HOLD, resp, 201);
+    x.req = req;
     err = escrow_users(reader, &x);
     err = err == TL_OK ? escrow_gate(req, resp, &x) : err;
     return err == TL_OK ? escrow_hold(req, resp, reader, &x, timeout_s) : err;
@@ -867,6 +880,7 @@ static enum tl_err escrow_settle(struct http_request *req, struct http_response 
         return TL_ERR_NOT_READY;
     }
     escrow_exec_init(&x, row, action, resp, 200);
+    x.req = req;
     x.amount = amount;
     enum tl_err err = escrow_users(reader, &x);
     err = err == TL_OK ? escrow_run(req->app, reader, &x, 0) : err;
@@ -1007,6 +1021,47 @@ enum tl_err escrow_approve(struct http_request *req, struct http_response *resp)
         return escrow_settle(req, resp, reader, &row, ESCROW_ACTION_RELEASE, row.amount);
     }
     return escrow_send(resp, reader, &row, 200);
+}
+
+/* ---- Expiry: the writer's sweep voids the hold; its records ride with it ---- */
+
+enum tl_err escrow_on_expired(void *ctx, struct writer_batch *batch,
+                              const struct ledger_event *event,
+                              const struct ledger_event_result *result)
+{
+    const struct ledger_transfer *t = &event->as.transfer;
+    struct store *store = writer_batch_store(batch);
+    struct store_escrow row;
+    bool found = false;
+    (void)ctx;
+    TL_ASSERT(event->kind == LEDGER_EVENT_TRANSFER);
+    TL_ASSERT(result->result == LEDGER_OK);
+    if (t->code != LEDGER_CODE_HOLD_EXPIRY) {
+        return TL_OK;
+    }
+    enum tl_err err = store_escrow_get(store, t->pending_id, &row, &found);
+    if (err != TL_OK || !found) {
+        return err; /* found false: a hold that is not an escrow's */
+    }
+    struct escrow_exec *x = malloc(sizeof(*x));
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    escrow_exec_init(x, &row, ESCROW_ACTION_HOLD, NULL, 0);
+    x->result = *result;
+    x->row.state = STORE_ESCROW_EXPIRED;
+    x->row.released_amount = 0;
+    err = escrow_users(store, x);
+    err = err == TL_OK ? escrow_attach_event(batch, x, EVENTS_TOPIC_ESCROW_EXPIRED, true) : err;
+    err = err == TL_OK ? escrow_attach_event(batch, x, EVENTS_TOPIC_ESCROW_EXPIRED, false) : err;
+    err = err == TL_OK ? money_records_escrow(batch, NULL, &x->row, AUDIT_ESCROW_EXPIRED,
+                                              x->row.amount, result->timestamp)
+                       : err;
+    free(x);
+    if (err != TL_OK) {
+        LOG(LOG_WARN, "escrow_expiry_records_failed", LOG_STR("error", tl_err_code(err)));
+    }
+    return err;
 }
 
 /* ---- The scheduler's releases ---- */

@@ -58,4 +58,18 @@ enum tl_err escrow_cancel(struct http_request *req, struct http_response *resp);
 enum tl_err escrow_release_due(struct api_app *app, struct store *store, uint64_t now_ns,
                                uint32_t *released);
 
+/*
+ * The writer's on_expired hook (store/writer.h), wired by tallyd: when the hold the sweep
+ * expired is an escrow's, attaches escrow.expired for both parties and the audit entry, so
+ * they commit with the expiry (also one swept after a restart). Holds that are not escrows
+ * are left alone. Reads the escrow and the parties through the batch's store handle.
+ * TL_ERR_STORAGE, TL_ERR_LIMIT, TL_ERR_NOMEM: the sweep waits for a later one.
+ */
+struct writer_batch;
+struct ledger_event;
+struct ledger_event_result;
+enum tl_err escrow_on_expired(void *ctx, struct writer_batch *batch,
+                              const struct ledger_event *event,
+                              const struct ledger_event_result *result);
+
 #endif

@@ -156,6 +156,51 @@ enum tl_err events_attach_deposit(struct writer_batch *batch, const struct event
     return err;
 }
 
+void events_begin(struct events_builder *b, const char *topic, struct id128 user_id,
+                  uint64_t created_ns)
+{
+    TL_ASSERT(topic != NULL);
+    TL_ASSERT(!id128_is_zero(user_id));
+    buf_init(&b->out, EVENTS_PAYLOAD_BYTES_MAX);
+    render_init(&b->render, &b->out);
+    b->user_id = user_id;
+    b->topic = topic;
+    events_render_head(&b->render, topic, user_id, created_ns);
+}
+
+enum tl_err events_attach_built(struct events_builder *b, struct writer_batch *batch)
+{
+    enum tl_err err = events_attach(batch, &b->render, &b->out, b->topic, b->user_id);
+    buf_free(&b->out);
+    return err;
+}
+
+enum tl_err events_append_built(struct events_builder *b, struct store *store)
+{
+    uint64_t seq = 0;
+    render_object_end(&b->render); /* data */
+    render_object_end(&b->render);
+    enum tl_err err = render_finish(&b->render);
+    if (err == TL_OK) {
+        TL_ASSERT(memchr(b->out.data, '\n', b->out.len) == NULL); /* one SSE data line */
+        err = store_outbox_append(store, b->user_id, b->topic, b->out.data, (uint32_t)b->out.len,
+                                  &seq);
+    }
+    buf_free(&b->out);
+    return err;
+}
+
+void events_render_counterparty(struct render *r, struct id128 user_id, const char *handle)
+{
+    render_key(r, "counterparty");
+    render_object_begin(r);
+    render_key(r, "id");
+    render_typeid(r, TYPEID_PREFIX_USER, user_id);
+    render_key(r, "handle");
+    render_str_or_null(r, handle != NULL && handle[0] != '\0' ? handle : NULL);
+    render_object_end(r);
+}
+
 /* ---- Streams ---- */
 
 struct events_stream {

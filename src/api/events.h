@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "api/http.h"
+#include "api/render.h"
 #include "store/app.h"
 #include "util/err.h"
 
@@ -41,6 +42,15 @@ struct store;
 #define EVENTS_TOPIC_PAYMENT_CREATED "payment.created"
 #define EVENTS_TOPIC_DEPOSIT_CREATED "deposit.created"
 #define EVENTS_TOPIC_SESSION_REVOKED "session.revoked"
+/* Schema v6 money events (docs/api.md "Events"), to each party, committed with the money. */
+#define EVENTS_TOPIC_REFUND_CREATED "refund.created"
+#define EVENTS_TOPIC_PAYMENT_REVERSED "payment.reversed"
+#define EVENTS_TOPIC_ESCROW_EXPIRED "escrow.expired"
+#define EVENTS_TOPIC_CONVERSION_CREATED "conversion.created"
+/* Move no money: appended after their row changed (events_append, best effort). */
+#define EVENTS_TOPIC_DISPUTE_OPENED "dispute.opened"
+#define EVENTS_TOPIC_DISPUTE_RESOLVED "dispute.resolved"
+#define EVENTS_TOPIC_SCHEDULE_SKIPPED "scheduled_payment.skipped"
 
 /* How often the hub reads the outbox: the most an event waits before a stream sees it. */
 #define EVENTS_POLL_MS 200u
@@ -109,6 +119,25 @@ struct events_deposit {
 /* Attaches deposit.created for the depositor. Errors as events_attach_payment. */
 enum tl_err events_attach_deposit(struct writer_batch *batch, const struct events_deposit *d);
 
+/*
+ * Any other event: events_begin renders {"type", "user_id", "created_at", "data": { and leaves
+ * "data" open on b->render for the caller's members; events_attach_built closes it and
+ * attaches it to batch (errors as events_attach_payment), events_append_built appends it
+ * outside any batch through store (store_outbox_append, for events that move no money; the
+ * store's errors). Both free the builder, whatever the outcome.
+ */
+struct events_builder {
+    struct buf out;
+    struct render render;
+    struct id128 user_id;
+    const char *topic;
+};
+void events_begin(struct events_builder *b, const char *topic, struct id128 user_id,
+                  uint64_t created_ns);
+enum tl_err events_attach_built(struct events_builder *b, struct writer_batch *batch);
+enum tl_err events_append_built(struct events_builder *b, struct store *store);
+/* "counterparty": {"id", "handle"} (handle null when unknown). Cannot fail. */
+void events_render_counterparty(struct render *r, struct id128 user_id, const char *handle);
 /* The envelope every event shares, for events rendered outside the writer (written with the
  * app rows they announce): events_render_open renders {type, user_id, created_at, data: { and
  * leaves data open for the caller's keys; events_render_close closes both and finishes r

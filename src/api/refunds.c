@@ -9,6 +9,7 @@
 #include "api/debts.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/money_records.h"
 #include "api/movement.h"
 #include "api/page.h"
 #include "auth/validate.h"
@@ -269,9 +270,15 @@ static enum tl_err refunds_on_applied(struct writer_command *cmd, struct writer_
     if (x->answer.outcome != TL_OK) {
         return TL_OK; /* a refusal: the finish step stores it for a retry */
     }
+    /* The audit entry and both parties' refund.created, with the money. */
+    enum tl_err err = money_records_refund(batch, x->req, &x->payment, &x->row, &x->results[1]);
+    if (err != TL_OK) {
+        x->answer.hook_err = err;
+        return err;
+    }
     int64_t after = ledger_balance_available(&x->results[1].debit_after);
     movement_render_tail(&x->answer.render, x->results[1].timestamp, after);
-    enum tl_err err = render_finish(&x->answer.render);
+    err = render_finish(&x->answer.render);
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }

@@ -8,6 +8,7 @@
 #include "api/debts.h"
 #include "api/idempotency.h"
 #include "api/json.h"
+#include "api/money_records.h"
 #include "api/movement.h"
 #include "api/refunds.h"
 #include "auth/validate.h"
@@ -30,6 +31,8 @@ struct reversals_exec {
     struct idempotency_request *idem;
     struct store_refund row;
     bool done; /* the chain moved the money and the answer is rendered */
+    const struct http_request *req;     /* for the audit entry's request id */
+    const struct store_payment *payment; /* what is reversed */
 };
 
 static enum tl_err reversals_on_applied(struct writer_command *cmd, struct writer_batch *batch)
@@ -47,10 +50,16 @@ static enum tl_err reversals_on_applied(struct writer_command *cmd, struct write
     struct render r;
     x->row.created_ns = x->results[0].timestamp;
     x->row.succeeded = true;
+    /* The audit entry and both parties' payment.reversed, with the money. */
+    enum tl_err err =
+        money_records_reversal(batch, x->req, x->payment, &x->row, x->row.created_ns);
+    if (err != TL_OK) {
+        return err;
+    }
     buf_reset(&x->resp->body);
     render_init(&r, &x->resp->body);
     refunds_render_row(&r, &x->row);
-    enum tl_err err = render_finish(&r);
+    err = render_finish(&r);
     if (err == TL_OK && x->idem != NULL) {
         err = idempotency_attach(x->idem, batch, 201, x->resp->body.data, x->resp->body.len);
     }
@@ -208,6 +217,8 @@ enum tl_err reversals_run(struct http_request *req, struct http_response *resp,
     }
     x->resp = resp;
     x->idem = answer ? idempotency_current() : NULL;
+    x->req = req;
+    x->payment = payment;
     x->row.id = id;
     x->row.payment_id = payment->id;
     x->row.kind = STORE_REFUND_KIND_REVERSAL;

@@ -205,6 +205,11 @@ const struct route api_routes[] = {
      ROUTE_AUTH, ROUTE_LIMIT_USER},
     {HTTP_GET, "/v1/users/{handle}/encryption_key", notes_user_key_get, "users.encryption_key",
      ROUTE_AUTH, ROUTE_LIMIT_LOOKUP},
+    /* ---- stored conversions (conversions.h, schema v6): the caller's own ---- */
+    {HTTP_GET, "/v1/conversions", conversions_list, "conversions.list", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
+    {HTTP_GET, "/v1/conversions/{id}", conversions_get, "conversions.get", ROUTE_AUTH,
+     ROUTE_LIMIT_USER},
 
     /* ---- Resources: /v1/... rows go here, grouped by resource. For example:
      * {HTTP_POST, "/v1/payments", payments_create, "payments.create",

@@ -9,6 +9,7 @@
 
 #include "api/app.h"
 #include "api/escrow.h"
+#include "api/money_records.h"
 #include "api/payments.h"
 #include "api/readers.h"
 #include "core/recur.h"
@@ -107,13 +108,17 @@ static void scheduler_run(struct scheduler *s, const struct store_schedule *sche
         status = STORE_OCCURRENCE_SKIPPED;
         reason = err == TL_ERR_UNAUTHORIZED ? "payer_not_found" : tl_err_code(err);
     }
+    uint64_t done_ns = clock_wall_ns();
     err = store_occurrence_finish(s->store, occurrence->schedule_id, occurrence->index, status,
-                                  reason, clock_wall_ns());
+                                  reason, done_ns);
     scheduler_log("schedule_run", schedule->id, occurrence->index,
                   status == STORE_OCCURRENCE_SUCCEEDED ? "succeeded" : reason);
     if (err != TL_OK) {
         scheduler_log("schedule_finish_failed", schedule->id, occurrence->index,
                       tl_err_code(err));
+    } else if (status == STORE_OCCURRENCE_SKIPPED) {
+        /* A paid run has its payment's entries; a skipped one moved nothing: say so. */
+        money_records_schedule_skipped(s->store, schedule, occurrence, reason, done_ns);
     }
 }
 

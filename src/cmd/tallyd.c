@@ -21,6 +21,7 @@
 #include "api/audit.h"
 #include "api/authn.h"
 #include "api/kyc.h"
+#include "api/escrow.h"
 #include "api/events.h"
 #include "api/fx.h"
 #include "api/idempotency.h"
@@ -282,6 +283,7 @@ static int tallyd_start(struct tallyd *t)
     struct ledger_config ledger_config = {.accounts_max = c->accounts_max};
     struct writer_config writer_config = {0};
     char error[SERVER_ERROR_BYTES];
+    writer_config.on_expired = escrow_on_expired; /* escrow.expired, with the expiry */
     enum tl_err err = store_open(&store_config, &t->store);
     if (err != TL_OK) {
         return tallyd_fail("cannot open the store", err);

@@ -17,6 +17,7 @@
 #include "store/store.h"
 
 struct store_plans_ops; /* plans_backend.h */
+struct store_records_ops; /* records_backend.h */
 struct store_stepup_ops;
 
 /*
@@ -242,6 +243,8 @@ struct store_app_ops {
     /* Seals the entries a migration copied without hashes (audit_backend.h); writable handle,
      * no batch open. */
     enum tl_err (*audit_seal)(struct store *store, uint32_t *out_sealed);
+    /* Conversion rows (schema v6): records.h, records_backend.h. */
+    const struct store_records_ops *records;
 };
 
 /*

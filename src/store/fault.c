@@ -14,6 +14,7 @@
 #include "store/app_backend.h"
 #include "store/backend.h"
 #include "store/plans_backend.h"
+#include "store/records_backend.h"
 #include "store/stepup_backend.h"
 #include "util/assert.h"
 
@@ -1303,6 +1304,52 @@ static enum tl_err fault_dispute_resolve(struct store *store, struct id128 id, u
                                                resolved);
 }
 
+/* ---- Conversion rows (records.h, schema v6): reads count and can fail ---- */
+
+static const struct store_records_ops *fault_inner_records(const struct store_fault *f)
+{
+    TL_ASSERT(fault_inner_app(f)->records != NULL);
+    return fault_inner_app(f)->records;
+}
+
+static enum tl_err fault_conversion_get(struct store *store, struct id128 id,
+                                        struct store_conversion *out, bool *found)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "conversion_get")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_records(f)->conversion_get(f->inner, id, out, found);
+}
+
+static enum tl_err fault_conversions_list(struct store *store, struct id128 user_id,
+                                          const struct store_page *page,
+                                          struct store_conversion *out, uint32_t *out_count,
+                                          bool *has_more)
+{
+    struct store_fault *f = fault_from(store);
+    if (fault_hit(f, "conversions_list")) {
+        return TL_ERR_STORAGE;
+    }
+    return fault_inner_records(f)->conversions_list(f->inner, user_id, page, out, out_count,
+                                                     has_more);
+}
+
+/* Inside the batch: not counted, like fault_record_write (the records phase is). */
+static enum tl_err fault_conversion_records_write(struct store *store,
+                                                  const struct store_record *records,
+                                                  uint32_t count)
+{
+    struct store_fault *f = fault_from(store);
+    return fault_inner_records(f)->records_write(f->inner, records, count);
+}
+
+static const struct store_records_ops fault_records_ops = {
+    .conversion_get = fault_conversion_get,
+    .conversions_list = fault_conversions_list,
+    .records_write = fault_conversion_records_write,
+};
+
 static const struct store_app_ops fault_app_ops = {
     .user_create = fault_user_create,
     .user_delete = fault_user_delete,
@@ -1384,6 +1431,7 @@ static const struct store_app_ops fault_app_ops = {
     .dispute_get = fault_dispute_get,
     .disputes_list = fault_disputes_list,
     .dispute_resolve = fault_dispute_resolve,
+    .records = &fault_records_ops, /* schema v6 */
 };
 
 const struct store_ops store_fault_ops = {

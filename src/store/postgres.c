@@ -616,6 +616,9 @@ static enum tl_err pg_connect(struct store_postgres *s, bool migrate)
     err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_audit_stmts,
                                         store_postgres_audit_stmt_count)
                        : err;
+    err = err == TL_OK ? pg_prepare_set(s->conn, store_postgres_records_stmts,
+                                        store_postgres_records_stmt_count)
+                       : err;
     if (err != TL_OK) {
         goto out_close;
     }

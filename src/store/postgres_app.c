@@ -17,6 +17,7 @@
 
 #include "store/backend.h"
 #include "store/plans_backend.h"
+#include "store/records_backend.h"
 #include "store/postgres_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -2220,6 +2221,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     if (err == TL_OK && limit_usage > 0) {
         err = limit_usage_send(store, records, count, limit_usage); /* schema v6 */
     }
+    if (err == TL_OK) {
+        err = store_postgres_records_ops.records_write(store, records, count); /* schema v6 */
+    }
     return err;
 }
 
@@ -2230,7 +2234,7 @@ static enum tl_err pg_app_record_write(struct store *store, const struct store_r
     }
     TL_ASSERT(record->kind == STORE_RECORD_PAYMENT || record->kind == STORE_RECORD_IDEMPOTENCY ||
               record->kind == STORE_RECORD_PAYMENT_NOTE || record->kind == STORE_RECORD_QUOTE ||
-              record->kind == STORE_RECORD_LIMIT_USAGE);
+              record->kind == STORE_RECORD_LIMIT_USAGE || record->kind == STORE_RECORD_CONVERSION);
     return store_postgres_app_records_send(store, record, 1);
 }
 
@@ -2652,4 +2656,5 @@ const struct store_app_ops store_postgres_app_ops = {
     .audit_checkpoint_put = store_postgres_audit_checkpoint_put,
     .audit_checkpoints_list = store_postgres_audit_checkpoints_list,
     .audit_seal = store_postgres_audit_seal,
+    .records = &store_postgres_records_ops, /* schema v6: postgres_records.c */
 };

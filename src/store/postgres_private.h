@@ -71,6 +71,9 @@ enum tl_err store_postgres_dispute_resolve(struct store *store, struct id128 id,
 /* postgres_plans.c: the statements of escrows and scheduled payments (plans.h). */
 extern const struct pg_stmt store_postgres_plans_stmts[];
 extern const uint32_t store_postgres_plans_stmt_count;
+/* postgres_records.c: the statements of conversion rows (records.h, schema v6). */
+extern const struct pg_stmt store_postgres_records_stmts[];
+extern const uint32_t store_postgres_records_stmt_count;
 /* postgres_stepup.c: the rows of stepup.h (schema v5), its statements (prepared by postgres.c
  * at every connect like the app's) and the batch's payment-signature records, sent in the
  * commit pipeline after the payments they update. */

@@ -15,6 +15,7 @@
 #include "store/audit_backend.h"
 #include "store/backend.h"
 #include "store/plans_backend.h"
+#include "store/records_backend.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -1505,6 +1506,9 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     if (record->kind == STORE_RECORD_LIMIT_USAGE) {
         return limit_usage_add(a, record); /* schema v6 */
     }
+    if (record->kind == STORE_RECORD_CONVERSION) {
+        return store_sqlite_records_ops.records_write(store, record, 1); /* schema v6 */
+    }
     TL_ASSERT(record->kind == STORE_RECORD_IDEMPOTENCY);
     struct store_idempotency row;
     store_record_idempotency_decode(record, &row);
@@ -2708,4 +2712,5 @@ const struct store_app_ops store_sqlite_app_ops = {
     .audit_checkpoint_put = store_sqlite_audit_checkpoint_put,
     .audit_checkpoints_list = store_sqlite_audit_checkpoints_list,
     .audit_seal = store_sqlite_audit_seal,
+    .records = &store_sqlite_records_ops, /* schema v6: sqlite_records.c */
 };

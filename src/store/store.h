@@ -88,9 +88,10 @@ enum store_record_kind {
     STORE_RECORD_AUDIT = 6,        /* an audit log entry (app.h: store_record_audit) */
     STORE_RECORD_QUOTE = 7,        /* a quote row (app.h: store_record_quote) */
     STORE_RECORD_LIMIT_USAGE = 8,  /* an addition to a limit window's bucket (app.h) */
+    STORE_RECORD_CONVERSION = 9,   /* a conversion row (records.h: store_record_conversion) */
 };
 /* The largest kind, for range checks. */
-#define STORE_RECORD_KIND_MAX STORE_RECORD_LIMIT_USAGE
+#define STORE_RECORD_KIND_MAX STORE_RECORD_CONVERSION
 
 struct store_record {
     uint32_t kind;     /* enum store_record_kind */

@@ -91,6 +91,10 @@ struct writer {
     uint32_t queue_max;
     uint64_t expire_interval_ns;
     uint64_t (*clock_ns)(void);
+    enum tl_err (*on_expired)(void *ctx, struct writer_batch *batch,
+                              const struct ledger_event *event,
+                              const struct ledger_event_result *result);
+    void *on_expired_ctx;
     bool exclusive;
     pthread_t thread;
 
@@ -581,6 +585,28 @@ static bool writer_hook_run(struct writer *w, struct writer_command *cmd)
     return false;
 }
 
+/* The on_expired hook of each hold the sweep expired. False at the first that fails. */
+static bool writer_expired_hooks_run(struct writer *w)
+{
+    if (w->on_expired == NULL) {
+        return true;
+    }
+    for (uint32_t i = 0; i < w->expire_count; i++) {
+        if (w->expire_results[i].result != LEDGER_OK) {
+            continue;
+        }
+        uint32_t record_mark = w->batch.record_count;
+        w->batch.command_record_count = 0;
+        enum tl_err err = w->on_expired(w->on_expired_ctx, &w->batch, &w->expire_events[i],
+                                        &w->expire_results[i]);
+        TL_ASSERT(w->batch.record_count - record_mark <= TL_COMMAND_RECORDS_MAX);
+        if (err != TL_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* One pass: the sweep's expiries, then each command still in the batch followed by its hook,
  * in queue order. False, with the ledger batch still open, at the first hook that fails. */
 static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
@@ -595,6 +621,10 @@ static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
     ledger_batch_begin(w->ledger, now_ns, &lookup);
     if (w->expire_count > 0) {
         ledger_batch_apply(w->ledger, w->expire_events, w->expire_count, w->expire_results);
+        if (!writer_expired_hooks_run(w)) {
+            w->expire_count = 0; /* no expiry without its records: a later sweep finds them */
+            return false;
+        }
     }
     for (uint32_t i = 0; i < w->command_count; i++) {
         struct writer_command *cmd = w->commands[i];
@@ -615,7 +645,8 @@ static bool writer_apply_pass(struct writer *w, uint64_t now_ns)
  * Applies the batch until no hook fails. A failing hook drops its whole command: no money
  * moves without its records. The ledger rolls back to the batch start and the rest is applied
  * again (same now_ns; the store transaction and the prefetch stay valid since nothing was
- * written yet). Each pass drops one command, so there are at most command_count + 1 passes.
+ * written yet). Each pass drops one command (or the sweep, once), so there are at most
+ * command_count + 2 passes.
  */
 static void writer_apply(struct writer *w, uint64_t now_ns)
 {
@@ -626,7 +657,7 @@ static void writer_apply(struct writer *w, uint64_t now_ns)
     while (!writer_apply_pass(w, now_ns)) {
         ledger_batch_rollback(w->ledger);
         dropped++;
-        TL_ASSERT(dropped <= w->command_count);
+        TL_ASSERT(dropped <= w->command_count + 1); /* each command, and the sweep once */
     }
     batch_records_resolve(&w->batch);
 }
@@ -856,6 +887,8 @@ static enum tl_err writer_config_apply(const struct writer_config *config, struc
         config->expire_interval_ms ? config->expire_interval_ms : WRITER_EXPIRE_INTERVAL_MS_DEFAULT;
     w->expire_interval_ns = (uint64_t)interval_ms * 1000000u;
     w->clock_ns = config->clock_ns ? config->clock_ns : clock_wall_ns;
+    w->on_expired = config->on_expired;
+    w->on_expired_ctx = config->on_expired_ctx;
     if (w->batch_events_max > TL_BATCH_EVENTS_MAX || w->queue_max > TL_WRITER_QUEUE_MAX) {
         return TL_ERR_INVALID_REQUEST;
     }

@@ -79,6 +79,18 @@ struct writer_config {
     uint32_t queue_max;         /* 1..TL_WRITER_QUEUE_MAX; 0 = TL_WRITER_QUEUE_MAX */
     uint32_t expire_interval_ms; /* how often to sweep expired holds; 0 = 1000 */
     uint64_t (*clock_ns)(void); /* wall clock for batch timestamps; NULL = CLOCK_REALTIME */
+    /*
+     * Optional, writer thread: runs for each hold a sweep expired (event: its expire_pending
+     * transfer; result LEDGER_OK), after the sweep's events were applied and before the batch
+     * commits, and may attach records like a command's on_applied (api/escrow.c: an escrow's
+     * escrow.expired events and audit entry commit with the expiry). It may run again when
+     * the writer re-applies the batch. An error leaves every hold of this sweep for a later
+     * sweep (nothing of the sweep commits now); the batch's commands go ahead.
+     */
+    enum tl_err (*on_expired)(void *ctx, struct writer_batch *batch,
+                              const struct ledger_event *event,
+                              const struct ledger_event_result *result);
+    void *on_expired_ctx;
 };
 
 /*

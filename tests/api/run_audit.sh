@@ -75,7 +75,10 @@ entries() {
 # ---------------------------------------------------------------------------------------------
 echo "-- money in the audit log"
 tl_admin_token "$WORK/admin.token"
-tl_start main --sandbox --audit-checkpoint-interval 1 --admin-token-file "$WORK/admin.token" ||
+printf 'USD JPY 151.25\n' >"$WORK/rates.txt"
+TALLY_SCHEDULES_TEST_INTERVALS=true TALLY_SCHEDULES_TICK_MS=200 \
+    tl_start main --sandbox --audit-checkpoint-interval 1 --admin-token-file "$WORK/admin.token" \
+    --fx-rates-file "$WORK/rates.txt" ||
     { echo "0 passed, 1 failed"; exit 1; }
 BASE="http://127.0.0.1:$PORT"
 SERVER_PID=$PID
@@ -155,11 +158,115 @@ check_eq "an entry exists for exactly alice's payments" "$PAYS" \
               | select(.user == $a) | .subject] | sort' <<<"$AE")"
 
 # ---------------------------------------------------------------------------------------------
+echo "-- refunds, reversals, disputes, escrows, conversions, skipped scheduled payments"
+# one_entry LOG SUBJECT : the entries of LOG about SUBJECT.
+about() { jq -c --arg s "$2" '[.[] | select(.subject == $s)]' <<<"$1"; }
+TOKEN=$B IKEY=ref-1 api POST "/v1/payments/$PAY/refunds" '{"amount": 234, "reason": "overpaid"}'
+expect "bob refunds 2.34 of alice's payment" 201
+REF=$(jqb .id)
+TOKEN=$B IKEY=ref-1 api POST "/v1/payments/$PAY/refunds" '{"amount": 234, "reason": "overpaid"}'
+expect "the refund replays" 201 ".id == \"$REF\""
+B_BEFORE=$(entries "$B" | jq length)
+TOKEN=$B api POST "/v1/payments/$PAY/refunds" '{"amount": 999999}'
+expect_problem "a refund past the payment is refused" 422 refund_exceeds_payment amount
+check_eq "a refused refund adds no entry" "$B_BEFORE" "$(entries "$B" | jq length)"
+TOKEN=$ADMIN_TOKEN IKEY=rev-1 api POST "/v1/admin/payments/$PAY/reverse" '{"reason": "fraud check 7"}'
+expect "the operator reverses the rest" 201 '.amount == 1000'
+REV=$(jqb .id)
+TOKEN=$A IKEY=dsp-1 api POST "/v1/payments/$REQ_PAY/disputes" '{"reason": "not received"}'
+expect "alice disputes the request she paid" 201
+DSP=$(jqb .id)
+TOKEN=$ADMIN_TOKEN IKEY=dsp-r1 api POST "/v1/admin/disputes/$DSP/resolve" '{"outcome": "payee"}'
+expect "resolved for the payee" 200
+TOKEN=$ADMIN_TOKEN IKEY=dsp-r2 api POST "/v1/admin/disputes/$DSP/resolve" '{"outcome": "payee"}'
+expect "resolving again answers the dispute" 200
+TOKEN=$A api POST /v1/escrows '{"to": "@carol", "amount": 300, "currency": "USD"}'
+expect "alice holds 3.00 for carol" 201
+ESC1=$(jqb .id)
+TOKEN=$A api POST "/v1/escrows/$ESC1/release" '{"amount": 100}'
+expect "alice releases 1.00 of it" 200 '.status == "released"'
+TOKEN=$A api POST /v1/escrows '{"to": "@carol", "amount": 200, "currency": "USD"}'
+ESC2=$(jqb .id)
+TOKEN=$C api POST "/v1/escrows/$ESC2/cancel"
+expect "carol cancels the second" 200 '.status == "canceled"'
+TOKEN=$A api POST /v1/escrows '{"to": "@carol", "amount": 50, "currency": "USD", "expires_in_s": 1}'
+expect "alice holds 0.50 for a second" 201
+ESC3=$(jqb .id)
+TOKEN=$A api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 151}'
+expect "alice converts to 151 JPY" 201
+CONV=$(jqb .id)
+CONV_SENT=$(jqb .sent)
+new_user dave && D=$TOK && D_ID=$UID_
+TOKEN=$D api POST /v1/scheduled_payments "{\"to\": \"@alice\", \"amount\": 100, \"currency\": \"USD\",
+  \"start_at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"repeat\": \"none\"}"
+expect "dave schedules a payment he cannot make" 201
+SCHED=$(jqb .id)
+for _ in $(seq 1 50); do
+    TOKEN=$A api GET "/v1/escrows/$ESC3"
+    S3=$(jqb .status)
+    TOKEN=$D api GET "/v1/scheduled_payments/$SCHED"
+    [ "$S3" = expired ] && [ "$(jqb '.occurrences[0].status')" = skipped ] && break
+    sleep 0.2
+done
+check_eq "the schedule's run was skipped" "skipped insufficient_funds" \
+    "$(jqb '.occurrences[0] | "\(.status) \(.reason)"')"
+sleep 1.5 # the sweep voids the hold within a second of its expiry
+AE=$(entries "$A")
+BE=$(entries "$B")
+CE=$(entries "$C")
+DE=$(entries "$D")
+check "bob: refund.sent, his address" jq -e --arg r "$REF" --arg a "$A_ID" \
+    '[.[] | select(.subject == $r)] | length == 1 and .[0].action == "refund.sent"
+     and .[0].counterparty == $a and .[0].amount == 234 and .[0].ip == "127.0.0.1"' <<<"$BE"
+check "alice: the same entry as refund.received" jq -e --arg r "$REF" --arg b "$B_ID" \
+    '[.[] | select(.subject == $r)] | length == 1 and .[0].action == "refund.received"
+     and .[0].kind == "refund.sent" and .[0].user == $b and .[0].ip == null' <<<"$AE"
+check_eq "one receipt for the refund on both sides" "$(about "$AE" "$REF" | jq -c '[.[] | .hash]')" \
+    "$(about "$BE" "$REF" | jq -c '[.[] | .hash]')"
+check "bob: payment.reversed with the operator's reason, no address" jq -e --arg r "$REV" \
+    '[.[] | select(.subject == $r)] | length == 1 and .[0].action == "payment.reversed"
+     and .[0].amount == 1000 and .[0].reason == "fraud check 7" and .[0].ip == null' <<<"$BE"
+check "alice: reversal.received, with the reason" jq -e --arg r "$REV" \
+    '[.[] | select(.subject == $r)] | length == 1 and .[0].action == "reversal.received"
+     and .[0].reason == "fraud check 7"' <<<"$AE"
+check "other entries carry no reason" jq -e \
+    'all(.[]; .kind == "payment.reversed" or .reason == null)' <<<"$AE"
+check "the dispute: opened and resolved once, for both" jq -e --arg d "$DSP" --argjson b "$BE" \
+    '([.[] | select(.subject == $d) | .action] | sort == ["dispute.opened", "dispute.resolved_for_payee"])
+     and ($b | [.[] | select(.subject == $d) | .action] | sort
+          == ["dispute.opened", "dispute.resolved_for_payee"])' <<<"$AE"
+check "escrows: held, released (the amount released), canceled, expired" jq -e \
+    --arg e1 "$ESC1" --arg e2 "$ESC2" --arg e3 "$ESC3" \
+    '([.[] | select(.subject == $e1) | "\(.action):\(.amount)"] | sort
+        == ["escrow.held:300", "escrow.released:100"])
+     and ([.[] | select(.subject == $e2) | "\(.action):\(.amount)"] | sort
+        == ["escrow.canceled:200", "escrow.held:200"])
+     and ([.[] | select(.subject == $e3) | "\(.action):\(.amount)"] | sort
+        == ["escrow.expired:50", "escrow.held:50"])' <<<"$AE"
+check "carol holds the same escrow entries" jq -e --arg e1 "$ESC1" --arg e3 "$ESC3" \
+    '([.[] | select(.subject == $e1)] | length == 2) and
+     ([.[] | select(.subject == $e3)] | length == 2)' <<<"$CE"
+check "carol's cancel: alice's entry holds no address of carol's" jq -e --arg e2 "$ESC2" \
+    '[.[] | select(.subject == $e2 and .action == "escrow.canceled")] | .[0].ip == null' <<<"$AE"
+check "the expiry is tallyd's own: no request id" jq -e --arg e3 "$ESC3" \
+    '[.[] | select(.subject == $e3 and .action == "escrow.expired")] | .[0].request_id == ""' \
+    <<<"$AE"
+check "alice: conversion.created, what left her USD wallet" jq -e --arg c "$CONV" \
+    --argjson s "$CONV_SENT" '[.[] | select(.subject == $c)] | length == 1 and
+     .[0].action == "conversion.created" and .[0].amount == $s and .[0].currency == "USD"
+     and .[0].counterparty == null' <<<"$AE"
+check "dave: scheduled_payment.skipped; alice sees it as the payee" jq -e --arg s "$SCHED" \
+    --argjson a "$AE" '([.[] | select(.subject == $s) | .action] == ["scheduled_payment.skipped"])
+     and ($a | [.[] | select(.subject == $s)] | length == 1)' <<<"$DE"
+check "new entries hold no email, name or note text" jq -e -s \
+    'add | all(.[]; (tostring | test("example.com|User |overpaid|not received") | not))' <<<"$AE$BE"
+
+# ---------------------------------------------------------------------------------------------
 echo "-- receipts: the hash recomputed from the fields"
-python3 - "$AE" "$BE" >"$WORK/receipts.txt" <<'EOF'
+python3 - "$AE" "$BE" "$CE" "$DE" >"$WORK/receipts.txt" <<'EOF'
 import hashlib, json, sys
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-CURRENCY = {"USD": 840}
+CURRENCY = {"USD": 840, "JPY": 392}
 def uuid_bytes(typeid):
     if typeid is None:
         return bytes(16)

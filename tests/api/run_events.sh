@@ -15,6 +15,9 @@
 #   - 429 too_many_streams past 4 streams of one user, 503 service_busy past the server's
 #     limit (a quarter of its connections)
 #   - SIGTERM ends every stream and tallyd exits 0
+#   - refund.created, payment.reversed, dispute.opened/resolved, escrow.expired (by the
+#     writer's sweep), conversion.created and scheduled_payment.skipped reach each user
+#     concerned with ids and amounts, once (replays add none), never reason or note text
 # Closes with "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 
@@ -320,6 +323,116 @@ if TALLY_SERVER_CONNECTIONS_MAX=8 TALLY_SERVER_CONNECTIONS_PER_IP_MAX=8 tl_start
     wait 2>/dev/null
 else
     fail "small server did not start"
+fi
+
+# ---- Refunds, reversals, disputes, escrows, conversions, skipped scheduled payments ----
+# of_type NAME TYPE : the stream's events of TYPE, one JSON line each.
+of_type() { events "$1" | jq -c --arg t "$2" 'select(.event == $t)'; }
+has_type() { [ "$(of_type "$1" "$2" | grep -c '')" -ge "$3" ]; }
+tl_admin_token "$WORK/admin.token"
+printf 'USD JPY 151.25\n' >"$WORK/rates.txt"
+if TALLY_SCHEDULES_TEST_INTERVALS=true TALLY_SCHEDULES_TICK_MS=200 TALLY_FX_SPREAD_BPS=0 \
+    tl_start recs --sandbox --admin-token-file "$WORK/admin.token" \
+    --fx-rates-file "$WORK/rates.txt"; then
+    BASE="http://127.0.0.1:$PORT"
+    RECS_PID=$PID
+    new_user fay_ev && FAY=$TOK && FAY_ID=$UID_
+    new_user gus_ev && GUS=$TOK && GUS_ID=$UID_
+    new_user hal_ev && HAL=$TOK
+    stream fay "$FAY"
+    stream gus "$GUS"
+    stream hal "$HAL"
+    check "the three streams open" wait_for 5 opened hal
+    sleep 0.5
+    TOKEN=$FAY api POST /v1/deposits '{"amount": 10000, "currency": "USD", "source": "sandbox"}'
+    TOKEN=$FAY api POST /v1/payments '{"to": "@gus_ev", "amount": 1000, "currency": "USD", "note": "rent share"}'
+    PAY=$(jqb .id)
+    TOKEN=$GUS IKEY=r1 api POST "/v1/payments/$PAY/refunds" '{"amount": 300, "reason": "too much"}'
+    expect "gus refunds 3.00" 201
+    REF=$(jqb .id)
+    TOKEN=$GUS IKEY=r1 api POST "/v1/payments/$PAY/refunds" '{"amount": 300, "reason": "too much"}'
+    check "refund.created reaches both" wait_for 5 has_type fay refund.created 1
+    check "refund.created: payee sent, own balance" jq -e --arg r "$REF" --arg p "$PAY" \
+        --arg f "$FAY_ID" '.data.data.refund_id == $r and .data.data.payment_id == $p
+         and .data.data.direction == "sent" and .data.data.amount == 300
+         and .data.data.currency == "USD" and .data.data.counterparty.id == $f
+         and .data.data.counterparty.handle == "fay_ev" and .data.data.balance_after == 700' \
+        <<<"$(of_type gus refund.created)"
+    check "refund.created: payer received, own balance" jq -e --arg r "$REF" \
+        '.data.data.refund_id == $r and .data.data.direction == "received"
+         and .data.data.counterparty.handle == "gus_ev" and .data.data.balance_after == 9300' \
+        <<<"$(of_type fay refund.created)"
+    TOKEN=$ADMIN_TOKEN IKEY=v1 api POST "/v1/admin/payments/$PAY/reverse" '{"reason": "fraud ring 9"}'
+    expect "the operator reverses the rest" 201 '.amount == 700'
+    REV=$(jqb .id)
+    check "payment.reversed reaches both" wait_for 5 has_type gus payment.reversed 1
+    check "payment.reversed: ids, amounts, roles" jq -e -s --arg r "$REV" --arg p "$PAY" \
+        'length == 2 and all(.[]; .data.data.reversal_id == $r and .data.data.payment_id == $p
+         and .data.data.amount == 700 and .data.data.from_wallet == 700
+         and .data.data.shortfall == 0 and .data.data.dispute_id == null)
+         and ([.[].data.data.role] | sort == ["payee", "payer"])' \
+        <<<"$(of_type fay payment.reversed; of_type gus payment.reversed)"
+    TOKEN=$FAY api POST /v1/payments '{"to": "@gus_ev", "amount": 500, "currency": "USD"}'
+    PAY2=$(jqb .id)
+    TOKEN=$FAY api POST "/v1/payments/$PAY2/disputes" '{"reason": "never arrived"}'
+    expect "fay disputes" 201
+    DSP=$(jqb .id)
+    TOKEN=$ADMIN_TOKEN IKEY=d1 api POST "/v1/admin/disputes/$DSP/resolve" '{"outcome": "payee"}'
+    expect "resolved for gus" 200
+    TOKEN=$ADMIN_TOKEN IKEY=d2 api POST "/v1/admin/disputes/$DSP/resolve" '{"outcome": "payee"}'
+    check "dispute.resolved reaches both" wait_for 5 has_type gus dispute.resolved 1
+    check "dispute.opened then resolved, once each, for both" jq -e -s --arg d "$DSP" \
+        'length == 4 and all(.[]; .data.data.dispute_id == $d and .data.data.amount == 500)
+         and ([.[] | select(.event == "dispute.resolved") | .data.data.outcome] == ["payee", "payee"])
+         and ([.[] | select(.event == "dispute.opened") | .data.data.status] == ["open", "open"])' \
+        <<<"$(events fay | jq -c 'select(.event | startswith("dispute."))'
+              events gus | jq -c 'select(.event | startswith("dispute."))')"
+    TOKEN=$FAY api POST /v1/escrows '{"to": "@gus_ev", "amount": 200, "currency": "USD", "expires_in_s": 1}'
+    expect "fay holds 2.00 for a second" 201
+    ESC=$(jqb .id)
+    check "escrow.expired reaches the payer" wait_for 6 has_type fay escrow.expired 1
+    check "and the payee" wait_for 2 has_type gus escrow.expired 1
+    check "escrow.expired: the escrow, the roles, nothing released" jq -e -s --arg e "$ESC" \
+        'length == 2 and all(.[]; .data.data.escrow_id == $e and .data.data.amount == 200
+         and .data.data.released_amount == 0)
+         and ([.[].data.data.role] | sort == ["payee", "payer"])' \
+        <<<"$(of_type fay escrow.expired; of_type gus escrow.expired)"
+    TOKEN=$FAY api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 151}'
+    expect "fay converts" 201
+    CONV=$(jqb .id)
+    CONV_BODY=$BODY
+    check "conversion.created reaches fay" wait_for 5 has_type fay conversion.created 1
+    check "conversion.created matches the 201" jq -e --argjson c "$CONV_BODY" \
+        '.data.data.conversion_id == $c.id and .data.data.sent == $c.sent
+         and .data.data.fee == $c.fee and .data.data.received == $c.received
+         and .data.data.rate == $c.rate and .data.data.from_currency == "USD"
+         and .data.data.to_currency == "JPY"
+         and .data.data.from_balance_after == $c.from_wallet.balance_after
+         and .data.data.to_balance_after == $c.to_wallet.balance_after' \
+        <<<"$(of_type fay conversion.created)"
+    TOKEN=$HAL api POST /v1/scheduled_payments "{\"to\": \"@gus_ev\", \"amount\": 100,
+      \"currency\": \"USD\", \"start_at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"repeat\": \"none\"}"
+    expect "hal schedules a payment he cannot make" 201
+    SCHED=$(jqb .id)
+    check "scheduled_payment.skipped reaches hal" wait_for 6 has_type hal scheduled_payment.skipped 1
+    check "skipped: the schedule, the reason code, the payee" jq -e --arg s "$SCHED" \
+        '.data.data.scheduled_payment_id == $s and .data.data.index == 0
+         and .data.data.reason == "insufficient_funds" and .data.data.amount == 100
+         and .data.data.counterparty.handle == "gus_ev"' \
+        <<<"$(of_type hal scheduled_payment.skipped)"
+    sleep 0.5
+    check_eq "gus saw no conversion or skipped run of others" 0 \
+        "$(events gus | jq -c 'select(.event == "conversion.created" or .event == "scheduled_payment.skipped")' | grep -c '')"
+    check_eq "hal saw only his own event" "scheduled_payment.skipped" "$(events hal | jq -r .event | sort -u)"
+    check_eq "a replayed refund and a second resolve added nothing" "1 1" \
+        "$(of_type gus refund.created | grep -c '') $(of_type fay dispute.resolved | grep -c '')"
+    check "no reason, note, email or display name in these events" \
+        test "$(grep -c -e 'fraud ring' -e 'too much' -e 'never arrived' -e 'rent share' \
+            -e '@example.com' -e 'User fay' "$WORK/fay.sse" "$WORK/gus.sse" "$WORK/hal.sse" |
+            awk -F: '{ s += $2 } END { print s }')" -eq 0
+    tl_stop "$RECS_PID"
+else
+    fail "the records server did not start"
 fi
 
 tl_summary
