@@ -447,3 +447,8 @@ tl_signup() {
     TOK=$(jqb '.token // ""')
     [ -n "$UID_" ] && [ -n "$TOK" ]
 }
+
+# iso_in SECONDS : an RFC 3339 UTC time SECONDS from now (whole seconds).
+iso_in() {
+    date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ
+}

@@ -54,11 +54,6 @@ pend() {
         jq -r '[.data[] | select(.currency == "USD") | .balance.pending] | first // "none"'
 }
 
-# iso_in SECONDS : an RFC 3339 UTC time SECONDS from now (whole seconds).
-iso_in() {
-    date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ
-}
-
 # escrow TOKEN BODY : POST /v1/escrows; sets ESC to the id on 201.
 escrow() {
     TOKEN=$1 api POST /v1/escrows "$2"

@@ -305,7 +305,6 @@ escrow() {
     TOKEN=$1 api POST /v1/escrows "$2"
     ESC=$(jqb '.id // ""')
 }
-iso_in() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
 
 echo "-- escrows: the hold counts toward the payer's send window, the release the payee's"
 new_user esa_l || fail "sign up esa"

@@ -44,38 +44,6 @@ deposit() {
     [ "$STATUS" = 201 ] || fail "deposit $2: $STATUS $BODY"
 }
 
-# avail TOKEN / pend TOKEN : the USD wallet's available / pending balance.
-avail() {
-    curl -s --max-time 10 -H "Authorization: Bearer $1" "$(tl_url)/v1/wallets" |
-        jq -r '[.data[] | select(.currency == "USD") | .balance.available] | first // "none"'
-}
-pend() {
-    curl -s --max-time 10 -H "Authorization: Bearer $1" "$(tl_url)/v1/wallets" |
-        jq -r '[.data[] | select(.currency == "USD") | .balance.pending] | first // "none"'
-}
-
-# iso_in SECONDS : an RFC 3339 UTC time SECONDS from now (whole seconds).
-iso_in() {
-    date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ
-}
-
-# escrow TOKEN BODY : POST /v1/escrows; sets ESC to the id on 201.
-escrow() {
-    TOKEN=$1 api POST /v1/escrows "$2"
-    ESC=$(jqb '.id // ""')
-}
-
-# wait_status TOKEN ID STATUS SECONDS : polls GET /v1/escrows/ID until .status is STATUS.
-wait_status() {
-    local i
-    for i in $(seq 1 $(($4 * 10))); do
-        TOKEN=$1 api GET "/v1/escrows/$2"
-        [ "$(jqb .status)" = "$3" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # sched TOKEN BODY : POST /v1/scheduled_payments; sets SCH to the id on 201.
 sched() {
     TOKEN=$1 api POST /v1/scheduled_payments "$2"
