@@ -47,6 +47,10 @@ tl_cleanup() {
     for pid in "${TL_JOBS[@]}"; do
         kill -KILL "$pid" 2>/dev/null
     done
+    # A failed suite shows any tallyd that aborted on an assertion: the logs go with $WORK.
+    if [ "${FAILED:-0}" -gt 0 ]; then
+        grep -h -i -A2 'assert' "$WORK"/*.log 2>/dev/null | head -n 20
+    fi
     rm -rf "$WORK"
 }
 TL_JOBS=()
