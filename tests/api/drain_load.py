@@ -11,10 +11,11 @@ base i mod the number of bases, except duplicates, which all use the first base)
   1  one keep-alive connection, a new key per payment;
   2  duplicates: every such client sends its n-th payment from A to B with the key TAG-d-n,
      so copies of one key are in flight together and park behind each other;
-  3  (two clients in five) a new connection per payment that waits up to 20 ms before
-     sending it (a request that arrives while the server is draining), half of them keyed; one
-     in four closes the connection as soon as the request is sent (a parked request whose
-     client went away).
+  3  (two clients in five) a new connection per payment that waits before sending it (a
+     request that arrives while the server is draining: up to 20 ms for a quick drain, up to
+     100 ms for one on PostgreSQL's slower commits, every other time), half of them keyed;
+     one in four closes the connection as soon as the request is sent (a parked request
+     whose client went away).
 Every answer read is one line of --out, written as it comes: "STATUS ID" (ID "-" unless a 201;
 STATUS 0 when the connection failed or closed without an answer). Loopback only; standard
 library only.
@@ -138,7 +139,7 @@ def late(load, base, rng, index):
         request += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n" + body
         try:
             with socket.create_connection((base.hostname, base.port), timeout=15) as sock:
-                time.sleep(rng.random() * 0.02)
+                time.sleep(rng.random() * (0.02 if n % 2 else 0.1))
                 sock.sendall(request.encode())
                 if rng.randrange(4) == 0:
                     continue  # gone: the server may have parked it already
