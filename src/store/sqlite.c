@@ -729,6 +729,7 @@ static enum tl_err sqlite_batch_begin(struct store *store)
     TL_ASSERT(sqlite3_get_autocommit(s->db));
     TL_ASSERT(!s->batch_locked);
     if (s->shared != NULL) {
+        store_sqlite_shared_catch_up(s->shared, s->db);
         store_sqlite_shared_begin(s->shared, &s->batch);
         s->batch_locked = true;
     }

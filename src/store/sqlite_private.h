@@ -191,6 +191,7 @@ struct sqlite_shared;
  */
 enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path, struct sqlite_shared **out);
 void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db);
+void store_sqlite_shared_catch_up(struct sqlite_shared *sh, sqlite3 *db);
 
 /* Readers: the committed account with id, when a handle of this process writes the file
  * (returns true; *found says whether out was filled). False: no directory, read the store. */

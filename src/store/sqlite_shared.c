@@ -51,6 +51,24 @@
 #define SHARED_FLUSH_CYCLE 32u
 /* The checkpointer wakes once the WAL holds this many frames (pages) since it last ran. */
 #define SHARED_CHECKPOINT_FRAMES (32u * 1024 * 1024 / 4096)
+/*
+ * WAL restart. SQLite writes the WAL from its beginning again only when a write transaction
+ * starts while every frame has been copied back (and no reader still reads a frame). Under a
+ * steady load the writer appends while the checkpointer copies, so that moment never comes
+ * by itself: the WAL grew without bound (a gigabyte in ten seconds of the HTTP benchmark), and
+ * every frame went to a newly allocated block the kernel had to zero first (a fifth of tallyd's
+ * CPU). So once the WAL holds SHARED_RESTART_FRAMES, the checkpointer copies until fewer than
+ * SHARED_CATCHUP_FRAMES remain and then asks the writer to copy the rest itself before its next
+ * batch (store_sqlite_shared_catch_up): a short pause of one batch, after which that batch
+ * restarts the WAL and the file's blocks are reused.
+ */
+#define SHARED_RESTART_FRAMES (64u * 1024 * 1024 / 4096)
+#define SHARED_CATCHUP_FRAMES 512u
+static_assert(SHARED_CATCHUP_FRAMES < SHARED_CHECKPOINT_FRAMES, "catch-up is a short copy");
+static_assert(SHARED_CHECKPOINT_FRAMES <= SHARED_RESTART_FRAMES, "restart after a checkpoint");
+/* TALLY_SQLITE_WAL_RESTART_FRAMES (tests only) scales all three down, so that a short test
+ * sees many restarts: checkpoints every half of it, catch-up below an eighth. */
+#define SHARED_RESTART_FRAMES_MIN 64u
 #define SHARED_INDEX_NONE UINT32_MAX
 
 struct shared_entry {
@@ -97,6 +115,11 @@ struct sqlite_shared {
     bool thread_started;
     pthread_cond_t wake;
     bool want_checkpoint;
+    bool want_catch_up;            /* the writer copies the last frames before its next batch */
+    int checkpoint_copied;         /* frames the last checkpoint had copied back (its thread's) */
+    uint32_t checkpoint_frames;    /* SHARED_CHECKPOINT_FRAMES, ... unless a test scales them */
+    uint32_t restart_frames;
+    uint32_t catch_up_frames;
     uint32_t checkpoint_frames_at; /* WAL frames when the last checkpoint ran (under shared_lock) */
     bool stop;
 };
@@ -509,14 +532,26 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&shared_lock);
         /* PASSIVE never waits for the writer or readers: it copies what it can. */
         int log_frames = 0;
+        int copied_frames = 0;
+        int copied_before = sh->checkpoint_copied;
         if (db != NULL) {
-            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, NULL);
+            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                           &copied_frames);
             if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
                 store_sqlite_fail(db, rc, "checkpoint");
             }
         }
         pthread_mutex_lock(&shared_lock);
         sh->checkpoint_frames_at = log_frames > 0 ? (uint32_t)log_frames : 0;
+        sh->checkpoint_copied = copied_frames;
+        if (db != NULL && rc == SQLITE_OK && (uint32_t)log_frames >= sh->restart_frames) {
+            /* Long enough to restart: copy again until the writer's share is short. */
+            if ((uint32_t)(log_frames - copied_frames) < sh->catch_up_frames) {
+                sh->want_catch_up = true;
+            } else if (copied_frames > copied_before) {
+                sh->want_checkpoint = true; /* progress: not held back by a reader */
+            }
+        }
     }
     pthread_mutex_unlock(&shared_lock);
     if (db != NULL) {
@@ -539,7 +574,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if ((uint32_t)frames < sh->checkpoint_frames_at) {
         sh->checkpoint_frames_at = 0; /* the WAL restarted from its beginning */
     }
-    if ((uint32_t)frames - sh->checkpoint_frames_at >= SHARED_CHECKPOINT_FRAMES) {
+    if ((uint32_t)frames - sh->checkpoint_frames_at >= sh->checkpoint_frames &&
+        !sh->want_catch_up) {
         sh->want_checkpoint = true;
         pthread_cond_signal(&sh->wake);
     }
@@ -547,24 +583,65 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* Before a batch: copies the WAL's last frames when the checkpointer asked for it (see
+ * SHARED_RESTART_FRAMES), so that the batch restarts the WAL. Cannot fail: a copy that could
+ * not finish (a reader still on an old snapshot) only means the WAL restarts later. */
+void store_sqlite_shared_catch_up(struct sqlite_shared *sh, sqlite3 *db)
+{
+    pthread_mutex_lock(&shared_lock);
+    bool due = sh->want_catch_up;
+    pthread_mutex_unlock(&shared_lock);
+    if (!due) {
+        return;
+    }
+    int log_frames = 0;
+    int copied_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &copied_frames);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        store_sqlite_fail(db, rc, "checkpoint: catch-up");
+    }
+    pthread_mutex_lock(&shared_lock);
+    sh->want_catch_up = false;
+    if (rc != SQLITE_OK || log_frames != copied_frames) {
+        sh->want_checkpoint = true; /* try again from the checkpointer */
+        pthread_cond_signal(&sh->wake);
+    }
+    pthread_mutex_unlock(&shared_lock);
+}
+
 /* ---- Attach and detach ---- */
 
-static uint32_t flush_min_setting(void)
+/* A setting for tests from the environment: name's value in min..max, else fallback. */
+static uint32_t env_setting(const char *name, uint32_t min, uint32_t max, uint32_t fallback)
 {
-    const char *v = getenv("TALLY_SQLITE_FLUSH_MIN");
+    const char *v = getenv(name);
     char *end = NULL;
     unsigned long n;
     if (v == NULL || *v == '\0') {
-        return SHARED_FLUSH_MIN;
+        return fallback;
     }
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < 1 || n > SHARED_FLUSH_MIN) {
-        fprintf(stderr, "store.sqlite: TALLY_SQLITE_FLUSH_MIN must be 1..%u; using %u\n",
-                SHARED_FLUSH_MIN, SHARED_FLUSH_MIN);
-        return SHARED_FLUSH_MIN;
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "store.sqlite: %s must be %u..%u; using %u\n", name, min, max, fallback);
+        return fallback;
     }
     return (uint32_t)n;
+}
+
+static void wal_settings(struct sqlite_shared *sh)
+{
+    sh->restart_frames = env_setting("TALLY_SQLITE_WAL_RESTART_FRAMES", SHARED_RESTART_FRAMES_MIN,
+                                     SHARED_RESTART_FRAMES, SHARED_RESTART_FRAMES);
+    sh->checkpoint_frames = SHARED_CHECKPOINT_FRAMES;
+    sh->catch_up_frames = SHARED_CATCHUP_FRAMES;
+    if (sh->restart_frames < SHARED_RESTART_FRAMES) {
+        sh->checkpoint_frames = sh->restart_frames / 2;
+        sh->catch_up_frames = sh->restart_frames / 8;
+    }
+    TL_ASSERT(sh->catch_up_frames < sh->checkpoint_frames);
+    TL_ASSERT(sh->checkpoint_frames <= sh->restart_frames);
 }
 
 static void shared_free(struct sqlite_shared *sh)
@@ -665,7 +742,8 @@ enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path,
     sh->dev = file.dev;
     sh->ino = file.ino;
     sh->refs = 1;
-    sh->flush_min = flush_min_setting();
+    sh->flush_min = env_setting("TALLY_SQLITE_FLUSH_MIN", 1, SHARED_FLUSH_MIN, SHARED_FLUSH_MIN);
+    wal_settings(sh);
     pthread_mutex_init(&sh->commit_lock, NULL);
     pthread_cond_init(&sh->wake, NULL);
     sh->path = strdup(path);
