@@ -25,9 +25,11 @@ struct sqlite3;
 /*
  * The schema version this binary writes and reads. Version N means migrations 1..N applied,
  * and it names the same tables, columns and meaning on every backend; each backend ships
- * exactly STORE_SCHEMA_VERSION migrations.
+ * exactly STORE_SCHEMA_VERSION migrations. What only serves lookups is each backend's own:
+ * indexes, and SQLite's payment_pairs (schema v7, derived from payments; PostgreSQL answers
+ * the same question from its payments_pair index).
  */
-#define STORE_SCHEMA_VERSION 6u
+#define STORE_SCHEMA_VERSION 7u
 
 /*
  * Every function that returns enum tl_err returns TL_OK, TL_ERR_STORAGE (the database refused
