@@ -285,6 +285,10 @@ tl_node_base() {
     echo "${list[$1 % ${#list[@]}]}"
 }
 
+# The schema version this build migrates to (src/store/backend.h), for migration checks.
+TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
+    "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/backend.h")
+
 # tl_sqlite_v4_db DIR : DIR/tally.db at schema version 4, built from the migration files of
 # versions 1-4 (python3's sqlite3), for tests of the v4 -> v5 migration.
 tl_sqlite_v4_db() {
@@ -309,6 +313,20 @@ for version in (1, 2, 3, 4, 5):
     for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
         db.executescript(open(path).read())
 db.execute("PRAGMA user_version = 5")
+db.commit()
+PYEOF
+}
+
+# tl_sqlite_v6_db DIR : DIR/tally.db at schema version 6, built from the migration files of
+# versions 1-6 (python3's sqlite3), for tests of the v6 -> v7 migration.
+tl_sqlite_v6_db() {
+    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" <<'PYEOF'
+import glob, os, sqlite3, sys
+db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
+for version in (1, 2, 3, 4, 5, 6):
+    for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
+        db.executescript(open(path).read())
+db.execute("PRAGMA user_version = 6")
 db.commit()
 PYEOF
 }
