@@ -1326,8 +1326,8 @@ uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, siz
     return count;
 }
 
-enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id,
-                                    uint64_t *out_key, uint64_t *out_last, bool *found)
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found)
 {
     struct ledger_account account;
     enum tl_err err = sqlite_account_get(store, account_id, &account, found);

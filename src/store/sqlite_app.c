@@ -304,8 +304,8 @@ enum fx_rate_column {
                          "quote = ?2")                                                            \
     X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
                            "LIMIT ?1") \
-    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
-     * range (the rowid, created_ns, ends every index entry). */                             \
+    /* Tiers (migration 005) and limit windows: a window sums the running totals of its      \
+     * buckets (limit_totals, migration 006). */                                             \
     X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("1"))                                               \
     X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("2"))                                           \
     X(ASTMT_LIMIT_USAGE_ADD, "INSERT INTO limit_totals (user_id, currency, direction, end_ns, "    \

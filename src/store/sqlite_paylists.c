@@ -352,8 +352,7 @@ static enum tl_err paylists_step(struct paylists_walk *w, uint64_t ts, bool *mat
         if (!paylists_link(&p, c->key, &c->next) || c->next >= ts) {
             return store_sqlite_corrupt("payments_list: a broken chain");
         }
-        if (p.payment && !id128_eq(c->wallet, p.from_wallet) &&
-            !id128_eq(c->wallet, p.to_wallet)) {
+        if (p.payment && !id128_eq(c->wallet, p.from_wallet) && !id128_eq(c->wallet, p.to_wallet)) {
             return store_sqlite_corrupt("payments_list: a payment's transfer is not between "
                                         "its wallets");
         }

@@ -136,8 +136,8 @@ uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, siz
  * by) and *out_last its newest posting (0: none). *found false: no such account. Errors as
  * store_sqlite_step_one; TL_ERR_CORRUPT when the head does not come after the account.
  */
-enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id,
-                                    uint64_t *out_key, uint64_t *out_last, bool *found);
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found);
 
 /* Runs a statement that returns no rows and resets it; the SQLite result code. */
 static inline int store_sqlite_run(sqlite3_stmt *stmt)

@@ -317,16 +317,18 @@ static void world_open(struct store *store, struct world *w)
         world_account(w, &b, wallet_id(n), user_id(n), EUR, LEDGER_KIND_WALLET);
         world_account(w, &b, usd_wallet_id(n), user_id(n), USD, LEDGER_KIND_WALLET);
     }
-    world_account(w, &b, system_account_id(EUR), id128_make(0, 1), EUR, LEDGER_KIND_SANDBOX_FUNDING);
-    world_account(w, &b, system_account_id(USD), id128_make(0, 1), USD, LEDGER_KIND_SANDBOX_FUNDING);
+    world_account(w, &b, system_account_id(EUR), id128_make(0, 1), EUR,
+                  LEDGER_KIND_SANDBOX_FUNDING);
+    world_account(w, &b, system_account_id(USD), id128_make(0, 1), USD,
+                  LEDGER_KIND_SANDBOX_FUNDING);
     assert_int_equal(world_batch_commit(store, &b), TL_OK);
 }
 
 /* A posting at ts, linked into its accounts' chains (one account on both sides: both links
  * are its previous posting, as a store must take what it is handed). */
 static void world_post(struct world *w, struct world_batch *b, struct id128 id,
-                       struct id128 debit_id, struct id128 credit_id, int64_t amount,
-                       uint64_t ts, uint16_t code)
+                       struct id128 debit_id, struct id128 credit_id, int64_t amount, uint64_t ts,
+                       uint16_t code)
 {
     struct ledger_account *debit = world_find(w, debit_id);
     struct ledger_account *credit = world_find(w, credit_id);
@@ -358,8 +360,8 @@ static void world_post(struct world *w, struct world_batch *b, struct id128 id,
 }
 
 /* Deposits from the system account into wallet, at ts, ts + 1, ... (ids from id_base). */
-static void world_deposits(struct store *store, struct world *w, struct id128 wallet,
-                           uint64_t ts, uint32_t count, uint64_t id_base)
+static void world_deposits(struct store *store, struct world *w, struct id128 wallet, uint64_t ts,
+                           uint32_t count, uint64_t id_base)
 {
     struct world_batch b;
     uint16_t currency = world_find(w, wallet)->currency;
@@ -1216,8 +1218,8 @@ static void test_payments_list_corrupt_sqlite(void **state)
     for (int b = 0; b < ID128_BYTES; b++) {
         snprintf(hex + 2 * b, 3, "%02x", bytes[b]);
     }
-    snprintf(sql, sizeof(sql), "UPDATE payments SET to_wallet = x'%s' WHERE created_ns = %llu",
-             hex, (unsigned long long)(T0 + 100));
+    snprintf(sql, sizeof(sql), "UPDATE payments SET to_wallet = x'%s' WHERE created_ns = %llu", hex,
+             (unsigned long long)(T0 + 100));
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     /* Payment 2's transfer links wallet 4's chain to a time where nothing was posted. */
@@ -1230,8 +1232,8 @@ static void test_payments_list_corrupt_sqlite(void **state)
     assert_int_equal(
         store_payments_list(store, user_id(2), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
         TL_ERR_CORRUPT);
-    assert_int_equal(store_payments_list(store, user_id(4), STORE_DIRECTION_RECEIVED, &cursor,
-                                         page, &count, &more),
+    assert_int_equal(store_payments_list(store, user_id(4), STORE_DIRECTION_RECEIVED, &cursor, page,
+                                         &count, &more),
                      TL_ERR_CORRUPT);
     /* The payer's side of payment 2 still reads: its chain is whole. */
     assert_int_equal(
