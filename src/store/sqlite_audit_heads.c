@@ -780,8 +780,18 @@ enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *h,
 {
     enum tl_err err = TL_OK;
     TL_ASSERT(!sqlite3_get_autocommit(t->db));
+    if (t->row_count == 0 && !write_slice) {
+        return TL_OK;
+    }
     if (!t->caught_up) {
-        /* A batch without audit entries: still bring the directory to the stored chain. */
+        /* A batch without audit entries: nothing to do when no head lags (most ledger-only
+         * batches), else bring the directory to the stored chain first. */
+        pthread_mutex_lock(&h->lock);
+        bool idle = h->dirty_count == 0 && h->applied == h->replay_after;
+        pthread_mutex_unlock(&h->lock);
+        if (idle) {
+            return TL_OK;
+        }
         int64_t last = 0;
         int rc = sqlite3_step(t->last);
         if (rc != SQLITE_ROW) {
