@@ -539,10 +539,15 @@ void store_sqlite_heads_txn_close(struct store_sqlite_heads_txn *t)
 void store_sqlite_heads_txn_reset(struct store_sqlite_heads_txn *t)
 {
     t->row_count = 0;
-    if (t->overlay_count > 0) {
+    if (t->overlay_slots > 1024 && t->overlay_count * 16 < t->overlay_slots) {
+        /* After one large batch, small ones should not clear its table every time. */
+        free(t->overlay);
+        t->overlay = NULL;
+        t->overlay_slots = 0;
+    } else if (t->overlay_count > 0) {
         memset(t->overlay, 0, (size_t)t->overlay_slots * sizeof(*t->overlay));
-        t->overlay_count = 0;
     }
+    t->overlay_count = 0;
     t->written_count = 0;
     t->replay_after = 0;
     t->caught_up = false;
