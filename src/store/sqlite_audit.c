@@ -234,8 +234,7 @@ static bool decode_linked(sqlite3_stmt *stmt, void *row)
 {
     struct audit_linked *l = row;
     TL_ASSERT(sqlite3_column_count(stmt) == AUDIT_LINKED_COLUMN_COUNT);
-    return decode_columns(stmt, &l->entry) &&
-           col_u64(stmt, AUDIT_COLUMN_COUNT, 0, &l->user_prev) &&
+    return decode_columns(stmt, &l->entry) && col_u64(stmt, AUDIT_COLUMN_COUNT, 0, &l->user_prev) &&
            col_u64(stmt, AUDIT_COLUMN_COUNT + 1, 0, &l->counterparty_prev) &&
            l->user_prev < l->entry.seq && l->counterparty_prev < l->entry.seq;
 }
@@ -468,8 +467,7 @@ static enum tl_err entry_at(struct store_sqlite_audit *a, uint64_t seq, struct a
 {
     sqlite3_stmt *stmt = a->stmts[AUDIT_AT];
     store_sqlite_bind_u64(stmt, 1, seq);
-    return store_sqlite_step_one(a->db, stmt, audit_stmt_name[AUDIT_AT], decode_linked, out,
-                                 found);
+    return store_sqlite_step_one(a->db, stmt, audit_stmt_name[AUDIT_AT], decode_linked, out, found);
 }
 
 /* The link before l in user_id's chain: false when the entry is not the user's. */

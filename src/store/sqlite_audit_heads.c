@@ -83,7 +83,7 @@ struct heads_written {
 /* An overlay slot: the transaction's newest entry of a party. */
 struct heads_overlay {
     struct id128 user_id;
-    uint64_t seq; /* 0 = empty slot */
+    uint64_t seq;   /* 0 = empty slot */
     uint64_t first; /* the transaction's first entry of the party */
 };
 
@@ -249,8 +249,7 @@ static void bind_user(sqlite3_stmt *stmt, int index, const uint8_t bytes[ID128_B
     TL_ASSERT(rc == SQLITE_OK);
 }
 
-static enum tl_err head_write(sqlite3 *db, sqlite3_stmt *upsert, struct id128 user_id,
-                              uint64_t seq)
+static enum tl_err head_write(sqlite3 *db, sqlite3_stmt *upsert, struct id128 user_id, uint64_t seq)
 {
     uint8_t bytes[ID128_BYTES];
     TL_ASSERT(seq > 0);
@@ -289,8 +288,7 @@ static bool decode_link(sqlite3_stmt *stmt, struct store_sqlite_audit_link *out)
 }
 
 /* Applies the stored entries after h->applied (stmt is HEADS_AFTER_SQL). Under lock. */
-static enum tl_err heads_apply_stored(struct store_sqlite_heads *h, sqlite3 *db,
-                                      sqlite3_stmt *stmt)
+static enum tl_err heads_apply_stored(struct store_sqlite_heads *h, sqlite3 *db, sqlite3_stmt *stmt)
 {
     struct store_sqlite_audit_link link;
     enum tl_err err = TL_OK;
@@ -581,8 +579,7 @@ static void overlay_put(struct heads_overlay *slots, uint32_t slot_count,
 }
 
 /* The party's newest entry in this transaction is seq. */
-static enum tl_err overlay_set(struct store_sqlite_heads_txn *t, struct id128 user_id,
-                               uint64_t seq)
+static enum tl_err overlay_set(struct store_sqlite_heads_txn *t, struct id128 user_id, uint64_t seq)
 {
     struct heads_overlay *o = overlay_find(t, user_id);
     if (o != NULL) {
@@ -723,8 +720,8 @@ static uint64_t flush_pick(struct store_sqlite_heads *h, struct store_sqlite_hea
         }
     }
     uint32_t total = h->dirty_count + newly;
-    uint32_t k = total / HEADS_FLUSH_CYCLE < h->flush_min ? h->flush_min
-                                                          : total / HEADS_FLUSH_CYCLE;
+    uint32_t k =
+        total / HEADS_FLUSH_CYCLE < h->flush_min ? h->flush_min : total / HEADS_FLUSH_CYCLE;
     if (++h->mark == 0) { /* wrapped: no entry may carry a live mark */
         for (uint32_t i = 0; i < h->count; i++) {
             h->entries[i].mark = 0;
@@ -772,16 +769,16 @@ static uint64_t flush_pick(struct store_sqlite_heads *h, struct store_sqlite_hea
     for (uint32_t i = 0; i < t->overlay_slots; i++) {
         const struct heads_overlay *o = &t->overlay[i];
         uint32_t index = o->seq != 0 ? find_user(h, o->user_id) : HEADS_NONE;
-        if (index != HEADS_NONE && h->entries[index].mark != h->mark &&
-            !h->entries[index].dirty && o->first - 1 < mark_after) {
+        if (index != HEADS_NONE && h->entries[index].mark != h->mark && !h->entries[index].dirty &&
+            o->first - 1 < mark_after) {
             mark_after = o->first - 1;
         }
     }
     return mark_after;
 }
 
-enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *h,
-                                     struct store_sqlite_heads_txn *t, bool write_slice)
+enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *h, struct store_sqlite_heads_txn *t,
+                                     bool write_slice)
 {
     enum tl_err err = TL_OK;
     TL_ASSERT(!sqlite3_get_autocommit(t->db));
@@ -811,8 +808,8 @@ enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *h,
     pthread_mutex_lock(&h->lock);
     /* Room for publish, so that it cannot fail after the commit. */
     err = err == TL_OK ? heads_reserve(h, (uint64_t)h->count + 2u * t->row_count) : err;
-    bool due = write_slice && (h->dirty_count > 0 || t->overlay_count > 0 ||
-                               h->applied != h->replay_after);
+    bool due = write_slice &&
+               (h->dirty_count > 0 || t->overlay_count > 0 || h->applied != h->replay_after);
     if (err == TL_OK && due) {
         err = written_reserve(t, (uint64_t)h->dirty_count + t->overlay_count);
     }
