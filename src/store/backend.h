@@ -26,8 +26,8 @@ struct sqlite3;
  * The schema version this binary writes and reads. Version N means migrations 1..N applied,
  * and it names the same tables, columns and meaning on every backend; each backend ships
  * exactly STORE_SCHEMA_VERSION migrations. What only serves lookups is each backend's own:
- * indexes, and SQLite's payment_pairs (schema v7, derived from payments; PostgreSQL answers
- * the same question from its payments_pair index).
+ * indexes, and what SQLite keeps instead of per-user indexes since schema v7 (payment_pairs,
+ * derived from payments; the audit links and audit_heads), where PostgreSQL keeps indexes.
  */
 #define STORE_SCHEMA_VERSION 7u
 

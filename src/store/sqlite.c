@@ -640,6 +640,16 @@ out:
     return err;
 }
 
+struct sqlite_shared *store_sqlite_shared_of(struct store *store)
+{
+    return sqlite_from(store)->shared;
+}
+
+const struct store_sqlite_file *store_sqlite_file_of(struct store *store)
+{
+    return &sqlite_from(store)->file;
+}
+
 static bool sqlite_exclusive(const struct store *store)
 {
     TL_ASSERT(store->ops == &store_sqlite_ops);
@@ -1220,6 +1230,7 @@ static enum tl_err sqlite_commit(struct store *store)
     s->slots_valid = false;
     err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH],
                                     s->stmts[STMT_META_SET]);
+    err = err == TL_OK ? store_sqlite_audit_batch_flush(store) : err;
     if (err != TL_OK) {
         return err; /* store.c aborts */
     }
@@ -1228,6 +1239,7 @@ static enum tl_err sqlite_commit(struct store *store)
         return store_sqlite_fail(s->db, rc, "commit"); /* store.c aborts */
     }
     TL_ASSERT(sqlite3_get_autocommit(s->db));
+    store_sqlite_audit_batch_publish(store); /* under the commit lock, like the accounts */
     store_sqlite_shared_publish(s->shared, &s->batch);
     s->batch_locked = false;
     return TL_OK;
@@ -1246,6 +1258,7 @@ static void sqlite_abort(struct store *store)
         }
     }
     sqlite_batch_unlock(s);
+    store_sqlite_audit_batch_abort(store);
 }
 
 /* ---- Reads ---- */

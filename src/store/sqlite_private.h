@@ -294,6 +294,69 @@ void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_b
 void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_batch_free(struct store_sqlite_batch *b);
 
+/* ---- sqlite_audit_heads.c: the newest audit entry of every party (schema v7) ---- */
+
+/* The directory of heads of a file this process writes; sqlite_shared.c owns it. */
+struct store_sqlite_heads;
+/* A write transaction's side of it: a handle's statements and the transaction's entries. */
+struct store_sqlite_heads_txn;
+
+/* An audit entry's parties (counterparty_id zero when none). */
+struct store_sqlite_audit_link {
+    uint64_t seq;
+    struct id128 user_id;
+    struct id128 counterparty_id;
+};
+
+/* Loads audit_heads and replays the entries after store_meta.audit_replay_after onto it, in
+ * one transaction on db (the attaching connection). TL_ERR_STORAGE, TL_ERR_CORRUPT,
+ * TL_ERR_NOMEM; *out only on TL_OK. flush_min: the fewest heads a batch writes. */
+enum tl_err store_sqlite_heads_open(sqlite3 *db, uint32_t flush_min,
+                                    struct store_sqlite_heads **out);
+/* The last handle closes: writes every lagging head and the mark. On failure (logged) they
+ * stay behind and the next open replays. Cannot fail. */
+void store_sqlite_heads_flush_all(struct store_sqlite_heads *heads, sqlite3 *db);
+/* Takes NULL. */
+void store_sqlite_heads_free(struct store_sqlite_heads *heads);
+/* The user's newest published entry (0 and false when the user has none). Any thread. */
+bool store_sqlite_heads_get(struct store_sqlite_heads *heads, struct id128 user_id,
+                            uint64_t *out_seq);
+
+/* Per handle: prepares the statements on db. TL_ERR_STORAGE, TL_ERR_NOMEM. */
+enum tl_err store_sqlite_heads_txn_open(sqlite3 *db, struct store_sqlite_heads_txn **out);
+/* Takes NULL. */
+void store_sqlite_heads_txn_close(struct store_sqlite_heads_txn *txn);
+/* Forgets the transaction's entries (a new transaction, or after a rollback). */
+void store_sqlite_heads_txn_reset(struct store_sqlite_heads_txn *txn);
+/*
+ * A write transaction that appends audit entries: catch_up before the first (last_seq: the
+ * chain's newest seq read in this transaction; TL_ERR_CORRUPT when the directory disagrees),
+ * then per entry prev (each party's previous entry) and add (after its insert; TL_ERR_NOMEM),
+ * then flush before COMMIT (write_slice: a writer batch also writes a slice of lagging heads
+ * and the mark; every transaction reserves what publish needs), then publish after a durable
+ * COMMIT (cannot fail), or txn_reset after a rollback.
+ */
+enum tl_err store_sqlite_heads_catch_up(struct store_sqlite_heads *heads,
+                                        struct store_sqlite_heads_txn *txn, uint64_t last_seq);
+uint64_t store_sqlite_heads_prev(struct store_sqlite_heads *heads,
+                                 const struct store_sqlite_heads_txn *txn, struct id128 user_id);
+enum tl_err store_sqlite_heads_add(struct store_sqlite_heads_txn *txn,
+                                   const struct store_sqlite_audit_link *link);
+enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *heads,
+                                     struct store_sqlite_heads_txn *txn, bool write_slice);
+void store_sqlite_heads_publish(struct store_sqlite_heads *heads,
+                                struct store_sqlite_heads_txn *txn);
+
+/* sqlite_shared.c: the heads of an attached handle's file. Cannot fail. */
+struct store_sqlite_heads *store_sqlite_shared_heads(struct sqlite_shared *sh);
+/* Readers: the user's newest audit entry when a handle of this process writes the file
+ * (returns true; *out_seq 0 when the user has none). False: no directory, read the store. */
+bool store_sqlite_shared_audit_head(const struct store_sqlite_file *file, struct id128 user_id,
+                                    uint64_t *out_seq);
+/* sqlite.c: the handle's shared state (NULL for a read-only handle) and file. */
+struct sqlite_shared *store_sqlite_shared_of(struct store *store);
+const struct store_sqlite_file *store_sqlite_file_of(struct store *store);
+
 /* ---- sqlite_notes.c: the schema v5 notes rows (app_backend.h ops of the same names) ---- */
 
 enum tl_err store_sqlite_notes_key_put(struct store *store, const struct store_encryption_key *key,

@@ -111,6 +111,7 @@ struct sqlite_shared {
     uint32_t epoch;
     uint32_t flush_min;
     struct id128 transfer_id_max; /* the largest transfer id committed (ids sort as bytes) */
+    struct store_sqlite_heads *heads; /* the audit log's heads (sqlite_audit_heads.c) */
 
     pthread_mutex_t commit_lock;
 
@@ -681,6 +682,7 @@ static void shared_free(struct sqlite_shared *sh)
     if (sh->lock_fd >= 0) {
         close(sh->lock_fd);
     }
+    store_sqlite_heads_free(sh->heads);
     free(sh->entries);
     free(sh->by_id);
     free(sh->by_ts);
@@ -769,6 +771,7 @@ enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path,
     sh->path = strdup(path);
     err = sh->path == NULL ? TL_ERR_NOMEM : shared_lock_file(sh);
     err = err == TL_OK ? shared_replay(sh, db) : err;
+    err = err == TL_OK ? store_sqlite_heads_open(db, sh->flush_min, &sh->heads) : err;
     if (err == TL_OK && pthread_create(&sh->thread, NULL, checkpointer_main, sh) != 0) {
         fprintf(stderr, "store.sqlite: cannot start the checkpointer\n");
         err = TL_ERR_STORAGE;
@@ -840,6 +843,7 @@ void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db)
     pthread_mutex_unlock(&shared_lock);
     if (last) {
         shared_flush_all(sh, db);
+        store_sqlite_heads_flush_all(sh->heads, db);
     }
     pthread_mutex_unlock(&sh->commit_lock);
     if (!last) {
@@ -871,6 +875,28 @@ bool store_sqlite_shared_account(const struct store_sqlite_file *file, struct id
         if (*found) {
             *out = sh->entries[index].account;
         }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return attached;
+}
+
+struct store_sqlite_heads *store_sqlite_shared_heads(struct sqlite_shared *sh)
+{
+    TL_ASSERT(sh != NULL);
+    TL_ASSERT(sh->heads != NULL);
+    return sh->heads;
+}
+
+bool store_sqlite_shared_audit_head(const struct store_sqlite_file *file, struct id128 user_id,
+                                    uint64_t *out_seq)
+{
+    bool attached = false;
+    /* Under the list lock, so the last handle cannot free the directory meanwhile. */
+    pthread_mutex_lock(&shared_lock);
+    const struct sqlite_shared *sh = shared_find(file->dev, file->ino);
+    if (sh != NULL) {
+        attached = true;
+        (void)store_sqlite_heads_get(sh->heads, user_id, out_seq);
     }
     pthread_mutex_unlock(&shared_lock);
     return attached;

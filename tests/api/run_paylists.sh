@@ -11,12 +11,11 @@
 #          and direction, the pages at limits 1, 2, 3 and 100, walked older and then newer,
 #          give exactly the user's rows of the payments table, newest first (every payment has
 #          its own amount); other users' and bad cursors are refused
-#   v6     SQLite only: main's data dir taken back to schema v6 (payments_sent,
-#          payments_received and payments_pair, no payment_pairs; the schema is checked against
-#          one made from the v1-v6 migration files), then `tallyd migrate` on one copy and an
-#          open on another: version 7, the three indexes gone, payment_pairs holds exactly the
-#          pairs of the payments rows, the lists are the same as before, a new payment lists
-#          first
+#   v6     SQLite only: main's rows copied into a database made from the v1-v6 migration files
+#          (payments_sent, payments_received and payments_pair, no payment_pairs), then
+#          `tallyd migrate` on one copy and an open on another: version 7, the three indexes
+#          gone, payment_pairs holds exactly the pairs of the payments rows, the lists are the
+#          same as before, a new payment lists first
 #
 # With TL_PG_CONNINFO set (tests/pg/run_pg_paylists.sh) main is two nodes on one PostgreSQL
 # database, requests alternating, compared against the same rows. Closes with "N passed, M
@@ -211,28 +210,41 @@ expect_problem "an unknown direction" 400 invalid_request direction
 
 # ---------------------------------------------------------------------------------------------
 if [ -z "${TL_PG_CONNINFO:-}" ]; then
-    echo "-- SQLite: the same data at schema v6 migrates to v7 and lists the same"
+    echo "-- SQLite: the same rows at schema v6 migrate to v7 and list the same"
     tl_stop "$MAIN_PID"
     check_eq "main is at the current version" "$TL_SCHEMA_VERSION" \
         "$(sql 'PRAGMA user_version')"
-    mkdir -p "$WORK/v6ref"
-    chmod 700 "$WORK/v6ref"
-    tl_sqlite_v6_db "$WORK/v6ref"
+    # A v6 database from the migration files, holding every row of main's (the columns v6
+    # has; store_meta only the names v6 knows): what a v6 tallyd would have left.
     for name in v6 v6open; do
         cp -a "$WORK/main" "$WORK/$name"
-        DB="$WORK/$name/tally.db" sql "DROP TABLE payment_pairs" >/dev/null
-        DB="$WORK/$name/tally.db" sql "CREATE INDEX payments_sent ON payments (from_user)" >/dev/null
-        DB="$WORK/$name/tally.db" sql "CREATE INDEX payments_received ON payments (to_user)" >/dev/null
-        DB="$WORK/$name/tally.db" sql "CREATE INDEX payments_pair ON payments (from_user, to_user)" \
-            >/dev/null
-        DB="$WORK/$name/tally.db" sql "PRAGMA user_version = 6" >/dev/null
+        rm -f "$WORK/$name"/tally.db*
+        tl_sqlite_v6_db "$WORK/$name"
+        python3 - "$WORK/$name/tally.db" "$WORK/main/tally.db" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("ATTACH ? AS v7", (sys.argv[2],))
+tables = [r[0] for r in db.execute(
+    "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+for t in tables:
+    if t == "store_meta":
+        db.execute("UPDATE main.store_meta SET value = (SELECT value FROM v7.store_meta s "
+                   "WHERE s.name = store_meta.name) WHERE name IN (SELECT name FROM v7.store_meta)")
+        continue
+    cols = ", ".join('"%s"' % r[1] for r in db.execute('PRAGMA main.table_info("%s")' % t))
+    db.execute('INSERT INTO main."%s" (%s) SELECT %s FROM v7."%s"' % (t, cols, cols, t))
+db.commit()
+PYEOF
     done
-    schema="SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
-    check_eq "the data dir taken back has the v6 schema of the migration files" \
-        "$(DB="$WORK/v6ref/tally.db" sql "$schema")" "$(DB="$WORK/v6/tally.db" sql "$schema")"
+    counts="SELECT (SELECT count(*) FROM payments) || ' ' || (SELECT count(*) FROM transfers)
+        || ' ' || (SELECT count(*) FROM accounts) || ' ' || (SELECT count(*) FROM wallets)"
+    check_eq "a v6 database with main's rows" "6 $(sql "$counts")" \
+        "$(DB="$WORK/v6/tally.db" sql 'PRAGMA user_version') $(DB="$WORK/v6/tally.db" sql "$counts")"
+    check_eq "with the indexes of v6" 3 "$(DB="$WORK/v6/tally.db" sql "SELECT count(*) FROM
+        sqlite_master WHERE name IN ('payments_sent', 'payments_received', 'payments_pair')")"
     check "tallyd migrate applies v7" "$TALLYD" migrate --data-dir "$WORK/v6"
     DB="$WORK/v6/tally.db"
-    check_eq "now v7" 7 "$(DB=$DB sql 'PRAGMA user_version')"
+    check_eq "now at the current version" "$TL_SCHEMA_VERSION" "$(DB=$DB sql 'PRAGMA user_version')"
     check_eq "the three per-user indexes are gone" 0 "$(DB=$DB sql "SELECT count(*) FROM
         sqlite_master WHERE name IN ('payments_sent', 'payments_received', 'payments_pair')")"
     check_eq "payment_pairs holds exactly the pairs of the payments" \
@@ -243,7 +255,7 @@ if [ -z "${TL_PG_CONNINFO:-}" ]; then
     if tl_start v6open --sandbox --fx-rates-file "$WORK/rates.txt"; then
         BASE="http://127.0.0.1:$PORT"
         DB="$WORK/v6open/tally.db"
-        check_eq "a v6 data dir migrates on open" 7 "$(sql 'PRAGMA user_version')"
+        check_eq "a v6 data dir migrates on open" "$TL_SCHEMA_VERSION" "$(sql 'PRAGMA user_version')"
         export DB
         LIMITS="1 3" lists_match "after the migration"
         pay "$C" bob 1009

@@ -6,11 +6,13 @@
  * idempotency records go through real batches (store_batch_begin, store_batch_commit), and
  * payments_list is compared page by page with a naive model of the same rows.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/app.h"
@@ -1945,6 +1947,18 @@ static void test_audit_migrates_v4_sqlite(void **state)
     store_close(store);
 }
 
+/* Removes an SQLite test database made under dir, with its side files, and dir. */
+static void fixture_rm_sqlite(const char *dir, const char *db_path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-writer.lock"};
+    char name[128];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", db_path, suffixes[i]);
+        unlink(name);
+    }
+    rmdir(dir);
+}
+
 /* The audit log is append-only in the schema itself: UPDATE and DELETE are refused. */
 static void test_audit_append_only_sqlite(void **state)
 {
@@ -1975,6 +1989,391 @@ static void test_audit_append_only_sqlite(void **state)
     snprintf(wal, sizeof(wal), "%s-writer.lock", db_path);
     unlink(wal);
     rmdir(path);
+}
+
+/* ---- Users' audit chains (schema v7 on SQLite: links and lazily written heads) ---- */
+
+#define CHAIN_USERS 7u
+#define CHAIN_ENTRIES_MAX 4096u
+/* The users audit_chain_fill picks from: CHAIN_USERS, or many with few entries each (so that
+ * many lagging heads are their user's newest entry). */
+static uint64_t chain_users = CHAIN_USERS;
+#define CHAIN_BATCH_MAX 5u
+
+/* Appends count entries of random users, directly and in writer batches of 1..5 records; a
+ * third have no counterparty, a few name their user as counterparty. */
+static void audit_chain_fill(struct store *store, uint64_t *prng, uint32_t count)
+{
+    static struct store_audit bufs[CHAIN_BATCH_MAX];
+    struct store_record records[CHAIN_BATCH_MAX];
+    struct store_audit e;
+    uint32_t done = 0;
+    while (done < count) {
+        uint64_t r = fixture_prng_next(prng);
+        uint32_t n = r % 3 == 0 ? 1 : 1 + (uint32_t)(r >> 8) % CHAIN_BATCH_MAX;
+        n = n > count - done ? count - done : n;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t q = fixture_prng_next(prng);
+            uint64_t user = 1 + q % chain_users;
+            audit_make(done + i + 1, user, &e);
+            if (q >> 32 & 1) {
+                e.counterparty_id =
+                    user_id((q >> 40) % 16 == 0 ? user : 1 + (q >> 8) % chain_users);
+                e.amount = 5;
+                e.currency = EUR;
+            }
+            if (r % 3 == 0) {
+                assert_int_equal(store_audit_append(store, &e, NULL), TL_OK);
+            } else {
+                store_record_audit(&e, &bufs[i], &records[i]);
+            }
+        }
+        if (r % 3 != 0) {
+            struct store_batch batch;
+            memset(&batch, 0, sizeof(batch));
+            batch.records = records;
+            batch.record_count = n;
+            assert_int_equal(store_batch_begin(store), TL_OK);
+            assert_int_equal(store_batch_commit(store, &batch), TL_OK);
+        }
+        done += n;
+    }
+}
+
+/* The whole chain, in seq order. */
+static uint32_t audit_chain_all(struct store *store, struct store_audit *all)
+{
+    uint32_t total = 0, n = 0;
+    do {
+        assert_true(total + STORE_AUDIT_SCAN_MAX <= CHAIN_ENTRIES_MAX);
+        assert_int_equal(store_audit_scan(store, total == 0 ? 0 : all[total - 1].seq,
+                                          STORE_AUDIT_SCAN_MAX, all + total, &n),
+                         TL_OK);
+        total += n;
+    } while (n == STORE_AUDIT_SCAN_MAX);
+    return total;
+}
+
+/* Every user's listing, paged older three at a time and newer from a cursor, equals the
+ * entries the whole chain names the user in, newest first. */
+static void audit_chain_check(struct store *store)
+{
+    static struct store_audit all[CHAIN_ENTRIES_MAX];
+    static uint64_t want[CHAIN_ENTRIES_MAX];
+    struct store_audit rows[3];
+    uint32_t total = audit_chain_all(store, all), count = 0;
+    bool more = false;
+    for (uint64_t u = 1; u <= chain_users + 1; u++) {
+        uint32_t want_count = 0;
+        for (uint32_t i = total; i-- > 0;) {
+            if (id128_eq(all[i].user_id, user_id(u)) ||
+                id128_eq(all[i].counterparty_id, user_id(u))) {
+                want[want_count++] = all[i].seq;
+            }
+        }
+        struct store_audit_page page = {.limit = 3};
+        uint32_t got = 0;
+        do {
+            assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more),
+                             TL_OK);
+            for (uint32_t i = 0; i < count; i++) {
+                assert_true(got < want_count);
+                assert_int_equal(rows[i].seq, want[got++]);
+            }
+            assert_int_equal(more, got < want_count);
+            page.starting_after_seq = count > 0 ? rows[count - 1].seq : 0;
+        } while (more);
+        assert_int_equal(got, want_count);
+        if (want_count < 4) {
+            continue;
+        }
+        /* Newer than the user's fourth newest, two of them: the third and second newest. */
+        memset(&page, 0, sizeof(page));
+        page.limit = 2;
+        page.ending_before_seq = want[3];
+        assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more), TL_OK);
+        assert_int_equal(count, 2);
+        assert_true(more);
+        assert_int_equal(rows[0].seq, want[1]);
+        assert_int_equal(rows[1].seq, want[2]);
+        /* Older than a seq that is not the user's: the user's entries below it. */
+        memset(&page, 0, sizeof(page));
+        page.limit = 1;
+        page.starting_after_seq = want[1] + 1 == want[0] ? want[1] : want[1] + 1;
+        assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more), TL_OK);
+        assert_int_equal(count, 1);
+        assert_int_equal(rows[0].seq, page.starting_after_seq == want[1] ? want[2] : want[1]);
+    }
+}
+
+static void body_audit_chains(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_audit_report report;
+    uint64_t prng = 42;
+    audit_chain_fill(store, &prng, 300);
+    audit_chain_check(store);
+    struct store *reader = fixture_open_reader(f);
+    audit_chain_check(reader);
+    store_close(store);
+    /* No writer in this process any more: the reader reads the stored heads. */
+    audit_chain_check(reader);
+    assert_int_equal(store_audit_verify(reader, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 300);
+    store_close(reader);
+}
+
+static void test_audit_chains(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_audit_chains);
+}
+
+static uint64_t sqlite_meta(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    uint64_t v = (uint64_t)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+}
+
+#define AUDIT_MARK_SQL "SELECT value FROM store_meta WHERE name = 'audit_replay_after'"
+/* The parties whose audit_heads row misses one of their entries at or below the mark (the
+ * invariant the mark promises; a row may be newer than the mark). */
+#define AUDIT_HEADS_BEHIND_SQL                                                                     \
+    "WITH mark (m) AS (" AUDIT_MARK_SQL "), parties (seq, party) AS (SELECT seq, user_id FROM "    \
+    "audit_log, mark WHERE seq <= m UNION SELECT seq, counterparty_id FROM audit_log, mark "       \
+    "WHERE seq <= m AND counterparty_id IS NOT NULL) SELECT count(*) FROM (SELECT party, "         \
+    "max(seq) AS newest FROM parties GROUP BY party) x LEFT JOIN audit_heads h ON h.user_id = "    \
+    "x.party WHERE h.seq IS NULL OR h.seq < x.newest"
+
+/* A writer killed after many appends leaves audit_heads behind the chain (TALLY_SQLITE_FLUSH_MIN=1:
+ * a batch writes one lagging head): a reader in another process lists right from the heads and
+ * the entries after the mark, and the next writer replays them. */
+static void test_audit_chains_restart_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-restart-XXXXXX";
+    char db_path[80];
+    struct store *store = NULL, *reader = NULL;
+    uint64_t prng = 7;
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    struct store_config reader_config = {.backend = "sqlite", .path = db_path, .read_only = true};
+    assert_int_equal(setenv("TALLY_SQLITE_FLUSH_MIN", "1", 1), 0);
+    chain_users = 200;
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (store_open(&config, &store) != TL_OK) {
+                _exit(2);
+            }
+            audit_chain_fill(store, &prng, 400);
+            _exit(0); /* no close: the lagging heads are never written */
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        prng += 1000;
+        assert_true(sqlite_meta(db_path, AUDIT_MARK_SQL) <
+                    sqlite_meta(db_path, "SELECT max(seq) FROM audit_log"));
+        assert_int_equal(sqlite_meta(db_path, AUDIT_HEADS_BEHIND_SQL), 0);
+        assert_int_equal(store_open(&reader_config, &reader), TL_OK);
+        audit_chain_check(reader);
+        store_close(reader);
+    }
+    /* The writer replays the entries after the mark, appends more, and a clean close writes
+     * every head. */
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    audit_chain_check(store);
+    audit_chain_fill(store, &prng, 100);
+    audit_chain_check(store);
+    store_close(store);
+    assert_int_equal(sqlite_meta(db_path, AUDIT_MARK_SQL),
+                     sqlite_meta(db_path, "SELECT max(seq) FROM audit_log"));
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads"),
+                     sqlite_meta(db_path, "SELECT count(*) FROM (SELECT user_id FROM audit_log "
+                                          "UNION SELECT counterparty_id FROM audit_log WHERE "
+                                          "counterparty_id IS NOT NULL)"));
+    assert_int_equal(store_open(&reader_config, &reader), TL_OK);
+    audit_chain_check(reader);
+    store_close(reader);
+    chain_users = CHAIN_USERS;
+    assert_int_equal(unsetenv("TALLY_SQLITE_FLUSH_MIN"), 0);
+    fixture_rm_sqlite(dir, db_path);
+}
+
+/* Two writable handles of one process append at once: each write transaction first applies
+ * what the other committed and has not published yet, so the links stay right. */
+struct chain_thread {
+    struct store *store;
+    uint64_t prng;
+};
+
+static void *chain_thread_main(void *arg)
+{
+    struct chain_thread *t = arg;
+    audit_chain_fill(t->store, &t->prng, 300);
+    return NULL;
+}
+
+static void test_audit_chains_threads_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-threads-XXXXXX";
+    char db_path[80];
+    struct chain_thread threads[2];
+    pthread_t ids[2];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    assert_int_equal(setenv("TALLY_SQLITE_FLUSH_MIN", "1", 1), 0);
+    for (int i = 0; i < 2; i++) {
+        threads[i].prng = 100 + (uint64_t)i;
+        assert_int_equal(store_open(&config, &threads[i].store), TL_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&ids[i], NULL, chain_thread_main, &threads[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(ids[i], NULL), 0);
+    }
+    audit_chain_check(threads[0].store);
+    store_close(threads[0].store);
+    store_close(threads[1].store);
+    assert_int_equal(unsetenv("TALLY_SQLITE_FLUSH_MIN"), 0);
+    struct store *store = NULL;
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    audit_chain_check(store);
+    store_close(store);
+    fixture_rm_sqlite(dir, db_path);
+}
+
+/* A version 6 database (two audit indexes, no links) migrates to 7: every entry gains its
+ * links, audit_heads every party's newest entry, the mark the chain's head; the indexes go, the
+ * hash chain still verifies and the links can never change. */
+static void test_audit_migrates_v6_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-v6-XXXXXX";
+    char db_path[80];
+    uint8_t prev[STORE_AUDIT_HASH_BYTES];
+    uint64_t prng = 99;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *insert = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    for (uint32_t i = 0; i < 6; i++) {
+        assert_int_equal(store_sqlite_migrations[i].version, i + 1);
+        assert_int_equal(sqlite3_exec(db, store_sqlite_migrations[i].sql, NULL, NULL, NULL),
+                         SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO audit_log VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                        "?7, ?8, ?9, '127.0.0.1', ?10, ?11)",
+                                        -1, &insert, NULL),
+                     SQLITE_OK);
+    memset(prev, 0, sizeof(prev));
+    for (uint64_t seq = 1; seq <= 60; seq++) {
+        struct store_audit e;
+        uint8_t user[ID128_BYTES], other[ID128_BYTES];
+        uint64_t q = fixture_prng_next(&prng);
+        audit_make(seq, 1 + q % CHAIN_USERS, &e);
+        if (q >> 32 & 1) {
+            e.counterparty_id = user_id((q >> 40) % 8 == 0 ? 1 + q % CHAIN_USERS
+                                                           : 1 + (q >> 8) % CHAIN_USERS);
+            e.amount = 7;
+            e.currency = EUR;
+        }
+        store_audit_chain(&e, seq, prev);
+        memcpy(prev, e.hash, sizeof(prev));
+        id128_to_bytes(e.user_id, user);
+        id128_to_bytes(e.counterparty_id, other);
+        sqlite3_bind_int64(insert, 1, (int64_t)seq);
+        sqlite3_bind_int64(insert, 2, (int64_t)e.created_ns);
+        sqlite3_bind_blob(insert, 3, user, ID128_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 4, e.kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 5, e.subject, -1, SQLITE_TRANSIENT);
+        if (id128_is_zero(e.counterparty_id)) {
+            sqlite3_bind_null(insert, 6);
+        } else {
+            sqlite3_bind_blob(insert, 6, other, ID128_BYTES, SQLITE_TRANSIENT);
+        }
+        sqlite3_bind_int64(insert, 7, e.amount);
+        sqlite3_bind_int64(insert, 8, e.currency);
+        sqlite3_bind_text(insert, 9, e.request_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 10, e.prev_hash, STORE_AUDIT_HASH_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 11, e.hash, STORE_AUDIT_HASH_BYTES, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(insert), SQLITE_DONE);
+        sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    struct store *store = NULL;
+    struct store_audit_report report;
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 60);
+    audit_chain_check(store);
+    assert_int_equal(sqlite_meta(db_path, "PRAGMA user_version"), 7);
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                          "('audit_log_user', 'audit_log_counterparty')"),
+                     0);
+    assert_int_equal(sqlite_meta(db_path, AUDIT_MARK_SQL), 60);
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads"), CHAIN_USERS);
+    /* Each head is its party's newest entry. */
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads h WHERE seq != "
+                                          "(SELECT max(seq) FROM audit_log WHERE user_id = "
+                                          "h.user_id OR counterparty_id = h.user_id)"),
+                     0);
+    audit_chain_fill(store, &prng, 40);
+    audit_chain_check(store);
+    store_close(store);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET user_prev = 0 WHERE seq = 60",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE audit_log SET counterparty_prev = counterparty_prev + 1", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    /* An insert must name its links, and they must point back. */
+    assert_int_not_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO audit_log (seq, created_ns, user_id, kind, subject, amount, "
+                     "currency, request_id, ip) VALUES (1000, 1, x'00000000000000000000000000000001'"
+                     ", 'k', '', 0, 0, '', '')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO audit_log (seq, created_ns, user_id, kind, subject, amount, "
+                     "currency, request_id, ip, user_prev, counterparty_prev) VALUES (1000, 1, "
+                     "x'00000000000000000000000000000001', 'k', '', 0, 0, '', '', 1000, 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 100);
+    audit_chain_check(store);
+    store_close(store);
+    fixture_rm_sqlite(dir, db_path);
 }
 
 /* ---- Quotes and payment requests (schema v4) ---- */
@@ -2508,6 +2907,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_audit),
     cmocka_unit_test(test_audit_append_only_sqlite),
     cmocka_unit_test(test_audit_migrates_v4_sqlite),
+    cmocka_unit_test(test_audit_chains),
+    cmocka_unit_test(test_audit_chains_restart_sqlite),
+    cmocka_unit_test(test_audit_chains_threads_sqlite),
+    cmocka_unit_test(test_audit_migrates_v6_sqlite),
     cmocka_unit_test(test_quotes),
     cmocka_unit_test(test_quote_records),
     cmocka_unit_test(test_requests),
