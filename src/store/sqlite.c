@@ -1181,6 +1181,14 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     store_sqlite_audit_batch_start(store); /* audit entries chain onto the head read now */
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
+        if (r->kind == STORE_RECORD_LIMIT_USAGE) {
+            /* Appended to limit_usage_log; the totals are sqlite_limits.c's (schema v7). */
+            enum tl_err err = store_sqlite_shared_limits_append(s->shared, &s->batch, s->db, r);
+            if (err != TL_OK) {
+                return err;
+            }
+            continue;
+        }
         if (r->kind != STORE_RECORD_OUTBOX) {
             /* Payment and idempotency rows (app.h) are sqlite_app.c's. */
             enum tl_err err = store_sqlite_app_ops.record_write(store, r);
@@ -1206,8 +1214,8 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     return TL_OK;
 }
 
-/* Rewrites a slice of lagging account rows, commits, and only then shows the batch's accounts
- * to readers. */
+/* Rewrites a slice of lagging account rows (and, when due, the lagging limit totals), commits,
+ * and only then shows the batch's accounts and limit usage to readers. */
 static enum tl_err sqlite_commit(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
@@ -1218,6 +1226,7 @@ static enum tl_err sqlite_commit(struct store *store)
     TL_ASSERT(s->batch_locked);
     s->slots_valid = false;
     err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH]);
+    err = err == TL_OK ? store_sqlite_shared_limits_flush(s->shared, &s->batch, s->db) : err;
     if (err != TL_OK) {
         return err; /* store.c aborts */
     }
@@ -1511,6 +1520,11 @@ struct sqlite3 *store_sqlite_db(struct store *store)
     struct store_sqlite *s = sqlite_from(store);
     TL_ASSERT(s->db != NULL);
     return s->db;
+}
+
+const struct store_sqlite_file *store_sqlite_file_of(struct store *store)
+{
+    return &sqlite_from(store)->file;
 }
 
 struct store_sqlite_app *store_sqlite_app_of(struct store *store)
