@@ -109,6 +109,7 @@ enum transfer_column {
     X(STMT_ACCOUNT_GET, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1")                  \
     X(STMT_ACCOUNTS_SCAN, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id")                  \
     X(STMT_ACCOUNT_FLUSH, STORE_SQLITE_ACCOUNT_FLUSH_SQL)                                          \
+    X(STMT_META_SET, STORE_SQLITE_META_SET_SQL)                                                    \
     X(STMT_ACCOUNT_INSERT, "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES "                    \
                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                       \
     X(STMT_ACCOUNT_TAIL,                                                                           \
@@ -1225,7 +1226,8 @@ static enum tl_err sqlite_commit(struct store *store)
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     TL_ASSERT(s->batch_locked);
     s->slots_valid = false;
-    err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH]);
+    err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH],
+                                    s->stmts[STMT_META_SET]);
     err = err == TL_OK ? store_sqlite_shared_limits_flush(s->shared, &s->batch, s->db) : err;
     if (err != TL_OK) {
         return err; /* store.c aborts */

@@ -164,6 +164,7 @@ static inline bool store_sqlite_col_i64(sqlite3_stmt *stmt, int index, int64_t *
     "timestamp, currency, kind, flags, posting_last"
 
 /* Rewrites one account row's balances and posting_last (?1..?5) by key (?6). */
+#define STORE_SQLITE_META_SET_SQL "UPDATE store_meta SET value = ?1 WHERE name = 'replay_after'"
 #define STORE_SQLITE_ACCOUNT_FLUSH_SQL                                                             \
     "UPDATE accounts SET debits_pending = ?1, debits_posted = ?2, credits_pending = ?3, "          \
     "credits_posted = ?4, posting_last = ?5 WHERE timestamp = ?6"
@@ -327,7 +328,7 @@ enum tl_err store_sqlite_shared_stage(struct sqlite_shared *sh, struct store_sql
 void store_sqlite_shared_postings(struct store_sqlite_batch *b, uint64_t first_ts,
                                   uint64_t last_ts, struct id128 id);
 enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
-                                      sqlite3 *db, sqlite3_stmt *update);
+                                      sqlite3 *db, sqlite3_stmt *update, sqlite3_stmt *meta);
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 /* The batch's limit usage records: append writes one to limit_usage_log (records_write);

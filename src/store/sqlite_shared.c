@@ -74,6 +74,10 @@ static_assert(SHARED_CHECKPOINT_FRAMES <= SHARED_RESTART_FRAMES, "restart after 
  * whatever the movements since the last one, and a reader in another process scans at most
  * this many rows plus one batch. TALLY_SQLITE_LIMITS_FLUSH_ROWS (tests) sets it lower. */
 #define SHARED_LIMITS_FLUSH_ROWS 8192u
+/* A reader still on an older snapshot keeps that batch from restarting the WAL; the writer then
+ * copies again before the next batches, this many times, before it leaves it to the
+ * checkpointer's next turn. */
+#define SHARED_CATCHUP_ATTEMPTS 8u
 #define SHARED_INDEX_NONE UINT32_MAX
 
 struct shared_entry {
@@ -127,6 +131,9 @@ struct sqlite_shared {
     bool want_checkpoint;
     bool want_catch_up;            /* the writer copies the last frames before its next batch */
     int checkpoint_copied;         /* frames the last checkpoint had copied back (its thread's) */
+    bool restart_expected;         /* the writer caught up: the next commit should restart */
+    uint32_t catch_up_frames_at;   /* the WAL's frames at that catch-up */
+    uint32_t catch_up_attempts;
     uint32_t checkpoint_frames;    /* SHARED_CHECKPOINT_FRAMES, ... unless a test scales them */
     uint32_t restart_frames;
     uint32_t catch_up_frames;
@@ -279,7 +286,6 @@ static void dirty_remove(struct sqlite_shared *sh, uint32_t index)
 /* ---- SQL on the attaching or committing connection ---- */
 
 #define META_GET_SQL "SELECT value FROM store_meta WHERE name = 'replay_after'"
-#define META_SET_SQL "UPDATE store_meta SET value = ?1 WHERE name = 'replay_after'"
 
 static enum tl_err run_sql(sqlite3 *db, const char *sql, const char *what)
 {
@@ -311,19 +317,25 @@ static enum tl_err row_update(sqlite3 *db, sqlite3_stmt *stmt, const struct ledg
     return TL_OK;
 }
 
-static enum tl_err meta_set(sqlite3 *db, uint64_t replay_after)
+/* Sets replay_after with stmt (STORE_SQLITE_META_SET_SQL, the batch's prepared one) or, when
+ * stmt is NULL, with a statement prepared for this call (open and close run once). */
+static enum tl_err meta_set(sqlite3 *db, sqlite3_stmt *stmt, uint64_t replay_after)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, META_SET_SQL, -1, &stmt, NULL);
+    sqlite3_stmt *own = NULL;
+    int rc = SQLITE_OK;
+    if (stmt == NULL) {
+        rc = sqlite3_prepare_v2(db, STORE_SQLITE_META_SET_SQL, -1, &own, NULL);
+        stmt = own;
+    }
     if (rc == SQLITE_OK) {
         store_sqlite_bind_u64(stmt, 1, replay_after);
         rc = store_sqlite_run(stmt);
     }
     if (rc == SQLITE_OK && sqlite3_changes(db) != 1) {
-        sqlite3_finalize(stmt);
+        sqlite3_finalize(own);
         return store_sqlite_corrupt("store_meta: replay_after missing");
     }
-    sqlite3_finalize(stmt);
+    sqlite3_finalize(own);
     return rc == SQLITE_OK ? TL_OK : store_sqlite_fail(db, rc, "store_meta");
 }
 
@@ -488,7 +500,7 @@ static enum tl_err shared_replay(struct sqlite_shared *sh, sqlite3 *db)
         err = row_update(db, update, &sh->entries[sh->dirty[i]].account);
     }
     if (err == TL_OK && last != replay_after) {
-        err = meta_set(db, last);
+        err = meta_set(db, NULL, last);
     }
     err = err == TL_OK ? run_sql(db, "COMMIT", "replay: commit") : err;
 out:
@@ -584,6 +596,16 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if ((uint32_t)frames < sh->checkpoint_frames_at) {
         sh->checkpoint_frames_at = 0; /* the WAL restarted from its beginning */
     }
+    if (sh->restart_expected) {
+        sh->restart_expected = false;
+        if ((uint32_t)frames < sh->catch_up_frames_at) {
+            sh->catch_up_attempts = 0; /* restarted */
+        } else if (++sh->catch_up_attempts < SHARED_CATCHUP_ATTEMPTS) {
+            sh->want_catch_up = true; /* a reader held it back: copy this batch and retry */
+        } else {
+            sh->catch_up_attempts = 0;
+        }
+    }
     if ((uint32_t)frames - sh->checkpoint_frames_at >= sh->checkpoint_frames &&
         !sh->want_catch_up) {
         sh->want_checkpoint = true;
@@ -613,10 +635,8 @@ void store_sqlite_shared_catch_up(struct sqlite_shared *sh, sqlite3 *db)
     }
     pthread_mutex_lock(&shared_lock);
     sh->want_catch_up = false;
-    if (rc != SQLITE_OK || log_frames != copied_frames) {
-        sh->want_checkpoint = true; /* try again from the checkpointer */
-        pthread_cond_signal(&sh->wake);
-    }
+    sh->restart_expected = true;
+    sh->catch_up_frames_at = log_frames > 0 ? (uint32_t)log_frames : 0;
     pthread_mutex_unlock(&shared_lock);
 }
 
@@ -803,7 +823,7 @@ static void shared_flush_all(struct sqlite_shared *sh, sqlite3 *db)
             replay_after = e->account.posting_last;
         }
     }
-    err = err == TL_OK ? meta_set(db, replay_after) : err;
+    err = err == TL_OK ? meta_set(db, NULL, replay_after) : err;
     sqlite3_finalize(update);
     err = err == TL_OK ? run_sql(db, "COMMIT", "final flush") : err;
     if (err != TL_OK) {
@@ -1050,7 +1070,7 @@ static void flush_add(struct store_sqlite_batch *b, uint32_t entry, uint32_t sta
 }
 
 enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
-                                      sqlite3 *db, sqlite3_stmt *update)
+                                      sqlite3 *db, sqlite3_stmt *update, sqlite3_stmt *meta)
 {
     uint32_t newly = 0, total, k;
     uint64_t replay_after = sh->replay_after;
@@ -1147,7 +1167,7 @@ enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sql
         return err;
     }
     if (replay_after != sh->replay_after) {
-        err = meta_set(db, replay_after);
+        err = meta_set(db, meta, replay_after);
     }
     return err;
 }

@@ -386,7 +386,9 @@ static void test_concurrent_submitters(void **state)
 /* ---- WAL restarts: a steady load with a reader does not grow the WAL without bound ---- */
 
 #define WAL_RESTART_FRAMES 128
-#define WAL_BYTES_MAX (8u * WAL_RESTART_FRAMES * (4096u + 24u))
+/* Readers on old snapshots can hold a restart back for a while (more so on a loaded machine);
+ * without restarts this test's WAL grows to about 50 MB. */
+#define WAL_BYTES_MAX (24u * WAL_RESTART_FRAMES * (4096u + 24u))
 
 struct wal_reader {
     pthread_t thread;
@@ -437,14 +439,14 @@ static void test_wal_restarts(void **state)
     assert_int_equal(pthread_join(reader.thread, NULL), 0);
     store_close(reader.store);
 
-    /* Without restarts every batch's frames land after the last: at least a frame per batch. */
+    /* Without restarts every batch's frames land after the last (about 50 MB here). */
     int n = snprintf(wal_path, sizeof wal_path, "%s-wal", f.store_fixture.path);
     assert_true(n > 0 && (size_t)n < sizeof wal_path);
     assert_int_equal(stat(wal_path, &st), 0);
     printf("wal restarts: %lu batches, %lu reads, WAL file %lld bytes\n",
            (unsigned long)(after.batches - before.batches), (unsigned long)reader.reads,
            (long long)st.st_size);
-    assert_true(after.batches - before.batches > WAL_BYTES_MAX / (4096u + 24u));
+    assert_true(after.batches - before.batches > 1000u);
     assert_true(reader.reads > 0);
     assert_true((uint64_t)st.st_size <= WAL_BYTES_MAX);
     fixture_stop(&f);
