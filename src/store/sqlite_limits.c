@@ -753,9 +753,8 @@ enum tl_err store_sqlite_limits_open(sqlite3 *db, uint32_t flush_rows, struct sq
         enum tl_err end = run_sql(db, err == TL_OK ? "COMMIT" : "ROLLBACK", "limit totals load");
         err = err == TL_OK ? end : err;
     }
+    /* A replay is the normal open after a kill, so it logs nothing (stderr carries errors). */
     if (err == TL_OK && l->log_rows > 0) {
-        fprintf(stderr, "store.sqlite: replayed %llu limit usage rows onto the totals\n",
-                (unsigned long long)l->log_rows);
         err = flush_own_transaction(l, db);
     }
     if (err != TL_OK) {
