@@ -61,7 +61,7 @@ struct sqlite_limits {
     struct limits_series *series;
     uint32_t series_count;
     uint32_t series_max;
-    uint32_t *slots; /* open addressing by (user, currency, direction): series index + 1 */
+    uint32_t *slots;     /* open addressing by (user, currency, direction): series index + 1 */
     uint32_t slot_count; /* a power of two, at least twice series_max; 0 = none yet */
     struct limits_dirty *dirty;
     uint32_t dirty_count;
@@ -94,7 +94,8 @@ struct sqlite_limits_key {
 
 static uint32_t series_hash(struct id128 user_id, uint16_t currency, uint8_t direction)
 {
-    uint64_t h = id128_hash(user_id) ^ ((uint64_t)currency << 8 | direction) * 0x9e3779b97f4a7c15ull;
+    uint64_t h =
+        id128_hash(user_id) ^ ((uint64_t)currency << 8 | direction) * 0x9e3779b97f4a7c15ull;
     h ^= h >> 29;
     return (uint32_t)h;
 }
@@ -109,8 +110,7 @@ static uint32_t series_find(const struct sqlite_limits *l, struct id128 user_id,
     for (uint32_t i = series_hash(user_id, currency, direction) & mask; l->slots[i] != 0;
          i = (i + 1) & mask) {
         const struct limits_series *s = &l->series[l->slots[i] - 1];
-        if (id128_eq(s->user_id, user_id) && s->currency == currency &&
-            s->direction == direction) {
+        if (id128_eq(s->user_id, user_id) && s->currency == currency && s->direction == direction) {
             return l->slots[i] - 1;
         }
     }
@@ -516,8 +516,7 @@ static enum tl_err flush_all(const struct sqlite_limits *l, struct sqlite_limits
                              sqlite3 *db)
 {
     enum tl_err err = stmt_ready(db, &b->total_set, LIMITS_TOTAL_SET_SQL, "limit totals flush");
-    err = err == TL_OK ? stmt_ready(db, &b->log_trim, LIMITS_LOG_TRIM_SQL, "limit log trim")
-                       : err;
+    err = err == TL_OK ? stmt_ready(db, &b->log_trim, LIMITS_LOG_TRIM_SQL, "limit log trim") : err;
     err = err == TL_OK ? dirty_sorted(l, b) : err;
     for (uint32_t i = 0; err == TL_OK && i < l->dirty_count; i++) {
         err = total_set(db, b->total_set, &b->keys[i]);
@@ -553,8 +552,8 @@ enum tl_err store_sqlite_limits_flush(struct sqlite_limits *l, struct sqlite_lim
 static void dirty_clear(struct sqlite_limits *l)
 {
     for (uint32_t i = 0; i < l->dirty_count; i++) {
-        struct limits_bucket *bucket = bucket_find(&l->series[l->dirty[i].series],
-                                                   l->dirty[i].end_ns);
+        struct limits_bucket *bucket =
+            bucket_find(&l->series[l->dirty[i].series], l->dirty[i].end_ns);
         TL_ASSERT(bucket != NULL);
         bucket->dirty = false;
     }
@@ -629,10 +628,10 @@ static enum tl_err totals_load(struct sqlite_limits *l, sqlite3 *db)
         struct id128 user_id;
         int64_t currency, direction, end_ns, amount, count;
         if (!store_sqlite_col_id(stmt, 0, &user_id) || !store_sqlite_col_i64(stmt, 1, &currency) ||
-            !store_sqlite_col_i64(stmt, 2, &direction) ||
-            !store_sqlite_col_i64(stmt, 3, &end_ns) || !store_sqlite_col_i64(stmt, 4, &amount) ||
-            !store_sqlite_col_i64(stmt, 5, &count) || currency <= 0 || currency > UINT16_MAX ||
-            (direction != 1 && direction != 2) || end_ns <= 0 || amount < 0 || count < 0) {
+            !store_sqlite_col_i64(stmt, 2, &direction) || !store_sqlite_col_i64(stmt, 3, &end_ns) ||
+            !store_sqlite_col_i64(stmt, 4, &amount) || !store_sqlite_col_i64(stmt, 5, &count) ||
+            currency <= 0 || currency > UINT16_MAX || (direction != 1 && direction != 2) ||
+            end_ns <= 0 || amount < 0 || count < 0) {
             err = store_sqlite_corrupt("limit totals load");
             break;
         }

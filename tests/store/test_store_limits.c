@@ -50,7 +50,8 @@ static struct store_limit_usage usage_random(uint64_t *prng)
     memset(&u, 0, sizeof(u));
     u.user_id = user_id(fixture_prng_next(prng) % (MODEL_USERS - 1) + 1);
     u.currency = fixture_prng_next(prng) % 3 == 0 ? USD : EUR;
-    u.direction = fixture_prng_next(prng) % 2 == 0 ? STORE_DIRECTION_SENT : STORE_DIRECTION_RECEIVED;
+    u.direction =
+        fixture_prng_next(prng) % 2 == 0 ? STORE_DIRECTION_SENT : STORE_DIRECTION_RECEIVED;
     u.end_ns = T0 + BUCKET_NS * (fixture_prng_next(prng) % MODEL_BUCKETS + 1);
     u.amount = (int64_t)(fixture_prng_next(prng) % 100000) + 1;
     return u;
@@ -100,8 +101,8 @@ static void model_window(const struct model *m, struct id128 user, uint16_t curr
             u->end_ns > after_ns) {
             out->amount += u->amount;
             out->count++;
-            out->oldest_ns = out->oldest_ns == 0 || u->end_ns < out->oldest_ns ? u->end_ns
-                                                                               : out->oldest_ns;
+            out->oldest_ns =
+                out->oldest_ns == 0 || u->end_ns < out->oldest_ns ? u->end_ns : out->oldest_ns;
         }
     }
 }
@@ -297,11 +298,12 @@ static void body_limits_migrate_v6(struct store_fixture *f)
                          SQLITE_OK);
     }
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "INSERT INTO user_tiers VALUES (x'55000000000000000000000000000002"
-                                  "', 1, 1)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO user_tiers VALUES (x'55000000000000000000000000000002"
+                     "', 1, 1)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     /* Version 6 totals: 40 movements, added the way version 6 added them. */
     for (uint32_t i = 0; i < 40; i++) {
         struct store_limit_usage u = usage_random(&prng);
