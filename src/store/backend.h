@@ -27,7 +27,7 @@ struct sqlite3;
  * and it names the same tables, columns and meaning on every backend; each backend ships
  * exactly STORE_SCHEMA_VERSION migrations.
  */
-#define STORE_SCHEMA_VERSION 7u
+#define STORE_SCHEMA_VERSION 8u
 
 /*
  * Every function that returns enum tl_err returns TL_OK, TL_ERR_STORAGE (the database refused

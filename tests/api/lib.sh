@@ -34,6 +34,11 @@
 # Checks count into PASSED/FAILED; a failed check prints one "FAIL: ..." line with what was
 # expected and what came back. tl_summary prints "N passed, M failed".
 
+# The schema version this tree's tallyd writes (src/store/backend.h), for migration checks that
+# should not need editing at every version.
+TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
+    "$(dirname "${BASH_SOURCE[0]}")/../../src/store/backend.h")
+
 PASSED=0
 FAILED=0
 TL_PIDS=()
