@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # http_paylists.sh BUILD_DIR - what GET /v1/payments costs (docs/performance.md, "Payment lists
-# without indexes"): on SQLite, schema v7 lists a user's payments by walking the history chains
+# without indexes"): on SQLite, schema v9 lists a user's payments by walking the history chains
 # of their wallets, so a page costs the postings it walks, not an index range.
 #
 # Starts a fresh tallyd (--sandbox, a 1% p2p fee so every payment also posts a fee, plain HTTP

@@ -653,6 +653,8 @@ enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8
  * movement adds to its bucket with a record in the batch of its money (api/kyc.c), so the
  * totals can never disagree with the ledger; store_limits_window sums the buckets whose end is
  * after after_ns (count and oldest_ns then count movements and the oldest counted bucket's end).
+ * SQLite (schema v8) keeps the totals of the file in the memory of the process that writes it,
+ * with limit_totals plus limit_usage_log on disk (sqlite_limits.c); the answers are the same.
  */
 struct store_limit_usage {
     struct id128 user_id;

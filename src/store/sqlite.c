@@ -1192,6 +1192,14 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     store_sqlite_audit_batch_start(store); /* audit entries chain onto the head read now */
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
+        if (r->kind == STORE_RECORD_LIMIT_USAGE) {
+            /* Appended to limit_usage_log; the totals are sqlite_limits.c's (schema v8). */
+            enum tl_err err = store_sqlite_shared_limits_append(s->shared, &s->batch, s->db, r);
+            if (err != TL_OK) {
+                return err;
+            }
+            continue;
+        }
         if (r->kind != STORE_RECORD_OUTBOX) {
             /* Payment and idempotency rows (app.h) are sqlite_app.c's. */
             enum tl_err err = store_sqlite_app_ops.record_write(store, r);
@@ -1217,8 +1225,8 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     return TL_OK;
 }
 
-/* Rewrites a slice of lagging account rows, commits, and only then shows the batch's accounts
- * to readers. */
+/* Rewrites a slice of lagging account rows (and, when due, the lagging limit totals), commits,
+ * and only then shows the batch's accounts and limit usage to readers. */
 static enum tl_err sqlite_commit(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
@@ -1231,6 +1239,7 @@ static enum tl_err sqlite_commit(struct store *store)
     err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH],
                                     s->stmts[STMT_META_SET]);
     err = err == TL_OK ? store_sqlite_audit_batch_flush(store) : err;
+    err = err == TL_OK ? store_sqlite_shared_limits_flush(s->shared, &s->batch, s->db) : err;
     if (err != TL_OK) {
         return err; /* store.c aborts */
     }

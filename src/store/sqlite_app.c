@@ -161,12 +161,17 @@ enum fx_rate_column {
     FXCOL_COUNT
 };
 /* The tier of ?1 (migration 005) and its running totals of currency ?3 in one direction in
- * the buckets that end after ?2 (migration 006). */
+ * the buckets that end after ?2 (migration 006), read from the tables: a bucket's total is its
+ * limit_totals row plus its rows in limit_usage_log (migration 007, sqlite_limits.c). Only a
+ * process with no writing handle of the file runs it; the log it scans is short (at most the
+ * flush threshold plus one batch). One statement, so both tables are one snapshot. */
+#define LIMITS_WINDOW_WHERE(direction)                                                             \
+    " WHERE user_id = ?1 AND currency = ?3 AND direction = " direction " AND end_ns > ?2"
 #define LIMITS_WINDOW_SQL(direction)                                                               \
     "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
-    "coalesce(sum(amount), 0), coalesce(sum(count), 0), coalesce(min(end_ns), 0) FROM "            \
-    "limit_totals WHERE user_id = ?1 AND currency = ?3 AND direction = " direction                 \
-    " AND end_ns > ?2"
+    "coalesce(sum(amount), 0), coalesce(sum(n), 0), coalesce(min(end_ns), 0) FROM "               \
+    "(SELECT amount, count AS n, end_ns FROM limit_totals" LIMITS_WINDOW_WHERE(direction)          \
+    " UNION ALL SELECT amount, 1, end_ns FROM limit_usage_log" LIMITS_WINDOW_WHERE(direction) ")"
 
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -263,7 +268,7 @@ enum fx_rate_column {
                             "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                    \
     X(ASTMT_PAYMENT_GET, PAYMENT_SELECT "WHERE p.id = ?1")                                         \
     X(ASTMT_PAYMENT_AT, PAYMENT_SELECT "WHERE p.created_ns = ?1")                                  \
-    /* Schema v7: the pairs that ever had a payment; a pair already there writes nothing. */      \
+    /* Schema v9: the pairs that ever had a payment; a pair already there writes nothing. */      \
     X(ASTMT_PAYMENT_PAIR_INSERT, "INSERT OR IGNORE INTO payment_pairs (from_user, to_user) "       \
                                  "VALUES (?1, ?2)")                                                \
     X(ASTMT_IDEMPOTENCY_INSERT, "INSERT INTO idempotency (" IDEMPOTENCY_COLUMNS ") VALUES "        \
@@ -304,13 +309,11 @@ enum fx_rate_column {
                          "quote = ?2")                                                            \
     X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
                            "LIMIT ?1") \
-    /* Tiers (migration 005) and limit windows: a window sums the running totals of its      \
-     * buckets (limit_totals, migration 006). */                                             \
+    /* Tiers and limit windows (migrations 005-007): the tier alone when the totals are in \
+     * this process's memory, else tier and totals from the tables. */                      \
     X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("1"))                                               \
     X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("2"))                                           \
-    X(ASTMT_LIMIT_USAGE_ADD, "INSERT INTO limit_totals (user_id, currency, direction, end_ns, "    \
-                             "amount, count) VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT DO "       \
-                             "UPDATE SET amount = amount + excluded.amount, count = count + 1")    \
+    X(ASTMT_USER_TIER_GET, "SELECT tier FROM user_tiers WHERE user_id = ?1")                    \
     X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
                            "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
                            "updated_ns = excluded.updated_ns")
@@ -1413,7 +1416,7 @@ static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store
         return app_fail(a, rc, "records_write: payment");
     }
     TL_ASSERT(sqlite3_changes(a->db) == 1);
-    /* Step-up's "paid this recipient before" (schema v7): the pair's first payment inserts
+    /* Step-up's "paid this recipient before" (schema v9): the pair's first payment inserts
      * it; later ones find it and dirty no page. */
     stmt = a->stmts[ASTMT_PAYMENT_PAIR_INSERT];
     bind_blob(stmt, 1, bytes[1], ID128_BYTES);
@@ -1442,28 +1445,6 @@ static enum tl_err idempotency_insert_or_ignore(struct store_sqlite_app *a,
 }
 
 static enum tl_err quote_record_insert(struct store_sqlite_app *a, const struct store_record *r);
-/* A movement's addition to its limit window bucket (schema v6); an overflow of the total is
- * refused by SQLite (integer overflow), never wrapped. */
-static enum tl_err limit_usage_add(struct store_sqlite_app *a, const struct store_record *record)
-{
-    sqlite3_stmt *stmt = a->stmts[ASTMT_LIMIT_USAGE_ADD];
-    struct store_limit_usage usage;
-    uint8_t bytes[ID128_BYTES];
-
-    store_record_limit_usage_decode(record, &usage);
-    bind_id(stmt, 1, usage.user_id, bytes);
-    store_sqlite_bind_i64(stmt, 2, usage.currency);
-    store_sqlite_bind_i64(stmt, 3, usage.direction);
-    store_sqlite_bind_u64(stmt, 4, usage.end_ns);
-    store_sqlite_bind_i64(stmt, 5, usage.amount);
-    int rc = store_sqlite_run(stmt);
-    if (rc != SQLITE_OK) {
-        return app_fail(a, rc, "records_write: limit usage");
-    }
-    TL_ASSERT(sqlite3_changes(a->db) == 1);
-    return TL_OK;
-}
-
 static enum tl_err sqlite_app_record_write(struct store *store, const struct store_record *record)
 {
     struct store_sqlite_app *a = app_from(store);
@@ -1485,9 +1466,6 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     }
     if (record->kind == STORE_RECORD_QUOTE) {
         return quote_record_insert(a, record); /* quotes through the writer */
-    }
-    if (record->kind == STORE_RECORD_LIMIT_USAGE) {
-        return limit_usage_add(a, record); /* schema v6 */
     }
     if (record->kind == STORE_RECORD_CONVERSION) {
         return store_sqlite_records_ops.records_write(store, record, 1); /* schema v6 */
@@ -2474,11 +2452,33 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
 
 /* ---- Verification tiers and limit windows (migration 005) ---- */
 
-static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
-                                            enum store_direction direction, uint16_t currency,
-                                            uint64_t after_ns, struct store_limits_window *out)
+/* The user's tier alone (0 without a row): the sums come from the totals in memory. */
+static enum tl_err user_tier_get(struct store_sqlite_app *a, struct id128 user_id, uint8_t *out)
 {
-    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_USER_TIER_GET];
+    uint8_t bytes[ID128_BYTES];
+    uint64_t tier = 0;
+    enum tl_err err = TL_OK;
+
+    bind_id(stmt, 1, user_id, bytes);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && !col_uint(stmt, 0, 0, 2, &tier)) {
+        err = store_sqlite_corrupt(app_stmt_name[ASTMT_USER_TIER_GET]);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        err = app_fail(a, rc, app_stmt_name[ASTMT_USER_TIER_GET]);
+    }
+    sqlite3_reset(stmt);
+    if (err == TL_OK) {
+        *out = (uint8_t)tier;
+    }
+    return err;
+}
+
+/* Tier and sums from the tables (no writing handle of the file in this process). */
+static enum tl_err limits_window_read(struct store_sqlite_app *a, struct id128 user_id,
+                                      enum store_direction direction, uint16_t currency,
+                                      uint64_t after_ns, struct store_limits_window *out)
+{
     enum app_stmt which =
         direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
     sqlite3_stmt *stmt = a->stmts[which];
@@ -2508,6 +2508,31 @@ static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 us
     w.tier = (uint8_t)tier;
     w.amount = (int64_t)amount;
     w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+/* Every handle of a process that writes the file sums the committed totals in memory
+ * (sqlite_limits.c): the same buckets the tables hold, without reading them. */
+static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
+                                            enum store_direction direction, uint16_t currency,
+                                            uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    struct store_limits_window w;
+    enum tl_err err = TL_OK;
+
+    memset(&w, 0, sizeof(w));
+    if (!store_sqlite_shared_limits_window(store_sqlite_file_of(store), user_id, currency,
+                                           (uint8_t)direction, after_ns, &w, &err)) {
+        return limits_window_read(a, user_id, direction, currency, after_ns, out);
+    }
+    err = err == TL_OK ? user_tier_get(a, user_id, &w.tier) : err;
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(w.amount >= 0);
+    TL_ASSERT(w.oldest_ns <= (uint64_t)INT64_MAX);
     *out = w;
     return TL_OK;
 }

@@ -1,6 +1,6 @@
 /*
  * sqlite_paylists.c - a user's payments on SQLite, found through the history chains of the
- * user's wallets instead of per-user indexes (schema v7, sqlite_007_paylists.sql).
+ * user's wallets instead of per-user indexes (schema v9, sqlite_009_paylists.sql).
  *
  * Why this finds them all: every payments row's main transfer (its id is the payment id, its
  * ledger timestamp is created_ns, the payments rowid) debits from_wallet, a wallet of

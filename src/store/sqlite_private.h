@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "store/app.h"
 #include "store/app_backend.h"
 #include "store/stepup_backend.h"
 #include "store/store.h"
@@ -43,7 +44,7 @@ extern const struct store_app_ops store_sqlite_app_ops;
 enum tl_err store_sqlite_payment_at(struct store *store, uint64_t created_ns,
                                     struct store_payment *out, bool *found);
 
-/* sqlite_paylists.c (schema v7): store_payments_list on SQLite, by the history chains of the
+/* sqlite_paylists.c (schema v9): store_payments_list on SQLite, by the history chains of the
  * user's wallets; its statements, prepared with the app's at open (takes NULL to close). */
 struct store_sqlite_paylists;
 enum tl_err store_sqlite_paylists_open(sqlite3 *db, struct store_sqlite_paylists **out);
@@ -241,6 +242,76 @@ bool store_sqlite_shared_key(struct sqlite_shared *sh, struct id128 id, uint64_t
 /* Replaces a stored row with the newest committed state of the same account. */
 void store_sqlite_shared_overlay(struct sqlite_shared *sh, struct ledger_account *a);
 
+/* ---- sqlite_limits.c: the running totals of the limit windows, in memory (schema v8) ---- */
+
+struct sqlite_limits;
+
+/* One batch's additions to the totals (one per STORE_RECORD_LIMIT_USAGE record, merged per
+ * bucket before the commit), per handle; scratch and statements kept for the handle's life. */
+struct sqlite_limits_add {
+    struct store_limit_usage usage; /* amount: the batch's sum for this bucket */
+    uint64_t count;                 /* movements the batch adds to the bucket */
+    uint32_t series;                /* the bucket's series in the totals, set by reserve */
+};
+struct sqlite_limits_key; /* sqlite_limits.c's sort scratch */
+struct sqlite_limits_batch {
+    struct sqlite_limits_add *adds;
+    uint32_t add_count;
+    uint32_t add_max;
+    uint32_t log_count; /* rows the batch appended to limit_usage_log (before merging) */
+    bool merged;
+    bool flushed; /* the batch wrote every lagging bucket and trimmed the log */
+    struct sqlite_limits_key *keys;
+    uint32_t key_max;
+    sqlite3_stmt *log_insert; /* prepared on first use on the batch's connection */
+    sqlite3_stmt *total_set;
+    sqlite3_stmt *log_trim;
+};
+
+/*
+ * Loads limit_totals into memory and replays limit_usage_log onto it, then writes the
+ * replayed buckets and empties the log, in one transaction on db (the first writing handle of
+ * the process, at attach). flush_rows: how many log rows make a batch rewrite the lagging
+ * buckets. TL_ERR_CORRUPT for a row we never write or a total past INT64_MAX, else the mapped
+ * driver error or TL_ERR_NOMEM; *out set only on TL_OK.
+ */
+enum tl_err store_sqlite_limits_open(sqlite3 *db, uint32_t flush_rows, struct sqlite_limits **out);
+/* Writes every lagging bucket and empties the log in its own transaction on db (the last
+ * writing handle, at detach; on failure the log stays and the next open replays it), then
+ * frees the totals. db NULL only frees. Takes NULL. Cannot fail. */
+void store_sqlite_limits_close(struct sqlite_limits *l, sqlite3 *db);
+/*
+ * The batch's side, in the order of a commit: reset (begin), append (records_write: one log
+ * row per record, in the open transaction), merge then reserve (before COMMIT; reserve under
+ * the lock readers take, so that publish cannot fail), flush (before COMMIT: when the
+ * committed log is long, rewrites every lagging bucket and trims the log), publish (after a
+ * durable COMMIT, under the readers' lock: the batch's additions reach the totals).
+ */
+void store_sqlite_limits_batch_reset(struct sqlite_limits_batch *b);
+void store_sqlite_limits_batch_free(struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_append(const struct sqlite_limits *l, struct sqlite_limits_batch *b,
+                                       sqlite3 *db, const struct store_record *record);
+enum tl_err store_sqlite_limits_merge(struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_reserve(struct sqlite_limits *l, struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_flush(struct sqlite_limits *l, struct sqlite_limits_batch *b,
+                                      sqlite3 *db);
+void store_sqlite_limits_publish(struct sqlite_limits *l, struct sqlite_limits_batch *b);
+/* The committed totals of (user, currency, direction) in the buckets that end after after_ns:
+ * out->amount, count and oldest_ns (tier untouched). Under the readers' lock. TL_ERR_STORAGE
+ * when the sum passes INT64_MAX (as SQLite's sum() refuses), TL_ERR_CORRUPT past UINT32_MAX
+ * movements. */
+enum tl_err store_sqlite_limits_sum(const struct sqlite_limits *l, struct id128 user_id,
+                                    uint16_t currency, uint8_t direction, uint64_t after_ns,
+                                    struct store_limits_window *out);
+
+/* A handle of any kind: the window's sums from the totals of this process when one of its
+ * handles writes the file (true; *err says how the read went). False: no totals in memory,
+ * read the tables. */
+bool store_sqlite_shared_limits_window(const struct store_sqlite_file *file,
+                                       struct id128 user_id, uint16_t currency,
+                                       uint8_t direction, uint64_t after_ns,
+                                       struct store_limits_window *out, enum tl_err *err);
+
 /* A row the batch flushes: its directory entry, and its index in changed[] or UINT32_MAX
  * when the batch does not change it. */
 struct store_sqlite_cand {
@@ -271,6 +342,7 @@ struct store_sqlite_batch {
     uint32_t pass_scanned;
     uint64_t pass_since;
     uint64_t replay_after;
+    struct sqlite_limits_batch limits; /* the batch's additions to the limit windows */
 };
 
 /*
@@ -292,6 +364,15 @@ enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sql
                                       sqlite3 *db, sqlite3_stmt *update, sqlite3_stmt *meta);
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
+/* The batch's limit usage records: append writes one to limit_usage_log (records_write);
+ * limits_flush merges them, reserves room for publish and, when due, rewrites the lagging
+ * buckets (before SQL COMMIT, after store_sqlite_shared_flush). Publish adds them to the
+ * totals. Errors: the mapped driver error, TL_ERR_NOMEM, TL_ERR_STORAGE on an overflow. */
+enum tl_err store_sqlite_shared_limits_append(struct sqlite_shared *sh,
+                                              struct store_sqlite_batch *b, sqlite3 *db,
+                                              const struct store_record *record);
+enum tl_err store_sqlite_shared_limits_flush(struct sqlite_shared *sh,
+                                             struct store_sqlite_batch *b, sqlite3 *db);
 void store_sqlite_batch_free(struct store_sqlite_batch *b);
 
 /* ---- sqlite_audit_heads.c: the newest audit entry of every party (schema v7) ---- */

@@ -69,6 +69,11 @@ static_assert(SHARED_CHECKPOINT_FRAMES <= SHARED_RESTART_FRAMES, "restart after 
 /* TALLY_SQLITE_WAL_RESTART_FRAMES (tests only) scales all three down, so that a short test
  * sees many restarts: checkpoints every half of it, catch-up below an eighth. */
 #define SHARED_RESTART_FRAMES_MIN 64u
+/* The committed rows of limit_usage_log that make a batch rewrite the lagging buckets of
+ * limit_totals (sqlite_limits.c): each flush writes a leaf per run of neighbouring buckets
+ * whatever the movements since the last one, and a reader in another process scans at most
+ * this many rows plus one batch. TALLY_SQLITE_LIMITS_FLUSH_ROWS (tests) sets it lower. */
+#define SHARED_LIMITS_FLUSH_ROWS 8192u
 /* A reader still on an older snapshot keeps that batch from restarting the WAL; the writer then
  * copies again before the next batches, this many times, before it leaves it to the
  * checkpointer's next turn. */
@@ -114,6 +119,11 @@ struct sqlite_shared {
     struct store_sqlite_heads *heads; /* the audit log's heads (sqlite_audit_heads.c) */
 
     pthread_mutex_t commit_lock;
+
+    /* The running totals of the limit windows (sqlite_limits.c), under shared_lock like the
+     * directory; NULL only while the last handle detaches. */
+    struct sqlite_limits *limits;
+    uint32_t limits_flush_rows;
 
     /* The checkpointer: its own connection, woken by the WAL hook of the writing handles. */
     pthread_t thread;
@@ -683,6 +693,7 @@ static void shared_free(struct sqlite_shared *sh)
         close(sh->lock_fd);
     }
     store_sqlite_heads_free(sh->heads);
+    store_sqlite_limits_close(sh->limits, NULL);
     free(sh->entries);
     free(sh->by_id);
     free(sh->by_ts);
@@ -772,6 +783,9 @@ enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path,
     err = sh->path == NULL ? TL_ERR_NOMEM : shared_lock_file(sh);
     err = err == TL_OK ? shared_replay(sh, db) : err;
     err = err == TL_OK ? store_sqlite_heads_open(db, sh->flush_min, &sh->heads) : err;
+    sh->limits_flush_rows = env_setting("TALLY_SQLITE_LIMITS_FLUSH_ROWS", 1,
+                                        SHARED_LIMITS_FLUSH_ROWS, SHARED_LIMITS_FLUSH_ROWS);
+    err = err == TL_OK ? store_sqlite_limits_open(db, sh->limits_flush_rows, &sh->limits) : err;
     if (err == TL_OK && pthread_create(&sh->thread, NULL, checkpointer_main, sh) != 0) {
         fprintf(stderr, "store.sqlite: cannot start the checkpointer\n");
         err = TL_ERR_STORAGE;
@@ -844,6 +858,11 @@ void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db)
     if (last) {
         shared_flush_all(sh, db);
         store_sqlite_heads_flush_all(sh->heads, db);
+        pthread_mutex_lock(&shared_lock);
+        struct sqlite_limits *limits = sh->limits;
+        sh->limits = NULL; /* readers read the tables from now on */
+        pthread_mutex_unlock(&shared_lock);
+        store_sqlite_limits_close(limits, db);
     }
     pthread_mutex_unlock(&sh->commit_lock);
     if (!last) {
@@ -902,6 +921,22 @@ bool store_sqlite_shared_audit_head(const struct store_sqlite_file *file, struct
     return attached;
 }
 
+bool store_sqlite_shared_limits_window(const struct store_sqlite_file *file,
+                                       struct id128 user_id, uint16_t currency,
+                                       uint8_t direction, uint64_t after_ns,
+                                       struct store_limits_window *out, enum tl_err *err)
+{
+    bool attached = false;
+    pthread_mutex_lock(&shared_lock);
+    const struct sqlite_shared *sh = shared_find(file->dev, file->ino);
+    if (sh != NULL && sh->limits != NULL) {
+        attached = true;
+        *err = store_sqlite_limits_sum(sh->limits, user_id, currency, direction, after_ns, out);
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return attached;
+}
+
 bool store_sqlite_shared_transfer_new(const struct sqlite_shared *sh, struct id128 id)
 {
     /* The batch's thread only, like store_sqlite_shared_key. */
@@ -939,6 +974,7 @@ void store_sqlite_batch_free(struct store_sqlite_batch *b)
     free(b->forced);
     free(b->created);
     free(b->cand);
+    store_sqlite_limits_batch_free(&b->limits);
     memset(b, 0, sizeof(*b));
 }
 
@@ -992,6 +1028,7 @@ void store_sqlite_shared_begin(struct sqlite_shared *sh, struct store_sqlite_bat
     b->last_ts = 0;
     b->transfer_id_max = sh->transfer_id_max;
     b->staged = false;
+    store_sqlite_limits_batch_reset(&b->limits);
     b->epoch = ++sh->epoch;
     if (b->epoch == 0) { /* wrapped: no entry may carry a live epoch */
         for (uint32_t i = 0; i < sh->count; i++) {
@@ -1166,7 +1203,33 @@ void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch
     b->staged = false;
     b->changed_count = 0;
     b->created_count = 0;
+    store_sqlite_limits_batch_reset(&b->limits);
     pthread_mutex_unlock(&sh->commit_lock);
+}
+
+enum tl_err store_sqlite_shared_limits_append(struct sqlite_shared *sh,
+                                              struct store_sqlite_batch *b, sqlite3 *db,
+                                              const struct store_record *record)
+{
+    TL_ASSERT(record->kind == STORE_RECORD_LIMIT_USAGE);
+    TL_ASSERT(sh->limits != NULL);
+    /* The committed totals change only under commit_lock, which this batch holds. */
+    return store_sqlite_limits_append(sh->limits, &b->limits, db, record);
+}
+
+enum tl_err store_sqlite_shared_limits_flush(struct sqlite_shared *sh,
+                                             struct store_sqlite_batch *b, sqlite3 *db)
+{
+    TL_ASSERT(sh->limits != NULL);
+    enum tl_err err = store_sqlite_limits_merge(&b->limits);
+    if (err != TL_OK) {
+        return err;
+    }
+    /* New series and larger arrays move what readers read: under their lock. */
+    pthread_mutex_lock(&shared_lock);
+    err = store_sqlite_limits_reserve(sh->limits, &b->limits);
+    pthread_mutex_unlock(&shared_lock);
+    return err == TL_OK ? store_sqlite_limits_flush(sh->limits, &b->limits, db) : err;
 }
 
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b)
@@ -1190,6 +1253,7 @@ void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_b
     sh->pass_since = b->pass_since;
     sh->replay_after = b->replay_after;
     sh->transfer_id_max = b->transfer_id_max;
+    store_sqlite_limits_publish(sh->limits, &b->limits);
     pthread_mutex_unlock(&shared_lock);
     store_sqlite_shared_end(sh, b);
 }

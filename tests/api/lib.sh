@@ -34,6 +34,11 @@
 # Checks count into PASSED/FAILED; a failed check prints one "FAIL: ..." line with what was
 # expected and what came back. tl_summary prints "N passed, M failed".
 
+# The schema version this tree's tallyd writes (src/store/backend.h), for migration checks that
+# should not need editing at every version.
+TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
+    "$(dirname "${BASH_SOURCE[0]}")/../../src/store/backend.h")
+
 PASSED=0
 FAILED=0
 TL_PIDS=()
@@ -285,10 +290,6 @@ tl_node_base() {
     echo "${list[$1 % ${#list[@]}]}"
 }
 
-# The schema version this build migrates to (src/store/backend.h), for migration checks.
-TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
-    "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/backend.h")
-
 # tl_sqlite_v4_db DIR : DIR/tally.db at schema version 4, built from the migration files of
 # versions 1-4 (python3's sqlite3), for tests of the v4 -> v5 migration.
 tl_sqlite_v4_db() {
@@ -317,16 +318,16 @@ db.commit()
 PYEOF
 }
 
-# tl_sqlite_v6_db DIR : DIR/tally.db at schema version 6, built from the migration files of
-# versions 1-6 (python3's sqlite3), for tests of the v6 -> v7 migration.
-tl_sqlite_v6_db() {
-    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" <<'PYEOF'
+# tl_sqlite_db_at DIR VERSION : DIR/tally.db at schema VERSION, built from the migration files
+# of versions 1..VERSION (python3's sqlite3), for tests of the migrations after it.
+tl_sqlite_db_at() {
+    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" "$2" <<'PYEOF'
 import glob, os, sqlite3, sys
 db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
-for version in (1, 2, 3, 4, 5, 6):
+for version in range(1, int(sys.argv[3]) + 1):
     for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
         db.executescript(open(path).read())
-db.execute("PRAGMA user_version = 6")
+db.execute("PRAGMA user_version = %d" % int(sys.argv[3]))
 db.commit()
 PYEOF
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_paylists.sh BUILD_DIR [ASAN_DIR] - GET /v1/payments against the payments table itself
-# (schema v7: SQLite lists a user's payments by walking the history chains of their wallets,
+# (schema v9: SQLite lists a user's payments by walking the history chains of their wallets,
 # docs/architecture.md "Payment lists without indexes"), against real tallyd processes on
 # loopback ports, each with a fresh data dir:
 #
@@ -11,11 +11,11 @@
 #          and direction, the pages at limits 1, 2, 3 and 100, walked older and then newer,
 #          give exactly the user's rows of the payments table, newest first (every payment has
 #          its own amount); other users' and bad cursors are refused
-#   v6     SQLite only: main's rows copied into a database made from the v1-v6 migration files
+#   v8     SQLite only: main's rows copied into a database made from the v1-v8 migration files
 #          (payments_sent, payments_received and payments_pair, no payment_pairs), then
-#          `tallyd migrate` on one copy and an open on another: version 7, the three indexes
-#          gone, payment_pairs holds exactly the pairs of the payments rows, the lists are the
-#          same as before, a new payment lists first
+#          `tallyd migrate` on one copy and an open on another: the current version, the
+#          three indexes gone, payment_pairs holds exactly the pairs of the payments rows, the
+#          lists are the same as before, a new payment lists first
 #
 # With TL_PG_CONNINFO set (tests/pg/run_pg_paylists.sh) main is two nodes on one PostgreSQL
 # database, requests alternating, compared against the same rows. Closes with "N passed, M
@@ -210,40 +210,41 @@ expect_problem "an unknown direction" 400 invalid_request direction
 
 # ---------------------------------------------------------------------------------------------
 if [ -z "${TL_PG_CONNINFO:-}" ]; then
-    echo "-- SQLite: the same rows at schema v6 migrate to v7 and list the same"
+    echo "-- SQLite: the same rows at schema v8 migrate to v9 and list the same"
     tl_stop "$MAIN_PID"
     check_eq "main is at the current version" "$TL_SCHEMA_VERSION" \
         "$(sql 'PRAGMA user_version')"
-    # A v6 database from the migration files, holding every row of main's (the columns v6
-    # has; store_meta only the names v6 knows): what a v6 tallyd would have left.
-    for name in v6 v6open; do
+    # A v8 database from the migration files (the version before the payment lists'), holding
+    # every row of main's (the columns v8 has; store_meta only the names v8 knows): what a v8
+    # tallyd would have left.
+    for name in v8 v8open; do
         cp -a "$WORK/main" "$WORK/$name"
         rm -f "$WORK/$name"/tally.db*
-        tl_sqlite_v6_db "$WORK/$name"
+        tl_sqlite_db_at "$WORK/$name" 8
         python3 - "$WORK/$name/tally.db" "$WORK/main/tally.db" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-db.execute("ATTACH ? AS v7", (sys.argv[2],))
+db.execute("ATTACH ? AS newer", (sys.argv[2],))
 tables = [r[0] for r in db.execute(
     "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
 for t in tables:
     if t == "store_meta":
-        db.execute("UPDATE main.store_meta SET value = (SELECT value FROM v7.store_meta s "
-                   "WHERE s.name = store_meta.name) WHERE name IN (SELECT name FROM v7.store_meta)")
+        db.execute("UPDATE main.store_meta SET value = (SELECT value FROM newer.store_meta s "
+                   "WHERE s.name = store_meta.name) WHERE name IN (SELECT name FROM newer.store_meta)")
         continue
     cols = ", ".join('"%s"' % r[1] for r in db.execute('PRAGMA main.table_info("%s")' % t))
-    db.execute('INSERT INTO main."%s" (%s) SELECT %s FROM v7."%s"' % (t, cols, cols, t))
+    db.execute('INSERT INTO main."%s" (%s) SELECT %s FROM newer."%s"' % (t, cols, cols, t))
 db.commit()
 PYEOF
     done
     counts="SELECT (SELECT count(*) FROM payments) || ' ' || (SELECT count(*) FROM transfers)
         || ' ' || (SELECT count(*) FROM accounts) || ' ' || (SELECT count(*) FROM wallets)"
-    check_eq "a v6 database with main's rows" "6 $(sql "$counts")" \
-        "$(DB="$WORK/v6/tally.db" sql 'PRAGMA user_version') $(DB="$WORK/v6/tally.db" sql "$counts")"
-    check_eq "with the indexes of v6" 3 "$(DB="$WORK/v6/tally.db" sql "SELECT count(*) FROM
+    check_eq "a v8 database with main's rows" "8 $(sql "$counts")" \
+        "$(DB="$WORK/v8/tally.db" sql 'PRAGMA user_version') $(DB="$WORK/v8/tally.db" sql "$counts")"
+    check_eq "with the indexes of v8" 3 "$(DB="$WORK/v8/tally.db" sql "SELECT count(*) FROM
         sqlite_master WHERE name IN ('payments_sent', 'payments_received', 'payments_pair')")"
-    check "tallyd migrate applies v7" "$TALLYD" migrate --data-dir "$WORK/v6"
-    DB="$WORK/v6/tally.db"
+    check "tallyd migrate applies v9" "$TALLYD" migrate --data-dir "$WORK/v8"
+    DB="$WORK/v8/tally.db"
     check_eq "now at the current version" "$TL_SCHEMA_VERSION" "$(DB=$DB sql 'PRAGMA user_version')"
     check_eq "the three per-user indexes are gone" 0 "$(DB=$DB sql "SELECT count(*) FROM
         sqlite_master WHERE name IN ('payments_sent', 'payments_received', 'payments_pair')")"
@@ -252,10 +253,10 @@ PYEOF
         "$(DB=$DB sql 'SELECT hex(from_user), hex(to_user) FROM payment_pairs ORDER BY 1, 2')"
     check_eq "six pairs" 6 "$(DB=$DB sql 'SELECT count(*) FROM payment_pairs')"
     unset DB
-    if tl_start v6open --sandbox --fx-rates-file "$WORK/rates.txt"; then
+    if tl_start v8open --sandbox --fx-rates-file "$WORK/rates.txt"; then
         BASE="http://127.0.0.1:$PORT"
-        DB="$WORK/v6open/tally.db"
-        check_eq "a v6 data dir migrates on open" "$TL_SCHEMA_VERSION" "$(sql 'PRAGMA user_version')"
+        DB="$WORK/v8open/tally.db"
+        check_eq "a v8 data dir migrates on open" "$TL_SCHEMA_VERSION" "$(sql 'PRAGMA user_version')"
         export DB
         LIMITS="1 3" lists_match "after the migration"
         pay "$C" bob 1009
@@ -268,7 +269,7 @@ PYEOF
         unset DB
         tl_stop "$PID"
     else
-        fail "start on a v6 data dir"
+        fail "start on a v8 data dir"
     fi
 fi
 

@@ -6,9 +6,9 @@
 # (the cluster's conninfo) and TL_NODES=2: each server the suite starts is then two nodes on a
 # database of its own with one shared --secret-file and every request goes to the next node in
 # turn (tests/api/lib.sh). First, a database made at schema version 4 from the migration files
-# must reach the current version (src/store/backend.h) through `tallyd migrate` (two checks,
-# added to the suite's counts). The closing "N passed, M failed" line and exit status cover
-# both; the cluster is stopped afterwards. Release build only (BUILD_DIR).
+# must reach the current version through `tallyd migrate` (two checks, added to the suite's counts). The
+# closing "N passed, M failed" line and exit status cover both; the cluster is stopped
+# afterwards. Release build only (BUILD_DIR).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

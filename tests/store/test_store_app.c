@@ -2329,7 +2329,7 @@ static void test_audit_migrates_v6_sqlite(void **state)
     assert_true(report.ok);
     assert_int_equal(report.entry_count, 60);
     audit_chain_check(store);
-    assert_int_equal(sqlite_meta(db_path, "PRAGMA user_version"), 7);
+    assert_int_equal(sqlite_meta(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
                                           "('audit_log_user', 'audit_log_counterparty')"),
                      0);

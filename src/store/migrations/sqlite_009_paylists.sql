@@ -1,4 +1,4 @@
--- Schema version 7 (part): payments without per-user indexes (docs/architecture.md, "Payment
+-- Schema version 9: payments without per-user indexes (docs/architecture.md, "Payment
 -- lists without indexes").
 --
 -- The indexes payments_sent (from_user), payments_received (to_user) and payments_pair
