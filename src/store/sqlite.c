@@ -1333,6 +1333,43 @@ static enum tl_err sqlite_transfer_get(struct store *store, struct id128 id,
     return err;
 }
 
+uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, size_t item_bytes)
+{
+    unsigned char *bytes = items;
+    uint32_t count = seen > limit ? limit : (uint32_t)seen;
+
+    TL_ASSERT(limit >= 1);
+    TL_ASSERT(items != NULL);
+    if (seen > limit) {
+        /* The oldest item kept (the first put, in walk order) is at seen % limit. */
+        uint32_t r = (uint32_t)(seen % limit);
+        store_sqlite_reverse(bytes, r, item_bytes);
+        store_sqlite_reverse(bytes + (size_t)r * item_bytes, count - r, item_bytes);
+        store_sqlite_reverse(bytes, count, item_bytes);
+    }
+    return count;
+}
+
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found)
+{
+    struct ledger_account account;
+    enum tl_err err = sqlite_account_get(store, account_id, &account, found);
+
+    if (err != TL_OK || !*found) {
+        return err;
+    }
+    TL_ASSERT(id128_eq(account.id, account_id));
+    /* An account's postings come after it: a head at or before its key is no chain. */
+    if (account.timestamp == 0 ||
+        (account.posting_last != 0 && account.posting_last <= account.timestamp)) {
+        return store_sqlite_corrupt("chain head");
+    }
+    *out_key = account.timestamp;
+    *out_last = account.posting_last;
+    return TL_OK;
+}
+
 /* The posting at timestamp ts: a link of a chain, so it must exist. */
 static enum tl_err posting_at(struct store_sqlite *s, uint64_t ts, struct ledger_posting *out)
 {
@@ -1441,16 +1478,8 @@ static enum tl_err sqlite_history(struct store *store, struct id128 account_id,
         return err;
     }
     if (before != 0) {
-        /* The ring holds the last limit postings passed, the oldest newer than the cursor;
-         * rotate it so the page starts with the newest of them. */
         more = seen > page->limit;
-        count = more ? page->limit : (uint32_t)seen;
-        if (more) {
-            uint32_t r = (uint32_t)(seen % page->limit);
-            store_sqlite_reverse(out, r, sizeof(*out));
-            store_sqlite_reverse(out + r, count - r, sizeof(*out));
-            store_sqlite_reverse(out, count, sizeof(*out));
-        }
+        count = store_sqlite_ring_order(out, seen, page->limit, sizeof(*out));
     }
     *out_count = count;
     *has_more = more;

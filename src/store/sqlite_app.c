@@ -88,22 +88,6 @@ enum idempotency_column {
     ICOL_COUNT
 };
 
-/*
- * A user's payments from a cursor in the direction of travel (?1 user, ?2 cursor, ?3 rows).
- * One direction walks one index range; ANY merges the sent and received ranges (a UNION of
- * two ordered index ranges, which also drops a payment that is both), keeps ?3 of them, then
- * joins the rows in, like the ledger's history.
- */
-#define PAYMENTS_ONE_SQL(side, cmp, order)                                                         \
-    PAYMENT_SELECT "WHERE p." side " = ?1 AND p.created_ns " cmp                                   \
-                   " ?2 ORDER BY p.created_ns " order " LIMIT ?3"
-#define PAYMENTS_SIDE(side, cmp)                                                                   \
-    "SELECT created_ns FROM payments WHERE " side " = ?1 AND created_ns " cmp " ?2"
-#define PAYMENTS_ANY_SQL(cmp, order)                                                               \
-    PAYMENT_SELECT "JOIN (" PAYMENTS_SIDE("from_user", cmp) " UNION " PAYMENTS_SIDE(               \
-        "to_user", cmp) " ORDER BY created_ns " order " LIMIT ?3) h "                              \
-                        "ON h.created_ns = p.created_ns ORDER BY p.created_ns " order
-
 /* Identity tables of migration 004 (decoders below). */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
@@ -283,12 +267,10 @@ enum fx_rate_column {
     X(ASTMT_PAYMENT_INSERT, "INSERT INTO payments (" PAYMENT_COLUMNS ") VALUES (?1, ?2, ?3, "      \
                             "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                    \
     X(ASTMT_PAYMENT_GET, PAYMENT_SELECT "WHERE p.id = ?1")                                         \
-    X(ASTMT_PAYMENTS_ANY_OLDER, PAYMENTS_ANY_SQL("<", "DESC"))                                     \
-    X(ASTMT_PAYMENTS_ANY_NEWER, PAYMENTS_ANY_SQL(">", "ASC"))                                      \
-    X(ASTMT_PAYMENTS_SENT_OLDER, PAYMENTS_ONE_SQL("from_user", "<", "DESC"))                       \
-    X(ASTMT_PAYMENTS_SENT_NEWER, PAYMENTS_ONE_SQL("from_user", ">", "ASC"))                        \
-    X(ASTMT_PAYMENTS_RECEIVED_OLDER, PAYMENTS_ONE_SQL("to_user", "<", "DESC"))                     \
-    X(ASTMT_PAYMENTS_RECEIVED_NEWER, PAYMENTS_ONE_SQL("to_user", ">", "ASC"))                      \
+    X(ASTMT_PAYMENT_AT, PAYMENT_SELECT "WHERE p.created_ns = ?1")                                  \
+    /* Schema v9: the pairs that ever had a payment; a pair already there writes nothing. */      \
+    X(ASTMT_PAYMENT_PAIR_INSERT, "INSERT OR IGNORE INTO payment_pairs (from_user, to_user) "       \
+                                 "VALUES (?1, ?2)")                                                \
     X(ASTMT_IDEMPOTENCY_INSERT, "INSERT INTO idempotency (" IDEMPOTENCY_COLUMNS ") VALUES "        \
                                 "(?1, ?2, ?3, ?4, ?5, ?6)")                                        \
     X(ASTMT_IDEMPOTENCY_INSERT_OR_IGNORE,                                                          \
@@ -360,7 +342,16 @@ struct store_sqlite_app {
     sqlite3 *db; /* borrowed from the handle */
     sqlite3_stmt *stmts[ASTMT_COUNT];
     struct store_sqlite_audit *audit; /* the audit log's statements (sqlite_audit.c) */
+    struct store_sqlite_paylists *paylists; /* payment lists' (sqlite_paylists.c) */
 };
+
+struct store_sqlite_paylists *store_sqlite_paylists_of(struct store *store)
+{
+    struct store_sqlite_app *a = store_sqlite_app_of(store);
+    TL_ASSERT(a != NULL);
+    TL_ASSERT(a->paylists != NULL);
+    return a->paylists;
+}
 
 struct store_sqlite_audit *store_sqlite_audit_of(struct store *store)
 {
@@ -1037,35 +1028,17 @@ static enum tl_err sqlite_app_payment_get(struct store *store, struct id128 id,
     return app_lookup(a, ASTMT_PAYMENT_GET, decode_payment, out, found);
 }
 
-static enum app_stmt payments_stmt(enum store_direction direction, bool newer)
-{
-    switch (direction) {
-    case STORE_DIRECTION_ANY:
-        return newer ? ASTMT_PAYMENTS_ANY_NEWER : ASTMT_PAYMENTS_ANY_OLDER;
-    case STORE_DIRECTION_SENT:
-        return newer ? ASTMT_PAYMENTS_SENT_NEWER : ASTMT_PAYMENTS_SENT_OLDER;
-    case STORE_DIRECTION_RECEIVED:
-        return newer ? ASTMT_PAYMENTS_RECEIVED_NEWER : ASTMT_PAYMENTS_RECEIVED_OLDER;
-    }
-    TL_UNREACHABLE();
-    return ASTMT_PAYMENTS_ANY_OLDER;
-}
-
-/*
- * Older pages walk down from the cursor; newer pages walk up from it and are reversed, so
- * every page is newest first (the cursor semantics of store_history).
- */
-static enum tl_err sqlite_app_payments_list(struct store *store, struct id128 user_id,
-                                            enum store_direction direction,
-                                            const struct store_page *page,
-                                            struct store_payment *out, uint32_t *out_count,
-                                            bool *has_more)
+/* The payment whose main transfer has timestamp created_ns (sqlite_paylists.c). */
+enum tl_err store_sqlite_payment_at(struct store *store, uint64_t created_ns,
+                                    struct store_payment *out, bool *found)
 {
     struct store_sqlite_app *a = app_from(store);
-    enum app_stmt which = payments_stmt(direction, page->ending_before_ts != 0);
 
-    return store_sqlite_page_read(a->db, a->stmts[which], app_stmt_name[which], user_id, page,
-                                  decode_payment, out, sizeof(*out), out_count, has_more);
+    TL_ASSERT(created_ns != 0);
+    store_sqlite_bind_u64(a->stmts[ASTMT_PAYMENT_AT], 1, created_ns);
+    enum tl_err err = app_lookup(a, ASTMT_PAYMENT_AT, decode_payment, out, found);
+    TL_ASSERT(err != TL_OK || !*found || out->created_ns == created_ns);
+    return err;
 }
 
 /* ---- Idempotency ---- */
@@ -1443,6 +1416,16 @@ static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store
         return app_fail(a, rc, "records_write: payment");
     }
     TL_ASSERT(sqlite3_changes(a->db) == 1);
+    /* Step-up's "paid this recipient before" (schema v9): the pair's first payment inserts
+     * it; later ones find it and dirty no page. */
+    stmt = a->stmts[ASTMT_PAYMENT_PAIR_INSERT];
+    bind_blob(stmt, 1, bytes[1], ID128_BYTES);
+    bind_blob(stmt, 2, bytes[2], ID128_BYTES);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "records_write: payment pair");
+    }
+    TL_ASSERT(sqlite3_changes(a->db) <= 1);
     return TL_OK;
 }
 
@@ -2445,6 +2428,7 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out)
         TL_ASSERT(a->stmts[i] != NULL);
     }
     enum tl_err err = store_sqlite_audit_open(db, &a->audit);
+    err = err == TL_OK ? store_sqlite_paylists_open(db, &a->paylists) : err;
     if (err != TL_OK) {
         store_sqlite_app_close(a);
         return err;
@@ -2462,6 +2446,7 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
         sqlite3_finalize(app->stmts[i]);
     }
     store_sqlite_audit_close(app->audit);
+    store_sqlite_paylists_close(app->paylists);
     free(app);
 }
 
@@ -2684,7 +2669,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .audit_append = store_sqlite_audit_append,
     .audit_list = store_sqlite_audit_list,
     .payment_get = sqlite_app_payment_get,
-    .payments_list = sqlite_app_payments_list,
+    .payments_list = store_sqlite_payments_list,
     .idempotency_put = sqlite_app_idempotency_put,
     .idempotency_get = sqlite_app_idempotency_get,
     .idempotency_prune = sqlite_app_idempotency_prune,

@@ -39,6 +39,23 @@ void store_sqlite_app_close(struct store_sqlite_app *app);
 
 extern const struct store_app_ops store_sqlite_app_ops;
 
+/* sqlite_app.c: the payment whose main transfer has timestamp created_ns (the payments
+ * rowid). Errors as store_sqlite_step_one. */
+enum tl_err store_sqlite_payment_at(struct store *store, uint64_t created_ns,
+                                    struct store_payment *out, bool *found);
+
+/* sqlite_paylists.c (schema v9): store_payments_list on SQLite, by the history chains of the
+ * user's wallets; its statements, prepared with the app's at open (takes NULL to close). */
+struct store_sqlite_paylists;
+enum tl_err store_sqlite_paylists_open(sqlite3 *db, struct store_sqlite_paylists **out);
+void store_sqlite_paylists_close(struct store_sqlite_paylists *paylists);
+/* sqlite_app.c: the handle's paylists state. Cannot fail. */
+struct store_sqlite_paylists *store_sqlite_paylists_of(struct store *store);
+enum tl_err store_sqlite_payments_list(struct store *store, struct id128 user_id,
+                                       enum store_direction direction,
+                                       const struct store_page *page, struct store_payment *out,
+                                       uint32_t *out_count, bool *has_more);
+
 /* sqlite_refunds.c: refunds, reversals and disputes (app_backend.h, schema v5). */
 enum tl_err store_sqlite_refund_put(struct store *store, const struct store_refund *row);
 enum tl_err store_sqlite_refund_get(struct store *store, struct id128 id, struct store_refund *out,
@@ -104,6 +121,24 @@ enum tl_err store_sqlite_page_read(sqlite3 *db, sqlite3_stmt *stmt, const char *
 
 /* Reverses items[0..count) of item_bytes each in place. Cannot fail. */
 void store_sqlite_reverse(void *items, uint32_t count, size_t item_bytes);
+
+/*
+ * A ring of limit items that a walk newest first filled in order (the i-th item it kept at
+ * i % limit; seen items in all) keeps the last limit of them: the ones just newer than a
+ * cursor. Puts them in walk order (newest first) at items[0..count) and returns count
+ * (min(seen, limit)). Cannot fail.
+ */
+uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, size_t item_bytes);
+
+/*
+ * sqlite.c: the head of an account's history chain, as store_history reads it (the
+ * process's account directory when a handle of it writes the file, else the row and the
+ * postings after replay_after): *out_key its key (accounts.timestamp, what transfers name it
+ * by) and *out_last its newest posting (0: none). *found false: no such account. Errors as
+ * store_sqlite_step_one; TL_ERR_CORRUPT when the head does not come after the account.
+ */
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found);
 
 /* Runs a statement that returns no rows and resets it; the SQLite result code. */
 static inline int store_sqlite_run(sqlite3_stmt *stmt)

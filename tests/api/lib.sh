@@ -318,6 +318,20 @@ db.commit()
 PYEOF
 }
 
+# tl_sqlite_db_at DIR VERSION : DIR/tally.db at schema VERSION, built from the migration files
+# of versions 1..VERSION (python3's sqlite3), for tests of the migrations after it.
+tl_sqlite_db_at() {
+    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" "$2" <<'PYEOF'
+import glob, os, sqlite3, sys
+db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
+for version in range(1, int(sys.argv[3]) + 1):
+    for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
+        db.executescript(open(path).read())
+db.execute("PRAGMA user_version = %d" % int(sys.argv[3]))
+db.commit()
+PYEOF
+}
+
 # tl_admin_token FILE : writes a fresh operator token (43 characters, mode 0600) to FILE and
 # sets ADMIN_TOKEN; start tallyd with --admin-token-file FILE to enable /v1/admin routes.
 tl_admin_token() {

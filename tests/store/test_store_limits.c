@@ -323,7 +323,7 @@ static void body_limits_migrate_v6(struct store_fixture *f)
     struct store *store = fixture_open_writer(f);
     assert_int_equal(store_schema_version(store, &version), TL_OK);
     assert_int_equal(version, STORE_SCHEMA_VERSION);
-    assert_int_equal(version, 8);
+    assert_true(version >= 8); /* past the limits part */
     model_check(store, &m);
     for (uint32_t i = 0; i < 20; i++) {
         model_batch(store, &m, &prng);
