@@ -396,7 +396,9 @@ enum tl_err store_sqlite_limits_merge(struct sqlite_limits_batch *b)
 {
     TL_ASSERT(!b->merged);
     TL_ASSERT(b->add_count == b->log_count);
-    qsort(b->adds, b->add_count, sizeof(b->adds[0]), add_compare);
+    if (b->add_count > 1) { /* adds is NULL while the batch has none */
+        qsort(b->adds, b->add_count, sizeof(b->adds[0]), add_compare);
+    }
     uint32_t out = 0;
     for (uint32_t i = 0; i < b->add_count; i++) {
         struct sqlite_limits_add *a = &b->adds[i];
