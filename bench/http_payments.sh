@@ -16,6 +16,9 @@
 #
 #   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256"  BENCH_USERS=64  BENCH_WRK_THREADS=2
 #   BENCH_PARTS="keyed tls fees"  (the runs after the plain ones; "" runs only those)
+#   BENCH_PROFILE="perf record -F 999 -g -o /tmp/p.data -p"  (optional: during each run, this
+#   command is started 1 s after wrk with tallyd's pid appended, and stopped with SIGINT when
+#   wrk ends; for the profiles in docs/performance.md)
 #
 # Exits non-zero when tallyd cannot be set up or a run answers less than 99% 201s.
 set -uo pipefail
@@ -152,10 +155,20 @@ run_wrk() {
     io_before=$(storage_bytes)
     cpu_before=$(cpu_ticks)
     writer_before=$(writer_counts)
+    local profiler=""
+    if [ -n "${BENCH_PROFILE:-}" ]; then
+        (sleep 1 && exec $BENCH_PROFILE "$pid") >"$work/profile.log" 2>&1 &
+        profiler=$!
+    fi
     TALLY_BENCH_USERS="$work/users.txt" TALLY_BENCH_IDEMPOTENCY=$keyed \
         TALLY_BENCH_RUN="run$conns-$RANDOM$RANDOM" \
         wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 10s --latency \
         -s "$root/bench/$script" "$url" >"$work/wrk.txt" 2>&1
+    if [ -n "$profiler" ]; then
+        pkill -INT -P "$profiler" 2>/dev/null
+        kill -INT "$profiler" 2>/dev/null
+        wait "$profiler" 2>/dev/null
+    fi
     io_after=$(storage_bytes)
     cpu_after=$(cpu_ticks)
     writer_after=$(writer_counts)

@@ -8,6 +8,7 @@
 #include "api/audit.h"
 #include "api/authn.h"
 #include "api/json.h"
+#include "api/money_cache.h"
 #include "auth/auth_crypto.h"
 #include "auth/device_sig.h"
 #include "store/stepup.h"
@@ -119,6 +120,7 @@ enum tl_err device_keys_create(struct http_request *req, struct http_response *r
     err = api_app_store_acquire(req->app, &store);
     if (err == TL_OK) {
         err = store_device_key_create(store, &k);
+        money_cache_stepup_changed();
         api_app_store_release(req->app, store);
     }
     if (err == TL_ERR_CONFLICT) {
@@ -198,6 +200,7 @@ enum tl_err device_keys_revoke(struct http_request *req, struct http_response *r
         return err;
     }
     err = store_device_key_revoke(store, req->principal.user_id, id, device_keys_now_ns(req));
+    money_cache_stepup_changed();
     api_app_store_release(req->app, store);
     if (err == TL_ERR_NOT_FOUND) {
         return http_fail(resp, err, NULL, "no such device key"); /* a racing revoke won */

@@ -1,6 +1,7 @@
 #include "api/money_cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "util/assert.h"
@@ -17,6 +18,13 @@ static_assert((MONEY_CACHE_RECIPIENTS / MONEY_CACHE_WAYS &
               "power-of-two set count");
 static_assert((MONEY_CACHE_WALLETS / MONEY_CACHE_WAYS &
                (MONEY_CACHE_WALLETS / MONEY_CACHE_WAYS - 1)) == 0,
+              "power-of-two set count");
+
+static_assert((MONEY_CACHE_STEPUP_SESSIONS / MONEY_CACHE_WAYS &
+               (MONEY_CACHE_STEPUP_SESSIONS / MONEY_CACHE_WAYS - 1)) == 0,
+              "power-of-two set count");
+static_assert((MONEY_CACHE_STEPUP_PAIRS / MONEY_CACHE_WAYS &
+               (MONEY_CACHE_STEPUP_PAIRS / MONEY_CACHE_WAYS - 1)) == 0,
               "power-of-two set count");
 
 /* Every entry starts with its key's hash; 0 marks an empty way (real hashes have bit 0 set). */
@@ -37,6 +45,25 @@ struct wallet_entry {
     struct store_wallet wallet;
 };
 
+/* Two ids: a session's facts (user, session) or a pair that paid before (payer, payee). */
+struct id_pair {
+    struct id128 a;
+    struct id128 b;
+};
+
+struct stepup_session_entry {
+    uint64_t hash;
+    struct id_pair key;
+    uint64_t generation;
+    uint64_t until_ns;
+    struct store_stepup_facts facts; /* paid_before unused */
+};
+
+struct stepup_pair_entry {
+    uint64_t hash;
+    struct id_pair key;
+};
+
 /* The key a lookup compares against an entry whose hash matched. */
 typedef bool (*cache_key_equal_fn)(const void *entry, const void *key);
 
@@ -55,6 +82,13 @@ static struct wallet_entry cache_wallets[MONEY_CACHE_WALLETS];
 static uint8_t cache_users_next[MONEY_CACHE_USERS / MONEY_CACHE_WAYS];
 static uint8_t cache_recipients_next[MONEY_CACHE_RECIPIENTS / MONEY_CACHE_WAYS];
 static uint8_t cache_wallets_next[MONEY_CACHE_WALLETS / MONEY_CACHE_WAYS];
+static struct stepup_session_entry cache_stepup_sessions[MONEY_CACHE_STEPUP_SESSIONS];
+static struct stepup_pair_entry cache_stepup_pairs[MONEY_CACHE_STEPUP_PAIRS];
+static uint8_t cache_stepup_sessions_next[MONEY_CACHE_STEPUP_SESSIONS / MONEY_CACHE_WAYS];
+static uint8_t cache_stepup_pairs_next[MONEY_CACHE_STEPUP_PAIRS / MONEY_CACHE_WAYS];
+/* Bumped after every change to step-up facts in this process; starts at 1 so that a zeroed
+ * entry never matches. */
+static _Atomic uint64_t stepup_generation = 1;
 
 static bool user_key_equal(const void *entry, const void *key)
 {
@@ -80,6 +114,14 @@ static bool wallet_key_equal(const void *entry, const void *key)
     return id128_eq(e->wallet.user_id, k->user_id) && e->wallet.currency == k->currency;
 }
 
+/* Both step-up entries start with (hash, id_pair). */
+static bool id_pair_key_equal(const void *entry, const void *key)
+{
+    const struct stepup_pair_entry *e = entry;
+    const struct id_pair *k = key;
+    return id128_eq(e->key.a, k->a) && id128_eq(e->key.b, k->b);
+}
+
 /* The locks are set up once by cache_init_locks (pthread_once), before any use. */
 static struct cache_table table_users = {
     .entries = cache_users,
@@ -103,11 +145,27 @@ static struct cache_table table_wallets = {
     .key_equal = wallet_key_equal,
 };
 
+static struct cache_table table_stepup_sessions = {
+    .entries = cache_stepup_sessions,
+    .entry_bytes = sizeof(struct stepup_session_entry),
+    .set_mask = MONEY_CACHE_STEPUP_SESSIONS / MONEY_CACHE_WAYS - 1,
+    .next_way = cache_stepup_sessions_next,
+    .key_equal = id_pair_key_equal,
+};
+static struct cache_table table_stepup_pairs = {
+    .entries = cache_stepup_pairs,
+    .entry_bytes = sizeof(struct stepup_pair_entry),
+    .set_mask = MONEY_CACHE_STEPUP_PAIRS / MONEY_CACHE_WAYS - 1,
+    .next_way = cache_stepup_pairs_next,
+    .key_equal = id_pair_key_equal,
+};
+
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_init_locks(void)
 {
-    struct cache_table *tables[] = {&table_users, &table_recipients, &table_wallets};
+    struct cache_table *tables[] = {&table_users, &table_recipients, &table_wallets,
+                                    &table_stepup_sessions, &table_stepup_pairs};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (uint32_t i = 0; i < MONEY_CACHE_STRIPES; i++) {
             TL_ASSERT(pthread_mutex_init(&tables[t]->locks[i], NULL) == 0);
@@ -313,4 +371,65 @@ enum tl_err money_cache_wallet_find(struct store *reader, struct id128 user_id, 
     }
     *found = exists;
     return TL_OK;
+}
+
+/* ---- Step-up facts ---- */
+
+static uint64_t id_pair_hash(uint32_t kind, struct id_pair key)
+{
+    return cache_mix(id128_hash(key.a) * 31u + id128_hash(key.b) + kind);
+}
+
+uint64_t money_cache_stepup_generation(void)
+{
+    return atomic_load(&stepup_generation);
+}
+
+void money_cache_stepup_changed(void)
+{
+    atomic_fetch_add(&stepup_generation, 1);
+}
+
+bool money_cache_stepup_get(struct id128 user_id, struct id128 session_id, struct id128 to_user,
+                            uint64_t now_ns, struct store_stepup_facts *out)
+{
+    struct id_pair session_key = {.a = user_id, .b = session_id};
+    struct stepup_session_entry entry;
+    if (!cache_get(&table_stepup_sessions, id_pair_hash(1, session_key), &session_key, &entry) ||
+        entry.generation != atomic_load(&stepup_generation) || now_ns >= entry.until_ns) {
+        return false;
+    }
+    *out = entry.facts;
+    out->paid_before = false;
+    if (!id128_is_zero(to_user)) {
+        struct id_pair pair_key = {.a = user_id, .b = to_user};
+        struct stepup_pair_entry pair;
+        if (!cache_get(&table_stepup_pairs, id_pair_hash(2, pair_key), &pair_key, &pair)) {
+            return false;
+        }
+        out->paid_before = true;
+    }
+    return true;
+}
+
+void money_cache_stepup_put(struct id128 user_id, struct id128 session_id, struct id128 to_user,
+                            uint64_t generation, uint64_t now_ns,
+                            const struct store_stepup_facts *facts)
+{
+    TL_ASSERT(generation != 0);
+    TL_ASSERT(!facts->paid_before || !id128_is_zero(to_user));
+    struct stepup_session_entry entry = {
+        .key = {.a = user_id, .b = session_id},
+        .generation = generation,
+        .until_ns = now_ns + MONEY_CACHE_STEPUP_TTL_NS,
+        .facts = *facts,
+    };
+    entry.hash = id_pair_hash(1, entry.key);
+    entry.facts.paid_before = false;
+    cache_put(&table_stepup_sessions, &entry, &entry.key);
+    if (facts->paid_before) {
+        struct stepup_pair_entry pair = {.key = {.a = user_id, .b = to_user}};
+        pair.hash = id_pair_hash(2, pair.key);
+        cache_put(&table_stepup_pairs, &pair, &pair.key);
+    }
 }

@@ -26,12 +26,18 @@
 
 #include "auth/validate.h"
 #include "store/app.h"
+#include "store/stepup.h"
 #include "util/err.h"
 #include "util/id128.h"
 
 #define MONEY_CACHE_USERS (16u * 1024u)
 #define MONEY_CACHE_RECIPIENTS (16u * 1024u)
 #define MONEY_CACHE_WALLETS (64u * 1024u)
+#define MONEY_CACHE_STEPUP_SESSIONS (16u * 1024u)
+#define MONEY_CACHE_STEPUP_PAIRS (64u * 1024u)
+/* How long cached step-up facts are trusted at most: a backstop for a change this process did
+ * not make (another process on the same SQLite file); changes made here invalidate at once. */
+#define MONEY_CACHE_STEPUP_TTL_NS (2ull * 1000000000ull)
 
 /* What the money endpoints show about a user. */
 struct money_user {
@@ -55,5 +61,30 @@ enum tl_err money_cache_wallet_find(struct store *reader, struct id128 user_id, 
 
 /* Remembers a wallet row that was just opened. Cannot fail. */
 void money_cache_wallet_put(const struct store_wallet *wallet);
+
+/*
+ * Step-up facts (store_stepup_facts): every payment needs them, and reading them cost a
+ * six-part query per payment, the only store read left on the payment path. They change only
+ * when a user enrols or removes a factor or a device key, or answers a challenge, and every
+ * such change in this process calls money_cache_stepup_changed afterwards, which invalidates
+ * all entries (changes are rare). Only for a store whose process is the only writer
+ * (store_exclusive): with several nodes another node's change would not be seen here.
+ *
+ *   sessions  by (user id, session id)  the facts except paid_before, for
+ *             MONEY_CACHE_STEPUP_TTL_NS at most
+ *   pairs     by (payer, payee)         only pairs that paid before (that never becomes false)
+ *
+ * Protocol: generation = money_cache_stepup_generation() BEFORE reading the store, then
+ * money_cache_stepup_put(..., generation): an entry read across a change is never used.
+ */
+uint64_t money_cache_stepup_generation(void);
+void money_cache_stepup_changed(void);
+/* True and *out filled when the session's facts are fresh at now_ns and, unless to_user is
+ * zero, the pair is known to have paid before. */
+bool money_cache_stepup_get(struct id128 user_id, struct id128 session_id, struct id128 to_user,
+                            uint64_t now_ns, struct store_stepup_facts *out);
+void money_cache_stepup_put(struct id128 user_id, struct id128 session_id, struct id128 to_user,
+                            uint64_t generation, uint64_t now_ns,
+                            const struct store_stepup_facts *facts);
 
 #endif

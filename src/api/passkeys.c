@@ -11,6 +11,7 @@
 #include "api/render.h"
 #include "api/sessions.h"
 #include "api/users.h"
+#include "api/money_cache.h"
 #include "auth/auth_crypto.h"
 #include "auth/webauthn.h"
 #include "store/app.h"
@@ -366,6 +367,7 @@ static enum tl_err passkeys_store_create(struct http_request *req, struct http_r
         return err;
     }
     err = store_passkey_create(store, pk);
+    money_cache_stepup_changed();
     api_app_store_release(req->app, store);
     if (err == TL_ERR_CONFLICT) {
         return http_fail(resp, err, "credential_id", "this passkey is registered already");
@@ -461,6 +463,7 @@ enum tl_err passkeys_revoke(struct http_request *req, struct http_response *resp
         return err;
     }
     err = store_passkey_revoke(store, req->principal.user_id, id, authn_wall_ns(req->app->authn));
+    money_cache_stepup_changed();
     api_app_store_release(req->app, store);
     if (err == TL_ERR_NOT_FOUND) {
         return http_fail(resp, err, NULL, "no such passkey");

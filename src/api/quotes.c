@@ -1,8 +1,10 @@
 #include "api/quotes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/app.h"
+#include "api/async.h"
 #include "api/fx.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -239,8 +241,26 @@ static enum tl_err quotes_on_applied(struct writer_command *cmd, struct writer_b
     return err;
 }
 
+/* After the quote's batch (a worker thread): the 201 rendered before, or the writer's error.
+ * Frees x. */
+static enum tl_err quotes_resume(struct http_request *req, struct http_response *resp, void *ctx)
+{
+    struct quotes_exec *x = ctx;
+    enum tl_err err = x->cmd.err;
+    (void)req;
+    if (err == TL_OK) {
+        TL_ASSERT(x->idem == NULL || x->idem->recorded);
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    free(x);
+    return err;
+}
+
 /* Renders the 201 answer into resp, then stores the quote through the writer's group commit
- * as a record-only command; answers only once its batch is durable. */
+ * as a record-only command; answers only once its batch is durable. The request parks while
+ * it waits (async.h), so a worker is not held for the commit. Takes x (heap; freed by
+ * quotes_resume, or here when nothing was submitted). */
 static enum tl_err quotes_store(struct http_request *req, struct http_response *resp,
                                 struct quotes_exec *x, const struct money_user *recipient)
 {
@@ -249,6 +269,7 @@ static enum tl_err quotes_store(struct http_request *req, struct http_response *
     quotes_render(&r, &x->quote, recipient);
     enum tl_err err = render_finish(&r);
     if (err != TL_OK) {
+        free(x);
         return err;
     }
     /* Bounded fields (ids, codes, a handle and display name): always storable for replay. */
@@ -260,14 +281,7 @@ static enum tl_err quotes_store(struct http_request *req, struct http_response *
                                      .results = NULL,
                                      .on_applied = quotes_on_applied,
                                      .ctx = x};
-    err = writer_submit(req->app->writer, &x->cmd);
-    if (err != TL_OK) {
-        return err;
-    }
-    TL_ASSERT(x->idem == NULL || x->idem->recorded);
-    resp->status = 201;
-    resp->content_type = "application/json";
-    return TL_OK;
+    return async_submit(req, resp, true, &x->cmd, quotes_resume, x);
 }
 
 enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
@@ -300,8 +314,10 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
                          "the amount and its fee pass the largest representable value");
     }
     uint64_t ttl_s = config != NULL ? config->quotes_ttl_s : QUOTES_TTL_S_DEFAULT;
-    struct quotes_exec x;
-    memset(&x, 0, sizeof(x));
+    struct quotes_exec *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
     struct store_quote q;
     memset(&q, 0, sizeof(q));
     q.id = id128_new();
@@ -318,8 +334,8 @@ enum tl_err quotes_create(struct http_request *req, struct http_response *resp)
     q.rate_den = terms.rate.den;
     q.created_ns = clock_wall_ns();
     q.expires_ns = q.created_ns + ttl_s * NS_PER_S;
-    x.quote = q;
-    return quotes_store(req, resp, &x, named ? &recipient : NULL);
+    x->quote = q;
+    return quotes_store(req, resp, x, named ? &recipient : NULL);
 }
 
 /* ---- POST /v1/payments {quote_id} ---- */

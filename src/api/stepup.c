@@ -9,6 +9,7 @@
 #include "api/audit.h"
 #include "api/authn.h"
 #include "api/device_keys.h"
+#include "api/money_cache.h"
 #include "api/json.h"
 #include "api/problem.h"
 #include "api/render.h"
@@ -267,13 +268,25 @@ static enum tl_err stepup_enforce(struct http_request *req, struct http_response
     return stepup_challenge(req, resp, reader, facts, rules, binding);
 }
 
+/* The facts, from the cache (money_cache.h) when this process is the store's only writer. */
 static enum tl_err stepup_facts(struct http_request *req, struct id128 to_user,
                                 struct store **reader, struct store_stepup_facts *facts)
 {
+    struct id128 user = req->principal.user_id;
+    struct id128 session = req->principal.session_id;
+    uint64_t now_ns = stepup_now_ns(req);
     enum tl_err err = http_request_store(req, reader);
-    if (err == TL_OK) {
-        err = store_stepup_facts(*reader, req->principal.user_id, req->principal.session_id,
-                                 to_user, facts);
+    if (err != TL_OK) {
+        return err;
+    }
+    bool cacheable = store_exclusive(*reader);
+    if (cacheable && money_cache_stepup_get(user, session, to_user, now_ns, facts)) {
+        return TL_OK;
+    }
+    uint64_t generation = money_cache_stepup_generation(); /* before the read */
+    err = store_stepup_facts(*reader, user, session, to_user, facts);
+    if (err == TL_OK && cacheable) {
+        money_cache_stepup_put(user, session, to_user, generation, now_ns, facts);
     }
     return err;
 }
@@ -566,6 +579,7 @@ enum tl_err stepup_complete(struct http_request *req, struct http_response *resp
     err = api_app_store_acquire(req->app, &store);
     if (err == TL_OK) {
         err = store_stepup_challenge_complete(store, c.user_id, c.id, method, stepup_now_ns(req));
+        money_cache_stepup_changed();
         api_app_store_release(req->app, store);
     }
     if (err == TL_ERR_CONFLICT) {

@@ -13,6 +13,7 @@
 #include "api/qr.h"
 #include "api/render.h"
 #include "api/sessions.h"
+#include "api/money_cache.h"
 #include "auth/mfa.h"
 #include "auth/totp.h"
 #include "store/app.h"
@@ -98,7 +99,8 @@ static enum tl_err twofactor_load(struct http_request *req, struct id128 user_id
     return err;
 }
 
-/* err = call, with store_ the writable handle, borrowed for that call only. */
+/* err = call, with store_ the writable handle, borrowed for that call only. Any write here may
+ * change the step-up facts (TOTP on or off), so cached facts are dropped after it. */
 #define TWOFACTOR_WRITE(req, err, call)                                                            \
     do {                                                                                           \
         struct store *store_ = NULL;                                                               \
@@ -106,6 +108,7 @@ static enum tl_err twofactor_load(struct http_request *req, struct id128 user_id
         if ((err) == TL_OK) {                                                                      \
             (err) = (call);                                                                        \
             api_app_store_release((req)->app, store_);                                             \
+            money_cache_stepup_changed();                                                          \
         }                                                                                          \
     } while (0)
 

@@ -20,9 +20,10 @@
 
 #include "api/http.h"
 #include "store/app.h"
+#include "util/limits.h"
 
-/* Wallets one user may hold (one per currency; ISO 4217 lists fewer than this). */
-#define WALLETS_PER_USER_MAX 256u
+/* Wallets one user may hold (util/limits.h). */
+#define WALLETS_PER_USER_MAX TL_WALLETS_PER_USER_MAX
 
 enum tl_err wallets_list(struct http_request *req, struct http_response *resp);
 enum tl_err wallets_create(struct http_request *req, struct http_response *resp);

@@ -298,7 +298,10 @@ enum store_direction {
 };
 /* A user's payments, newest first, cursors are created_ns values as in store_history (limit
  * 1..TL_PAGE_LIMIT_MAX, at most one cursor, else TL_ERR_INVALID_REQUEST). ANY lists a payment
- * once even when the user is on both sides. */
+ * once even when the user is on both sides. SQLite finds them through the history chains of
+ * the user's wallets (sqlite_paylists.c), so it relies on what store_record_payment asks of
+ * a row: TL_ERR_CORRUPT when a payment's transfer is not on the wallets it names, TL_ERR_LIMIT
+ * when the user has more than TL_WALLETS_PER_USER_MAX wallets. */
 enum tl_err store_payments_list(struct store *store, struct id128 user_id,
                                 enum store_direction direction, const struct store_page *page,
                                 struct store_payment *out, uint32_t *out_count, bool *has_more);
@@ -650,6 +653,8 @@ enum tl_err store_user_tier_set(struct store *store, struct id128 user_id, uint8
  * movement adds to its bucket with a record in the batch of its money (api/kyc.c), so the
  * totals can never disagree with the ledger; store_limits_window sums the buckets whose end is
  * after after_ns (count and oldest_ns then count movements and the oldest counted bucket's end).
+ * SQLite (schema v8) keeps the totals of the file in the memory of the process that writes it,
+ * with limit_totals plus limit_usage_log on disk (sqlite_limits.c); the answers are the same.
  */
 struct store_limit_usage {
     struct id128 user_id;
@@ -750,6 +755,9 @@ enum tl_err store_dispute_resolve(struct store *store, struct id128 id, uint8_t 
 /*
  * Serializes a payment row into a batch record. buf must hold STORE_RECORD_PAYMENT_BYTES;
  * out->data points into buf. The row is inserted when the batch commits. Cannot fail.
+ * store_payments_list finds a row through its main transfer, which the API puts in the same
+ * batch: id = payment->id, timestamp = created_ns, debiting from_wallet (a wallet of
+ * from_user) and crediting to_wallet (a wallet of to_user).
  */
 #define STORE_RECORD_PAYMENT_BYTES (sizeof(struct store_payment))
 void store_record_payment(const struct store_payment *payment, void *buf,

@@ -41,6 +41,12 @@ struct store_sqlite_audit *store_sqlite_audit_of(struct store *store);
 void store_sqlite_audit_batch_start(struct store *store);
 /* One STORE_RECORD_AUDIT record, chained after the head, inside the batch. */
 enum tl_err store_sqlite_audit_record_write(struct store *store, const struct store_record *record);
+/* sqlite.c's commit: before COMMIT, writes a slice of the lagging heads of users' entries
+ * (sqlite_audit_heads.c; errors abort the batch); after a durable COMMIT, publishes the batch's
+ * entries to the heads (cannot fail); abort forgets them. */
+enum tl_err store_sqlite_audit_batch_flush(struct store *store);
+void store_sqlite_audit_batch_publish(struct store *store);
+void store_sqlite_audit_batch_abort(struct store *store);
 
 enum tl_err store_sqlite_audit_append(struct store *store, const struct store_audit *entry,
                                       uint64_t *out_seq);

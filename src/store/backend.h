@@ -25,9 +25,11 @@ struct sqlite3;
 /*
  * The schema version this binary writes and reads. Version N means migrations 1..N applied,
  * and it names the same tables, columns and meaning on every backend; each backend ships
- * exactly STORE_SCHEMA_VERSION migrations.
+ * exactly STORE_SCHEMA_VERSION migrations. What only serves lookups is each backend's own:
+ * indexes, and what SQLite keeps instead of per-user indexes (schema v7: the audit links and
+ * audit_heads; v9: payment_pairs, derived from payments), where PostgreSQL keeps indexes.
  */
-#define STORE_SCHEMA_VERSION 6u
+#define STORE_SCHEMA_VERSION 9u
 
 /*
  * Every function that returns enum tl_err returns TL_OK, TL_ERR_STORAGE (the database refused

@@ -1,8 +1,10 @@
 /*
  * limits_store.c - the batch record of the limit windows' running totals (app.h,
  * store_record_limit_usage): one movement's addition to the bucket of one user, currency and
- * direction. The backends add it to table limit_totals in the batch's transaction
- * (sqlite_app.c, postgres_app.c). Never: encode a record a backend could not write back.
+ * direction. PostgreSQL adds it to table limit_totals in the batch's transaction
+ * (postgres_app.c); SQLite appends it to limit_usage_log there and keeps the totals in memory,
+ * rewriting limit_totals lazily (sqlite_limits.c, schema v8). Never: encode a record a backend
+ * could not write back.
  */
 #include <string.h>
 

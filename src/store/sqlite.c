@@ -109,6 +109,7 @@ enum transfer_column {
     X(STMT_ACCOUNT_GET, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?1")                  \
     X(STMT_ACCOUNTS_SCAN, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY id")                  \
     X(STMT_ACCOUNT_FLUSH, STORE_SQLITE_ACCOUNT_FLUSH_SQL)                                          \
+    X(STMT_META_SET, STORE_SQLITE_META_SET_SQL)                                                    \
     X(STMT_ACCOUNT_INSERT, "INSERT INTO accounts (" ACCOUNT_COLUMNS ") VALUES "                    \
                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                       \
     X(STMT_ACCOUNT_TAIL,                                                                           \
@@ -639,6 +640,16 @@ out:
     return err;
 }
 
+struct sqlite_shared *store_sqlite_shared_of(struct store *store)
+{
+    return sqlite_from(store)->shared;
+}
+
+const struct store_sqlite_file *store_sqlite_file_of(struct store *store)
+{
+    return &sqlite_from(store)->file;
+}
+
 static bool sqlite_exclusive(const struct store *store)
 {
     TL_ASSERT(store->ops == &store_sqlite_ops);
@@ -729,6 +740,7 @@ static enum tl_err sqlite_batch_begin(struct store *store)
     TL_ASSERT(sqlite3_get_autocommit(s->db));
     TL_ASSERT(!s->batch_locked);
     if (s->shared != NULL) {
+        store_sqlite_shared_catch_up(s->shared, s->db);
         store_sqlite_shared_begin(s->shared, &s->batch);
         s->batch_locked = true;
     }
@@ -1180,6 +1192,14 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     store_sqlite_audit_batch_start(store); /* audit entries chain onto the head read now */
     for (uint32_t i = 0; i < count; i++) {
         const struct store_record *r = &records[i];
+        if (r->kind == STORE_RECORD_LIMIT_USAGE) {
+            /* Appended to limit_usage_log; the totals are sqlite_limits.c's (schema v8). */
+            enum tl_err err = store_sqlite_shared_limits_append(s->shared, &s->batch, s->db, r);
+            if (err != TL_OK) {
+                return err;
+            }
+            continue;
+        }
         if (r->kind != STORE_RECORD_OUTBOX) {
             /* Payment and idempotency rows (app.h) are sqlite_app.c's. */
             enum tl_err err = store_sqlite_app_ops.record_write(store, r);
@@ -1205,8 +1225,8 @@ static enum tl_err sqlite_records_write(struct store *store, const struct store_
     return TL_OK;
 }
 
-/* Rewrites a slice of lagging account rows, commits, and only then shows the batch's accounts
- * to readers. */
+/* Rewrites a slice of lagging account rows (and, when due, the lagging limit totals), commits,
+ * and only then shows the batch's accounts and limit usage to readers. */
 static enum tl_err sqlite_commit(struct store *store)
 {
     struct store_sqlite *s = sqlite_from(store);
@@ -1216,7 +1236,10 @@ static enum tl_err sqlite_commit(struct store *store)
     TL_ASSERT(!sqlite3_get_autocommit(s->db));
     TL_ASSERT(s->batch_locked);
     s->slots_valid = false;
-    err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH]);
+    err = store_sqlite_shared_flush(s->shared, &s->batch, s->db, s->stmts[STMT_ACCOUNT_FLUSH],
+                                    s->stmts[STMT_META_SET]);
+    err = err == TL_OK ? store_sqlite_audit_batch_flush(store) : err;
+    err = err == TL_OK ? store_sqlite_shared_limits_flush(s->shared, &s->batch, s->db) : err;
     if (err != TL_OK) {
         return err; /* store.c aborts */
     }
@@ -1225,6 +1248,7 @@ static enum tl_err sqlite_commit(struct store *store)
         return store_sqlite_fail(s->db, rc, "commit"); /* store.c aborts */
     }
     TL_ASSERT(sqlite3_get_autocommit(s->db));
+    store_sqlite_audit_batch_publish(store); /* under the commit lock, like the accounts */
     store_sqlite_shared_publish(s->shared, &s->batch);
     s->batch_locked = false;
     return TL_OK;
@@ -1243,6 +1267,7 @@ static void sqlite_abort(struct store *store)
         }
     }
     sqlite_batch_unlock(s);
+    store_sqlite_audit_batch_abort(store);
 }
 
 /* ---- Reads ---- */
@@ -1306,6 +1331,43 @@ static enum tl_err sqlite_transfer_get(struct store *store, struct id128 id,
     enum tl_err err = sqlite_lookup(s, STMT_TRANSFER_GET, id, decode_posting, out, found);
     TL_ASSERT(err != TL_OK || !*found || id128_eq(out->transfer.id, id));
     return err;
+}
+
+uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, size_t item_bytes)
+{
+    unsigned char *bytes = items;
+    uint32_t count = seen > limit ? limit : (uint32_t)seen;
+
+    TL_ASSERT(limit >= 1);
+    TL_ASSERT(items != NULL);
+    if (seen > limit) {
+        /* The oldest item kept (the first put, in walk order) is at seen % limit. */
+        uint32_t r = (uint32_t)(seen % limit);
+        store_sqlite_reverse(bytes, r, item_bytes);
+        store_sqlite_reverse(bytes + (size_t)r * item_bytes, count - r, item_bytes);
+        store_sqlite_reverse(bytes, count, item_bytes);
+    }
+    return count;
+}
+
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found)
+{
+    struct ledger_account account;
+    enum tl_err err = sqlite_account_get(store, account_id, &account, found);
+
+    if (err != TL_OK || !*found) {
+        return err;
+    }
+    TL_ASSERT(id128_eq(account.id, account_id));
+    /* An account's postings come after it: a head at or before its key is no chain. */
+    if (account.timestamp == 0 ||
+        (account.posting_last != 0 && account.posting_last <= account.timestamp)) {
+        return store_sqlite_corrupt("chain head");
+    }
+    *out_key = account.timestamp;
+    *out_last = account.posting_last;
+    return TL_OK;
 }
 
 /* The posting at timestamp ts: a link of a chain, so it must exist. */
@@ -1416,16 +1478,8 @@ static enum tl_err sqlite_history(struct store *store, struct id128 account_id,
         return err;
     }
     if (before != 0) {
-        /* The ring holds the last limit postings passed, the oldest newer than the cursor;
-         * rotate it so the page starts with the newest of them. */
         more = seen > page->limit;
-        count = more ? page->limit : (uint32_t)seen;
-        if (more) {
-            uint32_t r = (uint32_t)(seen % page->limit);
-            store_sqlite_reverse(out, r, sizeof(*out));
-            store_sqlite_reverse(out + r, count - r, sizeof(*out));
-            store_sqlite_reverse(out, count, sizeof(*out));
-        }
+        count = store_sqlite_ring_order(out, seen, page->limit, sizeof(*out));
     }
     *out_count = count;
     *has_more = more;

@@ -88,22 +88,6 @@ enum idempotency_column {
     ICOL_COUNT
 };
 
-/*
- * A user's payments from a cursor in the direction of travel (?1 user, ?2 cursor, ?3 rows).
- * One direction walks one index range; ANY merges the sent and received ranges (a UNION of
- * two ordered index ranges, which also drops a payment that is both), keeps ?3 of them, then
- * joins the rows in, like the ledger's history.
- */
-#define PAYMENTS_ONE_SQL(side, cmp, order)                                                         \
-    PAYMENT_SELECT "WHERE p." side " = ?1 AND p.created_ns " cmp                                   \
-                   " ?2 ORDER BY p.created_ns " order " LIMIT ?3"
-#define PAYMENTS_SIDE(side, cmp)                                                                   \
-    "SELECT created_ns FROM payments WHERE " side " = ?1 AND created_ns " cmp " ?2"
-#define PAYMENTS_ANY_SQL(cmp, order)                                                               \
-    PAYMENT_SELECT "JOIN (" PAYMENTS_SIDE("from_user", cmp) " UNION " PAYMENTS_SIDE(               \
-        "to_user", cmp) " ORDER BY created_ns " order " LIMIT ?3) h "                              \
-                        "ON h.created_ns = p.created_ns ORDER BY p.created_ns " order
-
 /* Identity tables of migration 004 (decoders below). */
 #define TOTP_COLUMNS "user_id, sealed, active, last_step, created_ns"
 #define CHALLENGE_COLUMNS "challenge_hash, user_id, created_ns, expires_ns, used"
@@ -177,12 +161,17 @@ enum fx_rate_column {
     FXCOL_COUNT
 };
 /* The tier of ?1 (migration 005) and its running totals of currency ?3 in one direction in
- * the buckets that end after ?2 (migration 006). */
+ * the buckets that end after ?2 (migration 006), read from the tables: a bucket's total is its
+ * limit_totals row plus its rows in limit_usage_log (migration 007, sqlite_limits.c). Only a
+ * process with no writing handle of the file runs it; the log it scans is short (at most the
+ * flush threshold plus one batch). One statement, so both tables are one snapshot. */
+#define LIMITS_WINDOW_WHERE(direction)                                                             \
+    " WHERE user_id = ?1 AND currency = ?3 AND direction = " direction " AND end_ns > ?2"
 #define LIMITS_WINDOW_SQL(direction)                                                               \
     "SELECT coalesce((SELECT tier FROM user_tiers WHERE user_id = ?1), 0), "                       \
-    "coalesce(sum(amount), 0), coalesce(sum(count), 0), coalesce(min(end_ns), 0) FROM "            \
-    "limit_totals WHERE user_id = ?1 AND currency = ?3 AND direction = " direction                 \
-    " AND end_ns > ?2"
+    "coalesce(sum(amount), 0), coalesce(sum(n), 0), coalesce(min(end_ns), 0) FROM "               \
+    "(SELECT amount, count AS n, end_ns FROM limit_totals" LIMITS_WINDOW_WHERE(direction)          \
+    " UNION ALL SELECT amount, 1, end_ns FROM limit_usage_log" LIMITS_WINDOW_WHERE(direction) ")"
 
 /* Every statement, prepared at open. Parameters are numbered. */
 #define APP_STMT_TABLE(X)                                                                          \
@@ -278,12 +267,10 @@ enum fx_rate_column {
     X(ASTMT_PAYMENT_INSERT, "INSERT INTO payments (" PAYMENT_COLUMNS ") VALUES (?1, ?2, ?3, "      \
                             "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                    \
     X(ASTMT_PAYMENT_GET, PAYMENT_SELECT "WHERE p.id = ?1")                                         \
-    X(ASTMT_PAYMENTS_ANY_OLDER, PAYMENTS_ANY_SQL("<", "DESC"))                                     \
-    X(ASTMT_PAYMENTS_ANY_NEWER, PAYMENTS_ANY_SQL(">", "ASC"))                                      \
-    X(ASTMT_PAYMENTS_SENT_OLDER, PAYMENTS_ONE_SQL("from_user", "<", "DESC"))                       \
-    X(ASTMT_PAYMENTS_SENT_NEWER, PAYMENTS_ONE_SQL("from_user", ">", "ASC"))                        \
-    X(ASTMT_PAYMENTS_RECEIVED_OLDER, PAYMENTS_ONE_SQL("to_user", "<", "DESC"))                     \
-    X(ASTMT_PAYMENTS_RECEIVED_NEWER, PAYMENTS_ONE_SQL("to_user", ">", "ASC"))                      \
+    X(ASTMT_PAYMENT_AT, PAYMENT_SELECT "WHERE p.created_ns = ?1")                                  \
+    /* Schema v9: the pairs that ever had a payment; a pair already there writes nothing. */      \
+    X(ASTMT_PAYMENT_PAIR_INSERT, "INSERT OR IGNORE INTO payment_pairs (from_user, to_user) "       \
+                                 "VALUES (?1, ?2)")                                                \
     X(ASTMT_IDEMPOTENCY_INSERT, "INSERT INTO idempotency (" IDEMPOTENCY_COLUMNS ") VALUES "        \
                                 "(?1, ?2, ?3, ?4, ?5, ?6)")                                        \
     X(ASTMT_IDEMPOTENCY_INSERT_OR_IGNORE,                                                          \
@@ -322,13 +309,11 @@ enum fx_rate_column {
                          "quote = ?2")                                                            \
     X(ASTMT_FX_RATES_LIST, "SELECT " FX_RATE_COLUMNS " FROM fx_rates ORDER BY base, quote "        \
                            "LIMIT ?1") \
-    /* Tiers and limit windows (migration 005): a window is a sum over one payments index    \
-     * range (the rowid, created_ns, ends every index entry). */                             \
+    /* Tiers and limit windows (migrations 005-007): the tier alone when the totals are in \
+     * this process's memory, else tier and totals from the tables. */                      \
     X(ASTMT_LIMITS_SENT, LIMITS_WINDOW_SQL("1"))                                               \
     X(ASTMT_LIMITS_RECEIVED, LIMITS_WINDOW_SQL("2"))                                           \
-    X(ASTMT_LIMIT_USAGE_ADD, "INSERT INTO limit_totals (user_id, currency, direction, end_ns, "    \
-                             "amount, count) VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT DO "       \
-                             "UPDATE SET amount = amount + excluded.amount, count = count + 1")    \
+    X(ASTMT_USER_TIER_GET, "SELECT tier FROM user_tiers WHERE user_id = ?1")                    \
     X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES (?1, ?2, " \
                            "?3) ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier, "    \
                            "updated_ns = excluded.updated_ns")
@@ -357,7 +342,16 @@ struct store_sqlite_app {
     sqlite3 *db; /* borrowed from the handle */
     sqlite3_stmt *stmts[ASTMT_COUNT];
     struct store_sqlite_audit *audit; /* the audit log's statements (sqlite_audit.c) */
+    struct store_sqlite_paylists *paylists; /* payment lists' (sqlite_paylists.c) */
 };
+
+struct store_sqlite_paylists *store_sqlite_paylists_of(struct store *store)
+{
+    struct store_sqlite_app *a = store_sqlite_app_of(store);
+    TL_ASSERT(a != NULL);
+    TL_ASSERT(a->paylists != NULL);
+    return a->paylists;
+}
 
 struct store_sqlite_audit *store_sqlite_audit_of(struct store *store)
 {
@@ -1034,35 +1028,17 @@ static enum tl_err sqlite_app_payment_get(struct store *store, struct id128 id,
     return app_lookup(a, ASTMT_PAYMENT_GET, decode_payment, out, found);
 }
 
-static enum app_stmt payments_stmt(enum store_direction direction, bool newer)
-{
-    switch (direction) {
-    case STORE_DIRECTION_ANY:
-        return newer ? ASTMT_PAYMENTS_ANY_NEWER : ASTMT_PAYMENTS_ANY_OLDER;
-    case STORE_DIRECTION_SENT:
-        return newer ? ASTMT_PAYMENTS_SENT_NEWER : ASTMT_PAYMENTS_SENT_OLDER;
-    case STORE_DIRECTION_RECEIVED:
-        return newer ? ASTMT_PAYMENTS_RECEIVED_NEWER : ASTMT_PAYMENTS_RECEIVED_OLDER;
-    }
-    TL_UNREACHABLE();
-    return ASTMT_PAYMENTS_ANY_OLDER;
-}
-
-/*
- * Older pages walk down from the cursor; newer pages walk up from it and are reversed, so
- * every page is newest first (the cursor semantics of store_history).
- */
-static enum tl_err sqlite_app_payments_list(struct store *store, struct id128 user_id,
-                                            enum store_direction direction,
-                                            const struct store_page *page,
-                                            struct store_payment *out, uint32_t *out_count,
-                                            bool *has_more)
+/* The payment whose main transfer has timestamp created_ns (sqlite_paylists.c). */
+enum tl_err store_sqlite_payment_at(struct store *store, uint64_t created_ns,
+                                    struct store_payment *out, bool *found)
 {
     struct store_sqlite_app *a = app_from(store);
-    enum app_stmt which = payments_stmt(direction, page->ending_before_ts != 0);
 
-    return store_sqlite_page_read(a->db, a->stmts[which], app_stmt_name[which], user_id, page,
-                                  decode_payment, out, sizeof(*out), out_count, has_more);
+    TL_ASSERT(created_ns != 0);
+    store_sqlite_bind_u64(a->stmts[ASTMT_PAYMENT_AT], 1, created_ns);
+    enum tl_err err = app_lookup(a, ASTMT_PAYMENT_AT, decode_payment, out, found);
+    TL_ASSERT(err != TL_OK || !*found || out->created_ns == created_ns);
+    return err;
 }
 
 /* ---- Idempotency ---- */
@@ -1440,6 +1416,16 @@ static enum tl_err payment_insert(struct store_sqlite_app *a, const struct store
         return app_fail(a, rc, "records_write: payment");
     }
     TL_ASSERT(sqlite3_changes(a->db) == 1);
+    /* Step-up's "paid this recipient before" (schema v9): the pair's first payment inserts
+     * it; later ones find it and dirty no page. */
+    stmt = a->stmts[ASTMT_PAYMENT_PAIR_INSERT];
+    bind_blob(stmt, 1, bytes[1], ID128_BYTES);
+    bind_blob(stmt, 2, bytes[2], ID128_BYTES);
+    rc = store_sqlite_run(stmt);
+    if (rc != SQLITE_OK) {
+        return app_fail(a, rc, "records_write: payment pair");
+    }
+    TL_ASSERT(sqlite3_changes(a->db) <= 1);
     return TL_OK;
 }
 
@@ -1459,28 +1445,6 @@ static enum tl_err idempotency_insert_or_ignore(struct store_sqlite_app *a,
 }
 
 static enum tl_err quote_record_insert(struct store_sqlite_app *a, const struct store_record *r);
-/* A movement's addition to its limit window bucket (schema v6); an overflow of the total is
- * refused by SQLite (integer overflow), never wrapped. */
-static enum tl_err limit_usage_add(struct store_sqlite_app *a, const struct store_record *record)
-{
-    sqlite3_stmt *stmt = a->stmts[ASTMT_LIMIT_USAGE_ADD];
-    struct store_limit_usage usage;
-    uint8_t bytes[ID128_BYTES];
-
-    store_record_limit_usage_decode(record, &usage);
-    bind_id(stmt, 1, usage.user_id, bytes);
-    store_sqlite_bind_i64(stmt, 2, usage.currency);
-    store_sqlite_bind_i64(stmt, 3, usage.direction);
-    store_sqlite_bind_u64(stmt, 4, usage.end_ns);
-    store_sqlite_bind_i64(stmt, 5, usage.amount);
-    int rc = store_sqlite_run(stmt);
-    if (rc != SQLITE_OK) {
-        return app_fail(a, rc, "records_write: limit usage");
-    }
-    TL_ASSERT(sqlite3_changes(a->db) == 1);
-    return TL_OK;
-}
-
 static enum tl_err sqlite_app_record_write(struct store *store, const struct store_record *record)
 {
     struct store_sqlite_app *a = app_from(store);
@@ -1502,9 +1466,6 @@ static enum tl_err sqlite_app_record_write(struct store *store, const struct sto
     }
     if (record->kind == STORE_RECORD_QUOTE) {
         return quote_record_insert(a, record); /* quotes through the writer */
-    }
-    if (record->kind == STORE_RECORD_LIMIT_USAGE) {
-        return limit_usage_add(a, record); /* schema v6 */
     }
     if (record->kind == STORE_RECORD_CONVERSION) {
         return store_sqlite_records_ops.records_write(store, record, 1); /* schema v6 */
@@ -2467,6 +2428,7 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out)
         TL_ASSERT(a->stmts[i] != NULL);
     }
     enum tl_err err = store_sqlite_audit_open(db, &a->audit);
+    err = err == TL_OK ? store_sqlite_paylists_open(db, &a->paylists) : err;
     if (err != TL_OK) {
         store_sqlite_app_close(a);
         return err;
@@ -2484,16 +2446,39 @@ void store_sqlite_app_close(struct store_sqlite_app *app)
         sqlite3_finalize(app->stmts[i]);
     }
     store_sqlite_audit_close(app->audit);
+    store_sqlite_paylists_close(app->paylists);
     free(app);
 }
 
 /* ---- Verification tiers and limit windows (migration 005) ---- */
 
-static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
-                                            enum store_direction direction, uint16_t currency,
-                                            uint64_t after_ns, struct store_limits_window *out)
+/* The user's tier alone (0 without a row): the sums come from the totals in memory. */
+static enum tl_err user_tier_get(struct store_sqlite_app *a, struct id128 user_id, uint8_t *out)
 {
-    struct store_sqlite_app *a = app_from(store);
+    sqlite3_stmt *stmt = a->stmts[ASTMT_USER_TIER_GET];
+    uint8_t bytes[ID128_BYTES];
+    uint64_t tier = 0;
+    enum tl_err err = TL_OK;
+
+    bind_id(stmt, 1, user_id, bytes);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW && !col_uint(stmt, 0, 0, 2, &tier)) {
+        err = store_sqlite_corrupt(app_stmt_name[ASTMT_USER_TIER_GET]);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        err = app_fail(a, rc, app_stmt_name[ASTMT_USER_TIER_GET]);
+    }
+    sqlite3_reset(stmt);
+    if (err == TL_OK) {
+        *out = (uint8_t)tier;
+    }
+    return err;
+}
+
+/* Tier and sums from the tables (no writing handle of the file in this process). */
+static enum tl_err limits_window_read(struct store_sqlite_app *a, struct id128 user_id,
+                                      enum store_direction direction, uint16_t currency,
+                                      uint64_t after_ns, struct store_limits_window *out)
+{
     enum app_stmt which =
         direction == STORE_DIRECTION_SENT ? ASTMT_LIMITS_SENT : ASTMT_LIMITS_RECEIVED;
     sqlite3_stmt *stmt = a->stmts[which];
@@ -2523,6 +2508,31 @@ static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 us
     w.tier = (uint8_t)tier;
     w.amount = (int64_t)amount;
     w.count = (uint32_t)count;
+    *out = w;
+    return TL_OK;
+}
+
+/* Every handle of a process that writes the file sums the committed totals in memory
+ * (sqlite_limits.c): the same buckets the tables hold, without reading them. */
+static enum tl_err sqlite_app_limits_window(struct store *store, struct id128 user_id,
+                                            enum store_direction direction, uint16_t currency,
+                                            uint64_t after_ns, struct store_limits_window *out)
+{
+    struct store_sqlite_app *a = app_from(store);
+    struct store_limits_window w;
+    enum tl_err err = TL_OK;
+
+    memset(&w, 0, sizeof(w));
+    if (!store_sqlite_shared_limits_window(store_sqlite_file_of(store), user_id, currency,
+                                           (uint8_t)direction, after_ns, &w, &err)) {
+        return limits_window_read(a, user_id, direction, currency, after_ns, out);
+    }
+    err = err == TL_OK ? user_tier_get(a, user_id, &w.tier) : err;
+    if (err != TL_OK) {
+        return err;
+    }
+    TL_ASSERT(w.amount >= 0);
+    TL_ASSERT(w.oldest_ns <= (uint64_t)INT64_MAX);
     *out = w;
     return TL_OK;
 }
@@ -2659,7 +2669,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .audit_append = store_sqlite_audit_append,
     .audit_list = store_sqlite_audit_list,
     .payment_get = sqlite_app_payment_get,
-    .payments_list = sqlite_app_payments_list,
+    .payments_list = store_sqlite_payments_list,
     .idempotency_put = sqlite_app_idempotency_put,
     .idempotency_get = sqlite_app_idempotency_get,
     .idempotency_prune = sqlite_app_idempotency_prune,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "store/app.h"
 #include "store/app_backend.h"
 #include "store/stepup_backend.h"
 #include "store/store.h"
@@ -37,6 +38,23 @@ enum tl_err store_sqlite_app_open(sqlite3 *db, struct store_sqlite_app **out);
 void store_sqlite_app_close(struct store_sqlite_app *app);
 
 extern const struct store_app_ops store_sqlite_app_ops;
+
+/* sqlite_app.c: the payment whose main transfer has timestamp created_ns (the payments
+ * rowid). Errors as store_sqlite_step_one. */
+enum tl_err store_sqlite_payment_at(struct store *store, uint64_t created_ns,
+                                    struct store_payment *out, bool *found);
+
+/* sqlite_paylists.c (schema v9): store_payments_list on SQLite, by the history chains of the
+ * user's wallets; its statements, prepared with the app's at open (takes NULL to close). */
+struct store_sqlite_paylists;
+enum tl_err store_sqlite_paylists_open(sqlite3 *db, struct store_sqlite_paylists **out);
+void store_sqlite_paylists_close(struct store_sqlite_paylists *paylists);
+/* sqlite_app.c: the handle's paylists state. Cannot fail. */
+struct store_sqlite_paylists *store_sqlite_paylists_of(struct store *store);
+enum tl_err store_sqlite_payments_list(struct store *store, struct id128 user_id,
+                                       enum store_direction direction,
+                                       const struct store_page *page, struct store_payment *out,
+                                       uint32_t *out_count, bool *has_more);
 
 /* sqlite_refunds.c: refunds, reversals and disputes (app_backend.h, schema v5). */
 enum tl_err store_sqlite_refund_put(struct store *store, const struct store_refund *row);
@@ -104,6 +122,24 @@ enum tl_err store_sqlite_page_read(sqlite3 *db, sqlite3_stmt *stmt, const char *
 /* Reverses items[0..count) of item_bytes each in place. Cannot fail. */
 void store_sqlite_reverse(void *items, uint32_t count, size_t item_bytes);
 
+/*
+ * A ring of limit items that a walk newest first filled in order (the i-th item it kept at
+ * i % limit; seen items in all) keeps the last limit of them: the ones just newer than a
+ * cursor. Puts them in walk order (newest first) at items[0..count) and returns count
+ * (min(seen, limit)). Cannot fail.
+ */
+uint32_t store_sqlite_ring_order(void *items, uint64_t seen, uint32_t limit, size_t item_bytes);
+
+/*
+ * sqlite.c: the head of an account's history chain, as store_history reads it (the
+ * process's account directory when a handle of it writes the file, else the row and the
+ * postings after replay_after): *out_key its key (accounts.timestamp, what transfers name it
+ * by) and *out_last its newest posting (0: none). *found false: no such account. Errors as
+ * store_sqlite_step_one; TL_ERR_CORRUPT when the head does not come after the account.
+ */
+enum tl_err store_sqlite_chain_head(struct store *store, struct id128 account_id, uint64_t *out_key,
+                                    uint64_t *out_last, bool *found);
+
 /* Runs a statement that returns no rows and resets it; the SQLite result code. */
 static inline int store_sqlite_run(sqlite3_stmt *stmt)
 {
@@ -163,6 +199,7 @@ static inline bool store_sqlite_col_i64(sqlite3_stmt *stmt, int index, int64_t *
     "timestamp, currency, kind, flags, posting_last"
 
 /* Rewrites one account row's balances and posting_last (?1..?5) by key (?6). */
+#define STORE_SQLITE_META_SET_SQL "UPDATE store_meta SET value = ?1 WHERE name = 'replay_after'"
 #define STORE_SQLITE_ACCOUNT_FLUSH_SQL                                                             \
     "UPDATE accounts SET debits_pending = ?1, debits_posted = ?2, credits_pending = ?3, "          \
     "credits_posted = ?4, posting_last = ?5 WHERE timestamp = ?6"
@@ -191,6 +228,7 @@ struct sqlite_shared;
  */
 enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path, struct sqlite_shared **out);
 void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db);
+void store_sqlite_shared_catch_up(struct sqlite_shared *sh, sqlite3 *db);
 
 /* Readers: the committed account with id, when a handle of this process writes the file
  * (returns true; *found says whether out was filled). False: no directory, read the store. */
@@ -203,6 +241,76 @@ bool store_sqlite_shared_transfer_new(const struct sqlite_shared *sh, struct id1
 bool store_sqlite_shared_key(struct sqlite_shared *sh, struct id128 id, uint64_t *out);
 /* Replaces a stored row with the newest committed state of the same account. */
 void store_sqlite_shared_overlay(struct sqlite_shared *sh, struct ledger_account *a);
+
+/* ---- sqlite_limits.c: the running totals of the limit windows, in memory (schema v8) ---- */
+
+struct sqlite_limits;
+
+/* One batch's additions to the totals (one per STORE_RECORD_LIMIT_USAGE record, merged per
+ * bucket before the commit), per handle; scratch and statements kept for the handle's life. */
+struct sqlite_limits_add {
+    struct store_limit_usage usage; /* amount: the batch's sum for this bucket */
+    uint64_t count;                 /* movements the batch adds to the bucket */
+    uint32_t series;                /* the bucket's series in the totals, set by reserve */
+};
+struct sqlite_limits_key; /* sqlite_limits.c's sort scratch */
+struct sqlite_limits_batch {
+    struct sqlite_limits_add *adds;
+    uint32_t add_count;
+    uint32_t add_max;
+    uint32_t log_count; /* rows the batch appended to limit_usage_log (before merging) */
+    bool merged;
+    bool flushed; /* the batch wrote every lagging bucket and trimmed the log */
+    struct sqlite_limits_key *keys;
+    uint32_t key_max;
+    sqlite3_stmt *log_insert; /* prepared on first use on the batch's connection */
+    sqlite3_stmt *total_set;
+    sqlite3_stmt *log_trim;
+};
+
+/*
+ * Loads limit_totals into memory and replays limit_usage_log onto it, then writes the
+ * replayed buckets and empties the log, in one transaction on db (the first writing handle of
+ * the process, at attach). flush_rows: how many log rows make a batch rewrite the lagging
+ * buckets. TL_ERR_CORRUPT for a row we never write or a total past INT64_MAX, else the mapped
+ * driver error or TL_ERR_NOMEM; *out set only on TL_OK.
+ */
+enum tl_err store_sqlite_limits_open(sqlite3 *db, uint32_t flush_rows, struct sqlite_limits **out);
+/* Writes every lagging bucket and empties the log in its own transaction on db (the last
+ * writing handle, at detach; on failure the log stays and the next open replays it), then
+ * frees the totals. db NULL only frees. Takes NULL. Cannot fail. */
+void store_sqlite_limits_close(struct sqlite_limits *l, sqlite3 *db);
+/*
+ * The batch's side, in the order of a commit: reset (begin), append (records_write: one log
+ * row per record, in the open transaction), merge then reserve (before COMMIT; reserve under
+ * the lock readers take, so that publish cannot fail), flush (before COMMIT: when the
+ * committed log is long, rewrites every lagging bucket and trims the log), publish (after a
+ * durable COMMIT, under the readers' lock: the batch's additions reach the totals).
+ */
+void store_sqlite_limits_batch_reset(struct sqlite_limits_batch *b);
+void store_sqlite_limits_batch_free(struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_append(const struct sqlite_limits *l, struct sqlite_limits_batch *b,
+                                       sqlite3 *db, const struct store_record *record);
+enum tl_err store_sqlite_limits_merge(struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_reserve(struct sqlite_limits *l, struct sqlite_limits_batch *b);
+enum tl_err store_sqlite_limits_flush(struct sqlite_limits *l, struct sqlite_limits_batch *b,
+                                      sqlite3 *db);
+void store_sqlite_limits_publish(struct sqlite_limits *l, struct sqlite_limits_batch *b);
+/* The committed totals of (user, currency, direction) in the buckets that end after after_ns:
+ * out->amount, count and oldest_ns (tier untouched). Under the readers' lock. TL_ERR_STORAGE
+ * when the sum passes INT64_MAX (as SQLite's sum() refuses), TL_ERR_CORRUPT past UINT32_MAX
+ * movements. */
+enum tl_err store_sqlite_limits_sum(const struct sqlite_limits *l, struct id128 user_id,
+                                    uint16_t currency, uint8_t direction, uint64_t after_ns,
+                                    struct store_limits_window *out);
+
+/* A handle of any kind: the window's sums from the totals of this process when one of its
+ * handles writes the file (true; *err says how the read went). False: no totals in memory,
+ * read the tables. */
+bool store_sqlite_shared_limits_window(const struct store_sqlite_file *file,
+                                       struct id128 user_id, uint16_t currency,
+                                       uint8_t direction, uint64_t after_ns,
+                                       struct store_limits_window *out, enum tl_err *err);
 
 /* A row the batch flushes: its directory entry, and its index in changed[] or UINT32_MAX
  * when the batch does not change it. */
@@ -234,6 +342,7 @@ struct store_sqlite_batch {
     uint32_t pass_scanned;
     uint64_t pass_since;
     uint64_t replay_after;
+    struct sqlite_limits_batch limits; /* the batch's additions to the limit windows */
 };
 
 /*
@@ -252,10 +361,82 @@ enum tl_err store_sqlite_shared_stage(struct sqlite_shared *sh, struct store_sql
 void store_sqlite_shared_postings(struct store_sqlite_batch *b, uint64_t first_ts,
                                   uint64_t last_ts, struct id128 id);
 enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
-                                      sqlite3 *db, sqlite3_stmt *update);
+                                      sqlite3 *db, sqlite3_stmt *update, sqlite3_stmt *meta);
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b);
 void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch *b);
+/* The batch's limit usage records: append writes one to limit_usage_log (records_write);
+ * limits_flush merges them, reserves room for publish and, when due, rewrites the lagging
+ * buckets (before SQL COMMIT, after store_sqlite_shared_flush). Publish adds them to the
+ * totals. Errors: the mapped driver error, TL_ERR_NOMEM, TL_ERR_STORAGE on an overflow. */
+enum tl_err store_sqlite_shared_limits_append(struct sqlite_shared *sh,
+                                              struct store_sqlite_batch *b, sqlite3 *db,
+                                              const struct store_record *record);
+enum tl_err store_sqlite_shared_limits_flush(struct sqlite_shared *sh,
+                                             struct store_sqlite_batch *b, sqlite3 *db);
 void store_sqlite_batch_free(struct store_sqlite_batch *b);
+
+/* ---- sqlite_audit_heads.c: the newest audit entry of every party (schema v7) ---- */
+
+/* The directory of heads of a file this process writes; sqlite_shared.c owns it. */
+struct store_sqlite_heads;
+/* A write transaction's side of it: a handle's statements and the transaction's entries. */
+struct store_sqlite_heads_txn;
+
+/* An audit entry's parties (counterparty_id zero when none). */
+struct store_sqlite_audit_link {
+    uint64_t seq;
+    struct id128 user_id;
+    struct id128 counterparty_id;
+};
+
+/* Loads audit_heads and replays the entries after store_meta.audit_replay_after onto it, in
+ * one transaction on db (the attaching connection). TL_ERR_STORAGE, TL_ERR_CORRUPT,
+ * TL_ERR_NOMEM; *out only on TL_OK. flush_min: the fewest heads a batch writes. */
+enum tl_err store_sqlite_heads_open(sqlite3 *db, uint32_t flush_min,
+                                    struct store_sqlite_heads **out);
+/* The last handle closes: writes every lagging head and the mark. On failure (logged) they
+ * stay behind and the next open replays. Cannot fail. */
+void store_sqlite_heads_flush_all(struct store_sqlite_heads *heads, sqlite3 *db);
+/* Takes NULL. */
+void store_sqlite_heads_free(struct store_sqlite_heads *heads);
+/* The user's newest published entry (0 and false when the user has none). Any thread. */
+bool store_sqlite_heads_get(struct store_sqlite_heads *heads, struct id128 user_id,
+                            uint64_t *out_seq);
+
+/* Per handle: prepares the statements on db. TL_ERR_STORAGE, TL_ERR_NOMEM. */
+enum tl_err store_sqlite_heads_txn_open(sqlite3 *db, struct store_sqlite_heads_txn **out);
+/* Takes NULL. */
+void store_sqlite_heads_txn_close(struct store_sqlite_heads_txn *txn);
+/* Forgets the transaction's entries (a new transaction, or after a rollback). */
+void store_sqlite_heads_txn_reset(struct store_sqlite_heads_txn *txn);
+/*
+ * A write transaction that appends audit entries: catch_up before the first (last_seq: the
+ * chain's newest seq read in this transaction; TL_ERR_CORRUPT when the directory disagrees),
+ * then per entry prev (each party's previous entry) and add (after its insert; TL_ERR_NOMEM),
+ * then flush before COMMIT (write_slice: a writer batch also writes a slice of lagging heads
+ * and the mark; every transaction reserves what publish needs), then publish after a durable
+ * COMMIT (cannot fail), or txn_reset after a rollback.
+ */
+enum tl_err store_sqlite_heads_catch_up(struct store_sqlite_heads *heads,
+                                        struct store_sqlite_heads_txn *txn, uint64_t last_seq);
+uint64_t store_sqlite_heads_prev(struct store_sqlite_heads *heads,
+                                 const struct store_sqlite_heads_txn *txn, struct id128 user_id);
+enum tl_err store_sqlite_heads_add(struct store_sqlite_heads_txn *txn,
+                                   const struct store_sqlite_audit_link *link);
+enum tl_err store_sqlite_heads_flush(struct store_sqlite_heads *heads,
+                                     struct store_sqlite_heads_txn *txn, bool write_slice);
+void store_sqlite_heads_publish(struct store_sqlite_heads *heads,
+                                struct store_sqlite_heads_txn *txn);
+
+/* sqlite_shared.c: the heads of an attached handle's file. Cannot fail. */
+struct store_sqlite_heads *store_sqlite_shared_heads(struct sqlite_shared *sh);
+/* Readers: the user's newest audit entry when a handle of this process writes the file
+ * (returns true; *out_seq 0 when the user has none). False: no directory, read the store. */
+bool store_sqlite_shared_audit_head(const struct store_sqlite_file *file, struct id128 user_id,
+                                    uint64_t *out_seq);
+/* sqlite.c: the handle's shared state (NULL for a read-only handle) and file. */
+struct sqlite_shared *store_sqlite_shared_of(struct store *store);
+const struct store_sqlite_file *store_sqlite_file_of(struct store *store);
 
 /* ---- sqlite_notes.c: the schema v5 notes rows (app_backend.h ops of the same names) ---- */
 

@@ -51,6 +51,33 @@
 #define SHARED_FLUSH_CYCLE 32u
 /* The checkpointer wakes once the WAL holds this many frames (pages) since it last ran. */
 #define SHARED_CHECKPOINT_FRAMES (32u * 1024 * 1024 / 4096)
+/*
+ * WAL restart. SQLite writes the WAL from its beginning again only when a write transaction
+ * starts while every frame has been copied back (and no reader still reads a frame). Under a
+ * steady load the writer appends while the checkpointer copies, so that moment never comes
+ * by itself: the WAL grew without bound (a gigabyte in ten seconds of the HTTP benchmark), and
+ * every frame went to a newly allocated block the kernel had to zero first (a fifth of tallyd's
+ * CPU). So once the WAL holds SHARED_RESTART_FRAMES, the checkpointer copies until fewer than
+ * SHARED_CATCHUP_FRAMES remain and then asks the writer to copy the rest itself before its next
+ * batch (store_sqlite_shared_catch_up): a short pause of one batch, after which that batch
+ * restarts the WAL and the file's blocks are reused.
+ */
+#define SHARED_RESTART_FRAMES (64u * 1024 * 1024 / 4096)
+#define SHARED_CATCHUP_FRAMES 512u
+static_assert(SHARED_CATCHUP_FRAMES < SHARED_CHECKPOINT_FRAMES, "catch-up is a short copy");
+static_assert(SHARED_CHECKPOINT_FRAMES <= SHARED_RESTART_FRAMES, "restart after a checkpoint");
+/* TALLY_SQLITE_WAL_RESTART_FRAMES (tests only) scales all three down, so that a short test
+ * sees many restarts: checkpoints every half of it, catch-up below an eighth. */
+#define SHARED_RESTART_FRAMES_MIN 64u
+/* The committed rows of limit_usage_log that make a batch rewrite the lagging buckets of
+ * limit_totals (sqlite_limits.c): each flush writes a leaf per run of neighbouring buckets
+ * whatever the movements since the last one, and a reader in another process scans at most
+ * this many rows plus one batch. TALLY_SQLITE_LIMITS_FLUSH_ROWS (tests) sets it lower. */
+#define SHARED_LIMITS_FLUSH_ROWS 8192u
+/* A reader still on an older snapshot keeps that batch from restarting the WAL; the writer then
+ * copies again before the next batches, this many times, before it leaves it to the
+ * checkpointer's next turn. */
+#define SHARED_CATCHUP_ATTEMPTS 8u
 #define SHARED_INDEX_NONE UINT32_MAX
 
 struct shared_entry {
@@ -89,14 +116,28 @@ struct sqlite_shared {
     uint32_t epoch;
     uint32_t flush_min;
     struct id128 transfer_id_max; /* the largest transfer id committed (ids sort as bytes) */
+    struct store_sqlite_heads *heads; /* the audit log's heads (sqlite_audit_heads.c) */
 
     pthread_mutex_t commit_lock;
+
+    /* The running totals of the limit windows (sqlite_limits.c), under shared_lock like the
+     * directory; NULL only while the last handle detaches. */
+    struct sqlite_limits *limits;
+    uint32_t limits_flush_rows;
 
     /* The checkpointer: its own connection, woken by the WAL hook of the writing handles. */
     pthread_t thread;
     bool thread_started;
     pthread_cond_t wake;
     bool want_checkpoint;
+    bool want_catch_up;            /* the writer copies the last frames before its next batch */
+    int checkpoint_copied;         /* frames the last checkpoint had copied back (its thread's) */
+    bool restart_expected;         /* the writer caught up: the next commit should restart */
+    uint32_t catch_up_frames_at;   /* the WAL's frames at that catch-up */
+    uint32_t catch_up_attempts;
+    uint32_t checkpoint_frames;    /* SHARED_CHECKPOINT_FRAMES, ... unless a test scales them */
+    uint32_t restart_frames;
+    uint32_t catch_up_frames;
     uint32_t checkpoint_frames_at; /* WAL frames when the last checkpoint ran (under shared_lock) */
     bool stop;
 };
@@ -246,7 +287,6 @@ static void dirty_remove(struct sqlite_shared *sh, uint32_t index)
 /* ---- SQL on the attaching or committing connection ---- */
 
 #define META_GET_SQL "SELECT value FROM store_meta WHERE name = 'replay_after'"
-#define META_SET_SQL "UPDATE store_meta SET value = ?1 WHERE name = 'replay_after'"
 
 static enum tl_err run_sql(sqlite3 *db, const char *sql, const char *what)
 {
@@ -278,19 +318,25 @@ static enum tl_err row_update(sqlite3 *db, sqlite3_stmt *stmt, const struct ledg
     return TL_OK;
 }
 
-static enum tl_err meta_set(sqlite3 *db, uint64_t replay_after)
+/* Sets replay_after with stmt (STORE_SQLITE_META_SET_SQL, the batch's prepared one) or, when
+ * stmt is NULL, with a statement prepared for this call (open and close run once). */
+static enum tl_err meta_set(sqlite3 *db, sqlite3_stmt *stmt, uint64_t replay_after)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, META_SET_SQL, -1, &stmt, NULL);
+    sqlite3_stmt *own = NULL;
+    int rc = SQLITE_OK;
+    if (stmt == NULL) {
+        rc = sqlite3_prepare_v2(db, STORE_SQLITE_META_SET_SQL, -1, &own, NULL);
+        stmt = own;
+    }
     if (rc == SQLITE_OK) {
         store_sqlite_bind_u64(stmt, 1, replay_after);
         rc = store_sqlite_run(stmt);
     }
     if (rc == SQLITE_OK && sqlite3_changes(db) != 1) {
-        sqlite3_finalize(stmt);
+        sqlite3_finalize(own);
         return store_sqlite_corrupt("store_meta: replay_after missing");
     }
-    sqlite3_finalize(stmt);
+    sqlite3_finalize(own);
     return rc == SQLITE_OK ? TL_OK : store_sqlite_fail(db, rc, "store_meta");
 }
 
@@ -455,7 +501,7 @@ static enum tl_err shared_replay(struct sqlite_shared *sh, sqlite3 *db)
         err = row_update(db, update, &sh->entries[sh->dirty[i]].account);
     }
     if (err == TL_OK && last != replay_after) {
-        err = meta_set(db, last);
+        err = meta_set(db, NULL, last);
     }
     err = err == TL_OK ? run_sql(db, "COMMIT", "replay: commit") : err;
 out:
@@ -509,14 +555,26 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&shared_lock);
         /* PASSIVE never waits for the writer or readers: it copies what it can. */
         int log_frames = 0;
+        int copied_frames = 0;
+        int copied_before = sh->checkpoint_copied;
         if (db != NULL) {
-            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, NULL);
+            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                           &copied_frames);
             if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
                 store_sqlite_fail(db, rc, "checkpoint");
             }
         }
         pthread_mutex_lock(&shared_lock);
         sh->checkpoint_frames_at = log_frames > 0 ? (uint32_t)log_frames : 0;
+        sh->checkpoint_copied = copied_frames;
+        if (db != NULL && rc == SQLITE_OK && (uint32_t)log_frames >= sh->restart_frames) {
+            /* Long enough to restart: copy again until the writer's share is short. */
+            if ((uint32_t)(log_frames - copied_frames) < sh->catch_up_frames) {
+                sh->want_catch_up = true;
+            } else if (copied_frames > copied_before) {
+                sh->want_checkpoint = true; /* progress: not held back by a reader */
+            }
+        }
     }
     pthread_mutex_unlock(&shared_lock);
     if (db != NULL) {
@@ -539,7 +597,18 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if ((uint32_t)frames < sh->checkpoint_frames_at) {
         sh->checkpoint_frames_at = 0; /* the WAL restarted from its beginning */
     }
-    if ((uint32_t)frames - sh->checkpoint_frames_at >= SHARED_CHECKPOINT_FRAMES) {
+    if (sh->restart_expected) {
+        sh->restart_expected = false;
+        if ((uint32_t)frames < sh->catch_up_frames_at) {
+            sh->catch_up_attempts = 0; /* restarted */
+        } else if (++sh->catch_up_attempts < SHARED_CATCHUP_ATTEMPTS) {
+            sh->want_catch_up = true; /* a reader held it back: copy this batch and retry */
+        } else {
+            sh->catch_up_attempts = 0;
+        }
+    }
+    if ((uint32_t)frames - sh->checkpoint_frames_at >= sh->checkpoint_frames &&
+        !sh->want_catch_up) {
         sh->want_checkpoint = true;
         pthread_cond_signal(&sh->wake);
     }
@@ -547,24 +616,63 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* Before a batch: copies the WAL's last frames when the checkpointer asked for it (see
+ * SHARED_RESTART_FRAMES), so that the batch restarts the WAL. Cannot fail: a copy that could
+ * not finish (a reader still on an old snapshot) only means the WAL restarts later. */
+void store_sqlite_shared_catch_up(struct sqlite_shared *sh, sqlite3 *db)
+{
+    pthread_mutex_lock(&shared_lock);
+    bool due = sh->want_catch_up;
+    pthread_mutex_unlock(&shared_lock);
+    if (!due) {
+        return;
+    }
+    int log_frames = 0;
+    int copied_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &copied_frames);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        store_sqlite_fail(db, rc, "checkpoint: catch-up");
+    }
+    pthread_mutex_lock(&shared_lock);
+    sh->want_catch_up = false;
+    sh->restart_expected = true;
+    sh->catch_up_frames_at = log_frames > 0 ? (uint32_t)log_frames : 0;
+    pthread_mutex_unlock(&shared_lock);
+}
+
 /* ---- Attach and detach ---- */
 
-static uint32_t flush_min_setting(void)
+/* A setting for tests from the environment: name's value in min..max, else fallback. */
+static uint32_t env_setting(const char *name, uint32_t min, uint32_t max, uint32_t fallback)
 {
-    const char *v = getenv("TALLY_SQLITE_FLUSH_MIN");
+    const char *v = getenv(name);
     char *end = NULL;
     unsigned long n;
     if (v == NULL || *v == '\0') {
-        return SHARED_FLUSH_MIN;
+        return fallback;
     }
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < 1 || n > SHARED_FLUSH_MIN) {
-        fprintf(stderr, "store.sqlite: TALLY_SQLITE_FLUSH_MIN must be 1..%u; using %u\n",
-                SHARED_FLUSH_MIN, SHARED_FLUSH_MIN);
-        return SHARED_FLUSH_MIN;
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "store.sqlite: %s must be %u..%u; using %u\n", name, min, max, fallback);
+        return fallback;
     }
     return (uint32_t)n;
+}
+
+static void wal_settings(struct sqlite_shared *sh)
+{
+    sh->restart_frames = env_setting("TALLY_SQLITE_WAL_RESTART_FRAMES", SHARED_RESTART_FRAMES_MIN,
+                                     SHARED_RESTART_FRAMES, SHARED_RESTART_FRAMES);
+    sh->checkpoint_frames = SHARED_CHECKPOINT_FRAMES;
+    sh->catch_up_frames = SHARED_CATCHUP_FRAMES;
+    if (sh->restart_frames < SHARED_RESTART_FRAMES) {
+        sh->checkpoint_frames = sh->restart_frames / 2;
+        sh->catch_up_frames = sh->restart_frames / 8;
+    }
+    TL_ASSERT(sh->catch_up_frames < sh->checkpoint_frames);
+    TL_ASSERT(sh->checkpoint_frames <= sh->restart_frames);
 }
 
 static void shared_free(struct sqlite_shared *sh)
@@ -584,6 +692,8 @@ static void shared_free(struct sqlite_shared *sh)
     if (sh->lock_fd >= 0) {
         close(sh->lock_fd);
     }
+    store_sqlite_heads_free(sh->heads);
+    store_sqlite_limits_close(sh->limits, NULL);
     free(sh->entries);
     free(sh->by_id);
     free(sh->by_ts);
@@ -665,12 +775,17 @@ enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path,
     sh->dev = file.dev;
     sh->ino = file.ino;
     sh->refs = 1;
-    sh->flush_min = flush_min_setting();
+    sh->flush_min = env_setting("TALLY_SQLITE_FLUSH_MIN", 1, SHARED_FLUSH_MIN, SHARED_FLUSH_MIN);
+    wal_settings(sh);
     pthread_mutex_init(&sh->commit_lock, NULL);
     pthread_cond_init(&sh->wake, NULL);
     sh->path = strdup(path);
     err = sh->path == NULL ? TL_ERR_NOMEM : shared_lock_file(sh);
     err = err == TL_OK ? shared_replay(sh, db) : err;
+    err = err == TL_OK ? store_sqlite_heads_open(db, sh->flush_min, &sh->heads) : err;
+    sh->limits_flush_rows = env_setting("TALLY_SQLITE_LIMITS_FLUSH_ROWS", 1,
+                                        SHARED_LIMITS_FLUSH_ROWS, SHARED_LIMITS_FLUSH_ROWS);
+    err = err == TL_OK ? store_sqlite_limits_open(db, sh->limits_flush_rows, &sh->limits) : err;
     if (err == TL_OK && pthread_create(&sh->thread, NULL, checkpointer_main, sh) != 0) {
         fprintf(stderr, "store.sqlite: cannot start the checkpointer\n");
         err = TL_ERR_STORAGE;
@@ -711,7 +826,7 @@ static void shared_flush_all(struct sqlite_shared *sh, sqlite3 *db)
             replay_after = e->account.posting_last;
         }
     }
-    err = err == TL_OK ? meta_set(db, replay_after) : err;
+    err = err == TL_OK ? meta_set(db, NULL, replay_after) : err;
     sqlite3_finalize(update);
     err = err == TL_OK ? run_sql(db, "COMMIT", "final flush") : err;
     if (err != TL_OK) {
@@ -742,6 +857,12 @@ void store_sqlite_shared_detach(struct sqlite_shared *sh, sqlite3 *db)
     pthread_mutex_unlock(&shared_lock);
     if (last) {
         shared_flush_all(sh, db);
+        store_sqlite_heads_flush_all(sh->heads, db);
+        pthread_mutex_lock(&shared_lock);
+        struct sqlite_limits *limits = sh->limits;
+        sh->limits = NULL; /* readers read the tables from now on */
+        pthread_mutex_unlock(&shared_lock);
+        store_sqlite_limits_close(limits, db);
     }
     pthread_mutex_unlock(&sh->commit_lock);
     if (!last) {
@@ -773,6 +894,44 @@ bool store_sqlite_shared_account(const struct store_sqlite_file *file, struct id
         if (*found) {
             *out = sh->entries[index].account;
         }
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return attached;
+}
+
+struct store_sqlite_heads *store_sqlite_shared_heads(struct sqlite_shared *sh)
+{
+    TL_ASSERT(sh != NULL);
+    TL_ASSERT(sh->heads != NULL);
+    return sh->heads;
+}
+
+bool store_sqlite_shared_audit_head(const struct store_sqlite_file *file, struct id128 user_id,
+                                    uint64_t *out_seq)
+{
+    bool attached = false;
+    /* Under the list lock, so the last handle cannot free the directory meanwhile. */
+    pthread_mutex_lock(&shared_lock);
+    const struct sqlite_shared *sh = shared_find(file->dev, file->ino);
+    if (sh != NULL) {
+        attached = true;
+        (void)store_sqlite_heads_get(sh->heads, user_id, out_seq);
+    }
+    pthread_mutex_unlock(&shared_lock);
+    return attached;
+}
+
+bool store_sqlite_shared_limits_window(const struct store_sqlite_file *file,
+                                       struct id128 user_id, uint16_t currency,
+                                       uint8_t direction, uint64_t after_ns,
+                                       struct store_limits_window *out, enum tl_err *err)
+{
+    bool attached = false;
+    pthread_mutex_lock(&shared_lock);
+    const struct sqlite_shared *sh = shared_find(file->dev, file->ino);
+    if (sh != NULL && sh->limits != NULL) {
+        attached = true;
+        *err = store_sqlite_limits_sum(sh->limits, user_id, currency, direction, after_ns, out);
     }
     pthread_mutex_unlock(&shared_lock);
     return attached;
@@ -815,6 +974,7 @@ void store_sqlite_batch_free(struct store_sqlite_batch *b)
     free(b->forced);
     free(b->created);
     free(b->cand);
+    store_sqlite_limits_batch_free(&b->limits);
     memset(b, 0, sizeof(*b));
 }
 
@@ -868,6 +1028,7 @@ void store_sqlite_shared_begin(struct sqlite_shared *sh, struct store_sqlite_bat
     b->last_ts = 0;
     b->transfer_id_max = sh->transfer_id_max;
     b->staged = false;
+    store_sqlite_limits_batch_reset(&b->limits);
     b->epoch = ++sh->epoch;
     if (b->epoch == 0) { /* wrapped: no entry may carry a live epoch */
         for (uint32_t i = 0; i < sh->count; i++) {
@@ -935,7 +1096,7 @@ static void flush_add(struct store_sqlite_batch *b, uint32_t entry, uint32_t sta
 }
 
 enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sqlite_batch *b,
-                                      sqlite3 *db, sqlite3_stmt *update)
+                                      sqlite3 *db, sqlite3_stmt *update, sqlite3_stmt *meta)
 {
     uint32_t newly = 0, total, k;
     uint64_t replay_after = sh->replay_after;
@@ -1032,7 +1193,7 @@ enum tl_err store_sqlite_shared_flush(struct sqlite_shared *sh, struct store_sql
         return err;
     }
     if (replay_after != sh->replay_after) {
-        err = meta_set(db, replay_after);
+        err = meta_set(db, meta, replay_after);
     }
     return err;
 }
@@ -1042,7 +1203,33 @@ void store_sqlite_shared_end(struct sqlite_shared *sh, struct store_sqlite_batch
     b->staged = false;
     b->changed_count = 0;
     b->created_count = 0;
+    store_sqlite_limits_batch_reset(&b->limits);
     pthread_mutex_unlock(&sh->commit_lock);
+}
+
+enum tl_err store_sqlite_shared_limits_append(struct sqlite_shared *sh,
+                                              struct store_sqlite_batch *b, sqlite3 *db,
+                                              const struct store_record *record)
+{
+    TL_ASSERT(record->kind == STORE_RECORD_LIMIT_USAGE);
+    TL_ASSERT(sh->limits != NULL);
+    /* The committed totals change only under commit_lock, which this batch holds. */
+    return store_sqlite_limits_append(sh->limits, &b->limits, db, record);
+}
+
+enum tl_err store_sqlite_shared_limits_flush(struct sqlite_shared *sh,
+                                             struct store_sqlite_batch *b, sqlite3 *db)
+{
+    TL_ASSERT(sh->limits != NULL);
+    enum tl_err err = store_sqlite_limits_merge(&b->limits);
+    if (err != TL_OK) {
+        return err;
+    }
+    /* New series and larger arrays move what readers read: under their lock. */
+    pthread_mutex_lock(&shared_lock);
+    err = store_sqlite_limits_reserve(sh->limits, &b->limits);
+    pthread_mutex_unlock(&shared_lock);
+    return err == TL_OK ? store_sqlite_limits_flush(sh->limits, &b->limits, db) : err;
 }
 
 void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_batch *b)
@@ -1066,6 +1253,7 @@ void store_sqlite_shared_publish(struct sqlite_shared *sh, struct store_sqlite_b
     sh->pass_since = b->pass_since;
     sh->replay_after = b->replay_after;
     sh->transfer_id_max = b->transfer_id_max;
+    store_sqlite_limits_publish(sh->limits, &b->limits);
     pthread_mutex_unlock(&shared_lock);
     store_sqlite_shared_end(sh, b);
 }

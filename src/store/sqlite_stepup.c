@@ -40,7 +40,7 @@ enum challenge_column {
       "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND active = 1), "                 \
       "(SELECT count(*) FROM passkeys WHERE user_id = ?1 AND revoked_ns = 0), "                    \
       "(SELECT count(*) FROM device_keys WHERE user_id = ?1 AND revoked_ns = 0), "                 \
-      "EXISTS (SELECT 1 FROM payments WHERE from_user = ?1 AND to_user = ?3), "                    \
+      "EXISTS (SELECT 1 FROM payment_pairs WHERE from_user = ?1 AND to_user = ?3), "               \
       "coalesce((SELECT created_ns FROM sessions WHERE user_id = ?1 AND id = ?2), 0), "            \
       "EXISTS (SELECT 1 FROM stepup_challenges WHERE session_id = ?2 AND user_id = ?1 AND "        \
       "completed_ns > 0)")                                                                         \

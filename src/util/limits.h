@@ -25,6 +25,9 @@
 #define TL_LEDGER_ACCOUNTS_DEFAULT (1u << 20)
 /* Rows one history page may return. */
 #define TL_PAGE_LIMIT_MAX 100
+/* Wallets one user may hold (one per currency; ISO 4217 lists fewer than this). A payment
+ * list walks the history chains of all of them at once (store/sqlite_paylists.c). */
+#define TL_WALLETS_PER_USER_MAX 256u
 /* Pending (hold) transfers that may expire in one sweep. */
 #define TL_EXPIRE_SWEEP_MAX 1024
 /* Longest hold, in seconds (one year). */

@@ -34,6 +34,11 @@
 # Checks count into PASSED/FAILED; a failed check prints one "FAIL: ..." line with what was
 # expected and what came back. tl_summary prints "N passed, M failed".
 
+# The schema version this tree's tallyd writes (src/store/backend.h), for migration checks that
+# should not need editing at every version.
+TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
+    "$(dirname "${BASH_SOURCE[0]}")/../../src/store/backend.h")
+
 PASSED=0
 FAILED=0
 TL_PIDS=()
@@ -311,6 +316,20 @@ for version in (1, 2, 3, 4, 5):
     for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
         db.executescript(open(path).read())
 db.execute("PRAGMA user_version = 5")
+db.commit()
+PYEOF
+}
+
+# tl_sqlite_db_at DIR VERSION : DIR/tally.db at schema VERSION, built from the migration files
+# of versions 1..VERSION (python3's sqlite3), for tests of the migrations after it.
+tl_sqlite_db_at() {
+    python3 - "$1" "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/store/migrations" "$2" <<'PYEOF'
+import glob, os, sqlite3, sys
+db = sqlite3.connect(os.path.join(sys.argv[1], "tally.db"))
+for version in range(1, int(sys.argv[3]) + 1):
+    for path in sorted(glob.glob(os.path.join(sys.argv[2], "sqlite_%03d_*.sql" % version))):
+        db.executescript(open(path).read())
+db.execute("PRAGMA user_version = %d" % int(sys.argv[3]))
 db.commit()
 PYEOF
 }

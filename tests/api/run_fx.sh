@@ -406,7 +406,7 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
     tl_sqlite_v4_db "$WORK/v4"
     check_eq "made a v4 database" 4 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check "tallyd migrate applies v5" "$TALLYD" migrate --data-dir "$WORK/v4"
-    check_eq "now v6" 6 "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
+    check_eq "now current" "$TL_SCHEMA_VERSION" "$(sqlite3 "$WORK/v4/tally.db" 'PRAGMA user_version')"
     check_eq "with fx_rates" 1 \
         "$(sqlite3 "$WORK/v4/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'fx_rates'")"
 fi
@@ -421,13 +421,13 @@ if [ -z "${TL_PG_CONNINFO:-}" ] && command -v sqlite3 >/dev/null; then
     check_eq "v5 has no conversions table" 0 \
         "$(sqlite3 "$WORK/v5/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'conversions'")"
     check "tallyd migrate applies v6" "$TALLYD" migrate --data-dir "$WORK/v5"
-    check_eq "migrated to v6" 6 "$(sqlite3 "$WORK/v5/tally.db" 'PRAGMA user_version')"
+    check_eq "migrated to current" "$TL_SCHEMA_VERSION" "$(sqlite3 "$WORK/v5/tally.db" 'PRAGMA user_version')"
     check_eq "with conversions" 1 \
         "$(sqlite3 "$WORK/v5/tally.db" "SELECT count(*) FROM sqlite_master WHERE name = 'conversions'")"
     if TALLY_FX_SPREAD_BPS=0 tl_start v5open --sandbox --fx-rates-file "$WORK/rates.txt"; then
         BASE="http://127.0.0.1:$PORT"
         V5_PID=$PID
-        check_eq "a v5 database migrates on open" 6 "$(sqlite3 "$WORK/v5open/tally.db" 'PRAGMA user_version')"
+        check_eq "a v5 database migrates on open" "$TL_SCHEMA_VERSION" "$(sqlite3 "$WORK/v5open/tally.db" 'PRAGMA user_version')"
         new_user erin_fx && ERIN=$TOK
         deposit "$ERIN" USD 10000
         TOKEN=$ERIN api POST /v1/conversions '{"from_currency": "USD", "to_currency": "JPY", "amount": 151}'

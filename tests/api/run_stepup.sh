@@ -176,6 +176,8 @@ expect "dave sees only his key" 200 "(.data | length) == 1 and .data[0].id == \"
 echo "-- signed payments"
 BAL=$(balance "$C_TOK")
 PAY='{"to": "@dave", "amount": 100, "currency": "USD"}'
+# carol's facts were cached by her payment c1 moments ago (money_cache.h, step-up facts): the
+# key registered since must invalidate them, or this unsigned payment would go through.
 TOKEN=$C_TOK IKEY=p0 api POST /v1/payments "$PAY"
 expect_problem "unsigned with a live key" 401 device_signature_required
 check_eq "nothing moved (unsigned)" "$BAL" "$(balance "$C_TOK")"

@@ -4,6 +4,7 @@
 # Starts a throwaway cluster (tests/pg/pg_cluster.sh: Debian's binaries, an unprivileged user,
 # a free loopback port, fsync on), then runs with TALLY_STORE_BACKENDS=postgres:
 #   test_store, test_store_app, test_store_claims, test_store_plans, test_store_refunds,
+#   test_store_limits,
 #   test_writer
 #                                             the same suites SQLite passes, one database per test
 #   test_postgres                             what only a server has: lost connections,
@@ -79,7 +80,7 @@ for dir in "$build" "$asan"; do
         continue
     fi
     for suite in test_store test_store_app test_store_claims test_store_fx test_store_plans \
-        test_store_refunds test_writer test_postgres; do
+        test_store_refunds test_store_limits test_writer test_postgres; do
         run_suite "$label/$suite" "$dir/tests/store/$suite"
     done
 done

@@ -6,11 +6,13 @@
  * idempotency records go through real batches (store_batch_begin, store_batch_commit), and
  * payments_list is compared page by page with a naive model of the same rows.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/app.h"
@@ -18,6 +20,7 @@
 #include "store/app_backend.h"
 #include "store/backend.h"
 #include "store/fault.h"
+#include "store/stepup.h"
 #include "store/store.h"
 #include "store_fixture.h"
 #include "test.h"
@@ -215,17 +218,217 @@ static enum tl_err record_batch_commit(struct store *store, const struct record_
     return store_batch_commit(store, &batch);
 }
 
-static void payments_commit(struct store *store, const struct store_payment *payments,
-                            uint32_t count)
+/* ---- The ledger under the payments ----
+ *
+ * A payments row's main transfer (id = the payment id, timestamp = created_ns) debits
+ * from_wallet and credits to_wallet, and the lists of SQLite find payments through those
+ * wallets' history chains (sqlite_paylists.c). So the payments these tests list commit with
+ * their transfers, linked as the ledger links them, in a world of accounts: the wallets of
+ * users 1..WORLD_USERS in EUR (wallet_id) and USD (usd_wallet_id), and one system account per
+ * currency that deposits come from and fees go to.
+ */
+
+#define WORLD_USERS 5
+#define WORLD_ACCOUNTS_MAX (2 * WORLD_USERS + 2)
+#define WORLD_POSTINGS_MAX 64
+
+static struct id128 usd_wallet_id(uint64_t n)
 {
-    for (uint32_t i = 0; i < count; i += RECORDS_MAX) {
-        struct record_batch b;
-        memset(&b, 0, sizeof(b));
-        for (uint32_t j = i; j < count && j < i + RECORDS_MAX; j++) {
-            record_batch_payment(&b, &payments[j]);
+    return id128_make(0x0195000000007000ull | (n << 20), 0x8000000000000000ull | n);
+}
+
+static struct id128 system_account_id(uint16_t currency)
+{
+    return id128_make(0x0196000000007000ull, 0x8000000000000000ull | currency);
+}
+
+struct world {
+    struct ledger_account accounts[WORLD_ACCOUNTS_MAX];
+    uint32_t account_count;
+};
+
+struct world_batch {
+    struct ledger_posting postings[WORLD_POSTINGS_MAX];
+    uint32_t posting_count;
+    const struct ledger_account *accounts[WORLD_ACCOUNTS_MAX];
+    uint32_t account_count;
+    struct record_batch records;
+};
+
+static struct ledger_account *world_find(struct world *w, struct id128 id)
+{
+    for (uint32_t i = 0; i < w->account_count; i++) {
+        if (id128_eq(w->accounts[i].id, id)) {
+            return &w->accounts[i];
         }
-        assert_int_equal(record_batch_commit(store, &b), TL_OK);
     }
+    fail_msg("no such account in the world");
+    return NULL;
+}
+
+static void world_touch(struct world_batch *b, const struct ledger_account *a)
+{
+    for (uint32_t i = 0; i < b->account_count; i++) {
+        if (b->accounts[i] == a) {
+            return;
+        }
+    }
+    assert_true(b->account_count < WORLD_ACCOUNTS_MAX);
+    b->accounts[b->account_count++] = a;
+}
+
+static enum tl_err world_batch_commit(struct store *store, struct world_batch *b)
+{
+    struct store_batch batch;
+    memset(&batch, 0, sizeof(batch));
+    batch.ledger.postings = b->postings;
+    batch.ledger.posting_count = b->posting_count;
+    batch.ledger.accounts = b->accounts;
+    batch.ledger.account_count = b->account_count;
+    batch.records = b->records.records;
+    batch.record_count = b->records.count;
+    enum tl_err err = store_batch_begin(store);
+    if (err == TL_OK) {
+        err = store_batch_commit(store, &batch);
+    }
+    memset(b, 0, sizeof(*b));
+    return err;
+}
+
+static void world_account(struct world *w, struct world_batch *b, struct id128 id,
+                          struct id128 user, uint16_t currency, uint16_t kind)
+{
+    assert_true(w->account_count < WORLD_ACCOUNTS_MAX);
+    struct ledger_account *a = &w->accounts[w->account_count++];
+    memset(a, 0, sizeof(*a));
+    a->id = id;
+    a->user_data = user;
+    a->timestamp = T0 + w->account_count; /* before every posting of these tests */
+    a->currency = currency;
+    a->kind = kind;
+    world_touch(b, a);
+}
+
+/* Every account of the world, committed in one batch. */
+static void world_open(struct store *store, struct world *w)
+{
+    struct world_batch b;
+    memset(w, 0, sizeof(*w));
+    memset(&b, 0, sizeof(b));
+    for (uint64_t n = 1; n <= WORLD_USERS; n++) {
+        world_account(w, &b, wallet_id(n), user_id(n), EUR, LEDGER_KIND_WALLET);
+        world_account(w, &b, usd_wallet_id(n), user_id(n), USD, LEDGER_KIND_WALLET);
+    }
+    world_account(w, &b, system_account_id(EUR), id128_make(0, 1), EUR,
+                  LEDGER_KIND_SANDBOX_FUNDING);
+    world_account(w, &b, system_account_id(USD), id128_make(0, 1), USD,
+                  LEDGER_KIND_SANDBOX_FUNDING);
+    assert_int_equal(world_batch_commit(store, &b), TL_OK);
+}
+
+/* A posting at ts, linked into its accounts' chains (one account on both sides: both links
+ * are its previous posting, as a store must take what it is handed). */
+static void world_post(struct world *w, struct world_batch *b, struct id128 id,
+                       struct id128 debit_id, struct id128 credit_id, int64_t amount, uint64_t ts,
+                       uint16_t code)
+{
+    struct ledger_account *debit = world_find(w, debit_id);
+    struct ledger_account *credit = world_find(w, credit_id);
+    assert_true(b->posting_count < WORLD_POSTINGS_MAX);
+    assert_int_equal(debit->currency, credit->currency);
+    assert_true(ts > debit->posting_last);
+    assert_true(ts > credit->posting_last);
+    struct ledger_posting *p = &b->postings[b->posting_count++];
+    memset(p, 0, sizeof(*p));
+    p->transfer.id = id;
+    p->transfer.debit_account_id = debit->id;
+    p->transfer.credit_account_id = credit->id;
+    p->transfer.amount = amount;
+    p->transfer.timestamp = ts;
+    p->transfer.currency = debit->currency;
+    p->transfer.code = code;
+    p->debit_prev = debit->posting_last;
+    p->credit_prev = credit->posting_last;
+    debit->debits_posted += amount;
+    credit->credits_posted += amount;
+    debit->posting_last = ts;
+    credit->posting_last = ts;
+    p->debit_after = (struct ledger_balance){debit->debits_pending, debit->debits_posted,
+                                             debit->credits_pending, debit->credits_posted};
+    p->credit_after = (struct ledger_balance){credit->debits_pending, credit->debits_posted,
+                                              credit->credits_pending, credit->credits_posted};
+    world_touch(b, debit);
+    world_touch(b, credit);
+}
+
+/* Deposits from the system account into wallet, at ts, ts + 1, ... (ids from id_base). */
+static void world_deposits(struct store *store, struct world *w, struct id128 wallet, uint64_t ts,
+                           uint32_t count, uint64_t id_base)
+{
+    struct world_batch b;
+    uint16_t currency = world_find(w, wallet)->currency;
+    memset(&b, 0, sizeof(b));
+    for (uint32_t i = 0; i < count; i++) {
+        if (b.posting_count == WORLD_POSTINGS_MAX) {
+            assert_int_equal(world_batch_commit(store, &b), TL_OK);
+        }
+        world_post(w, &b, id128_make(0x0197000000007000ull, id_base + i),
+                   system_account_id(currency), wallet, 1, ts + i, LEDGER_CODE_DEPOSIT);
+    }
+    assert_int_equal(world_batch_commit(store, &b), TL_OK);
+}
+
+/* Commits payments (in time order) with their main transfers, RECORDS_MAX a batch. With
+ * extras, each also gets a deposit into the payer's wallet at created_ns - 1 and, when it has
+ * a fee, the fee's transfer at created_ns + 1: postings a list walks past. */
+static void payments_commit(struct store *store, struct world *w,
+                            const struct store_payment *payments, uint32_t count, bool extras)
+{
+    struct world_batch b;
+    memset(&b, 0, sizeof(b));
+    for (uint32_t i = 0; i < count; i++) {
+        const struct store_payment *p = &payments[i];
+        uint16_t currency = world_find(w, p->from_wallet)->currency;
+        if (extras) {
+            world_post(w, &b, id128_make(0x0198000000007000ull, p->created_ns),
+                       system_account_id(currency), p->from_wallet, p->amount + p->fee,
+                       p->created_ns - 1, LEDGER_CODE_DEPOSIT);
+        }
+        world_post(w, &b, p->id, p->from_wallet, p->to_wallet, p->amount, p->created_ns,
+                   LEDGER_CODE_PAYMENT);
+        if (extras && p->fee > 0) {
+            world_post(w, &b, id128_make(0x0199000000007000ull, p->created_ns), p->from_wallet,
+                       system_account_id(currency), p->fee, p->created_ns + 1, LEDGER_CODE_FEE);
+        }
+        record_batch_payment(&b.records, p);
+        if (b.records.count == RECORDS_MAX || i + 1 == count) {
+            assert_int_equal(world_batch_commit(store, &b), TL_OK);
+        }
+    }
+}
+
+/* Users 1..WORLD_USERS, each with a EUR and a USD wallet row, and the world's accounts. */
+static void world_users(struct store *store, struct world *w)
+{
+    for (uint64_t n = 1; n <= WORLD_USERS; n++) {
+        struct store_user user;
+        struct store_wallet wallet;
+        struct store_wallet usd;
+        struct store_wallet got;
+        bool created = false;
+        char handle[32];
+        char email[64];
+        snprintf(handle, sizeof(handle), "user%llu", (unsigned long long)n);
+        snprintf(email, sizeof(email), "user%llu@example.com", (unsigned long long)n);
+        user_make(n, handle, email, "", &user, &wallet);
+        user_create_ok(store, &user, &wallet);
+        usd = wallet;
+        usd.id = usd_wallet_id(n);
+        usd.currency = USD;
+        assert_int_equal(store_wallet_open(store, &usd, &got, &created), TL_OK);
+        assert_true(created);
+    }
+    world_open(store, w);
 }
 
 static struct store_idempotency idempotency_make(const char *scope, const char *key,
@@ -847,16 +1050,26 @@ static void body_payments_list(struct store_fixture *f)
     struct store_payment expected[MODEL_PAYMENTS_MAX];
     struct store_payment page[TL_PAGE_LIMIT_MAX];
     struct store_page cursor = {0, 0, 10};
+    struct world world;
     uint32_t count = 0;
     bool more = false;
 
-    /* Users 1..4 paying each other in a fixed pseudo-random pattern, a self-payment too. */
+    /* Users 1..4 paying each other in a fixed pseudo-random pattern, a self-payment too (one
+     * wallet on both sides: the ledger refuses that, but the store lists what it holds once).
+     * Users 1 and 2 pay each other in both their wallets, so lists merge two chains; every
+     * payment comes with a deposit and, when it has a fee, a fee transfer, which lists skip. */
+    world_users(store, &world);
     for (uint32_t i = 0; i < MODEL_PAYMENTS_MAX; i++) {
         uint64_t from = 1 + (i * 7u) % 4u;
         uint64_t to = i % 13u == 5u ? from : 1 + (i * 5u + 1u) % 4u;
         all[i] = payment_make(i + 1, from, to, T0 + 1000 + (uint64_t)i * 3);
+        if (from <= 2 && to <= 2 && from != to && i % 2 == 0) {
+            all[i].currency = USD;
+            all[i].from_wallet = usd_wallet_id(from);
+            all[i].to_wallet = usd_wallet_id(to);
+        }
     }
-    payments_commit(store, all, MODEL_PAYMENTS_MAX);
+    payments_commit(store, &world, all, MODEL_PAYMENTS_MAX, true);
 
     for (uint64_t user = 1; user <= 5; user++) {
         for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
@@ -912,6 +1125,172 @@ static void test_payments_list(void **state)
 {
     (void)state;
     fixture_each_backend(body_payments_list);
+}
+
+/* Pages that walk past hundreds of postings that are not payments (more than one read round
+ * of the SQLite walk), with cursors on one wallet while the other has newer postings. */
+static void body_payments_list_gaps(struct store_fixture *f)
+{
+    static const enum store_direction directions[] = {STORE_DIRECTION_ANY, STORE_DIRECTION_SENT,
+                                                      STORE_DIRECTION_RECEIVED};
+    struct store *store = fixture_open_writer(f);
+    struct store *reader = fixture_open_reader(f);
+    struct store_payment all[5];
+    struct store_payment expected[5];
+    struct world world;
+
+    world_users(store, &world);
+    all[0] = payment_make(1, 1, 2, T0 + 1000);
+    all[1] = payment_make(2, 2, 1, T0 + 5000);
+    all[2] = payment_make(3, 1, 3, T0 + 9000);
+    all[2].currency = USD;
+    all[2].from_wallet = usd_wallet_id(1);
+    all[2].to_wallet = usd_wallet_id(3);
+    all[3] = payment_make(4, 3, 1, T0 + 12000);
+    all[4] = payment_make(5, 1, 2, T0 + 12001);
+    payments_commit(store, &world, &all[0], 1, false);
+    world_deposits(store, &world, wallet_id(1), T0 + 2000, 700, 0);
+    payments_commit(store, &world, &all[1], 1, false);
+    world_deposits(store, &world, usd_wallet_id(1), T0 + 6000, 300, 1000);
+    payments_commit(store, &world, &all[2], 1, false);
+    world_deposits(store, &world, wallet_id(1), T0 + 10000, 600, 2000);
+    world_deposits(store, &world, usd_wallet_id(1), T0 + 11000, 20, 3000);
+    payments_commit(store, &world, &all[3], 2, false);
+    world_deposits(store, &world, wallet_id(2), T0 + 13000, 400, 4000);
+
+    for (uint64_t user = 1; user <= 4; user++) {
+        for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
+            uint32_t total = model_list(all, 5, user, directions[d], expected);
+            for (uint32_t limit = 1; limit <= 3; limit++) {
+                check_pages(reader, user, directions[d], limit, expected, total);
+            }
+            check_pages(store, user, directions[d], 2, expected, total);
+        }
+    }
+    /* With no writing handle in the process, the heads come from the rows. */
+    store_close(store);
+    for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
+        uint32_t total = model_list(all, 5, 1, directions[d], expected);
+        check_pages(reader, 1, directions[d], 1, expected, total);
+    }
+    store_close(reader);
+}
+
+static void test_payments_list_gaps(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_payments_list_gaps);
+}
+
+/* SQLite finds payments through their transfers, so a payments row that disagrees with its
+ * transfer, or a chain that breaks, is corruption it reports instead of a shorter list. */
+static void test_payments_list_corrupt_sqlite(void **state)
+{
+    char dir[] = "/tmp/tally-paylists-XXXXXX";
+    char path[96];
+    struct store_payment p[2];
+    struct store_payment page[4];
+    struct store_page cursor = {0, 0, 4};
+    struct store *store = NULL;
+    struct world world;
+    sqlite3 *db = NULL;
+    uint32_t count = 0;
+    bool more = false;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    struct store_config config = {.backend = "sqlite", .path = path};
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    world_users(store, &world);
+    p[0] = payment_make(1, 1, 2, T0 + 100);
+    p[1] = payment_make(2, 3, 4, T0 + 200);
+    payments_commit(store, &world, p, 2, false);
+    assert_int_equal(
+        store_payments_list(store, user_id(4), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_OK);
+    assert_int_equal(count, 1);
+    store_close(store);
+
+    /* Payment 1's row names wallet 5 as the payee's; its transfer credits wallet 2. */
+    char sql[256];
+    uint8_t bytes[ID128_BYTES];
+    char hex[2 * ID128_BYTES + 1];
+    id128_to_bytes(wallet_id(5), bytes);
+    for (int b = 0; b < ID128_BYTES; b++) {
+        snprintf(hex + 2 * b, 3, "%02x", bytes[b]);
+    }
+    snprintf(sql, sizeof(sql), "UPDATE payments SET to_wallet = x'%s' WHERE created_ns = %llu", hex,
+             (unsigned long long)(T0 + 100));
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    /* Payment 2's transfer links wallet 4's chain to a time where nothing was posted. */
+    snprintf(sql, sizeof(sql), "UPDATE transfers SET credit_prev = %llu WHERE timestamp = %llu",
+             (unsigned long long)(T0 + 150), (unsigned long long)(T0 + 200));
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(
+        store_payments_list(store, user_id(2), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_ERR_CORRUPT);
+    assert_int_equal(store_payments_list(store, user_id(4), STORE_DIRECTION_RECEIVED, &cursor, page,
+                                         &count, &more),
+                     TL_ERR_CORRUPT);
+    /* The payer's side of payment 2 still reads: its chain is whole. */
+    assert_int_equal(
+        store_payments_list(store, user_id(3), STORE_DIRECTION_ANY, &cursor, page, &count, &more),
+        TL_OK);
+    assert_int_equal(count, 1);
+    assert_payment_eq(&page[0], &p[1]);
+    store_close(store);
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-writer.lock"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(path, sizeof(path), "%s/t.db%s", dir, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* Step-up's new-recipient fact: one way, from the pair's first payment on. */
+static void body_paid_before(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store *reader = fixture_open_reader(f);
+    struct store_payment p[3];
+    struct store_stepup_facts facts;
+    struct world world;
+    struct id128 session = id128_make(0x77, 1);
+
+    world_users(store, &world);
+    assert_int_equal(store_stepup_facts(reader, user_id(1), session, user_id(2), &facts), TL_OK);
+    assert_false(facts.paid_before);
+    p[0] = payment_make(1, 1, 2, T0 + 100);
+    p[1] = payment_make(2, 1, 2, T0 + 200);
+    p[2] = payment_make(3, 3, 1, T0 + 300);
+    payments_commit(store, &world, &p[0], 1, false);
+    assert_int_equal(store_stepup_facts(reader, user_id(1), session, user_id(2), &facts), TL_OK);
+    assert_true(facts.paid_before);
+    assert_int_equal(store_stepup_facts(reader, user_id(2), session, user_id(1), &facts), TL_OK);
+    assert_false(facts.paid_before);
+    payments_commit(store, &world, &p[1], 2, false); /* a pair that is there already */
+    assert_int_equal(store_stepup_facts(reader, user_id(1), session, user_id(2), &facts), TL_OK);
+    assert_true(facts.paid_before);
+    assert_int_equal(store_stepup_facts(reader, user_id(3), session, user_id(1), &facts), TL_OK);
+    assert_true(facts.paid_before);
+    assert_int_equal(store_stepup_facts(reader, user_id(1), session, user_id(3), &facts), TL_OK);
+    assert_false(facts.paid_before);
+    assert_int_equal(store_stepup_facts(reader, user_id(1), session, id128_make(0, 0), &facts),
+                     TL_OK);
+    assert_false(facts.paid_before);
+    store_close(reader);
+    store_close(store);
+}
+
+static void test_paid_before(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_paid_before);
 }
 
 /* ---- Idempotency ---- */
@@ -1089,6 +1468,7 @@ static void body_reader_sees_all(struct store_fixture *f)
     struct store_payment p = payment_make(1, 1, 2, T0 + 50), page[2];
     struct store_idempotency row = idempotency_make("user:1", "k", 9, 201, T0 + 60, "body");
     struct store_page cursor = {0, 0, 2};
+    struct world world;
     uint32_t count = 0;
     bool found = false;
     bool more = true;
@@ -1097,7 +1477,8 @@ static void body_reader_sees_all(struct store_fixture *f)
     user_create_ok(store, &alice, &wallet);
     session_make(0x44, 1, 1, &session);
     assert_int_equal(store_session_create(store, &session), TL_OK);
-    payments_commit(store, &p, 1);
+    world_open(store, &world);
+    payments_commit(store, &world, &p, 1, false);
     assert_int_equal(store_idempotency_put(store, &row), TL_OK);
 
     assert_int_equal(store_user_find(reader, NULL, "alice@example.com", NULL, &got_user, &found),
@@ -1566,6 +1947,18 @@ static void test_audit_migrates_v4_sqlite(void **state)
     store_close(store);
 }
 
+/* Removes an SQLite test database made under dir, with its side files, and dir. */
+static void fixture_rm_sqlite(const char *dir, const char *db_path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-writer.lock"};
+    char name[128];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", db_path, suffixes[i]);
+        unlink(name);
+    }
+    rmdir(dir);
+}
+
 /* The audit log is append-only in the schema itself: UPDATE and DELETE are refused. */
 static void test_audit_append_only_sqlite(void **state)
 {
@@ -1596,6 +1989,391 @@ static void test_audit_append_only_sqlite(void **state)
     snprintf(wal, sizeof(wal), "%s-writer.lock", db_path);
     unlink(wal);
     rmdir(path);
+}
+
+/* ---- Users' audit chains (schema v7 on SQLite: links and lazily written heads) ---- */
+
+#define CHAIN_USERS 7u
+#define CHAIN_ENTRIES_MAX 4096u
+/* The users audit_chain_fill picks from: CHAIN_USERS, or many with few entries each (so that
+ * many lagging heads are their user's newest entry). */
+static uint64_t chain_users = CHAIN_USERS;
+#define CHAIN_BATCH_MAX 5u
+
+/* Appends count entries of random users, directly and in writer batches of 1..5 records; a
+ * third have no counterparty, a few name their user as counterparty. */
+static void audit_chain_fill(struct store *store, uint64_t *prng, uint32_t count)
+{
+    static struct store_audit bufs[CHAIN_BATCH_MAX];
+    struct store_record records[CHAIN_BATCH_MAX];
+    struct store_audit e;
+    uint32_t done = 0;
+    while (done < count) {
+        uint64_t r = fixture_prng_next(prng);
+        uint32_t n = r % 3 == 0 ? 1 : 1 + (uint32_t)(r >> 8) % CHAIN_BATCH_MAX;
+        n = n > count - done ? count - done : n;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t q = fixture_prng_next(prng);
+            uint64_t user = 1 + q % chain_users;
+            audit_make(done + i + 1, user, &e);
+            if (q >> 32 & 1) {
+                e.counterparty_id =
+                    user_id((q >> 40) % 16 == 0 ? user : 1 + (q >> 8) % chain_users);
+                e.amount = 5;
+                e.currency = EUR;
+            }
+            if (r % 3 == 0) {
+                assert_int_equal(store_audit_append(store, &e, NULL), TL_OK);
+            } else {
+                store_record_audit(&e, &bufs[i], &records[i]);
+            }
+        }
+        if (r % 3 != 0) {
+            struct store_batch batch;
+            memset(&batch, 0, sizeof(batch));
+            batch.records = records;
+            batch.record_count = n;
+            assert_int_equal(store_batch_begin(store), TL_OK);
+            assert_int_equal(store_batch_commit(store, &batch), TL_OK);
+        }
+        done += n;
+    }
+}
+
+/* The whole chain, in seq order. */
+static uint32_t audit_chain_all(struct store *store, struct store_audit *all)
+{
+    uint32_t total = 0, n = 0;
+    do {
+        assert_true(total + STORE_AUDIT_SCAN_MAX <= CHAIN_ENTRIES_MAX);
+        assert_int_equal(store_audit_scan(store, total == 0 ? 0 : all[total - 1].seq,
+                                          STORE_AUDIT_SCAN_MAX, all + total, &n),
+                         TL_OK);
+        total += n;
+    } while (n == STORE_AUDIT_SCAN_MAX);
+    return total;
+}
+
+/* Every user's listing, paged older three at a time and newer from a cursor, equals the
+ * entries the whole chain names the user in, newest first. */
+static void audit_chain_check(struct store *store)
+{
+    static struct store_audit all[CHAIN_ENTRIES_MAX];
+    static uint64_t want[CHAIN_ENTRIES_MAX];
+    struct store_audit rows[3];
+    uint32_t total = audit_chain_all(store, all), count = 0;
+    bool more = false;
+    for (uint64_t u = 1; u <= chain_users + 1; u++) {
+        uint32_t want_count = 0;
+        for (uint32_t i = total; i-- > 0;) {
+            if (id128_eq(all[i].user_id, user_id(u)) ||
+                id128_eq(all[i].counterparty_id, user_id(u))) {
+                want[want_count++] = all[i].seq;
+            }
+        }
+        struct store_audit_page page = {.limit = 3};
+        uint32_t got = 0;
+        do {
+            assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more),
+                             TL_OK);
+            for (uint32_t i = 0; i < count; i++) {
+                assert_true(got < want_count);
+                assert_int_equal(rows[i].seq, want[got++]);
+            }
+            assert_int_equal(more, got < want_count);
+            page.starting_after_seq = count > 0 ? rows[count - 1].seq : 0;
+        } while (more);
+        assert_int_equal(got, want_count);
+        if (want_count < 4) {
+            continue;
+        }
+        /* Newer than the user's fourth newest, two of them: the third and second newest. */
+        memset(&page, 0, sizeof(page));
+        page.limit = 2;
+        page.ending_before_seq = want[3];
+        assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more), TL_OK);
+        assert_int_equal(count, 2);
+        assert_true(more);
+        assert_int_equal(rows[0].seq, want[1]);
+        assert_int_equal(rows[1].seq, want[2]);
+        /* Older than a seq that is not the user's: the user's entries below it. */
+        memset(&page, 0, sizeof(page));
+        page.limit = 1;
+        page.starting_after_seq = want[1] + 1 == want[0] ? want[1] : want[1] + 1;
+        assert_int_equal(store_audit_list(store, user_id(u), &page, rows, &count, &more), TL_OK);
+        assert_int_equal(count, 1);
+        assert_int_equal(rows[0].seq, page.starting_after_seq == want[1] ? want[2] : want[1]);
+    }
+}
+
+static void body_audit_chains(struct store_fixture *f)
+{
+    struct store *store = fixture_open_writer(f);
+    struct store_audit_report report;
+    uint64_t prng = 42;
+    audit_chain_fill(store, &prng, 300);
+    audit_chain_check(store);
+    struct store *reader = fixture_open_reader(f);
+    audit_chain_check(reader);
+    store_close(store);
+    /* No writer in this process any more: the reader reads the stored heads. */
+    audit_chain_check(reader);
+    assert_int_equal(store_audit_verify(reader, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 300);
+    store_close(reader);
+}
+
+static void test_audit_chains(void **state)
+{
+    (void)state;
+    fixture_each_backend(body_audit_chains);
+}
+
+static uint64_t sqlite_meta(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    uint64_t v = (uint64_t)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+}
+
+#define AUDIT_MARK_SQL "SELECT value FROM store_meta WHERE name = 'audit_replay_after'"
+/* The parties whose audit_heads row misses one of their entries at or below the mark (the
+ * invariant the mark promises; a row may be newer than the mark). */
+#define AUDIT_HEADS_BEHIND_SQL                                                                     \
+    "WITH mark (m) AS (" AUDIT_MARK_SQL "), parties (seq, party) AS (SELECT seq, user_id FROM "    \
+    "audit_log, mark WHERE seq <= m UNION SELECT seq, counterparty_id FROM audit_log, mark "       \
+    "WHERE seq <= m AND counterparty_id IS NOT NULL) SELECT count(*) FROM (SELECT party, "         \
+    "max(seq) AS newest FROM parties GROUP BY party) x LEFT JOIN audit_heads h ON h.user_id = "    \
+    "x.party WHERE h.seq IS NULL OR h.seq < x.newest"
+
+/* A writer killed after many appends leaves audit_heads behind the chain (TALLY_SQLITE_FLUSH_MIN=1:
+ * a batch writes one lagging head): a reader in another process lists right from the heads and
+ * the entries after the mark, and the next writer replays them. */
+static void test_audit_chains_restart_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-restart-XXXXXX";
+    char db_path[80];
+    struct store *store = NULL, *reader = NULL;
+    uint64_t prng = 7;
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    struct store_config reader_config = {.backend = "sqlite", .path = db_path, .read_only = true};
+    assert_int_equal(setenv("TALLY_SQLITE_FLUSH_MIN", "1", 1), 0);
+    chain_users = 200;
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (store_open(&config, &store) != TL_OK) {
+                _exit(2);
+            }
+            audit_chain_fill(store, &prng, 400);
+            _exit(0); /* no close: the lagging heads are never written */
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        prng += 1000;
+        assert_true(sqlite_meta(db_path, AUDIT_MARK_SQL) <
+                    sqlite_meta(db_path, "SELECT max(seq) FROM audit_log"));
+        assert_int_equal(sqlite_meta(db_path, AUDIT_HEADS_BEHIND_SQL), 0);
+        assert_int_equal(store_open(&reader_config, &reader), TL_OK);
+        audit_chain_check(reader);
+        store_close(reader);
+    }
+    /* The writer replays the entries after the mark, appends more, and a clean close writes
+     * every head. */
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    audit_chain_check(store);
+    audit_chain_fill(store, &prng, 100);
+    audit_chain_check(store);
+    store_close(store);
+    assert_int_equal(sqlite_meta(db_path, AUDIT_MARK_SQL),
+                     sqlite_meta(db_path, "SELECT max(seq) FROM audit_log"));
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads"),
+                     sqlite_meta(db_path, "SELECT count(*) FROM (SELECT user_id FROM audit_log "
+                                          "UNION SELECT counterparty_id FROM audit_log WHERE "
+                                          "counterparty_id IS NOT NULL)"));
+    assert_int_equal(store_open(&reader_config, &reader), TL_OK);
+    audit_chain_check(reader);
+    store_close(reader);
+    chain_users = CHAIN_USERS;
+    assert_int_equal(unsetenv("TALLY_SQLITE_FLUSH_MIN"), 0);
+    fixture_rm_sqlite(dir, db_path);
+}
+
+/* Two writable handles of one process append at once: each write transaction first applies
+ * what the other committed and has not published yet, so the links stay right. */
+struct chain_thread {
+    struct store *store;
+    uint64_t prng;
+};
+
+static void *chain_thread_main(void *arg)
+{
+    struct chain_thread *t = arg;
+    audit_chain_fill(t->store, &t->prng, 300);
+    return NULL;
+}
+
+static void test_audit_chains_threads_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-threads-XXXXXX";
+    char db_path[80];
+    struct chain_thread threads[2];
+    pthread_t ids[2];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    assert_int_equal(setenv("TALLY_SQLITE_FLUSH_MIN", "1", 1), 0);
+    for (int i = 0; i < 2; i++) {
+        threads[i].prng = 100 + (uint64_t)i;
+        assert_int_equal(store_open(&config, &threads[i].store), TL_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&ids[i], NULL, chain_thread_main, &threads[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(ids[i], NULL), 0);
+    }
+    audit_chain_check(threads[0].store);
+    store_close(threads[0].store);
+    store_close(threads[1].store);
+    assert_int_equal(unsetenv("TALLY_SQLITE_FLUSH_MIN"), 0);
+    struct store *store = NULL;
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    audit_chain_check(store);
+    store_close(store);
+    fixture_rm_sqlite(dir, db_path);
+}
+
+/* A version 6 database (two audit indexes, no links) migrates to 7: every entry gains its
+ * links, audit_heads every party's newest entry, the mark the chain's head; the indexes go, the
+ * hash chain still verifies and the links can never change. */
+static void test_audit_migrates_v6_sqlite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tally-audit-v6-XXXXXX";
+    char db_path[80];
+    uint8_t prev[STORE_AUDIT_HASH_BYTES];
+    uint64_t prng = 99;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *insert = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    for (uint32_t i = 0; i < 6; i++) {
+        assert_int_equal(store_sqlite_migrations[i].version, i + 1);
+        assert_int_equal(sqlite3_exec(db, store_sqlite_migrations[i].sql, NULL, NULL, NULL),
+                         SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO audit_log VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                        "?7, ?8, ?9, '127.0.0.1', ?10, ?11)",
+                                        -1, &insert, NULL),
+                     SQLITE_OK);
+    memset(prev, 0, sizeof(prev));
+    for (uint64_t seq = 1; seq <= 60; seq++) {
+        struct store_audit e;
+        uint8_t user[ID128_BYTES], other[ID128_BYTES];
+        uint64_t q = fixture_prng_next(&prng);
+        audit_make(seq, 1 + q % CHAIN_USERS, &e);
+        if (q >> 32 & 1) {
+            e.counterparty_id = user_id((q >> 40) % 8 == 0 ? 1 + q % CHAIN_USERS
+                                                           : 1 + (q >> 8) % CHAIN_USERS);
+            e.amount = 7;
+            e.currency = EUR;
+        }
+        store_audit_chain(&e, seq, prev);
+        memcpy(prev, e.hash, sizeof(prev));
+        id128_to_bytes(e.user_id, user);
+        id128_to_bytes(e.counterparty_id, other);
+        sqlite3_bind_int64(insert, 1, (int64_t)seq);
+        sqlite3_bind_int64(insert, 2, (int64_t)e.created_ns);
+        sqlite3_bind_blob(insert, 3, user, ID128_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 4, e.kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 5, e.subject, -1, SQLITE_TRANSIENT);
+        if (id128_is_zero(e.counterparty_id)) {
+            sqlite3_bind_null(insert, 6);
+        } else {
+            sqlite3_bind_blob(insert, 6, other, ID128_BYTES, SQLITE_TRANSIENT);
+        }
+        sqlite3_bind_int64(insert, 7, e.amount);
+        sqlite3_bind_int64(insert, 8, e.currency);
+        sqlite3_bind_text(insert, 9, e.request_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 10, e.prev_hash, STORE_AUDIT_HASH_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 11, e.hash, STORE_AUDIT_HASH_BYTES, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(insert), SQLITE_DONE);
+        sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+
+    struct store_config config = {.backend = "sqlite", .path = db_path};
+    struct store *store = NULL;
+    struct store_audit_report report;
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 60);
+    audit_chain_check(store);
+    assert_int_equal(sqlite_meta(db_path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                          "('audit_log_user', 'audit_log_counterparty')"),
+                     0);
+    assert_int_equal(sqlite_meta(db_path, AUDIT_MARK_SQL), 60);
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads"), CHAIN_USERS);
+    /* Each head is its party's newest entry. */
+    assert_int_equal(sqlite_meta(db_path, "SELECT count(*) FROM audit_heads h WHERE seq != "
+                                          "(SELECT max(seq) FROM audit_log WHERE user_id = "
+                                          "h.user_id OR counterparty_id = h.user_id)"),
+                     0);
+    audit_chain_fill(store, &prng, 40);
+    audit_chain_check(store);
+    store_close(store);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET user_prev = 0 WHERE seq = 60",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE audit_log SET counterparty_prev = counterparty_prev + 1", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    /* An insert must name its links, and they must point back. */
+    assert_int_not_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO audit_log (seq, created_ns, user_id, kind, subject, amount, "
+                     "currency, request_id, ip) VALUES (1000, 1, x'00000000000000000000000000000001'"
+                     ", 'k', '', 0, 0, '', '')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO audit_log (seq, created_ns, user_id, kind, subject, amount, "
+                     "currency, request_id, ip, user_prev, counterparty_prev) VALUES (1000, 1, "
+                     "x'00000000000000000000000000000001', 'k', '', 0, 0, '', '', 1000, 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&config, &store), TL_OK);
+    assert_int_equal(store_audit_verify(store, NULL, &report), TL_OK);
+    assert_true(report.ok);
+    assert_int_equal(report.entry_count, 100);
+    audit_chain_check(store);
+    store_close(store);
+    fixture_rm_sqlite(dir, db_path);
 }
 
 /* ---- Quotes and payment requests (schema v4) ---- */
@@ -2113,6 +2891,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_payment_records),
     cmocka_unit_test(test_record_payment_layout),
     cmocka_unit_test(test_payments_list),
+    cmocka_unit_test(test_payments_list_gaps),
+    cmocka_unit_test(test_paid_before),
+    cmocka_unit_test(test_payments_list_corrupt_sqlite),
     cmocka_unit_test(test_idempotency),
     cmocka_unit_test(test_idempotency_prune_many),
     cmocka_unit_test(test_idempotency_records),
@@ -2126,6 +2907,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_audit),
     cmocka_unit_test(test_audit_append_only_sqlite),
     cmocka_unit_test(test_audit_migrates_v4_sqlite),
+    cmocka_unit_test(test_audit_chains),
+    cmocka_unit_test(test_audit_chains_restart_sqlite),
+    cmocka_unit_test(test_audit_chains_threads_sqlite),
+    cmocka_unit_test(test_audit_migrates_v6_sqlite),
     cmocka_unit_test(test_quotes),
     cmocka_unit_test(test_quote_records),
     cmocka_unit_test(test_requests),

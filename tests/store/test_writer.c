@@ -383,6 +383,82 @@ static void test_concurrent_submitters(void **state)
     fixture_remove(&f);
 }
 
+/* ---- WAL restarts: a steady load with a reader does not grow the WAL without bound ---- */
+
+#define WAL_RESTART_FRAMES 128
+/* Readers on old snapshots can hold a restart back for a while (more so on a loaded machine);
+ * without restarts this test's WAL grows to about 50 MB. */
+#define WAL_BYTES_MAX (24u * WAL_RESTART_FRAMES * (4096u + 24u))
+
+struct wal_reader {
+    pthread_t thread;
+    struct store *store;
+    _Atomic bool stop;
+    uint64_t reads;
+};
+
+/* Reads balances back to back, as tallyd's readers do, so that some read snapshot is nearly
+ * always open while the writer commits. */
+static void *wal_reader_main(void *arg)
+{
+    struct wal_reader *r = arg;
+    uint64_t n = 0;
+    while (!atomic_load(&r->stop)) {
+        struct ledger_posting page[4];
+        struct store_page want = {.limit = 4};
+        uint32_t count = 0;
+        bool has_more = false;
+        assert_int_equal(store_history(r->store, fixture_account_id(n % CONCURRENT_WALLETS + 1),
+                                       &want, page, &count, &has_more),
+                         TL_OK);
+        n++;
+    }
+    r->reads = n;
+    return NULL;
+}
+
+static void test_wal_restarts(void **state)
+{
+    (void)state;
+    struct fixture f;
+    char wal_path[300];
+    struct stat st;
+    fixture_dir(&f);
+    if (strcmp(f.store_fixture.backend->name, "sqlite") != 0) {
+        printf("wal restarts: SQLite only, skipped on %s\n", f.store_fixture.backend->name);
+        fixture_remove(&f);
+        return;
+    }
+    assert_int_equal(setenv("TALLY_SQLITE_WAL_RESTART_FRAMES", "128", 1), 0);
+    fixture_start(&f, "sqlite", NULL);
+    accounts_setup(f.writer, CONCURRENT_WALLETS, CONCURRENT_FUNDING);
+    struct wal_reader reader = {.store = store_reopen(&f)};
+    assert_int_equal(pthread_create(&reader.thread, NULL, wal_reader_main, &reader), 0);
+    struct writer_stats before;
+    writer_stats_get(f.writer, &before);
+    uint32_t ok_count = 0;
+    free(concurrent_submit_all(f.writer, &ok_count));
+    struct writer_stats after;
+    writer_stats_get(f.writer, &after);
+    atomic_store(&reader.stop, true);
+    assert_int_equal(pthread_join(reader.thread, NULL), 0);
+    store_close(reader.store);
+
+    /* Without restarts every batch's frames land after the last (about 50 MB here). */
+    int n = snprintf(wal_path, sizeof wal_path, "%s-wal", f.store_fixture.path);
+    assert_true(n > 0 && (size_t)n < sizeof wal_path);
+    assert_int_equal(stat(wal_path, &st), 0);
+    printf("wal restarts: %lu batches, %lu reads, WAL file %lld bytes\n",
+           (unsigned long)(after.batches - before.batches), (unsigned long)reader.reads,
+           (long long)st.st_size);
+    assert_true(after.batches - before.batches > 1000u);
+    assert_true(reader.reads > 0);
+    assert_true((uint64_t)st.st_size <= WAL_BYTES_MAX);
+    fixture_stop(&f);
+    assert_int_equal(unsetenv("TALLY_SQLITE_WAL_RESTART_FRAMES"), 0);
+    fixture_remove(&f);
+}
+
 /* ---- Prefetch: a transfer stored in an earlier batch answers "exists" ---- */
 
 static void test_duplicates_across_batches(void **state)
@@ -2122,6 +2198,7 @@ static void test_wal_checkpointed(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_invalid_commands),
+    cmocka_unit_test(test_wal_restarts),
     cmocka_unit_test(test_linked_chain),
     cmocka_unit_test(test_duplicates_across_batches),
     cmocka_unit_test(test_records_commit_with_batch),
