@@ -162,8 +162,13 @@ static enum tl_err flight_acquire(const char *scope, const char *key,
         }
         /* The same request is running (or the table is full): wait for a release. */
         if (park != NULL) {
-            /* Parked under the mutex, so the release that wakes it comes after. */
-            async_park(park->req, park->next, park->ctx);
+            /* Parked under the mutex, so the release that wakes it comes after. A server that
+             * is stopping refuses the park; waiting here instead could hold the very worker
+             * the holder needs, so the client retries (with its key, maybe on another node). */
+            if (!async_park(park->req, park->next, park->ctx)) {
+                err = TL_ERR_SHUTDOWN;
+                break;
+            }
             struct async_call **list = held != NULL ? &held->waiters : &flights_full_waiters;
             park->req->async_->waiter_next_ = *list;
             *list = park->req->async_;

@@ -7,8 +7,9 @@
  * got a key:
  *
  *   begin    claim (scope, key) in the in-process in-flight table; a concurrent request with
- *            the same key and body waits for the first, one with another body gets 409
- *            idempotency_key_reused at once. When other nodes write the same database
+ *            the same key and body waits for the first (parked, async.h; once the server is
+ *            stopping and refuses parks, 503 shutting_down instead), one with another body
+ *            gets 409 idempotency_key_reused at once. When other nodes write the same database
  *            (!store_exclusive), also claim the key in the store (store_idempotency_claim): a
  *            live claim of another node for the same body is 409 idempotency_key_in_progress
  *            with Retry-After, for another body 409 idempotency_key_reused. Then look the key up
@@ -104,8 +105,9 @@ enum tl_err idempotency_begin(struct http_request *req, struct http_response *re
  * begin for a request that can park (async.h): while a duplicate is in flight the request
  * parks instead of blocking its worker thread (the duplicate may need that thread to finish),
  * and next(req, resp, ctx) runs once the duplicate released the key; it calls this again.
- * TL_OK with async_parked(req) then; otherwise as idempotency_begin (which it is when req
- * cannot park).
+ * TL_OK with async_parked(req) then; TL_ERR_SHUTDOWN (nothing held) when the server is
+ * stopping and refuses the park; otherwise as idempotency_begin (which it is when req cannot
+ * park).
  */
 enum tl_err idempotency_begin_async(struct http_request *req, struct http_response *resp,
                                     struct idempotency_request *idem, async_resume_fn next,

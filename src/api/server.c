@@ -29,7 +29,7 @@ struct server {
     bool tls;
     uint16_t port;
     _Atomic int64_t in_flight;
-    _Atomic int64_t parked; /* requests parked on the writer or a duplicate key (async.h) */
+    struct async_gate gate; /* requests parked on the writer or a duplicate key (async.h) */
     char *tls_cert_pem;
     char *tls_key_pem;
     size_t tls_key_bytes;
@@ -131,7 +131,7 @@ static struct server_request *server_request_new(struct server *server,
     sr->async.suspend = server_suspend;
     sr->async.resume = server_resume;
     sr->async.conn = connection;
-    sr->async.parked_count = &server->parked;
+    sr->async.gate = &server->gate;
     sr->req.async_ = &sr->async;
     server_request_id(sr);
     server_client_ip(sr);
@@ -595,7 +595,7 @@ enum tl_err server_start(const struct server_config *config, struct api_app *app
     }
     server->app = app;
     atomic_init(&server->in_flight, 0);
-    atomic_init(&server->parked, 0);
+    async_gate_init(&server->gate);
     enum tl_err err = server_prepare(config, server, error);
     if (err != TL_OK) {
         server_free(server);
@@ -623,6 +623,17 @@ uint16_t server_port(const struct server *server)
     return server->port;
 }
 
+/* Sleeps until no request is in flight, or until the deadline if none is parked: past it
+ * the rest are cut off, but never a parked one (its connection is suspended, which the library
+ * must not stop with, and the writer, still running, wakes it once its batch is done). */
+static void server_drain_wait(struct server *server, uint64_t deadline_ns)
+{
+    while (async_gate_parked(&server->gate) > 0 ||
+           (atomic_load(&server->in_flight) > 0 && clock_mono_ns() < deadline_ns)) {
+        clock_sleep_ms(5);
+    }
+}
+
 void server_stop(struct server *server)
 {
     if (server == NULL) {
@@ -631,13 +642,19 @@ void server_stop(struct server *server)
     atomic_store(&server->app->draining, true);
     MHD_socket listen_fd = MHD_quiesce_daemon(server->daemon);
     uint64_t deadline_ns = clock_mono_ns() + (uint64_t)TL_HTTP_DRAIN_MS_MAX * 1000000u;
-    /* Past the deadline requests are cut off, but never a parked one: its connection is
-     * suspended (the library must not stop with one) and the writer, still running, wakes it
-     * once its batch is done. */
-    while (atomic_load(&server->in_flight) > 0 &&
-           (clock_mono_ns() < deadline_ns || atomic_load(&server->parked) > 0)) {
-        clock_sleep_ms(5);
-    }
+    /* Requests drain with parking still allowed: a duplicate of a key in flight must not block
+     * the worker its holder needs. */
+    server_drain_wait(server, deadline_ns);
+    /* Nothing is in flight now (unless the deadline passed), but a connection accepted before
+     * the quiesce may still bring a request (the library serves it until MHD_stop_daemon),
+     * and a wake may still be running. From here on no request parks: a payment waits for its
+     * batch on its worker, which MHD_stop_daemon joins, and a duplicate of a key in flight
+     * answers 503. The second wait covers the parks counted before the gate closed and the
+     * wakes still running (a wake counts its request out as its last touch of the server): at
+     * zero no connection is suspended, which libmicrohttpd aborts on, and the server can be
+     * freed. */
+    async_gate_close(&server->gate);
+    server_drain_wait(server, deadline_ns);
     int64_t abandoned = atomic_load(&server->in_flight);
     MHD_stop_daemon(server->daemon);
     if (listen_fd != MHD_INVALID_SOCKET) {

@@ -52,9 +52,11 @@ tl_cleanup() {
     for pid in "${TL_JOBS[@]}"; do
         kill -KILL "$pid" 2>/dev/null
     done
-    # A failed suite shows any tallyd that aborted on an assertion: the logs go with $WORK.
+    # A failed suite shows why any tallyd aborted (our assertion, a libmicrohttpd panic, a
+    # sanitizer or the C library's heap checks): the logs go with $WORK.
     if [ "${FAILED:-0}" -gt 0 ]; then
-        grep -h -i -A2 'assert' "$WORK"/*.log 2>/dev/null | head -n 20
+        grep -h -i -A2 'assert\|fatal error\|sanitizer\|corrupt\|double free\|free():' \
+            "$WORK"/*.log 2>/dev/null | head -n 20
     fi
     rm -rf "$WORK"
 }

@@ -4,7 +4,9 @@
 # a batch holds more payments than there are worker threads; duplicates of an Idempotency-Key
 # in flight park too instead of blocking the worker their first copy needs; a client that goes
 # away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
-# payment load drains the parked requests (exit 0, every 201 stored after a restart). The
+# payment load drains the parked requests (exit 0, every 201 stored after a restart), and so do
+# six SIGTERMs at random moments of mixed loads (tests/api/drain_load.py: keep-alive, keyed,
+# duplicate keys, requests sent late or abandoned; one worker and four). The
 # server runs with ONE worker thread, so a request that blocked its worker while waiting would
 # stall everything behind it. curl and jq against a real tallyd on loopback.
 #
@@ -39,7 +41,7 @@ WORK=$(mktemp -d /tmp/tally-run-async.XXXXXX)
 # shellcheck source=tests/api/lib.sh
 source "$root/tests/api/lib.sh"
 trap tl_cleanup EXIT
-tl_require run_async.sh curl jq xargs
+tl_require run_async.sh curl jq xargs python3
 
 export TALLY_RATELIMIT_IP_PER_MIN=1000000 TALLY_RATELIMIT_IP_BURST=100000
 export TALLY_RATELIMIT_USER_PER_MIN=1000000 TALLY_RATELIMIT_USER_BURST=100000
@@ -201,6 +203,70 @@ if tl_start async --sandbox --threads 1; then
         check "stops cleanly after the restart" tl_stop "$PID"
     else
         fail "tallyd did not restart after SIGTERM: $(tail -n 5 "$WORK/async.log")"
+    fi
+
+    # A request can reach the server after the drain saw nothing in flight (a connection
+    # accepted before the quiesce that sends late), and a wake can still be running when the
+    # last request is answered: neither may park behind MHD_stop_daemon's back (libmicrohttpd
+    # aborts on a suspended connection) or touch the freed server. Short loads, stopped at a
+    # random moment, with one worker and with four (the library's thread pool).
+    echo "== SIGTERM at random moments of mixed loads: keep-alive, keyed, duplicate keys, late and abandoned requests"
+    rcs="" want_rcs="" slow_ms=0 drain_cycles=6 drain_start=$SECONDS
+    : >"$WORK/drain-acked.txt"
+    : >"$WORK/drain-all.txt"
+    for cycle in $(seq 1 "$drain_cycles"); do
+        want_rcs+=" 0"
+        if ! tl_start async --sandbox --threads $((cycle % 2 == 1 ? 1 : 4)); then
+            fail "tallyd did not start for stop $cycle: $(tail -n 5 "$WORK/async.log")"
+            break
+        fi
+        if [ "$cycle" = 1 ]; then
+            BASE="http://127.0.0.1:$PORT"
+            TOKEN=$B api POST /v1/deposits "{\"amount\": $DEPOSIT, \"currency\": \"USD\", \"source\": \"sandbox\"}"
+            expect "async_b funded for the stopped loads" 201
+        fi
+        bases=$(printf 'http://127.0.0.1:%s,' "${PORTS[@]}")
+        rm -f "$WORK/drain-stop"
+        python3 "$root/tests/api/drain_load.py" --bases "${bases%,}" --tokens "$A,$B" \
+            --handles async_a,async_b --tag "drain-$cycle-$RANDOM" --stop "$WORK/drain-stop" \
+            --out "$WORK/drain-$cycle.txt" --seed "$RANDOM" &
+        load=$!
+        TL_JOBS+=("$load")
+        # Under load first (a few answers in), then a random moment of it.
+        for _ in $(seq 1 200); do
+            [ "$(cat "$WORK/drain-$cycle.txt" 2>/dev/null | grep -c '^201 ')" -lt 10 ] || break
+            sleep 0.05
+        done
+        sleep "0.$((RANDOM % 6))"
+        start_ms=$(date +%s%3N)
+        tl_stop "$PID"
+        rcs+=" $?"
+        elapsed_ms=$(($(date +%s%3N) - start_ms))
+        [ "$elapsed_ms" -le "$slow_ms" ] || slow_ms=$elapsed_ms
+        touch "$WORK/drain-stop"
+        wait "$load"
+        cat "$WORK/drain-$cycle.txt" >>"$WORK/drain-all.txt"
+    done
+    TL_JOBS=()
+    check_eq "every SIGTERM under a mixed load exits 0" "$want_rcs" "$rcs"
+    check "every stop is prompt (slowest ${slow_ms} ms)" test "$slow_ms" -lt 8000
+    grep '^201 ' "$WORK/drain-all.txt" >"$WORK/drain-acked.txt"
+    acked=$(grep -c '' "$WORK/drain-acked.txt")
+    echo "   $acked payments acknowledged in $drain_cycles stopped loads ($((SECONDS - drain_start)) s)"
+    check "the loads made progress ($acked acked)" test "$acked" -ge 50
+    check_eq "no answer but 201, 503 or a closed connection" "" \
+        "$(grep -v '^201 \|^503 \|^0 ' "$WORK/drain-all.txt" | sort | uniq -c | head -n 3)"
+    if tl_start async --sandbox --threads 1; then
+        BASE="http://127.0.0.1:$PORT"
+        awk -v base="$(tl_node_base 1)" '{print "url = \"" base "/v1/payments/" $2 "\""; print "output = \"/dev/null\""}' \
+            "$WORK/drain-acked.txt" >"$WORK/urls.cfg"
+        curl -s --max-time 60 -H "Authorization: Bearer $B" -w '%{http_code}\n' \
+            -K "$WORK/urls.cfg" >"$WORK/refetch.txt"
+        check_eq "every payment acknowledged before a stop is stored" "$acked" \
+            "$(grep -c '^200$' "$WORK/refetch.txt")"
+        check "stops cleanly after the stopped loads" tl_stop "$PID"
+    else
+        fail "tallyd did not restart after the stopped loads: $(tail -n 5 "$WORK/async.log")"
     fi
 else
     fail "tallyd did not start: $(tail -n 5 "$WORK/async.log")"

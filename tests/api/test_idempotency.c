@@ -365,6 +365,15 @@ static void fake_resume(void *conn)
     atomic_fetch_add(&c->resumes, 1);
 }
 
+/* A continuation that is never run (test_gate_counts only compares it). */
+static enum tl_err counting_next(struct http_request *req, struct http_response *resp, void *ctx)
+{
+    (void)req;
+    (void)resp;
+    (void)ctx;
+    return TL_ERR_INTERNAL;
+}
+
 /* A request that can park does not block its thread while a duplicate is in flight (on a real
  * server the duplicate may need that very worker thread to finish): it parks, the holder's
  * release wakes it, and its continuation runs the handler then (no store: nothing to replay). */
@@ -389,13 +398,14 @@ static void test_dispatch_parks_duplicate(void **state)
 
     struct call again = {.app = &app, .key = "order-park", .body = "{\"n\":1}"};
     struct fake_conn conn = {0, 0};
-    _Atomic int64_t parked_count = 0;
+    struct async_gate gate;
+    async_gate_init(&gate);
     struct async_call async;
     memset(&async, 0, sizeof(async));
     async.suspend = fake_suspend;
     async.resume = fake_resume;
     async.conn = &conn;
-    async.parked_count = &parked_count;
+    async.gate = &gate;
     struct http_request req;
     struct http_response resp;
     struct dispatch_call dcall;
@@ -414,7 +424,7 @@ static void test_dispatch_parks_duplicate(void **state)
     assert_true(dispatch_start(&app, &req, &resp, &dcall));
     assert_int_equal(atomic_load(&conn.suspends), 1);
     assert_int_equal(atomic_load(&conn.resumes), 0);
-    assert_int_equal(atomic_load(&parked_count), 1);
+    assert_int_equal(async_gate_parked(&gate), 1);
     assert_int_equal(atomic_load(&handler_runs), 1);
 
     sem_post(&handler_proceed);
@@ -422,7 +432,7 @@ static void test_dispatch_parks_duplicate(void **state)
     assert_int_equal(first.status, 201);
     /* The release woke it exactly once; the continuation runs the handler now. */
     assert_int_equal(atomic_load(&conn.resumes), 1);
-    assert_int_equal(atomic_load(&parked_count), 0);
+    assert_int_equal(async_gate_parked(&gate), 0);
     assert_false(dispatch_resume(&app, &req, &resp, &dcall));
     assert_int_equal(resp.status, 201);
     assert_int_equal(atomic_load(&handler_runs), 2);
@@ -433,6 +443,116 @@ static void test_dispatch_parks_duplicate(void **state)
     sem_destroy(&handler_entered);
     sem_destroy(&handler_proceed);
     metrics_free(app.metrics);
+}
+
+/* A stopping server closes its gate (async.h): a park that starts after that is refused and
+ * changes nothing, so the server can stop the library with no connection suspended. A
+ * duplicate of a key in flight then answers 503 shutting_down instead of waiting on a worker
+ * thread the holder may need. */
+static void test_dispatch_closed_gate(void **state)
+{
+    (void)state;
+    struct api_app app;
+    memset(&app, 0, sizeof(app));
+    app.routes = table;
+    app.route_count = 1;
+    assert_int_equal(metrics_new(table_names, 1, &app.metrics), TL_OK);
+    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
+
+    atomic_store(&handler_blocks, true);
+    atomic_store(&handler_runs, 0);
+    struct call first = {.app = &app, .key = "order-gate", .body = "{\"n\":1}"};
+    pthread_t first_thread;
+    assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
+    assert_int_equal(sem_wait(&handler_entered), 0);
+    atomic_store(&handler_blocks, false);
+
+    struct call again = {.app = &app, .key = "order-gate", .body = "{\"n\":1}"};
+    struct fake_conn conn = {0, 0};
+    struct async_gate gate;
+    async_gate_init(&gate);
+    async_gate_close(&gate);
+    struct async_call async;
+    memset(&async, 0, sizeof(async));
+    async.suspend = fake_suspend;
+    async.resume = fake_resume;
+    async.conn = &conn;
+    async.gate = &gate;
+    struct http_request req;
+    struct http_response resp;
+    struct dispatch_call dcall;
+    memset(&req, 0, sizeof(req));
+    req.method = HTTP_POST;
+    req.path = "/v1/things";
+    req.body = (const uint8_t *)again.body;
+    req.body_bytes = strlen(again.body);
+    snprintf(req.request_id, sizeof(req.request_id), "req_gate");
+    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
+    req.lookup_ = call_lookup;
+    req.lookup_ctx_ = &again;
+    req.async_ = &async;
+    http_response_init(&resp);
+    /* Answered at once, on this thread, while the first still runs: never suspended. */
+    assert_false(dispatch_start(&app, &req, &resp, &dcall));
+    assert_int_equal(resp.status, 503);
+    assert_non_null(strstr(buf_str(&resp.body), "shutting_down"));
+    assert_false(async.parked);
+    assert_int_equal(atomic_load(&conn.suspends), 0);
+    assert_int_equal(async_gate_parked(&gate), 0);
+    assert_int_equal(atomic_load(&handler_runs), 1);
+    http_response_free(&resp);
+
+    sem_post(&handler_proceed);
+    assert_int_equal(pthread_join(first_thread, NULL), 0);
+    assert_int_equal(first.status, 201);
+    /* The first's release had no waiter to wake; nothing is held. */
+    assert_int_equal(atomic_load(&conn.resumes), 0);
+    assert_int_equal(idempotency_flight_count(), 0);
+
+    sem_destroy(&handler_entered);
+    sem_destroy(&handler_proceed);
+    metrics_free(app.metrics);
+}
+
+/* The gate's count: a park counts in, its wake counts out; a refused park leaves it alone. */
+static void test_gate_counts(void **state)
+{
+    (void)state;
+    struct fake_conn conn = {0, 0};
+    struct async_gate gate;
+    async_gate_init(&gate);
+    struct async_call async;
+    memset(&async, 0, sizeof(async));
+    async.suspend = fake_suspend;
+    async.resume = fake_resume;
+    async.conn = &conn;
+    async.gate = &gate;
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    req.async_ = &async;
+    int ctx = 0;
+
+    assert_true(async_park(&req, counting_next, &ctx));
+    assert_true(async_parked(&req));
+    assert_int_equal(atomic_load(&conn.suspends), 1);
+    assert_int_equal(async_gate_parked(&gate), 1);
+    /* Closing does not undo a park counted before it: the server waits for its wake. */
+    async_gate_close(&gate);
+    assert_int_equal(async_gate_parked(&gate), 1);
+    async_wake(&async);
+    assert_int_equal(atomic_load(&conn.resumes), 1);
+    assert_int_equal(async_gate_parked(&gate), 0);
+    async_resume_fn next = NULL;
+    void *next_ctx = NULL;
+    async_resumed(&async, &next, &next_ctx);
+    assert_ptr_equal(next, counting_next);
+    assert_ptr_equal(next_ctx, &ctx);
+
+    assert_false(async_park(&req, counting_next, &ctx));
+    assert_false(async_parked(&req));
+    assert_int_equal(atomic_load(&conn.suspends), 1);
+    assert_int_equal(async_gate_parked(&gate), 0);
 }
 
 /* ---- With a store ---- */
@@ -605,6 +725,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_flight_one_at_a_time),
     cmocka_unit_test(test_dispatch_in_flight),
     cmocka_unit_test(test_dispatch_parks_duplicate),
+    cmocka_unit_test(test_dispatch_closed_gate),
+    cmocka_unit_test(test_gate_counts),
     cmocka_unit_test(test_store_replay),
     cmocka_unit_test(test_pruner),
 };
