@@ -72,4 +72,8 @@ fi
 # HTTP API under load: POST /v1/payments with wrk over keep-alive and TLS (bench/http_payments.sh).
 echo
 bash "$root/bench/http_payments.sh" "$build" || status=1
+
+# What GET /v1/payments costs without per-user indexes (bench/http_paylists.sh).
+echo
+bash "$root/bench/http_paylists.sh" "$build" || status=1
 exit $status
