@@ -374,75 +374,102 @@ static enum tl_err counting_next(struct http_request *req, struct http_response 
     return TL_ERR_INTERNAL;
 }
 
+/* A duplicate of a key in flight: the first request runs on its own thread and blocks in the
+ * handler; the duplicate is dispatched on the test's thread with a fake connection that can
+ * park, its gate closed or open. */
+struct dup_fixture {
+    struct api_app app;
+    struct call first;
+    pthread_t first_thread;
+    struct call again;
+    struct fake_conn conn;
+    struct async_gate gate;
+    struct async_call async;
+    struct http_request req;
+    struct http_response resp;
+    struct dispatch_call dcall;
+};
+
+static void dup_start(struct dup_fixture *f, const char *key, const char *request_id,
+                      bool gate_closed)
+{
+    memset(f, 0, sizeof(*f));
+    f->app.routes = table;
+    f->app.route_count = 1;
+    assert_int_equal(metrics_new(table_names, 1, &f->app.metrics), TL_OK);
+    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
+    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
+
+    atomic_store(&handler_blocks, true);
+    atomic_store(&handler_runs, 0);
+    f->first = (struct call){.app = &f->app, .key = key, .body = "{\"n\":1}"};
+    assert_int_equal(pthread_create(&f->first_thread, NULL, call_main, &f->first), 0);
+    assert_int_equal(sem_wait(&handler_entered), 0);
+    atomic_store(&handler_blocks, false);
+
+    f->again = (struct call){.app = &f->app, .key = key, .body = "{\"n\":1}"};
+    async_gate_init(&f->gate);
+    if (gate_closed) {
+        async_gate_close(&f->gate);
+    }
+    f->async.suspend = fake_suspend;
+    f->async.resume = fake_resume;
+    f->async.conn = &f->conn;
+    f->async.gate = &f->gate;
+    f->req.method = HTTP_POST;
+    f->req.path = "/v1/things";
+    f->req.body = (const uint8_t *)f->again.body;
+    f->req.body_bytes = strlen(f->again.body);
+    snprintf(f->req.request_id, sizeof(f->req.request_id), "%s", request_id);
+    snprintf(f->req.client_ip, sizeof(f->req.client_ip), "192.0.2.9");
+    f->req.lookup_ = call_lookup;
+    f->req.lookup_ctx_ = &f->again;
+    f->req.async_ = &f->async;
+    http_response_init(&f->resp);
+}
+
+/* Lets the first request finish; it answers 201. */
+static void dup_finish_first(struct dup_fixture *f)
+{
+    sem_post(&handler_proceed);
+    assert_int_equal(pthread_join(f->first_thread, NULL), 0);
+    assert_int_equal(f->first.status, 201);
+}
+
+/* Frees what dup_start made (the response is the test's to free). */
+static void dup_free(struct dup_fixture *f)
+{
+    sem_destroy(&handler_entered);
+    sem_destroy(&handler_proceed);
+    metrics_free(f->app.metrics);
+}
+
 /* A request that can park does not block its thread while a duplicate is in flight (on a real
  * server the duplicate may need that very worker thread to finish): it parks, the holder's
  * release wakes it, and its continuation runs the handler then (no store: nothing to replay). */
 static void test_dispatch_parks_duplicate(void **state)
 {
     (void)state;
-    struct api_app app;
-    memset(&app, 0, sizeof(app));
-    app.routes = table;
-    app.route_count = 1;
-    assert_int_equal(metrics_new(table_names, 1, &app.metrics), TL_OK);
-    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
-    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
-
-    atomic_store(&handler_blocks, true);
-    atomic_store(&handler_runs, 0);
-    struct call first = {.app = &app, .key = "order-park", .body = "{\"n\":1}"};
-    pthread_t first_thread;
-    assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
-    assert_int_equal(sem_wait(&handler_entered), 0);
-    atomic_store(&handler_blocks, false);
-
-    struct call again = {.app = &app, .key = "order-park", .body = "{\"n\":1}"};
-    struct fake_conn conn = {0, 0};
-    struct async_gate gate;
-    async_gate_init(&gate);
-    struct async_call async;
-    memset(&async, 0, sizeof(async));
-    async.suspend = fake_suspend;
-    async.resume = fake_resume;
-    async.conn = &conn;
-    async.gate = &gate;
-    struct http_request req;
-    struct http_response resp;
-    struct dispatch_call dcall;
-    memset(&req, 0, sizeof(req));
-    req.method = HTTP_POST;
-    req.path = "/v1/things";
-    req.body = (const uint8_t *)again.body;
-    req.body_bytes = strlen(again.body);
-    snprintf(req.request_id, sizeof(req.request_id), "req_park");
-    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
-    req.lookup_ = call_lookup;
-    req.lookup_ctx_ = &again;
-    req.async_ = &async;
-    http_response_init(&resp);
+    struct dup_fixture f;
+    dup_start(&f, "order-park", "req_park", false);
     /* Parked at once, on this thread, while the first still runs: suspended, not resumed. */
-    assert_true(dispatch_start(&app, &req, &resp, &dcall));
-    assert_int_equal(atomic_load(&conn.suspends), 1);
-    assert_int_equal(atomic_load(&conn.resumes), 0);
-    assert_int_equal(async_gate_parked(&gate), 1);
+    assert_true(dispatch_start(&f.app, &f.req, &f.resp, &f.dcall));
+    assert_int_equal(atomic_load(&f.conn.suspends), 1);
+    assert_int_equal(atomic_load(&f.conn.resumes), 0);
+    assert_int_equal(async_gate_parked(&f.gate), 1);
     assert_int_equal(atomic_load(&handler_runs), 1);
 
-    sem_post(&handler_proceed);
-    assert_int_equal(pthread_join(first_thread, NULL), 0);
-    assert_int_equal(first.status, 201);
+    dup_finish_first(&f);
     /* The release woke it exactly once; the continuation runs the handler now. */
-    assert_int_equal(atomic_load(&conn.resumes), 1);
-    assert_int_equal(async_gate_parked(&gate), 0);
-    assert_false(dispatch_resume(&app, &req, &resp, &dcall));
-    assert_int_equal(resp.status, 201);
+    assert_int_equal(atomic_load(&f.conn.resumes), 1);
+    assert_int_equal(async_gate_parked(&f.gate), 0);
+    assert_false(dispatch_resume(&f.app, &f.req, &f.resp, &f.dcall));
+    assert_int_equal(f.resp.status, 201);
     assert_int_equal(atomic_load(&handler_runs), 2);
-    assert_int_equal(atomic_load(&conn.suspends), 1);
+    assert_int_equal(atomic_load(&f.conn.suspends), 1);
     assert_int_equal(idempotency_flight_count(), 0);
-    http_response_free(&resp);
-
-    sem_destroy(&handler_entered);
-    sem_destroy(&handler_proceed);
-    metrics_free(app.metrics);
+    http_response_free(&f.resp);
+    dup_free(&f);
 }
 
 /* A stopping server closes its gate (async.h): a park that starts after that is refused and
@@ -452,67 +479,23 @@ static void test_dispatch_parks_duplicate(void **state)
 static void test_dispatch_closed_gate(void **state)
 {
     (void)state;
-    struct api_app app;
-    memset(&app, 0, sizeof(app));
-    app.routes = table;
-    app.route_count = 1;
-    assert_int_equal(metrics_new(table_names, 1, &app.metrics), TL_OK);
-    assert_int_equal(sem_init(&handler_entered, 0, 0), 0);
-    assert_int_equal(sem_init(&handler_proceed, 0, 0), 0);
-
-    atomic_store(&handler_blocks, true);
-    atomic_store(&handler_runs, 0);
-    struct call first = {.app = &app, .key = "order-gate", .body = "{\"n\":1}"};
-    pthread_t first_thread;
-    assert_int_equal(pthread_create(&first_thread, NULL, call_main, &first), 0);
-    assert_int_equal(sem_wait(&handler_entered), 0);
-    atomic_store(&handler_blocks, false);
-
-    struct call again = {.app = &app, .key = "order-gate", .body = "{\"n\":1}"};
-    struct fake_conn conn = {0, 0};
-    struct async_gate gate;
-    async_gate_init(&gate);
-    async_gate_close(&gate);
-    struct async_call async;
-    memset(&async, 0, sizeof(async));
-    async.suspend = fake_suspend;
-    async.resume = fake_resume;
-    async.conn = &conn;
-    async.gate = &gate;
-    struct http_request req;
-    struct http_response resp;
-    struct dispatch_call dcall;
-    memset(&req, 0, sizeof(req));
-    req.method = HTTP_POST;
-    req.path = "/v1/things";
-    req.body = (const uint8_t *)again.body;
-    req.body_bytes = strlen(again.body);
-    snprintf(req.request_id, sizeof(req.request_id), "req_gate");
-    snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.9");
-    req.lookup_ = call_lookup;
-    req.lookup_ctx_ = &again;
-    req.async_ = &async;
-    http_response_init(&resp);
+    struct dup_fixture f;
+    dup_start(&f, "order-gate", "req_gate", true);
     /* Answered at once, on this thread, while the first still runs: never suspended. */
-    assert_false(dispatch_start(&app, &req, &resp, &dcall));
-    assert_int_equal(resp.status, 503);
-    assert_non_null(strstr(buf_str(&resp.body), "shutting_down"));
-    assert_false(async.parked);
-    assert_int_equal(atomic_load(&conn.suspends), 0);
-    assert_int_equal(async_gate_parked(&gate), 0);
+    assert_false(dispatch_start(&f.app, &f.req, &f.resp, &f.dcall));
+    assert_int_equal(f.resp.status, 503);
+    assert_non_null(strstr(buf_str(&f.resp.body), "shutting_down"));
+    assert_false(f.async.parked);
+    assert_int_equal(atomic_load(&f.conn.suspends), 0);
+    assert_int_equal(async_gate_parked(&f.gate), 0);
     assert_int_equal(atomic_load(&handler_runs), 1);
-    http_response_free(&resp);
+    http_response_free(&f.resp);
 
-    sem_post(&handler_proceed);
-    assert_int_equal(pthread_join(first_thread, NULL), 0);
-    assert_int_equal(first.status, 201);
+    dup_finish_first(&f);
     /* The first's release had no waiter to wake; nothing is held. */
-    assert_int_equal(atomic_load(&conn.resumes), 0);
+    assert_int_equal(atomic_load(&f.conn.resumes), 0);
     assert_int_equal(idempotency_flight_count(), 0);
-
-    sem_destroy(&handler_entered);
-    sem_destroy(&handler_proceed);
-    metrics_free(app.metrics);
+    dup_free(&f);
 }
 
 /* The gate's count: a park counts in, its wake counts out; a refused park leaves it alone. */
