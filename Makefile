@@ -9,7 +9,7 @@ DATA ?= $(CURDIR)/var
 # Debian 12 packages the project builds, tests and benchmarks with.
 DEB_PKGS := build-essential meson ninja-build pkg-config python3 python3-yaml clang iso-codes \
 	libsqlite3-dev libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev \
-	libinih-dev libcurl4-openssl-dev libssl-dev curl jq openssl wrk wamerican \
+	libinih-dev libcurl4-openssl-dev libssl-dev curl jq gojq openssl wrk wamerican \
 	postgresql libpq-dev libqrencode-dev oathtool libcbor-dev chromium sqlite3
 # Node.js (for the OpenAPI linter) counts as present when npm runs, whoever packaged it.
 NODE_PKGS := nodejs npm

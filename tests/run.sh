@@ -68,10 +68,18 @@ scripts=()
 while IFS= read -r script; do
     scripts+=("$script")
 done < <(find tests -type f -name 'run_*.sh' | sort)
+# The longest, by their times in a full run (sleep-bound ones like run_stepup included), in this
+# order; then the rest in name order.
+longest=(tests/pg/run_pg_store.sh tests/api/run_stepup.sh tests/pg/run_pg_api.sh
+    tests/api/run_api.sh tests/pg/run_pg_stepup.sh tests/pg/run_pg_nodes.sh
+    tests/api/run_identity.sh tests/api/run_async.sh)
 long_first=()
+for script in "${longest[@]}"; do
+    [ -e "$script" ] && long_first+=("$script")
+done
 for script in "${scripts[@]}"; do
-    case $script in
-    tests/pg/run_pg_api.sh | tests/api/run_api.sh | tests/pg/run_pg_nodes.sh) long_first=("$script" "${long_first[@]}") ;;
+    case " ${longest[*]} " in
+    *" $script "*) ;;
     *) long_first+=("$script") ;;
     esac
 done

@@ -72,17 +72,32 @@ run_suite() {
     fi
 }
 
-for dir in "$build" "$asan"; do
-    label=release
-    [ "$dir" = "$asan" ] && label=asan
+# The release and the sanitizer builds' suites run side by side (each test has a database of
+# its own, named by its process id): they mostly wait for the server's fsyncs (CREATE DATABASE
+# alone takes about 0.35 s), so two streams take half the time of one. Each stream leaves its
+# report in $logs/LABEL.report and its totals in $logs/LABEL.totals.
+run_stream() {
+    local dir=$1 label=$2 suite
+    passed=0
+    failed=0
     if [ ! -d "$dir/tests/store" ]; then
         [ "$label" = release ] && fail "no build at $dir"
-        continue
+    else
+        for suite in test_store test_store_app test_store_claims test_store_fx test_store_plans \
+            test_store_refunds test_store_limits test_writer test_postgres; do
+            run_suite "$label/$suite" "$dir/tests/store/$suite"
+        done
     fi
-    for suite in test_store test_store_app test_store_claims test_store_fx test_store_plans \
-        test_store_refunds test_store_limits test_writer test_postgres; do
-        run_suite "$label/$suite" "$dir/tests/store/$suite"
-    done
+    echo "$passed $failed" >"$logs/$label.totals"
+}
+run_stream "$build" release >"$logs/release.report" 2>&1 &
+run_stream "$asan" asan >"$logs/asan.report" 2>&1 &
+wait
+for label in release asan; do
+    cat "$logs/$label.report"
+    read -r p f <"$logs/$label.totals" || { p=0; f=1; }
+    passed=$((passed + p))
+    failed=$((failed + f))
 done
 
 # ---- tallyd migrate ----
