@@ -8,6 +8,7 @@
 #include "api/metrics.h"
 #include "api/ratelimit.h"
 #include "util/assert.h"
+#include "util/clock.h"
 #include "util/config.h"
 #include "util/limits.h"
 
@@ -94,13 +95,7 @@ enum tl_err api_app_store_acquire(struct api_app *app, struct store **out)
     if (app->app_store == NULL) {
         return TL_ERR_STORAGE;
     }
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(API_APP_STORE_WAIT_MS / 1000u);
-    deadline.tv_nsec += (long)(API_APP_STORE_WAIT_MS % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = clock_mono_deadline(API_APP_STORE_WAIT_MS);
     enum tl_err err = TL_OK;
     TL_ASSERT(pthread_mutex_lock(&app->app_store_mutex) == 0);
     while (app->app_store_busy) {

@@ -28,6 +28,7 @@
 struct authn;
 struct config;
 struct events_hub;
+struct seen;
 struct kyc;
 struct metrics;
 struct ratelimit;
@@ -62,6 +63,9 @@ struct api_app {
      * without a config (no limits). */
     struct kyc *kyc;
     uint64_t (*clock_ns)(void); /* monotonic, for rate limits; NULL = clock_mono_ns */
+    /* Sessions' last-seen writes, off the request path (seen.h), borrowed from main; NULL:
+     * the request writes it itself (tests without the thread). */
+    struct seen *seen;
     _Atomic bool draining;      /* set when shutdown starts: /readyz answers 503 */
     /* The writable handle for application rows, borrowed from main: set it after
      * api_app_init (NULL: api_app_store_acquire answers TL_ERR_STORAGE). Reach it only

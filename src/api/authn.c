@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "api/app.h"
+#include "api/seen.h"
 #include "auth/auth_crypto.h"
 #include "auth/mfa.h"
 #include "auth/throttle.h"
@@ -520,14 +521,7 @@ void authn_token_new(const struct authn *authn, char out_token[TOKEN_STR_BYTES],
 
 static enum tl_err authn_gate_enter(struct authn_gate *gate)
 {
-    struct timespec deadline;
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(AUTHN_HASH_WAIT_MS / 1000u);
-    deadline.tv_nsec += (long)(AUTHN_HASH_WAIT_MS % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_mono_deadline(AUTHN_HASH_WAIT_MS);
     enum tl_err err = TL_OK;
     TL_ASSERT(pthread_mutex_lock(&gate->mutex) == 0);
     if (gate->running >= AUTHN_HASH_CONCURRENCY && gate->waiting >= gate->waiters_max) {
@@ -742,6 +736,12 @@ static void authn_session_seen(struct http_request *req, const struct token_hash
 {
     struct store *store = NULL;
     if (req->app == NULL || req->app->app_store == NULL) {
+        return;
+    }
+    if (req->app->seen != NULL) {
+        /* Queued for seen.h's thread: a request never waits for this write. A full queue
+         * drops it; the session falls due again after AUTHN_LAST_SEEN_INTERVAL_S. */
+        (void)seen_note(req->app->seen, hash->bytes, now_ns);
         return;
     }
     enum tl_err err = api_app_store_acquire(req->app, &store);

@@ -548,25 +548,12 @@ static void hub_poll(struct events_hub *hub)
     }
 }
 
-static struct timespec hub_deadline(uint32_t wait_ms)
-{
-    struct timespec deadline;
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(wait_ms / 1000u);
-    deadline.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    return deadline;
-}
-
 static void *hub_main(void *arg)
 {
     struct events_hub *hub = arg;
     TL_ASSERT(pthread_mutex_lock(&hub->mutex) == 0);
     while (!hub->stopping) {
-        struct timespec deadline = hub_deadline(hub->config.poll_ms);
+        struct timespec deadline = clock_mono_deadline(hub->config.poll_ms);
         int rc = 0;
         while (!hub->stopping && rc != ETIMEDOUT) {
             rc = pthread_cond_timedwait(&hub->tick, &hub->mutex, &deadline);

@@ -68,19 +68,6 @@ static uint64_t flight_key_hash(const char *scope, const char *key)
     return h;
 }
 
-static struct timespec flight_deadline(uint32_t wait_ms)
-{
-    struct timespec deadline;
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(wait_ms / 1000u);
-    deadline.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    return deadline;
-}
-
 static uint32_t *flight_bucket(uint64_t key_hash)
 {
     return &flight_buckets[key_hash & (IDEMPOTENCY_FLIGHT_BUCKETS - 1u)];
@@ -144,7 +131,7 @@ static enum tl_err flight_acquire(const char *scope, const char *key,
     TL_ASSERT(key_len > 0 && key_len < STORE_IDEMPOTENCY_KEY_BYTES_MAX);
     TL_ASSERT(pthread_once(&flights_once, flights_init) == 0);
     uint64_t key_hash = flight_key_hash(scope, key);
-    struct timespec deadline = flight_deadline(wait_ms);
+    struct timespec deadline = clock_mono_deadline(wait_ms);
     enum tl_err err = TL_OK;
     *parked = false;
     TL_ASSERT(pthread_mutex_lock(&flights_mutex) == 0);
@@ -672,7 +659,7 @@ static void *idempotency_pruner_main(void *arg)
     while (!p->stopping) {
         TL_ASSERT(pthread_mutex_unlock(&p->mutex) == 0);
         idempotency_prune_once(p->app);
-        struct timespec deadline = flight_deadline(p->interval_ms);
+        struct timespec deadline = clock_mono_deadline(p->interval_ms);
         TL_ASSERT(pthread_mutex_lock(&p->mutex) == 0);
         while (!p->stopping) {
             int rc = pthread_cond_timedwait(&p->wake, &p->mutex, &deadline);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "util/assert.h"
+#include "util/clock.h"
 #include "util/limits.h"
 
 struct readers {
@@ -63,14 +64,7 @@ void readers_close(struct readers *readers)
 
 enum tl_err readers_acquire(struct readers *readers, uint32_t wait_ms, struct store **out)
 {
-    struct timespec deadline;
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(wait_ms / 1000u);
-    deadline.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_mono_deadline(wait_ms);
     enum tl_err err = TL_OK;
     TL_ASSERT(pthread_mutex_lock(&readers->mutex) == 0);
     while (readers->free_count == 0) {

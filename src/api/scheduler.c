@@ -183,19 +183,6 @@ static void scheduler_tick(struct scheduler *s)
     scheduler_schedules(s, clock_wall_ns());
 }
 
-static struct timespec scheduler_deadline(uint32_t wait_ms)
-{
-    struct timespec deadline;
-    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
-    deadline.tv_sec += (time_t)(wait_ms / 1000u);
-    deadline.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    return deadline;
-}
-
 static void *scheduler_main(void *arg)
 {
     struct scheduler *s = arg;
@@ -203,7 +190,7 @@ static void *scheduler_main(void *arg)
     while (!s->stopping) {
         TL_ASSERT(pthread_mutex_unlock(&s->mutex) == 0);
         scheduler_tick(s);
-        struct timespec deadline = scheduler_deadline(s->config.tick_ms);
+        struct timespec deadline = clock_mono_deadline(s->config.tick_ms);
         TL_ASSERT(pthread_mutex_lock(&s->mutex) == 0);
         while (!s->stopping) {
             int rc = pthread_cond_timedwait(&s->wake, &s->mutex, &deadline);

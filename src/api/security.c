@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/seen.h"
 #include "api/audit.h"
 #include "api/authn.h"
 #include "api/idempotency.h"
@@ -61,6 +62,9 @@ enum tl_err security_sessions_list(struct http_request *req, struct http_respons
     struct store *store = NULL;
     uint32_t count = 0;
     TL_ASSERT(req->principal.authenticated);
+    if (req->app->seen != NULL) {
+        seen_flush(req->app->seen); /* this very request's last-seen touch included */
+    }
     enum tl_err err = http_request_store(req, &store);
     if (err != TL_OK) {
         return err;

@@ -28,6 +28,7 @@
 #include "api/operator.h"
 #include "api/readers.h"
 #include "api/scheduler.h"
+#include "api/seen.h"
 #include "api/server.h"
 #include "api/sessions.h"
 #include "api/stepup.h"
@@ -61,6 +62,7 @@ struct tallyd {
     struct api_app app;
     bool app_ready;
     struct idempotency_pruner *pruner; /* deletes idempotency rows past their retention */
+    struct seen *seen;                 /* writes sessions' last-seen off the request path */
     struct fx_rates *fx;               /* reads fx.rates_file into the store (SIGHUP: now) */
     struct audit_checkpointer *audit_checkpointer; /* signs the audit chain's head */
     struct store *events_reader;       /* the event hub's own read-only handle */
@@ -318,6 +320,10 @@ static int tallyd_start(struct tallyd *t)
     t->app.authenticate = authn_authenticate;
     t->app.authenticate_ctx = t->authn;
     t->app.operator_auth = &t->operator_auth;
+    if ((err = seen_start(&t->app, &t->seen)) != TL_OK) {
+        return tallyd_fail("cannot start the last-seen writer", err);
+    }
+    t->app.seen = t->seen;
     if ((err = idempotency_pruner_start(&t->app, 0, &t->pruner)) != TL_OK) {
         return tallyd_fail("cannot start the idempotency pruner", err);
     }
@@ -357,6 +363,7 @@ static void tallyd_stop(struct tallyd *t)
     scheduler_stop(t->scheduler); /* before the writer and the readers it uses */
     store_close(t->scheduler_store);
     store_close(t->events_reader);
+    seen_stop(t->seen); /* after the server: no request queues a touch any more */
     idempotency_pruner_stop(t->pruner);
     fx_rates_stop(t->fx);
     audit_checkpointer_stop(t->audit_checkpointer); /* signs the final head */

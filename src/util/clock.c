@@ -44,3 +44,16 @@ void clock_sleep_ms(uint32_t ms)
     while (nanosleep(&left, &left) != 0 && errno == EINTR) {
     }
 }
+
+struct timespec clock_mono_deadline(uint32_t ms)
+{
+    struct timespec deadline;
+    TL_ASSERT(clock_gettime(CLOCK_MONOTONIC, &deadline) == 0);
+    deadline.tv_sec += (time_t)(ms / 1000u);
+    deadline.tv_nsec += (long)(ms % 1000u) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    return deadline;
+}

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Nanoseconds on CLOCK_MONOTONIC. Cannot fail. */
 uint64_t clock_mono_ns(void);
@@ -21,6 +22,10 @@ uint64_t clock_wall_ns(void);
 #define CLOCK_ISO8601_BYTES 28
 /* Formats a wall time in ns as ISO 8601 UTC. Cannot fail. */
 void clock_iso8601(uint64_t wall_ns, char out[CLOCK_ISO8601_BYTES]);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, for pthread_cond_timedwait on a condition
+ * made with pthread_condattr_setclock(CLOCK_MONOTONIC). Cannot fail. */
+struct timespec clock_mono_deadline(uint32_t ms);
 
 /* Sleeps for ms milliseconds, resuming after signals. Cannot fail. */
 void clock_sleep_ms(uint32_t ms);
