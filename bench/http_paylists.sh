@@ -18,69 +18,30 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build="$root/$build"
-tallyd="$build/src/cmd/tallyd"
 seconds=${BENCH_SECONDS:-8}
 deposits=${BENCH_DEPOSITS:-5000}
 repeat=${BENCH_REPEAT:-21}
-work=$(mktemp -d /tmp/tally-bench-paylists.XXXXXX)
-pid=""
-
-cleanup() {
-    [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-die() {
-    echo "http_paylists.sh: $*" >&2
-    exit 1
-}
-
-for tool in wrk curl jq openssl; do
-    command -v "$tool" >/dev/null || die "$tool is required (make deps installs it)"
-done
-[ -x "$tallyd" ] || die "$tallyd is not built"
-
-export TALLY_RATELIMIT_IP_PER_MIN=60000000 TALLY_RATELIMIT_IP_BURST=100000
-export TALLY_RATELIMIT_USER_PER_MIN=60000000 TALLY_RATELIMIT_USER_BURST=100000
+bench_name=http_paylists.sh
+# shellcheck source=lib.sh
+. "$root/bench/lib.sh"
 export TALLY_FEES_P2P="bps=100,min=0.01"
 
-TALLY_LOG_LEVEL=info "$tallyd" --data-dir "$work/data" --sandbox --port 0 --listen 127.0.0.1 \
-    2>"$work/tallyd.log" &
-pid=$!
-port=""
-for _ in $(seq 1 200); do
-    port=$(jq -r 'select(.event == "listening") | .port' "$work/tallyd.log" 2>/dev/null | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
-[ -n "$port" ] || die "tallyd did not start: $(tail -n 3 "$work/tallyd.log")"
+start --listen 127.0.0.1
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 200); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && break
-    sleep 0.05
-done
-
-# post PATH TOKEN BODY : prints the body; dies unless 201.
-post() {
-    local out auth=()
-    [ -z "$2" ] || auth=(-H "Authorization: Bearer $2")
-    out=$(curl -s -w '\n%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' \
-        "${auth[@]}" --data-binary "$3" "$base$1") || die "POST $1 failed"
-    [ "${out##*$'\n'}" = 201 ] || die "POST $1 answered ${out##*$'\n'}: ${out%$'\n'*}"
-    printf '%s\n' "${out%$'\n'*}"
-}
+ready "$base"
 
 password=$(openssl rand -base64 18 | tr '/+' '_-')
 declare -A token
 for handle in paylist_a paylist_b paylist_c paylist_d; do
-    post /v1/users "" "{\"handle\": \"$handle\", \"email\": \"$handle@example.com\",
-        \"password\": \"$password\", \"display_name\": \"$handle\"}" >/dev/null
-    token[$handle]=$(post /v1/sessions "" "{\"login\": \"$handle\", \"password\": \"$password\"}" |
+    post "$base" /v1/users "" "{\"handle\": \"$handle\", \"email\": \"$handle@example.com\",
+        \"password\": \"$password\", \"display_name\": \"$handle\"}" >/dev/null ||
+        die "sign-up of $handle failed"
+    token[$handle]=$(post "$base" /v1/sessions "" "{\"login\": \"$handle\", \"password\": \"$password\"}" |
         jq -r .token)
-    post /v1/deposits "${token[$handle]}" \
-        '{"amount": 1000000000000, "currency": "USD", "source": "sandbox"}' >/dev/null
+    [ -n "${token[$handle]}" ] && [ "${token[$handle]}" != null ] || die "log-in of $handle failed"
+    post "$base" /v1/deposits "${token[$handle]}" \
+        '{"amount": 1000000000000, "currency": "USD", "source": "sandbox"}' >/dev/null ||
+        die "deposit of $handle failed"
 done
 printf '%s paylist_a\n%s paylist_b\n' "${token[paylist_a]}" "${token[paylist_b]}" >"$work/users.txt"
 echo "-- paylist_a and paylist_b pay each other for ${seconds} s (wrk, 32 connections)"
@@ -97,8 +58,8 @@ for _ in $(seq 1 $(((deposits + 99) / 100))); do
         -H "Authorization: Bearer ${token[paylist_c]}" -H 'Content-Type: application/json' \
         -d '{"amount": 1, "currency": "USD", "source": "sandbox"}' -K "$work/curl.cfg"
 done
-post /v1/payments "${token[paylist_c]}" '{"to": "@paylist_d", "amount": 5, "currency": "USD"}' \
-    >/dev/null
+post "$base" /v1/payments "${token[paylist_c]}" '{"to": "@paylist_d", "amount": 5, "currency": "USD"}' \
+    >/dev/null || die "the payment to paylist_d failed"
 
 # timeit LABEL HANDLE QUERY : the median time_total of GET /v1/payments?QUERY, in ms.
 timeit() {

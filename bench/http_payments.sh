@@ -26,53 +26,18 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build="$root/$build"
-tallyd="$build/src/cmd/tallyd"
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-1 4 16 64 128 256}
 user_count=${BENCH_USERS:-64}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 parts=" ${BENCH_PARTS-keyed tls fees} "
-work=$(mktemp -d /tmp/tally-bench-http.XXXXXX)
-pid=""
 
-cleanup() {
-    [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
-die() {
-    echo "http_payments.sh: $*" >&2
-    exit 1
-}
-
-for tool in wrk curl jq openssl; do
-    command -v "$tool" >/dev/null || die "$tool is required (make deps installs it)"
-done
-[ -x "$tallyd" ] || die "$tallyd is not built"
-
-# Only the benchmark's own client talks to this server: no rate limit should shape the result
-# (60,000,000 a minute, the largest setting, is 1,000,000/s; a 429 shows up in the table).
-export TALLY_RATELIMIT_IP_PER_MIN=60000000 TALLY_RATELIMIT_IP_BURST=100000
-export TALLY_RATELIMIT_USER_PER_MIN=60000000 TALLY_RATELIMIT_USER_BURST=100000
+bench_name=http_payments.sh
+# shellcheck source=lib.sh
+. "$root/bench/lib.sh"
 export TALLY_SERVER_CONNECTIONS_MAX=${TALLY_SERVER_CONNECTIONS_MAX:-4096} TALLY_SERVER_CONNECTIONS_PER_IP_MAX=${TALLY_SERVER_CONNECTIONS_PER_IP_MAX:-4096}
 export TALLY_LOG_LEVEL=${TALLY_LOG_LEVEL:-warn}
-
-# start ARGS... : tallyd on the bench data dir and a free loopback port; sets pid and port.
-start() {
-    : >"$work/tallyd.log"
-    TALLY_LOG_LEVEL=info "$tallyd" --data-dir "$work/data" --sandbox --port 0 "$@" \
-        2>>"$work/tallyd.log" &
-    pid=$!
-    port=""
-    for _ in $(seq 1 200); do
-        port=$(jq -r 'select(.event == "listening") | .port' "$work/tallyd.log" 2>/dev/null | head -n 1)
-        [ -n "$port" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    [ -n "$port" ] || die "tallyd did not start: $(tail -n 3 "$work/tallyd.log")"
-}
 
 # storage_bytes : bytes tallyd has written towards the disk so far (/proc/PID/io write_bytes:
 # WAL, checkpoints, database file), for the "disk B/pay" column (written bytes per 201).
@@ -96,36 +61,6 @@ metrics_curl_args=()
 metrics_base=""
 clock_ticks=$(getconf CLK_TCK)
 
-stop() {
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    pid=""
-}
-
-# ready BASE [CURL_ARGS...] : waits up to 10 s for /readyz.
-ready() {
-    local base=$1
-    shift
-    for _ in $(seq 1 200); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$@" "$base/readyz")" = 200 ] && return 0
-        sleep 0.05
-    done
-    die "tallyd not ready at $base"
-}
-
-# post BASE PATH TOKEN BODY [CURL_ARGS...] : prints the body; fails unless 201.
-post() {
-    local base=$1 path=$2 token=$3 body=$4 out auth=()
-    shift 4
-    [ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
-    out=$(curl -s -w '\n%{http_code}' --max-time 30 -X POST "$@" -H 'Content-Type: application/json' \
-        "${auth[@]}" --data-binary "$body" "$base$path") || return 1
-    [ "${out##*$'\n'}" = 201 ] || {
-        echo "POST $path answered ${out##*$'\n'}: ${out%$'\n'*}" >&2
-        return 1
-    }
-    printf '%s\n' "${out%$'\n'*}"
-}
 
 password=$(openssl rand -base64 18 | tr '/+' '_-')
 deposit_minor=1000000000000 # 10,000,000,000.00 USD each: a 1-cent ring never gets near zero
