@@ -1,9 +1,11 @@
 #include "api/deposits.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/async.h"
 #include "api/debts.h"
 #include "api/audit.h"
 #include "api/events.h"
@@ -20,7 +22,8 @@
 
 #define DEPOSITS_SOURCE_SANDBOX "sandbox"
 
-/* One deposit's writer command and what its hook needs; on the handler's stack. */
+/* One deposit's writer command and what its hook needs; on the heap, because the request
+ * parks while its batch commits (async.h): deposits_resume frees it. */
 struct deposits_exec {
     struct writer_command cmd;
     struct ledger_event event;
@@ -30,6 +33,8 @@ struct deposits_exec {
     struct idempotency_request *idem;
     const struct money_currency *currency;
     struct id128 wallet_id;
+    struct store_wallet wallet;    /* the wallet credited, for a repair of its account */
+    int attempt;                   /* 1 after a repair: no second one */
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
     struct id128 missing;          /* the account that was missing (TL_ERR_NOT_FOUND) */
     struct kyc_refusal limit;      /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
@@ -118,50 +123,83 @@ static enum tl_err deposits_on_applied(struct writer_command *cmd, struct writer
     return TL_OK;
 }
 
-/* Submits the deposit; repairs a wallet whose ledger account is missing and tries once more. */
-static enum tl_err deposits_execute(struct http_request *req, struct http_response *resp,
-                                    struct deposits_exec *x, const struct money_currency *currency,
-                                    const struct store_wallet *wallet)
+static enum tl_err deposits_resume(struct http_request *req, struct http_response *resp,
+                                   void *ctx);
+
+/* Hands the deposit to the writer; deposits_resume answers (x belongs to it now). */
+static enum tl_err deposits_submit(struct http_request *req, struct http_response *resp,
+                                   struct deposits_exec *x)
 {
-    x->currency = currency;
-    x->wallet_id = wallet->id;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        deposits_render_head(x);
-        x->cmd = (struct writer_command){.events = &x->event,
-                                         .event_count = 1,
-                                         .results = &x->result,
-                                         .on_applied = deposits_on_applied,
-                                         .ctx = x};
-        enum tl_err err = writer_submit(req->app->writer, &x->cmd);
-        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
-            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
-        }
-        if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
-            /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
-            LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),
-                LOG_STR("error", tl_err_code(err)));
-            return http_fail(resp, TL_ERR_BUSY, NULL,
-                             "the deposit was not made; retry with the same Idempotency-Key");
-        }
-        if (err != TL_OK) {
-            return err;
-        }
-        if (x->answer.outcome == TL_OK) {
-            return x->answer.rendered ? TL_OK : TL_ERR_NOMEM;
-        }
-        if (movement_refusal(x->answer.outcome)) {
-            return movement_refusal_fail(resp, x->answer.outcome);
-        }
-        if (x->answer.outcome != TL_ERR_NOT_FOUND || attempt > 0 ||
-            !id128_eq(x->missing, wallet->id)) {
-            return TL_ERR_INTERNAL;
-        }
-        err = accounts_wallet_open(req->app->writer, wallet->id, wallet->user_id, wallet->currency);
-        if (err != TL_OK) {
-            return err;
-        }
+    deposits_render_head(x);
+    x->cmd = (struct writer_command){.events = &x->event,
+                                     .event_count = 1,
+                                     .results = &x->result,
+                                     .on_applied = deposits_on_applied,
+                                     .ctx = x};
+    return async_submit(req, resp, true, &x->cmd, deposits_resume, x);
+}
+
+/* What the writer's answer means for the client; *repaired when the wallet's missing ledger
+ * account was opened and the deposit must be submitted again. */
+static enum tl_err deposits_outcome(struct http_request *req, struct http_response *resp,
+                                    struct deposits_exec *x, bool *repaired)
+{
+    enum tl_err err = x->cmd.err;
+    *repaired = false;
+    if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
     }
-    return TL_ERR_INTERNAL;
+    if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
+        /* Dropped whole by its hook: nothing moved, so a retry (same key) is safe. */
+        LOG(LOG_WARN, "deposit_dropped", LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+        return http_fail(resp, TL_ERR_BUSY, NULL,
+                         "the deposit was not made; retry with the same Idempotency-Key");
+    }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (x->answer.outcome == TL_OK) {
+        return x->answer.rendered ? TL_OK : TL_ERR_NOMEM;
+    }
+    if (movement_refusal(x->answer.outcome)) {
+        return movement_refusal_fail(resp, x->answer.outcome);
+    }
+    if (x->answer.outcome != TL_ERR_NOT_FOUND || x->attempt > 0 ||
+        !id128_eq(x->missing, x->wallet.id)) {
+        return TL_ERR_INTERNAL;
+    }
+    err = accounts_wallet_open(req->app->writer, x->wallet.id, x->wallet.user_id,
+                               x->wallet.currency);
+    *repaired = err == TL_OK;
+    return err;
+}
+
+/* After the deposit's batch (a worker thread, or the handler's when it did not park): the 201,
+ * a refusal, or one more try after a repair. Frees x unless it submits again. */
+static enum tl_err deposits_resume(struct http_request *req, struct http_response *resp,
+                                   void *ctx)
+{
+    struct deposits_exec *x = ctx;
+    bool repaired = false;
+    enum tl_err err = deposits_outcome(req, resp, x, &repaired);
+    if (repaired) {
+        x->attempt++;
+        return deposits_submit(req, resp, x);
+    }
+    if (err == TL_OK) {
+        /* Incoming money covers a debt first (debts.h); the answer stays the deposit's. */
+        int64_t owed = 0;
+        enum tl_err settle = debts_settle(req, x->wallet.id, x->currency->numeric, &owed);
+        if (settle != TL_OK) {
+            LOG(LOG_WARN, "debt_settle_failed", LOG_STR("request_id", req->request_id),
+                LOG_STR("error", tl_err_code(settle)));
+        }
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    free(x);
+    return err;
 }
 
 static const struct json_field deposits_fields[] = {
@@ -217,25 +255,18 @@ enum tl_err deposits_create(struct http_request *req, struct http_response *resp
     if (err != TL_OK) {
         return err;
     }
-    struct deposits_exec x;
-    memset(&x, 0, sizeof(x));
-    x.req = req;
-    x.resp = resp;
-    x.idem = idempotency_current();
-    x.event = movement_transfer(
+    struct deposits_exec *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    x->req = req;
+    x->resp = resp;
+    x->idem = idempotency_current();
+    x->currency = currency;
+    x->wallet = wallet;
+    x->wallet_id = wallet.id;
+    x->event = movement_transfer(
         id128_new(), accounts_system_id(LEDGER_KIND_SANDBOX_FUNDING, currency->numeric), wallet.id,
         amount, currency->numeric, LEDGER_CODE_DEPOSIT, id128_make(0, 0), 0);
-    err = deposits_execute(req, resp, &x, currency, &wallet);
-    if (err == TL_OK) {
-        /* Incoming money covers a debt first (debts.h); the answer stays the deposit's. */
-        int64_t owed = 0;
-        enum tl_err settle = debts_settle(req, wallet.id, currency->numeric, &owed);
-        if (settle != TL_OK) {
-            LOG(LOG_WARN, "debt_settle_failed", LOG_STR("request_id", req->request_id),
-                LOG_STR("error", tl_err_code(settle)));
-        }
-        resp->status = 201;
-        resp->content_type = "application/json";
-    }
-    return err;
+    return deposits_submit(req, resp, x);
 }

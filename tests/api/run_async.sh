@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_async.sh BUILD_DIR [ASAN_BUILD_DIR] - POST /v1/payments answered asynchronously (issue #3,
 # src/api/async.h): the worker parks the request while its writer command waits for a batch, so
-# a batch holds more payments than there are worker threads; duplicates of an Idempotency-Key
+# a batch holds more payments than there are worker threads (and more deposits); duplicates of an Idempotency-Key
 # in flight park too instead of blocking the worker their first copy needs; a client that goes
 # away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
 # payment load drains the parked requests (exit 0, every 201 stored after a restart), and so do
@@ -104,6 +104,25 @@ if tl_start async --sandbox --threads 1; then
     check_eq "no request left parked or in flight" 1 "$(metric tally_http_requests_in_flight)"
     check_eq "async_a paid 300" $((DEPOSIT - 300)) "$(balance "$A")"
     check_eq "async_b received 300" 300 "$(balance "$B")"
+
+    echo "== deposits park too"
+    b_before=$(balance "$B")
+    batches0=$(metric tally_writer_batches_total)
+    : >"$WORK/deposits.txt"
+    seq 1 100 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
+        -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: dep-{}-$RANDOM" \
+        --data-binary '{"amount": 7, "currency": "USD", "source": "sandbox"}' \
+        "$(tl_node_base 1)/v1/deposits" >>"$WORK/deposits.txt"
+    check_eq "100 concurrent deposits through one worker all answer 201" 100 \
+        "$(grep -c '^201$' "$WORK/deposits.txt")"
+    batches=$(($(metric tally_writer_batches_total) - batches0))
+    echo "   100 deposits in $batches batches"
+    check "deposit batches held more deposits than there are workers ($batches batches)" \
+        test "$batches" -lt 100
+    check_eq "async_b credited 100 x 7" $((b_before + 700)) "$(balance "$B")"
+    check_eq "no request left parked or in flight after deposits" 1 \
+        "$(metric tally_http_requests_in_flight)"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
     a_before=$(balance "$A")
