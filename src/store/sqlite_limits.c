@@ -22,17 +22,26 @@
  * handle (the writer's inside a batch too) sees every committed batch and nothing of an open
  * one, as the SQL read did: the records of a batch were written only at its commit.
  *
- * Memory: one bucket (32 bytes) per row of limit_totals; nothing is pruned yet (the table
- * never deleted rows either).
+ * Memory: one bucket (32 bytes) per row of limit_totals. Buckets that no window can count
+ * again are pruned (prune_plan): no window is longer than LIMITS_WINDOW_S_MAX, and "now" is at
+ * least the newest movement's time, which is at most one bucket width (at most the longest
+ * window's) before the newest bucket's end. So a bucket that ends LIMITS_WINDOW_S_MAX plus that
+ * width before the newest end is dead whatever the configuration, now or after a change; a
+ * flush (at most once per LIMITS_PRUNE_STEP_NS of that clock) deletes the dead rows of
+ * limit_totals in its transaction, and publish drops them from memory. The clock is the data's,
+ * not the machine's: what is pruned depends only on what was committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "store/sqlite_private.h"
 #include "util/assert.h"
 
-#define LIMITS_NONE UINT32_MAX
+#define LIMITS_SERIES_NONE UINT32_MAX
+/* Dead buckets are looked for at most once per hour of the data's clock (the newest end). */
+#define LIMITS_PRUNE_STEP_NS (3600ull * LIMITS_NS_PER_S)
 
 struct limits_bucket {
     uint64_t end_ns;
@@ -69,6 +78,8 @@ struct sqlite_limits {
     uint64_t log_rows; /* committed rows of limit_usage_log */
     uint64_t seq_last; /* the largest seq committed to it (0: none since open) */
     uint32_t flush_rows;
+    uint64_t newest_end_ns; /* the largest bucket end ever held: the data's clock */
+    uint64_t pruned_before_ns; /* buckets ending at or before this are gone (0: none pruned) */
 };
 
 /* A lagging bucket's key and value, sorted into limit_totals' key order by flush. */
@@ -89,6 +100,9 @@ struct sqlite_limits_key {
     "?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET amount = excluded.amount, count = "             \
     "excluded.count"
 #define LIMITS_LOG_TRIM_SQL "DELETE FROM limit_usage_log WHERE seq <= ?1"
+#define LIMITS_PRUNE_SQL                                                                           \
+    "DELETE FROM limit_totals WHERE user_id = ?1 AND currency = ?2 AND direction = ?3 AND "        \
+    "end_ns <= ?4"
 
 /* ---- The totals ---- */
 
@@ -104,7 +118,7 @@ static uint32_t series_find(const struct sqlite_limits *l, struct id128 user_id,
                             uint8_t direction)
 {
     if (l->slot_count == 0) {
-        return LIMITS_NONE;
+        return LIMITS_SERIES_NONE;
     }
     uint32_t mask = l->slot_count - 1;
     for (uint32_t i = series_hash(user_id, currency, direction) & mask; l->slots[i] != 0;
@@ -114,7 +128,7 @@ static uint32_t series_find(const struct sqlite_limits *l, struct id128 user_id,
             return l->slots[i] - 1;
         }
     }
-    return LIMITS_NONE;
+    return LIMITS_SERIES_NONE;
 }
 
 static void slot_put(struct sqlite_limits *l, uint32_t index)
@@ -162,7 +176,7 @@ static enum tl_err series_get(struct sqlite_limits *l, struct id128 user_id, uin
                               uint8_t direction, uint32_t *out)
 {
     uint32_t index = series_find(l, user_id, currency, direction);
-    if (index == LIMITS_NONE) {
+    if (index == LIMITS_SERIES_NONE) {
         enum tl_err err = series_reserve(l);
         if (err != TL_OK) {
             return err;
@@ -259,6 +273,7 @@ static void bucket_add(struct sqlite_limits *l, uint32_t index, uint64_t end_ns,
         s->len++;
     }
     struct limits_bucket *b = &s->buckets[i];
+    l->newest_end_ns = end_ns > l->newest_end_ns ? end_ns : l->newest_end_ns;
     TL_ASSERT(amount >= 0);
     TL_ASSERT(b->amount <= INT64_MAX - amount);
     b->amount += amount;
@@ -312,6 +327,8 @@ void store_sqlite_limits_batch_reset(struct sqlite_limits_batch *b)
     b->log_count = 0;
     b->merged = false;
     b->flushed = false;
+    b->prune_count = 0;
+    b->prune_before_ns = 0;
 }
 
 void store_sqlite_limits_batch_free(struct sqlite_limits_batch *b)
@@ -319,6 +336,8 @@ void store_sqlite_limits_batch_free(struct sqlite_limits_batch *b)
     sqlite3_finalize(b->log_insert);
     sqlite3_finalize(b->total_set);
     sqlite3_finalize(b->log_trim);
+    sqlite3_finalize(b->prune);
+    free(b->prunes);
     free(b->adds);
     free(b->keys);
     memset(b, 0, sizeof(*b));
@@ -537,6 +556,63 @@ static enum tl_err flush_all(const struct sqlite_limits *l, struct sqlite_limits
     return TL_OK;
 }
 
+/* The end at or before which no window can count a bucket again (see the top), 0 for none. */
+static uint64_t prune_before(const struct sqlite_limits *l)
+{
+    uint64_t margin = (uint64_t)LIMITS_WINDOW_S_MAX * LIMITS_NS_PER_S +
+                      limits_bucket_ns(LIMITS_WINDOW_S_MAX);
+    return l->newest_end_ns > margin ? l->newest_end_ns - margin : 0;
+}
+
+static enum tl_err prunes_reserve(struct sqlite_limits_batch *b)
+{
+    if (b->prune_count < b->prune_max) {
+        return TL_OK;
+    }
+    uint32_t max = b->prune_max == 0 ? 64u : b->prune_max * 2u;
+    struct sqlite_limits_prune *p = realloc(b->prunes, (size_t)max * sizeof(*p));
+    if (p == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    b->prunes = p;
+    b->prune_max = max;
+    return TL_OK;
+}
+
+/* In the flush's transaction: deletes the dead rows of limit_totals, one key range per series
+ * that has any, and lists them for publish to drop from memory. Due at most once per
+ * LIMITS_PRUNE_STEP_NS of the data's clock; otherwise does nothing. */
+static enum tl_err prune_plan(const struct sqlite_limits *l, struct sqlite_limits_batch *b,
+                              sqlite3 *db)
+{
+    uint64_t before = prune_before(l);
+    TL_ASSERT(b->prune_count == 0);
+    if (before == 0 || (l->pruned_before_ns != 0 && before < l->pruned_before_ns +
+                                                                LIMITS_PRUNE_STEP_NS)) {
+        return TL_OK;
+    }
+    enum tl_err err = stmt_ready(db, &b->prune, LIMITS_PRUNE_SQL, "limit totals prune");
+    for (uint32_t i = 0; err == TL_OK && i < l->series_count; i++) {
+        const struct limits_series *s = &l->series[i];
+        uint32_t dead = bucket_after(s, before); /* buckets are in end order */
+        if (dead == 0) {
+            continue;
+        }
+        uint8_t bytes[ID128_BYTES];
+        bind_user(b->prune, 1, s->user_id, bytes);
+        store_sqlite_bind_i64(b->prune, 2, s->currency);
+        store_sqlite_bind_i64(b->prune, 3, s->direction);
+        store_sqlite_bind_u64(b->prune, 4, before);
+        int rc = store_sqlite_run(b->prune);
+        err = rc == SQLITE_OK ? prunes_reserve(b) : store_sqlite_fail(db, rc, "limit totals prune");
+        if (err == TL_OK) {
+            b->prunes[b->prune_count++] = (struct sqlite_limits_prune){.series = i, .count = dead};
+        }
+    }
+    b->prune_before_ns = err == TL_OK ? before : 0;
+    return err;
+}
+
 enum tl_err store_sqlite_limits_flush(struct sqlite_limits *l, struct sqlite_limits_batch *b,
                                       sqlite3 *db)
 {
@@ -546,8 +622,28 @@ enum tl_err store_sqlite_limits_flush(struct sqlite_limits *l, struct sqlite_lim
         return TL_OK;
     }
     enum tl_err err = flush_all(l, b, db);
+    err = err == TL_OK ? prune_plan(l, b, db) : err;
     b->flushed = err == TL_OK;
     return err;
+}
+
+/* Drops the buckets prune_plan deleted (after dirty_clear, which may name some of them). The
+ * batch's own additions come after, into room reserve made: fewer buckets need no more. */
+static void prune_apply(struct sqlite_limits *l, const struct sqlite_limits_batch *b)
+{
+    for (uint32_t i = 0; i < b->prune_count; i++) {
+        struct limits_series *s = &l->series[b->prunes[i].series];
+        uint32_t dead = b->prunes[i].count;
+        TL_ASSERT(dead >= 1);
+        TL_ASSERT(dead <= s->len);
+        TL_ASSERT(s->buckets[dead - 1].end_ns <= b->prune_before_ns);
+        memmove(&s->buckets[0], &s->buckets[dead], (size_t)(s->len - dead) * sizeof(s->buckets[0]));
+        s->len -= dead;
+        TL_ASSERT(s->len == 0 || s->buckets[0].end_ns > b->prune_before_ns);
+    }
+    if (b->prune_before_ns != 0) {
+        l->pruned_before_ns = b->prune_before_ns;
+    }
 }
 
 /* Marks every lagging bucket written (its row now holds its committed total). */
@@ -567,6 +663,7 @@ void store_sqlite_limits_publish(struct sqlite_limits *l, struct sqlite_limits_b
     TL_ASSERT(b->merged || b->log_count == 0);
     if (b->flushed) {
         dirty_clear(l);
+        prune_apply(l, b);
         l->log_rows = 0;
     }
     for (uint32_t i = 0; i < b->add_count; i++) {
@@ -588,7 +685,7 @@ enum tl_err store_sqlite_limits_sum(const struct sqlite_limits *l, struct id128 
     uint64_t count = 0;
     uint64_t oldest_ns = 0;
     uint32_t index = series_find(l, user_id, currency, direction);
-    if (index != LIMITS_NONE) {
+    if (index != LIMITS_SERIES_NONE) {
         const struct limits_series *s = &l->series[index];
         uint32_t first = bucket_after(s, after_ns);
         oldest_ns = first < s->len ? s->buckets[first].end_ns : 0;
@@ -625,7 +722,7 @@ static enum tl_err totals_load(struct sqlite_limits *l, sqlite3 *db)
     if (rc != SQLITE_OK) {
         return store_sqlite_fail(db, rc, "limit totals load");
     }
-    uint32_t index = LIMITS_NONE;
+    uint32_t index = LIMITS_SERIES_NONE;
     while (err == TL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         struct id128 user_id;
         int64_t currency, direction, end_ns, amount, count;
@@ -637,7 +734,7 @@ static enum tl_err totals_load(struct sqlite_limits *l, sqlite3 *db)
             err = store_sqlite_corrupt("limit totals load");
             break;
         }
-        const struct limits_series *s = index != LIMITS_NONE ? &l->series[index] : NULL;
+        const struct limits_series *s = index != LIMITS_SERIES_NONE ? &l->series[index] : NULL;
         if (s == NULL || !id128_eq(s->user_id, user_id) || s->currency != currency ||
             s->direction != direction) {
             err = series_get(l, user_id, (uint16_t)currency, (uint8_t)direction, &index);
@@ -650,6 +747,8 @@ static enum tl_err totals_load(struct sqlite_limits *l, sqlite3 *db)
                       series->buckets[series->len - 1].end_ns < (uint64_t)end_ns);
             series->buckets[series->len++] = (struct limits_bucket){
                 .end_ns = (uint64_t)end_ns, .amount = amount, .count = (uint64_t)count};
+            l->newest_end_ns =
+                (uint64_t)end_ns > l->newest_end_ns ? (uint64_t)end_ns : l->newest_end_ns;
         }
     }
     if (err == TL_OK && rc != SQLITE_DONE) {

@@ -254,6 +254,12 @@ struct sqlite_limits_add {
     uint32_t series;                /* the bucket's series in the totals, set by reserve */
 };
 struct sqlite_limits_key; /* sqlite_limits.c's sort scratch */
+/* A series whose first count buckets a flush deleted as dead (sqlite_limits.c). */
+struct sqlite_limits_prune {
+    uint32_t series;
+    uint32_t count;
+};
+
 struct sqlite_limits_batch {
     struct sqlite_limits_add *adds;
     uint32_t add_count;
@@ -266,6 +272,11 @@ struct sqlite_limits_batch {
     sqlite3_stmt *log_insert; /* prepared on first use on the batch's connection */
     sqlite3_stmt *total_set;
     sqlite3_stmt *log_trim;
+    sqlite3_stmt *prune;
+    struct sqlite_limits_prune *prunes; /* what the flush deleted as dead, for publish */
+    uint32_t prune_count;
+    uint32_t prune_max;
+    uint64_t prune_before_ns; /* the flush pruned up to here (0: it did not prune) */
 };
 
 /*
@@ -284,7 +295,8 @@ void store_sqlite_limits_close(struct sqlite_limits *l, sqlite3 *db);
  * The batch's side, in the order of a commit: reset (begin), append (records_write: one log
  * row per record, in the open transaction), merge then reserve (before COMMIT; reserve under
  * the lock readers take, so that publish cannot fail), flush (before COMMIT: when the
- * committed log is long, rewrites every lagging bucket and trims the log), publish (after a
+ * committed log is long, rewrites every lagging bucket, trims the log and deletes the rows of
+ * buckets no window can count again), publish (after a
  * durable COMMIT, under the readers' lock: the batch's additions reach the totals).
  */
 void store_sqlite_limits_batch_reset(struct sqlite_limits_batch *b);

@@ -8,7 +8,8 @@
  * then checked on the writer's handle (the totals in memory), on a reader handle of the same
  * process, and after a close on a reader with no writer in the process (the tables: totals
  * plus the log). SQLite also gets a crash test (a child commits many batches and exits without
- * closing; the log is replayed on the next open) and a v6 to v8 migration test.
+ * closing; the log is replayed on the next open), a v6 to v8 migration test, and the pruning
+ * of buckets no window can count again.
  */
 #include <signal.h>
 #include <sqlite3.h>
@@ -342,10 +343,85 @@ static void test_limits_migrate_v6(void **state)
     fixture_each_backend(body_limits_migrate_v6);
 }
 
+#define DAY_NS (86400ull * 1000000000ull)
+
+static struct store_limit_usage usage_at(uint64_t end_ns, int64_t amount)
+{
+    struct store_limit_usage u;
+    memset(&u, 0, sizeof(u));
+    u.user_id = user_id(1);
+    u.currency = EUR;
+    u.direction = STORE_DIRECTION_SENT;
+    u.end_ns = end_ns;
+    u.amount = amount;
+    return u;
+}
+
+static int64_t window_amount(struct store *store, uint64_t after_ns)
+{
+    struct store_limits_window w;
+    assert_int_equal(
+        store_limits_window(store, user_id(1), STORE_DIRECTION_SENT, EUR, after_ns, &w), TL_OK);
+    return w.amount;
+}
+
+/*
+ * Buckets no window can count again are pruned (sqlite_limits.c): once the data's clock (the
+ * newest bucket end) is past LIMITS_WINDOW_S_MAX plus one widest bucket after a bucket's end,
+ * a flush deletes its row and publish drops it from memory; a year's window reads the same
+ * before and after. Buckets at T0+20d and T0+40d, then a year and more later (T0+400d) enough
+ * batches for a flush: the limit is T0+400d-366d-5.7d = T0+28.3d, so 20d goes and 40d stays.
+ */
+static void body_limits_prune(struct store_fixture *f)
+{
+    if (!fixture_is_sqlite(f)) {
+        return; /* PostgreSQL keeps its rows (docs/architecture.md) */
+    }
+    char sql[160];
+    struct store *store = fixture_open_writer(f);
+    struct store_limit_usage old[2] = {usage_at(T0 + 20 * DAY_NS, 100),
+                                       usage_at(T0 + 40 * DAY_NS, 20)};
+    assert_int_equal(usage_commit(store, old, 2), TL_OK);
+    assert_int_equal(window_amount(store, 0), 120);
+    int64_t recent = 0;
+    for (uint32_t i = 0; i < 12; i++) { /* FLUSH_ROWS 7: at least one flush after T0+400d */
+        struct store_limit_usage now = usage_at(T0 + 400 * DAY_NS + i * BUCKET_NS, 1 + i);
+        assert_int_equal(usage_commit(store, &now, 1), TL_OK);
+        recent += 1 + (int64_t)i;
+    }
+    uint64_t year_ago = T0 + 400 * DAY_NS - 366 * DAY_NS;
+    assert_int_equal(window_amount(store, year_ago), 20 + recent);
+    assert_int_equal(window_amount(store, 0), 20 + recent); /* 20d is gone from memory */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM limit_totals WHERE end_ns = %llu",
+             (unsigned long long)(T0 + 20 * DAY_NS));
+    assert_int_equal(sql_count(f->path, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM limit_totals WHERE end_ns = %llu",
+             (unsigned long long)(T0 + 40 * DAY_NS));
+    assert_int_equal(sql_count(f->path, sql), 1);
+    store_close(store);
+
+    /* Reopened (totals loaded from the table, the log replayed): the same. */
+    store = fixture_open_writer(f);
+    assert_int_equal(window_amount(store, 0), 20 + recent);
+    assert_int_equal(window_amount(store, year_ago), 20 + recent);
+    store_close(store);
+    struct store *reader = fixture_open_reader(f);
+    assert_int_equal(window_amount(reader, year_ago), 20 + recent);
+    store_close(reader);
+}
+
+static void test_limits_prune(void **state)
+{
+    (void)state;
+    flush_rows_low();
+    fixture_each_backend(body_limits_prune);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_limits_model),
     cmocka_unit_test(test_limits_crash),
     cmocka_unit_test(test_limits_migrate_v6),
+    cmocka_unit_test(test_limits_prune),
 };
 
 TL_TEST_MAIN(tests)
