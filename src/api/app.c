@@ -35,11 +35,7 @@ static enum tl_err app_limits_init(struct api_app *app, const struct config *con
 
 static void app_store_init(struct api_app *app)
 {
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&app->app_store_freed, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&app->app_store_freed);
     TL_ASSERT(pthread_mutex_init(&app->app_store_mutex, NULL) == 0);
     app->app_store = NULL;
     app->app_store_busy = false;

@@ -446,11 +446,7 @@ enum tl_err audit_checkpointer_start(struct api_app *app, uint32_t interval_s,
     }
     c->app = app;
     c->interval_ns = (uint64_t)interval_s * 1000000000u;
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&c->wake, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&c->wake);
     TL_ASSERT(pthread_mutex_init(&c->mutex, NULL) == 0);
     if (pthread_create(&c->thread, NULL, audit_checkpointer_main, c) != 0) {
         pthread_cond_destroy(&c->wake);

@@ -118,11 +118,7 @@ static enum tl_err authn_config_check(const struct authn_config *config)
 
 static void authn_gate_init(struct authn_gate *gate, uint32_t waiters_max)
 {
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&gate->freed, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&gate->freed);
     TL_ASSERT(pthread_mutex_init(&gate->mutex, NULL) == 0);
     gate->waiters_max = waiters_max;
 }

@@ -609,11 +609,7 @@ enum tl_err events_hub_start(const struct events_hub_config *config, struct stor
         free(hub);
         return err;
     }
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&hub->tick, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&hub->tick);
     TL_ASSERT(pthread_mutex_init(&hub->mutex, NULL) == 0);
     if (pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {
         pthread_cond_destroy(&hub->tick);

@@ -320,11 +320,7 @@ enum tl_err fx_rates_start(struct api_app *app, struct fx_rates **out)
         return TL_OK;
     }
     fx_file_load(fx, true);
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&fx->wake, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&fx->wake);
     TL_ASSERT(pthread_mutex_init(&fx->mutex, NULL) == 0);
     if (pthread_create(&fx->thread, NULL, fx_rates_main, fx) != 0) {
         pthread_cond_destroy(&fx->wake);

@@ -44,11 +44,7 @@ static pthread_once_t flights_once = PTHREAD_ONCE_INIT;
 
 static void flights_init(void)
 {
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&flights_changed, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&flights_changed);
     for (uint32_t i = 0; i < IDEMPOTENCY_INFLIGHT_MAX; i++) {
         flights[i].next = i + 2u < IDEMPOTENCY_INFLIGHT_MAX + 1u ? i + 2u : 0;
     }
@@ -682,11 +678,7 @@ enum tl_err idempotency_pruner_start(struct api_app *app, uint32_t interval_ms,
     }
     p->app = app;
     p->interval_ms = interval_ms != 0 ? interval_ms : IDEMPOTENCY_PRUNE_INTERVAL_MS;
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&p->wake, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&p->wake);
     TL_ASSERT(pthread_mutex_init(&p->mutex, NULL) == 0);
     if (pthread_create(&p->thread, NULL, idempotency_pruner_main, p) != 0) {
         pthread_cond_destroy(&p->wake);

@@ -26,11 +26,7 @@ enum tl_err readers_open(const struct store_config *config, uint32_t count, stru
     if (readers == NULL) {
         return TL_ERR_NOMEM;
     }
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&readers->freed, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&readers->freed);
     TL_ASSERT(pthread_mutex_init(&readers->mutex, NULL) == 0);
     struct store_config reader_config = *config;
     reader_config.read_only = true;

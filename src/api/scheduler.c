@@ -217,11 +217,7 @@ enum tl_err scheduler_start(const struct scheduler_config *config, struct api_ap
     s->config = *config;
     s->app = app;
     s->store = store;
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&s->wake, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&s->wake);
     TL_ASSERT(pthread_mutex_init(&s->mutex, NULL) == 0);
     if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {
         pthread_cond_destroy(&s->wake);

@@ -87,12 +87,8 @@ enum tl_err seen_start(struct api_app *app, struct seen **out)
         return TL_ERR_NOMEM;
     }
     seen->app = app;
-    pthread_condattr_t attr;
-    TL_ASSERT(pthread_condattr_init(&attr) == 0);
-    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
-    TL_ASSERT(pthread_cond_init(&seen->wake, &attr) == 0);
-    TL_ASSERT(pthread_cond_init(&seen->written, &attr) == 0);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init_mono(&seen->wake);
+    clock_cond_init_mono(&seen->written);
     TL_ASSERT(pthread_mutex_init(&seen->mutex, NULL) == 0);
     if (pthread_create(&seen->thread, NULL, seen_main, seen) != 0) {
         pthread_cond_destroy(&seen->wake);

@@ -57,3 +57,12 @@ struct timespec clock_mono_deadline(uint32_t ms)
     }
     return deadline;
 }
+
+void clock_cond_init_mono(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    TL_ASSERT(pthread_condattr_init(&attr) == 0);
+    TL_ASSERT(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
+    TL_ASSERT(pthread_cond_init(cond, &attr) == 0);
+    pthread_condattr_destroy(&attr);
+}

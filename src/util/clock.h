@@ -9,6 +9,7 @@
 #ifndef TL_UTIL_CLOCK_H
 #define TL_UTIL_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -26,6 +27,9 @@ void clock_iso8601(uint64_t wall_ns, char out[CLOCK_ISO8601_BYTES]);
 /* The CLOCK_MONOTONIC time ms milliseconds from now, for pthread_cond_timedwait on a condition
  * made with pthread_condattr_setclock(CLOCK_MONOTONIC). Cannot fail. */
 struct timespec clock_mono_deadline(uint32_t ms);
+/* Initialises cond so that its timed waits take CLOCK_MONOTONIC deadlines (clock_mono_deadline).
+ * Cannot fail (asserts). */
+void clock_cond_init_mono(pthread_cond_t *cond);
 
 /* Sleeps for ms milliseconds, resuming after signals. Cannot fail. */
 void clock_sleep_ms(uint32_t ms);
