@@ -43,9 +43,13 @@ TL_SCHEMA_VERSION=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\)u$/\1/p' \
 # run it tens of thousands of times (it was 40% of the machine's CPU during run_api.sh). gojq,
 # Debian's Go implementation of the same language, starts in about 4 ms. Every script that
 # sources this file gets it; scripts without it still run jq.
+# TL_JQ names the program for scripts run by sh -c or xargs, which do not see the function.
+TL_JQ=jq
 if command -v gojq >/dev/null; then
+    TL_JQ=gojq
     jq() { gojq "$@"; }
 fi
+export TL_JQ
 
 PASSED=0
 FAILED=0

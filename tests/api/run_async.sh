@@ -71,7 +71,7 @@ pay_many() {
             -H "Content-Type: application/json" ${key:+-H "$key"} \
             --data-binary "{\"to\": \"$3\", \"amount\": 1, \"currency\": \"USD\"}" "$4/v1/payments")
         code=${out##* }
-        id=$(printf "%s" "${out% *}" | jq -r ".id // \"-\"" 2>/dev/null)
+        id=$(printf "%s" "${out% *}" | "$TL_JQ" -r ".id // \"-\"" 2>/dev/null)
         echo "$code ${id:--}" >>"$6"' _ {} "$tok" "$to" "$base" "$prefix" "$WORK/many.txt"
 }
 

@@ -4,6 +4,10 @@
 # Prints one line per failed check and closes with "N passed, N failed"; exits non-zero on
 # any failure. Every server it starts is killed on exit.
 set -uo pipefail
+# gojq when installed: jq 1.6 spends about 35 ms starting (tests/api/lib.sh).
+if command -v gojq >/dev/null; then
+    jq() { gojq "$@"; }
+fi
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
