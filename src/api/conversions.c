@@ -6,6 +6,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/async.h"
 #include "api/audit.h"
 #include "api/events.h"
 #include "api/fx.h"
@@ -137,6 +138,7 @@ struct conversions_exec {
     struct id128 quote;                        /* the quote's id, zero without one */
     struct store_conversion row;               /* the stored row (store/records.h) */
     struct store_conversion row_buf;
+    int attempt; /* 1 after a repair: no second one */
 };
 
 static const struct json_field conversions_fields[] = {
@@ -443,82 +445,111 @@ static enum tl_err conversions_repair(struct http_request *req, struct conversio
     return accounts_wallet_open(req->app->writer, w->id, w->user_id, w->currency);
 }
 
-static enum tl_err conversions_execute(struct http_request *req, struct http_response *resp,
-                                       struct conversions_exec *x)
+static enum tl_err conversions_resume(struct http_request *req, struct http_response *resp,
+                                      void *ctx);
+
+/* Hands the conversion to the writer; conversions_resume answers (x belongs to it now). The
+ * request parks while the batch commits (async.h). */
+static enum tl_err conversions_submit(struct http_request *req, struct http_response *resp,
+                                      struct conversions_exec *x)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        conversions_legs_build(&x->legs, x->id, x->id, id128_make(0, 0), x->from_wallet.id,
-                               x->to_wallet.id, &x->amounts, false);
-        conversions_render_head(x);
-        x->cmd = (struct writer_command){.events = x->legs.events,
-                                         .event_count = x->legs.count,
-                                         .results = x->results,
-                                         .on_applied = conversions_on_applied,
-                                         .ctx = x};
-        enum tl_err err = writer_submit(req->app->writer, &x->cmd);
-        if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
-            return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
-        }
-        if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
-            LOG(LOG_WARN, "conversion_dropped", LOG_STR("request_id", req->request_id),
-                LOG_STR("error", tl_err_code(err)));
-            return http_fail(resp, TL_ERR_BUSY, NULL,
-                             "the conversion was not made; retry with the same Idempotency-Key");
-        }
-        if (err != TL_OK) {
-            return err;
-        }
-        if (x->answer.outcome == TL_OK) {
-            return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
-        }
-        if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
-            return http_fail(resp, x->exists_err, "quote_id", "this quote was used already");
-        }
-        if (movement_refusal(x->answer.outcome)) {
-            return movement_refusal_fail(resp, x->answer.outcome);
-        }
-        if (x->answer.outcome != TL_ERR_NOT_FOUND || attempt > 0) {
-            return TL_ERR_INTERNAL;
-        }
-        err = conversions_repair(req, x);
-        if (err != TL_OK) {
-            return err;
-        }
-    }
-    return TL_ERR_INTERNAL;
+    conversions_legs_build(&x->legs, x->id, x->id, id128_make(0, 0), x->from_wallet.id,
+                           x->to_wallet.id, &x->amounts, false);
+    conversions_render_head(x);
+    x->cmd = (struct writer_command){.events = x->legs.events,
+                                     .event_count = x->legs.count,
+                                     .results = x->results,
+                                     .on_applied = conversions_on_applied,
+                                     .ctx = x};
+    return async_submit(req, resp, true, &x->cmd, conversions_resume, x);
 }
 
-enum tl_err conversions_create(struct http_request *req, struct http_response *resp)
+/* What the writer's answer means for the client; *repaired when a wallet's missing ledger
+ * account was opened and the conversion must be submitted again. */
+static enum tl_err conversions_outcome(struct http_request *req, struct http_response *resp,
+                                       struct conversions_exec *x, bool *repaired)
 {
-    struct conversions_exec x;
-    const struct money_currency *from = NULL;
-    const struct money_currency *to = NULL;
-    if (req->app->writer == NULL) {
-        return TL_ERR_NOT_READY;
+    enum tl_err err = x->cmd.err;
+    *repaired = false;
+    if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
     }
-    memset(&x, 0, sizeof(x));
-    x.req = req;
-    x.resp = resp;
-    x.idem = idempotency_current();
-    x.exists_err = TL_OK;
-    enum tl_err err = conversions_parse(req, resp, &x, &from, &to);
-    if (err == TL_OK) {
-        err = conversions_terms(req, resp, &x, from, to);
+    if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
+        LOG(LOG_WARN, "conversion_dropped", LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(err)));
+        return http_fail(resp, TL_ERR_BUSY, NULL,
+                         "the conversion was not made; retry with the same Idempotency-Key");
     }
-    if (err == TL_OK) {
-        err = conversions_wallets(req, resp, &x);
+    if (err != TL_OK) {
+        return err;
     }
-    if (err == TL_OK) {
-        err = conversions_accounts_ensure(req->app->writer, x.amounts.from, x.amounts.to);
+    if (x->answer.outcome == TL_OK) {
+        return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
     }
-    if (err == TL_OK) {
-        err = conversions_execute(req, resp, &x);
+    if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
+        return http_fail(resp, x->exists_err, "quote_id", "this quote was used already");
+    }
+    if (movement_refusal(x->answer.outcome)) {
+        return movement_refusal_fail(resp, x->answer.outcome);
+    }
+    if (x->answer.outcome != TL_ERR_NOT_FOUND || x->attempt > 0) {
+        return TL_ERR_INTERNAL;
+    }
+    err = conversions_repair(req, x);
+    *repaired = err == TL_OK;
+    return err;
+}
+
+/* After the conversion's batch (a worker thread, or the handler's when it did not park): the
+ * 201, a refusal, or one more try after a repair. Frees x unless it submits again. */
+static enum tl_err conversions_resume(struct http_request *req, struct http_response *resp,
+                                      void *ctx)
+{
+    struct conversions_exec *x = ctx;
+    bool repaired = false;
+    enum tl_err err = conversions_outcome(req, resp, x, &repaired);
+    if (repaired) {
+        x->attempt++;
+        return conversions_submit(req, resp, x);
     }
     if (err == TL_OK) {
         resp->status = 201;
         resp->content_type = "application/json";
     }
+    free(x);
     return err;
+}
+
+enum tl_err conversions_create(struct http_request *req, struct http_response *resp)
+{
+    const struct money_currency *from = NULL;
+    const struct money_currency *to = NULL;
+    if (req->app->writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
+    struct conversions_exec *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return TL_ERR_NOMEM;
+    }
+    x->req = req;
+    x->resp = resp;
+    x->idem = idempotency_current();
+    x->exists_err = TL_OK;
+    enum tl_err err = conversions_parse(req, resp, x, &from, &to);
+    if (err == TL_OK) {
+        err = conversions_terms(req, resp, x, from, to);
+    }
+    if (err == TL_OK) {
+        err = conversions_wallets(req, resp, x);
+    }
+    if (err == TL_OK) {
+        err = conversions_accounts_ensure(req->app->writer, x->amounts.from, x->amounts.to);
+    }
+    if (err != TL_OK) {
+        free(x);
+        return err;
+    }
+    return conversions_submit(req, resp, x);
 }
 
 /* ---- POST /v1/payments {quote_id} with an fx quote ---- */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_async.sh BUILD_DIR [ASAN_BUILD_DIR] - POST /v1/payments answered asynchronously (issue #3,
 # src/api/async.h): the worker parks the request while its writer command waits for a batch, so
-# a batch holds more payments than there are worker threads (and more deposits); duplicates of an Idempotency-Key
+# a batch holds more payments than there are worker threads (and more deposits and
+# conversions); duplicates of an Idempotency-Key
 # in flight park too instead of blocking the worker their first copy needs; a client that goes
 # away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
 # payment load drains the parked requests (exit 0, every 201 stored after a restart), and so do
@@ -80,8 +81,9 @@ balance() {
     jqb '.data[0].balance.available'
 }
 
+printf 'USD JPY 150\nJPY USD 0.0066\n' >"$WORK/rates.txt"
 echo "== one worker thread: payments share batches"
-if tl_start async --sandbox --threads 1; then
+if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
     BASE="http://127.0.0.1:$PORT"
     tl_signup async_a || fail "sign-up async_a: $STATUS $BODY"
     A=$TOK
@@ -123,6 +125,26 @@ if tl_start async --sandbox --threads 1; then
     check_eq "async_b credited 100 x 7" $((b_before + 700)) "$(balance "$B")"
     check_eq "no request left parked or in flight after deposits" 1 \
         "$(metric tally_http_requests_in_flight)"
+
+    echo "== conversions park too"
+    batches0=$(metric tally_writer_batches_total)
+    : >"$WORK/conversions.txt"
+    seq 1 60 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
+        -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: conv-{}-$RANDOM" \
+        --data-binary '{"from_currency": "USD", "to_currency": "JPY", "amount": 1}' \
+        "$(tl_node_base 1)/v1/conversions" >>"$WORK/conversions.txt"
+    check_eq "60 concurrent conversions through one worker all answer 201" 60 \
+        "$(grep -c '^201$' "$WORK/conversions.txt")"
+    batches=$(($(metric tally_writer_batches_total) - batches0))
+    echo "   60 conversions in $batches batches"
+    check "conversion batches held more conversions than there are workers ($batches batches)" \
+        test "$batches" -lt 60
+    TOKEN=$B api GET /v1/wallets
+    check_eq "async_b's USD wallet paid 60 x 1" $((b_before + 700 - 60)) \
+        "$(jqb '.data[] | select(.currency == "USD") | .balance.available')"
+    check_eq "async_b's JPY wallet got 60 x 1" 60 \
+        "$(jqb '.data[] | select(.currency == "JPY") | .balance.available')"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
     a_before=$(balance "$A")
