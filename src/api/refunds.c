@@ -6,6 +6,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/async.h"
 #include "api/debts.h"
 #include "api/idempotency.h"
 #include "api/json.h"
@@ -81,31 +82,23 @@ static enum tl_err refunds_capacity_ensure(struct writer *writer, uint16_t curre
     return TL_OK;
 }
 
-enum tl_err refunds_ensure(struct writer *writer, const struct store_payment *payment)
+/* The payment's refundable account and its amount, in one chain: it exists exactly when it
+ * holds the amount. */
+static void refunds_ensure_events(const struct store_payment *payment,
+                                  struct ledger_event events[2])
 {
-    if (writer == NULL) {
-        return TL_ERR_NOT_READY;
-    }
-    enum tl_err err = refunds_capacity_ensure(writer, payment->currency);
-    if (err != TL_OK) {
-        return err;
-    }
-    /* The account and its amount in one chain: it exists exactly when it holds the amount. */
-    struct ledger_event events[2] = {
-        refunds_account_event(refunds_refundable_id(payment->id), payment->to_user,
-                              payment->currency, LEDGER_KIND_REFUNDABLE,
-                              LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS |
-                                  LEDGER_ACCOUNT_LINKED),
-        movement_transfer(id128_new(), refunds_capacity_id(payment->currency),
-                          refunds_refundable_id(payment->id), payment->amount, payment->currency,
-                          LEDGER_CODE_ADJUSTMENT, payment->id, 0),
-    };
-    struct ledger_event_result results[2];
-    struct writer_command cmd = {.events = events, .event_count = 2, .results = results};
-    err = writer_submit(writer, &cmd);
-    if (err != TL_OK) {
-        return err;
-    }
+    events[0] = refunds_account_event(refunds_refundable_id(payment->id), payment->to_user,
+                                      payment->currency, LEDGER_KIND_REFUNDABLE,
+                                      LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS |
+                                          LEDGER_ACCOUNT_LINKED);
+    events[1] = movement_transfer(id128_new(), refunds_capacity_id(payment->currency),
+                                  refunds_refundable_id(payment->id), payment->amount,
+                                  payment->currency, LEDGER_CODE_ADJUSTMENT, payment->id, 0);
+}
+
+/* What the ledger said to refunds_ensure_events: made now, or there before. */
+static enum tl_err refunds_ensure_check(const struct ledger_event_result results[2])
+{
     bool made = results[0].result == LEDGER_OK && results[1].result == LEDGER_OK;
     bool existed = results[0].result == LEDGER_EXISTS;
     if (!made && !existed) {
@@ -115,6 +108,23 @@ enum tl_err refunds_ensure(struct writer *writer, const struct store_payment *pa
         return TL_ERR_INTERNAL;
     }
     return TL_OK;
+}
+
+enum tl_err refunds_ensure(struct writer *writer, const struct store_payment *payment)
+{
+    if (writer == NULL) {
+        return TL_ERR_NOT_READY;
+    }
+    enum tl_err err = refunds_capacity_ensure(writer, payment->currency);
+    if (err != TL_OK) {
+        return err;
+    }
+    struct ledger_event events[2];
+    struct ledger_event_result results[2];
+    refunds_ensure_events(payment, events);
+    struct writer_command cmd = {.events = events, .event_count = 2, .results = results};
+    err = writer_submit(writer, &cmd);
+    return err == TL_OK ? refunds_ensure_check(results) : err;
 }
 
 enum tl_err refunds_rest(struct store *reader, const struct store_payment *payment, int64_t *out)
@@ -244,6 +254,8 @@ struct refunds_exec {
     struct store_payment payment;
     struct store_refund row;
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
+    int64_t requested;             /* 0: the rest of the payment, read at each attempt */
+    int attempt;
 };
 
 static void refunds_head(struct refunds_exec *x)
@@ -299,7 +311,12 @@ static enum tl_err refunds_put_row(struct http_request *req, const struct store_
     return err;
 }
 
-/* One attempt of amount: the row, then the chain. *retry when the rest shrank under it. */
+static enum tl_err refunds_resume(struct http_request *req, struct http_response *resp,
+                                  void *ctx);
+
+/* One attempt of amount: the row, then the money, handed to the writer; refunds_resume answers
+ * (x belongs to it once submitted; freed here when nothing was). The request parks while the
+ * batch commits (async.h). */
 static enum tl_err refunds_attempt(struct http_request *req, struct http_response *resp,
                                    struct refunds_exec *x, int64_t amount)
 {
@@ -308,6 +325,7 @@ static enum tl_err refunds_attempt(struct http_request *req, struct http_respons
     x->row.from_wallet = amount;
     enum tl_err err = refunds_put_row(req, &x->row);
     if (err != TL_OK) {
+        free(x);
         return err;
     }
     x->events[0] = movement_transfer(id128_new(), refunds_refundable_id(p->id),
@@ -321,11 +339,80 @@ static enum tl_err refunds_attempt(struct http_request *req, struct http_respons
                                      .results = x->results,
                                      .on_applied = refunds_on_applied,
                                      .ctx = x};
-    err = writer_submit(req->app->writer, &x->cmd);
+    return async_submit(req, resp, true, &x->cmd, refunds_resume, x);
+}
+
+/* The next attempt: "the rest" is read again (another refund may have taken part of it).
+ * Takes x. */
+static enum tl_err refunds_next(struct http_request *req, struct http_response *resp,
+                                struct refunds_exec *x)
+{
+    struct store *reader = NULL;
+    int64_t amount = x->requested;
+    enum tl_err err = x->attempt < REFUNDS_ATTEMPTS_MAX ? TL_OK : TL_ERR_BUSY;
+    if (err == TL_OK && amount == 0) {
+        err = http_request_store(req, &reader);
+        err = err == TL_OK ? refunds_rest(reader, &x->payment, &amount) : err;
+        if (err == TL_OK && amount == 0) {
+            err = http_fail(resp, TL_ERR_REFUND_EXCEEDS_PAYMENT, "amount",
+                            "nothing of this payment is left to refund");
+        }
+    }
+    if (err != TL_OK) {
+        free(x);
+        return err;
+    }
+    return refunds_attempt(req, resp, x, amount);
+}
+
+/* What the writer's answer means for the client; *again when another refund took part of the
+ * rest under this one and it should be read again. */
+static enum tl_err refunds_outcome(struct http_response *resp, struct refunds_exec *x, bool *again)
+{
+    enum tl_err err = x->cmd.err;
+    *again = false;
     if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
         return http_fail(resp, TL_ERR_BUSY, NULL,
                          "the refund was not made; retry with the same Idempotency-Key");
     }
+    if (err != TL_OK) {
+        return err;
+    }
+    if (x->answer.outcome == TL_OK) {
+        return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
+    }
+    if (x->answer.outcome == TL_ERR_REFUND_EXCEEDS_PAYMENT) {
+        *again = x->requested == 0;
+        return *again ? TL_OK
+                      : http_fail(resp, TL_ERR_REFUND_EXCEEDS_PAYMENT, "amount",
+                                  "the amount exceeds what is left of the payment to refund");
+    }
+    if (movement_refusal(x->answer.outcome)) {
+        return http_fail(resp, x->answer.outcome, "amount",
+                         x->answer.outcome == TL_ERR_INSUFFICIENT_FUNDS
+                             ? "your wallet's available balance does not cover the refund"
+                             : "the refund would take a balance past the largest value");
+    }
+    return TL_ERR_INTERNAL;
+}
+
+/* After the refund's batch (a worker thread, or the handler's when it did not park): the 201,
+ * a refusal, or the next attempt. Frees x unless it submits again. */
+static enum tl_err refunds_resume(struct http_request *req, struct http_response *resp,
+                                  void *ctx)
+{
+    struct refunds_exec *x = ctx;
+    bool again = false;
+    enum tl_err err = refunds_outcome(resp, x, &again);
+    if (again) {
+        x->attempt++;
+        return refunds_next(req, resp, x);
+    }
+    if (err == TL_OK) {
+        resp->status = 201;
+        resp->content_type = "application/json";
+    }
+    free(x);
     return err;
 }
 
@@ -359,47 +446,18 @@ static enum tl_err refunds_parse(struct http_request *req, struct http_response 
     return err;
 }
 
-/* Runs the refund: "the rest" is read again after a concurrent refund took part of it. */
-static enum tl_err refunds_execute(struct http_request *req, struct http_response *resp,
-                                   struct refunds_exec *x, int64_t requested)
+/* After the refundable account's batch: the first attempt, or the error. Takes x. */
+static enum tl_err refunds_ensured(struct http_request *req, struct http_response *resp,
+                                   void *ctx)
 {
-    struct store *reader = NULL;
-    enum tl_err err = http_request_store(req, &reader);
-    for (int attempt = 0; err == TL_OK && attempt < REFUNDS_ATTEMPTS_MAX; attempt++) {
-        int64_t amount = requested;
-        if (amount == 0) {
-            err = refunds_rest(reader, &x->payment, &amount);
-            if (err != TL_OK) {
-                return err;
-            }
-            if (amount == 0) {
-                return http_fail(resp, TL_ERR_REFUND_EXCEEDS_PAYMENT, "amount",
-                                 "nothing of this payment is left to refund");
-            }
-        }
-        err = refunds_attempt(req, resp, x, amount);
-        if (err != TL_OK) {
-            return err;
-        }
-        if (x->answer.outcome == TL_OK) {
-            return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
-        }
-        if (x->answer.outcome == TL_ERR_REFUND_EXCEEDS_PAYMENT) {
-            if (requested != 0) {
-                return http_fail(resp, TL_ERR_REFUND_EXCEEDS_PAYMENT, "amount",
-                                 "the amount exceeds what is left of the payment to refund");
-            }
-            continue; /* another refund took part of the rest: read it again */
-        }
-        if (movement_refusal(x->answer.outcome)) {
-            return http_fail(resp, x->answer.outcome, "amount",
-                             x->answer.outcome == TL_ERR_INSUFFICIENT_FUNDS
-                                 ? "your wallet's available balance does not cover the refund"
-                                 : "the refund would take a balance past the largest value");
-        }
-        return TL_ERR_INTERNAL;
+    struct refunds_exec *x = ctx;
+    enum tl_err err = x->cmd.err;
+    err = err == TL_OK ? refunds_ensure_check(x->results) : err;
+    if (err != TL_OK) {
+        free(x);
+        return err;
     }
-    return err == TL_OK ? TL_ERR_BUSY : err;
+    return refunds_next(req, resp, x);
 }
 
 enum tl_err refunds_create(struct http_request *req, struct http_response *resp)
@@ -431,23 +489,23 @@ enum tl_err refunds_create(struct http_request *req, struct http_response *resp)
         err = debts_gate(req, resp, x->payment.to_wallet, x->payment.currency);
     }
     if (err == TL_OK) {
-        err = refunds_ensure(req->app->writer, &x->payment);
+        err = refunds_capacity_ensure(req->app->writer, x->payment.currency);
     }
-    if (err == TL_OK) {
-        x->row.id = id128_new();
-        x->row.payment_id = x->payment.id;
-        x->row.kind = STORE_REFUND_KIND_REFUND;
-        x->row.actor_id = req->principal.user_id;
-        x->row.currency = x->payment.currency;
-        x->row.created_ns = clock_wall_ns();
-        err = refunds_execute(req, resp, x, requested);
+    if (err != TL_OK) {
+        free(x);
+        return err;
     }
-    if (err == TL_OK) {
-        resp->status = 201;
-        resp->content_type = "application/json";
-    }
-    free(x);
-    return err;
+    x->row.id = id128_new();
+    x->row.payment_id = x->payment.id;
+    x->row.kind = STORE_REFUND_KIND_REFUND;
+    x->row.actor_id = req->principal.user_id;
+    x->row.currency = x->payment.currency;
+    x->row.created_ns = clock_wall_ns();
+    x->requested = requested;
+    /* The refundable account first (refunds_ensure, parked like the refund itself). */
+    refunds_ensure_events(&x->payment, x->events);
+    x->cmd = (struct writer_command){.events = x->events, .event_count = 2, .results = x->results};
+    return async_submit(req, resp, true, &x->cmd, refunds_ensured, x);
 }
 
 /* ---- GET /v1/payments/{id}/refunds ---- */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run_async.sh BUILD_DIR [ASAN_BUILD_DIR] - POST /v1/payments answered asynchronously (issue #3,
 # src/api/async.h): the worker parks the request while its writer command waits for a batch, so
-# a batch holds more payments than there are worker threads (and more deposits and
-# conversions); duplicates of an Idempotency-Key
+# a batch holds more payments than there are worker threads (and more deposits, conversions
+# and refunds); duplicates of an Idempotency-Key
 # in flight park too instead of blocking the worker their first copy needs; a client that goes
 # away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
 # payment load drains the parked requests (exit 0, every 201 stored after a restart), and so do
@@ -145,6 +145,25 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
         "$(jqb '.data[] | select(.currency == "USD") | .balance.available')"
     check_eq "async_b's JPY wallet got 60 x 1" 60 \
         "$(jqb '.data[] | select(.currency == "JPY") | .balance.available')"
+
+    echo "== refunds park too"
+    pay_many 40 16 "$A" @async_b -
+    check_eq "40 payments to refund" 40 "$(grep -c '^201 pay_' "$WORK/many.txt")"
+    b_before=$(balance "$B")
+    batches0=$(metric tally_writer_batches_total)
+    : >"$WORK/refunds.txt"
+    awk '{print $2}' "$WORK/many.txt" | xargs -P 40 -I@ID curl -s -o /dev/null -w '%{http_code}\n' \
+        --max-time 30 -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
+        --data-binary '{}' "$(tl_node_base 1)/v1/payments/@ID/refunds" >>"$WORK/refunds.txt"
+    check_eq "40 concurrent refunds through one worker all answer 201" 40 \
+        "$(grep -c '^201$' "$WORK/refunds.txt")"
+    batches=$(($(metric tally_writer_batches_total) - batches0))
+    echo "   40 refunds in $batches batches"
+    # Each refund is two commands (its refundable account, then the money): a worker blocked
+    # on each would need 80 batches.
+    check "refund batches held more than one of the 80 commands ($batches batches)" \
+        test "$batches" -lt 80
+    check_eq "async_b refunded 40 x 1" $((b_before - 40)) "$(balance "$B")"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
     a_before=$(balance "$A")
