@@ -81,6 +81,20 @@ balance() {
     jqb '.data[0].balance.available'
 }
 
+# post_many LIST_FILE PARALLEL TOKEN PATH BODY : one keyed POST of BODY to PATH (on node 1) per
+# line of LIST_FILE, PARALLEL at a time, with @ID in PATH replaced by the line; their statuses
+# into $WORK/statuses.txt. Leaves in BATCHES how many writer batches they took.
+post_many() {
+    local list=$1 parallel=$2 tok=$3 path=$4 body=$5 before
+    before=$(metric tally_writer_batches_total)
+    : >"$WORK/statuses.txt"
+    xargs -P "$parallel" -I@ID curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 -X POST \
+        -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: many-@ID-$RANDOM$RANDOM" --data-binary "$body" \
+        "$(tl_node_base 1)$path" <"$list" >>"$WORK/statuses.txt"
+    BATCHES=$(($(metric tally_writer_batches_total) - before))
+}
+
 printf 'USD JPY 150\nJPY USD 0.0066\n' >"$WORK/rates.txt"
 echo "== one worker thread: payments share batches"
 if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
@@ -109,37 +123,27 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
 
     echo "== deposits park too"
     b_before=$(balance "$B")
-    batches0=$(metric tally_writer_batches_total)
-    : >"$WORK/deposits.txt"
-    seq 1 100 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
-        -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
-        -H "Idempotency-Key: dep-{}-$RANDOM" \
-        --data-binary '{"amount": 7, "currency": "USD", "source": "sandbox"}' \
-        "$(tl_node_base 1)/v1/deposits" >>"$WORK/deposits.txt"
+    seq 1 100 >"$WORK/list.txt"
+    post_many "$WORK/list.txt" 48 "$B" /v1/deposits \
+        '{"amount": 7, "currency": "USD", "source": "sandbox"}'
     check_eq "100 concurrent deposits through one worker all answer 201" 100 \
-        "$(grep -c '^201$' "$WORK/deposits.txt")"
-    batches=$(($(metric tally_writer_batches_total) - batches0))
-    echo "   100 deposits in $batches batches"
-    check "deposit batches held more deposits than there are workers ($batches batches)" \
-        test "$batches" -lt 100
+        "$(grep -c '^201$' "$WORK/statuses.txt")"
+    echo "   100 deposits in $BATCHES batches"
+    check "deposit batches held more deposits than there are workers ($BATCHES batches)" \
+        test "$BATCHES" -lt 100
     check_eq "async_b credited 100 x 7" $((b_before + 700)) "$(balance "$B")"
     check_eq "no request left parked or in flight after deposits" 1 \
         "$(metric tally_http_requests_in_flight)"
 
     echo "== conversions park too"
-    batches0=$(metric tally_writer_batches_total)
-    : >"$WORK/conversions.txt"
-    seq 1 60 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 \
-        -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
-        -H "Idempotency-Key: conv-{}-$RANDOM" \
-        --data-binary '{"from_currency": "USD", "to_currency": "JPY", "amount": 1}' \
-        "$(tl_node_base 1)/v1/conversions" >>"$WORK/conversions.txt"
+    seq 1 60 >"$WORK/list.txt"
+    post_many "$WORK/list.txt" 48 "$B" /v1/conversions \
+        '{"from_currency": "USD", "to_currency": "JPY", "amount": 1}'
     check_eq "60 concurrent conversions through one worker all answer 201" 60 \
-        "$(grep -c '^201$' "$WORK/conversions.txt")"
-    batches=$(($(metric tally_writer_batches_total) - batches0))
-    echo "   60 conversions in $batches batches"
-    check "conversion batches held more conversions than there are workers ($batches batches)" \
-        test "$batches" -lt 60
+        "$(grep -c '^201$' "$WORK/statuses.txt")"
+    echo "   60 conversions in $BATCHES batches"
+    check "conversion batches held more conversions than there are workers ($BATCHES batches)" \
+        test "$BATCHES" -lt 60
     TOKEN=$B api GET /v1/wallets
     check_eq "async_b's USD wallet paid 60 x 1" $((b_before + 700 - 60)) \
         "$(jqb '.data[] | select(.currency == "USD") | .balance.available')"
@@ -150,19 +154,15 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
     pay_many 40 16 "$A" @async_b -
     check_eq "40 payments to refund" 40 "$(grep -c '^201 pay_' "$WORK/many.txt")"
     b_before=$(balance "$B")
-    batches0=$(metric tally_writer_batches_total)
-    : >"$WORK/refunds.txt"
-    awk '{print $2}' "$WORK/many.txt" | xargs -P 40 -I@ID curl -s -o /dev/null -w '%{http_code}\n' \
-        --max-time 30 -X POST -H "Authorization: Bearer $B" -H 'Content-Type: application/json' \
-        --data-binary '{}' "$(tl_node_base 1)/v1/payments/@ID/refunds" >>"$WORK/refunds.txt"
+    awk '{print $2}' "$WORK/many.txt" >"$WORK/list.txt"
+    post_many "$WORK/list.txt" 40 "$B" /v1/payments/@ID/refunds '{}'
     check_eq "40 concurrent refunds through one worker all answer 201" 40 \
-        "$(grep -c '^201$' "$WORK/refunds.txt")"
-    batches=$(($(metric tally_writer_batches_total) - batches0))
-    echo "   40 refunds in $batches batches"
+        "$(grep -c '^201$' "$WORK/statuses.txt")"
+    echo "   40 refunds in $BATCHES batches"
     # Each refund is two commands (its refundable account, then the money): a worker blocked
     # on each would need 80 batches.
-    check "refund batches held more than one of the 80 commands ($batches batches)" \
-        test "$batches" -lt 80
+    check "refund batches held more than one of the 80 commands ($BATCHES batches)" \
+        test "$BATCHES" -lt 80
     check_eq "async_b refunded 40 x 1" $((b_before - 40)) "$(balance "$B")"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
