@@ -469,22 +469,12 @@ static enum tl_err conversions_submit(struct http_request *req, struct http_resp
 static enum tl_err conversions_outcome(struct http_request *req, struct http_response *resp,
                                        struct conversions_exec *x, bool *repaired)
 {
-    enum tl_err err = x->cmd.err;
+    bool decided = false;
     *repaired = false;
-    if (err == TL_ERR_TIER_LIMIT && x->answer.hook_err == TL_ERR_TIER_LIMIT) {
-        return kyc_refusal_fail(resp, &x->limit); /* dropped by its hook: nothing moved */
-    }
-    if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
-        LOG(LOG_WARN, "conversion_dropped", LOG_STR("request_id", req->request_id),
-            LOG_STR("error", tl_err_code(err)));
-        return http_fail(resp, TL_ERR_BUSY, NULL,
-                         "the conversion was not made; retry with the same Idempotency-Key");
-    }
-    if (err != TL_OK) {
+    enum tl_err err = movement_answer_decide(req, resp, x->cmd.err, &x->answer, &x->limit,
+                                             "conversion", &decided);
+    if (decided) {
         return err;
-    }
-    if (x->answer.outcome == TL_OK) {
-        return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
     }
     if (x->exists_err != TL_OK && x->answer.outcome == x->exists_err) {
         return http_fail(resp, x->exists_err, "quote_id", "this quote was used already");

@@ -1,8 +1,10 @@
 #include "api/movement.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/json.h"
+#include "api/kyc.h"
 #include "api/problem.h"
 #include "store/writer.h"
 #include "util/assert.h"
@@ -149,4 +151,34 @@ bool movement_answer_restart(struct movement_answer *answer, struct http_respons
     answer->hook_err = TL_OK;
     answer->rendered = false;
     return true;
+}
+
+enum tl_err movement_answer_decide(const struct http_request *req, struct http_response *resp,
+                                   enum tl_err cmd_err, const struct movement_answer *answer,
+                                   const struct kyc_refusal *limit, const char *what,
+                                   bool *decided)
+{
+    TL_ASSERT(what != NULL);
+    *decided = true;
+    if (limit != NULL && cmd_err == TL_ERR_TIER_LIMIT && answer->hook_err == TL_ERR_TIER_LIMIT) {
+        return kyc_refusal_fail(resp, limit); /* dropped by its hook: nothing moved */
+    }
+    if (cmd_err != TL_OK && answer->hook_err != TL_OK && cmd_err == answer->hook_err) {
+        char event[48];
+        char detail[96];
+        snprintf(event, sizeof(event), "%s_dropped", what);
+        snprintf(detail, sizeof(detail), "the %s was not made; retry with the same Idempotency-Key",
+                 what);
+        LOG(LOG_WARN, event, LOG_STR("request_id", req->request_id),
+            LOG_STR("error", tl_err_code(cmd_err)));
+        return http_fail(resp, TL_ERR_BUSY, NULL, detail);
+    }
+    if (cmd_err != TL_OK) {
+        return cmd_err;
+    }
+    if (answer->outcome == TL_OK) {
+        return answer->rendered ? TL_OK : TL_ERR_INTERNAL;
+    }
+    *decided = false;
+    return TL_OK;
 }

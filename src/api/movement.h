@@ -69,6 +69,23 @@ struct movement_answer {
     bool rendered;             /* resp->body holds the whole 201 answer */
 };
 
+struct kyc_refusal;
+
+/*
+ * The common start of a money command's answer once its batch is done (or failed): cmd_err is
+ * the writer's answer, answer the hook's state. Decides, and sets *decided, when the hook
+ * refused a tier limit (kyc_refusal_fail with limit, NULL when the command has none), the hook
+ * dropped the command whole (nothing moved, so a retry with the same key is safe: logged as
+ * what_dropped and answered 503 "the WHAT was not made; retry with the same
+ * Idempotency-Key"), the writer failed, or the ledger moved the money (the 201 the hook
+ * rendered; TL_ERR_INTERNAL when it could not). Otherwise *decided is false and
+ * answer->outcome says what the ledger refused, for the caller. what: "deposit", ...
+ */
+enum tl_err movement_answer_decide(const struct http_request *req, struct http_response *resp,
+                                   enum tl_err cmd_err, const struct movement_answer *answer,
+                                   const struct kyc_refusal *limit, const char *what,
+                                   bool *decided);
+
 /* The head was just rendered into answer->render over resp's body: every run starts here.
  * Also resets the per-run state. Cannot fail. */
 void movement_answer_head_done(struct movement_answer *answer, const struct http_response *resp);

@@ -367,19 +367,15 @@ static enum tl_err refunds_next(struct http_request *req, struct http_response *
 
 /* What the writer's answer means for the client; *again when another refund took part of the
  * rest under this one and it should be read again. */
-static enum tl_err refunds_outcome(struct http_response *resp, struct refunds_exec *x, bool *again)
+static enum tl_err refunds_outcome(const struct http_request *req, struct http_response *resp,
+                                   struct refunds_exec *x, bool *again)
 {
-    enum tl_err err = x->cmd.err;
+    bool decided = false;
     *again = false;
-    if (err != TL_OK && x->answer.hook_err != TL_OK && err == x->answer.hook_err) {
-        return http_fail(resp, TL_ERR_BUSY, NULL,
-                         "the refund was not made; retry with the same Idempotency-Key");
-    }
-    if (err != TL_OK) {
+    enum tl_err err =
+        movement_answer_decide(req, resp, x->cmd.err, &x->answer, NULL, "refund", &decided);
+    if (decided) {
         return err;
-    }
-    if (x->answer.outcome == TL_OK) {
-        return x->answer.rendered ? TL_OK : TL_ERR_INTERNAL;
     }
     if (x->answer.outcome == TL_ERR_REFUND_EXCEEDS_PAYMENT) {
         *again = x->requested == 0;
@@ -403,7 +399,7 @@ static enum tl_err refunds_resume(struct http_request *req, struct http_response
 {
     struct refunds_exec *x = ctx;
     bool again = false;
-    enum tl_err err = refunds_outcome(resp, x, &again);
+    enum tl_err err = refunds_outcome(req, resp, x, &again);
     if (again) {
         x->attempt++;
         return refunds_next(req, resp, x);
