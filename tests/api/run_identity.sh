@@ -299,7 +299,9 @@ TOKEN=$D_TOK api POST /v1/me/totp/confirm "{\"code\": \"$(code "$D_SECRET")\"}"
 expect "dave enrolled" 200
 login dave "$D_PW"
 CH=$CHALLENGE
-GOOD=$(code "$D_SECRET" 30) # never valid now: a wrong guess that is not the real code
+# A well-formed wrong guess: the code of 100 steps ahead (the code of the next step would become
+# the valid one if the sleeps below crossed a step boundary).
+GOOD=$(code "$D_SECRET" 3000)
 statuses=""
 for _ in 1 2 3 4 5 6; do
     mfa "$CH" code "$GOOD"
@@ -308,6 +310,15 @@ done
 check_eq "five wrong guesses, then 429" " 422 422 422 422 422 429" "$statuses"
 expect_problem "throttled guess" 429 rate_limited
 check "throttled guess has Retry-After" test -n "$(header Retry-After)"
+# Past each wait, a wrong guess counts again and doubles the next wait (1 s, 2 s, then 4 s):
+# the disable below then lands inside a 4 s wait however slow this machine is right now (with
+# the 1 s wait alone, a loaded machine could take longer than that between the two calls).
+sleep 1.2
+mfa "$CH" code "$GOOD"
+expect_problem "after the 1 s wait, a wrong guess counts again" 422 invalid_mfa_code
+sleep 2.2
+mfa "$CH" code "$GOOD"
+expect_problem "after the 2 s wait, a wrong guess counts again" 422 invalid_mfa_code
 TOKEN=$D_TOK api POST /v1/me/totp/disable "{\"code\": \"$GOOD\"}"
 expect_problem "the throttle covers disable too" 429 rate_limited
 
