@@ -68,6 +68,8 @@ struct payments_exec {
     struct stepup_signed device;            /* the device signature, when signed (stepup.h) */
     struct kyc_refusal limit;               /* which tier limit refused it (TL_ERR_TIER_LIMIT) */
     bool may_park;  /* POST /v1/payments parks; callers that need the answer at once do not */
+    void (*after)(struct http_request *req, enum tl_err err, void *after_ctx); /* or NULL */
+    void *after_ctx;
     int attempt;    /* 1 after a missing wallet account was repaired */
 };
 
@@ -407,6 +409,16 @@ static enum tl_err payments_repair(struct http_request *req, struct payments_exe
     return TL_ERR_INTERNAL;
 }
 
+/* The end of a payment's life, on every path: the order's after hook, then x is freed. */
+static enum tl_err payments_end(struct http_request *req, struct payments_exec *x, enum tl_err err)
+{
+    if (x->after != NULL) {
+        x->after(req, err, x->after_ctx);
+    }
+    free(x);
+    return err;
+}
+
 static enum tl_err payments_resume(struct http_request *req, struct http_response *resp,
                                    void *ctx);
 
@@ -460,8 +472,7 @@ static enum tl_err payments_resume(struct http_request *req, struct http_respons
         resp->status = 201;
         resp->content_type = "application/json";
     }
-    free(x);
-    return err;
+    return payments_end(req, x, err);
 }
 
 /* Wallets, fee, id, then the money; the 201 on success. Takes x (frees it or hands it on). */
@@ -488,8 +499,7 @@ static enum tl_err payments_finish(struct http_request *req, struct http_respons
         err = stepup_money_gate(req, resp, &gate, &x->device);
     }
     if (err != TL_OK) {
-        free(x);
-        return err;
+        return payments_end(req, x, err);
     }
     if (id128_is_zero(x->row.id)) {
         x->row.id = id128_new();
@@ -517,6 +527,8 @@ static struct payments_exec *payments_exec_new(struct http_request *req,
     x->fx.active = false;
     x->may_park = may_park;
     x->attempt = 0;
+    x->after = NULL;
+    x->after_ctx = NULL;
     return x;
 }
 
@@ -548,21 +560,25 @@ enum tl_err payments_create(struct http_request *req, struct http_response *resp
     return payments_finish(req, resp, reader, x);
 }
 
-/* Payment requests and schedules: their callers use the answer at once, so it never parks. */
+/* Payment requests (parked, with an after hook) and schedules (the answer at once). */
 enum tl_err payments_create_order(struct http_request *req, struct http_response *resp,
                                   const struct payments_order *order)
 {
     struct store *reader = NULL;
     bool found = false;
-    if (req->app->writer == NULL) {
-        return TL_ERR_NOT_READY;
-    }
     TL_ASSERT(order->amount > 0);
     TL_ASSERT(!id128_is_zero(order->payment_id));
-    struct payments_exec *x = payments_exec_new(req, resp, false);
+    struct payments_exec *x =
+        req->app->writer != NULL ? payments_exec_new(req, resp, order->after != NULL) : NULL;
     if (x == NULL) {
-        return TL_ERR_NOMEM;
+        enum tl_err err = req->app->writer == NULL ? TL_ERR_NOT_READY : TL_ERR_NOMEM;
+        if (order->after != NULL) {
+            order->after(req, err, order->after_ctx);
+        }
+        return err;
     }
+    x->after = order->after;
+    x->after_ctx = order->after_ctx;
     TL_ASSERT(strlen(order->to_text) < sizeof(x->row.to_text));
     TL_ASSERT(strlen(order->note) < sizeof(x->row.note));
     x->exists_err = order->exists_err;
@@ -587,8 +603,7 @@ enum tl_err payments_create_order(struct http_request *req, struct http_response
         err = http_fail(resp, TL_ERR_RECIPIENT_NOT_FOUND, NULL, "the recipient no longer exists");
     }
     if (err != TL_OK) {
-        free(x);
-        return err;
+        return payments_end(req, x, err);
     }
     TL_ASSERT(!id128_eq(x->from.id, x->to.id));
     x->row.from_user = x->from.id;

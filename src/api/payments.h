@@ -49,6 +49,13 @@ struct payments_order {
     const char *to_text; /* stored as what the sender named, e.g. "@alice" */
     const char *note;    /* "" when none */
     enum tl_err exists_err;
+    /* Optional. Set, the request may park while the payment's batch commits (async.h), and
+     * after(req, err, after_ctx) runs exactly once with the answer's error, on every path (also
+     * when nothing was submitted), before the answer goes out: the caller acts on the outcome
+     * there, since the call may return before it. NULL (the scheduler): never parks, and the
+     * call returns the outcome. */
+    void (*after)(struct http_request *req, enum tl_err err, void *after_ctx);
+    void *after_ctx;
 };
 enum tl_err payments_create_order(struct http_request *req, struct http_response *resp,
                                   const struct payments_order *order);

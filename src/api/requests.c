@@ -592,6 +592,25 @@ static void requests_unclaim(struct http_request *req, const struct store_reques
     api_app_store_release(req->app, app);
 }
 
+/* The claim of a request being paid, for requests_paid. */
+struct requests_paid {
+    struct store_request row;
+    uint64_t claim_ns;
+};
+
+/* The payment's after hook (payments_order): a refusal moved nothing, so the request stays open
+ * for another try; a 5xx may have moved money (the commit's answer was lost), so its claim is
+ * left to go stale. Frees ctx. */
+static void requests_paid(struct http_request *req, enum tl_err err, void *ctx)
+{
+    struct requests_paid *paid = ctx;
+    int status = tl_err_http_status(err);
+    if (err != TL_OK && err != TL_ERR_REQUEST_PAID && status >= 400 && status < 500) {
+        requests_unclaim(req, &paid->row, paid->claim_ns);
+    }
+    free(paid);
+}
+
 enum tl_err requests_pay(struct http_request *req, struct http_response *resp)
 {
     struct store *reader = NULL;
@@ -622,17 +641,18 @@ enum tl_err requests_pay(struct http_request *req, struct http_response *resp)
     if (err != TL_OK) {
         return err;
     }
+    struct requests_paid *paid = malloc(sizeof(*paid));
+    if (paid == NULL) {
+        requests_unclaim(req, &row, now_ns);
+        return TL_ERR_NOMEM;
+    }
+    paid->row = row;
+    paid->claim_ns = now_ns;
     snprintf(to_text, sizeof(to_text), "@%s", requester.handle);
     struct payments_order order = {row.payment_id, row.requester_id, row.amount, row.currency,
-                                   to_text,        row.note,         TL_ERR_REQUEST_PAID};
-    err = payments_create_order(req, resp, &order);
-    /* A refusal moved nothing: the request stays open for another try. A 5xx may have moved
-     * money (the commit's answer was lost), so its claim is left to go stale. */
-    int status = tl_err_http_status(err);
-    if (err != TL_OK && err != TL_ERR_REQUEST_PAID && status >= 400 && status < 500) {
-        requests_unclaim(req, &row, now_ns);
-    }
-    return err;
+                                   to_text,        row.note,         TL_ERR_REQUEST_PAID,
+                                   requests_paid,  paid};
+    return payments_create_order(req, resp, &order); /* may park; requests_paid runs at its end */
 }
 
 /* ---- POST /v1/payment_requests/{id}/decline and /cancel ---- */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run_async.sh BUILD_DIR [ASAN_BUILD_DIR] - POST /v1/payments answered asynchronously (issue #3,
 # src/api/async.h): the worker parks the request while its writer command waits for a batch, so
-# a batch holds more payments than there are worker threads (and more deposits, conversions
-# and refunds); duplicates of an Idempotency-Key
+# a batch holds more payments than there are worker threads (and more deposits, conversions,
+# refunds and payment requests paid); duplicates of an Idempotency-Key
 # in flight park too instead of blocking the worker their first copy needs; a client that goes
 # away while its request is parked leaves nothing held (its key answers a retry); SIGTERM during a
 # payment load drains the parked requests (exit 0, every 201 stored after a restart), and so do
@@ -164,6 +164,22 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
     check "refund batches held more than one of the 80 commands ($BATCHES batches)" \
         test "$BATCHES" -lt 80
     check_eq "async_b refunded 40 x 1" $((b_before - 40)) "$(balance "$B")"
+
+    echo "== paying payment requests parks too"
+    : >"$WORK/list.txt"
+    for _ in $(seq 1 30); do
+        TOKEN=$B api POST /v1/payment_requests '{"from": "@async_a", "amount": 3, "currency": "USD"}'
+        jqb '.id // "-"' >>"$WORK/list.txt"
+    done
+    check_eq "30 payment requests made" 30 "$(grep -c '^preq_' "$WORK/list.txt")"
+    b_before=$(balance "$B")
+    post_many "$WORK/list.txt" 30 "$A" /v1/payment_requests/@ID/pay '{}'
+    check_eq "30 concurrent request payments through one worker all answer 201" 30 \
+        "$(grep -c '^201$' "$WORK/statuses.txt")"
+    echo "   30 request payments in $BATCHES batches"
+    check "request payment batches held more than one payment ($BATCHES batches)" \
+        test "$BATCHES" -lt 30
+    check_eq "async_b received 30 x 3" $((b_before + 90)) "$(balance "$B")"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
     a_before=$(balance "$A")
