@@ -87,11 +87,10 @@ void api_app_fini(struct api_app *app)
 
 enum tl_err api_app_store_acquire(struct api_app *app, struct store **out)
 {
-    struct timespec deadline;
     if (app->app_store == NULL) {
         return TL_ERR_STORAGE;
     }
-    deadline = clock_mono_deadline(API_APP_STORE_WAIT_MS);
+    struct timespec deadline = clock_mono_deadline(API_APP_STORE_WAIT_MS);
     enum tl_err err = TL_OK;
     TL_ASSERT(pthread_mutex_lock(&app->app_store_mutex) == 0);
     while (app->app_store_busy) {

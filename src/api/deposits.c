@@ -32,7 +32,6 @@ struct deposits_exec {
     struct http_response *resp;
     struct idempotency_request *idem;
     const struct money_currency *currency;
-    struct id128 wallet_id;
     struct store_wallet wallet;    /* the wallet credited, for a repair of its account */
     int attempt;                   /* 1 after a repair: no second one */
     struct movement_answer answer; /* the 201 body and the hook's per-run state */
@@ -44,7 +43,7 @@ static void deposits_render_head(struct deposits_exec *x)
 {
     const struct ledger_transfer *t = &x->event.as.transfer;
     const struct money_currency *currency = x->currency;
-    struct id128 wallet_id = x->wallet_id;
+    struct id128 wallet_id = x->wallet.id;
     buf_reset(&x->resp->body);
     render_init(&x->answer.render, &x->resp->body);
     render_object_begin(&x->answer.render);
@@ -71,7 +70,7 @@ static enum tl_err deposits_applied(struct deposits_exec *x, struct writer_batch
     struct events_deposit event = {
         .deposit_id = x->event.as.transfer.id,
         .user_id = x->req->principal.user_id,
-        .wallet_id = x->wallet_id,
+        .wallet_id = x->wallet.id,
         .amount = x->event.as.transfer.amount,
         .currency = x->currency->code,
         .created_ns = x->result.timestamp,
@@ -253,7 +252,6 @@ enum tl_err deposits_create(struct http_request *req, struct http_response *resp
     x->idem = idempotency_current();
     x->currency = currency;
     x->wallet = wallet;
-    x->wallet_id = wallet.id;
     x->event = movement_transfer(
         id128_new(), accounts_system_id(LEDGER_KIND_SANDBOX_FUNDING, currency->numeric), wallet.id,
         amount, currency->numeric, LEDGER_CODE_DEPOSIT, id128_make(0, 0), 0);

@@ -564,18 +564,18 @@ static uint64_t prune_before(const struct sqlite_limits *l)
     return l->newest_end_ns > margin ? l->newest_end_ns - margin : 0;
 }
 
-static enum tl_err prunes_reserve(struct sqlite_limits_batch *b)
+/* Room for one prune per series: a flush prunes each series at most once. */
+static enum tl_err prunes_reserve(struct sqlite_limits_batch *b, uint32_t series_count)
 {
-    if (b->prune_count < b->prune_max) {
+    if (series_count <= b->prune_max) {
         return TL_OK;
     }
-    uint32_t max = b->prune_max == 0 ? 64u : b->prune_max * 2u;
-    struct sqlite_limits_prune *p = realloc(b->prunes, (size_t)max * sizeof(*p));
+    struct sqlite_limits_prune *p = realloc(b->prunes, (size_t)series_count * sizeof(*p));
     if (p == NULL) {
         return TL_ERR_NOMEM;
     }
     b->prunes = p;
-    b->prune_max = max;
+    b->prune_max = series_count;
     return TL_OK;
 }
 
@@ -592,6 +592,7 @@ static enum tl_err prune_plan(const struct sqlite_limits *l, struct sqlite_limit
         return TL_OK;
     }
     enum tl_err err = stmt_ready(db, &b->prune, LIMITS_PRUNE_SQL, "limit totals prune");
+    err = err == TL_OK ? prunes_reserve(b, l->series_count) : err;
     for (uint32_t i = 0; err == TL_OK && i < l->series_count; i++) {
         const struct limits_series *s = &l->series[i];
         uint32_t dead = bucket_after(s, before); /* buckets are in end order */
@@ -604,8 +605,9 @@ static enum tl_err prune_plan(const struct sqlite_limits *l, struct sqlite_limit
         store_sqlite_bind_i64(b->prune, 3, s->direction);
         store_sqlite_bind_u64(b->prune, 4, before);
         int rc = store_sqlite_run(b->prune);
-        err = rc == SQLITE_OK ? prunes_reserve(b) : store_sqlite_fail(db, rc, "limit totals prune");
+        err = rc == SQLITE_OK ? TL_OK : store_sqlite_fail(db, rc, "limit totals prune");
         if (err == TL_OK) {
+            TL_ASSERT(b->prune_count < b->prune_max);
             b->prunes[b->prune_count++] = (struct sqlite_limits_prune){.series = i, .count = dead};
         }
     }
