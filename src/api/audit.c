@@ -18,6 +18,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/typeid.h"
+#include "util/thread.h"
 
 static_assert(TL_REQUEST_ID_BYTES_MAX < STORE_AUDIT_REQUEST_ID_BYTES_MAX, "a request id fits");
 
@@ -448,7 +449,7 @@ enum tl_err audit_checkpointer_start(struct api_app *app, uint32_t interval_s,
     c->interval_ns = (uint64_t)interval_s * 1000000000u;
     clock_cond_init_mono(&c->wake);
     TL_ASSERT(pthread_mutex_init(&c->mutex, NULL) == 0);
-    if (pthread_create(&c->thread, NULL, audit_checkpointer_main, c) != 0) {
+    if (!thread_start(&c->thread, "tl-audit-ckpt", audit_checkpointer_main, c)) {
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->mutex);
         free(c);

@@ -14,6 +14,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/typeid.h"
+#include "util/thread.h"
 
 /* ---- Writer side: the payloads ---- */
 
@@ -611,7 +612,7 @@ enum tl_err events_hub_start(const struct events_hub_config *config, struct stor
     }
     clock_cond_init_mono(&hub->tick);
     TL_ASSERT(pthread_mutex_init(&hub->mutex, NULL) == 0);
-    if (pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {
+    if (!thread_start(&hub->thread, "tl-event-hub", hub_main, hub)) {
         pthread_cond_destroy(&hub->tick);
         pthread_mutex_destroy(&hub->mutex);
         free(hub);

@@ -22,6 +22,7 @@
 #include "util/clock.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #define FX_NS_PER_S 1000000000ull
 /* Defaults when the app runs without a config (tests). */
@@ -322,7 +323,7 @@ enum tl_err fx_rates_start(struct api_app *app, struct fx_rates **out)
     fx_file_load(fx, true);
     clock_cond_init_mono(&fx->wake);
     TL_ASSERT(pthread_mutex_init(&fx->mutex, NULL) == 0);
-    if (pthread_create(&fx->thread, NULL, fx_rates_main, fx) != 0) {
+    if (!thread_start(&fx->thread, "tl-fx-rates", fx_rates_main, fx)) {
         pthread_cond_destroy(&fx->wake);
         pthread_mutex_destroy(&fx->mutex);
         free(fx);

@@ -15,6 +15,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* ---- In-flight table ---- */
 
@@ -680,7 +681,7 @@ enum tl_err idempotency_pruner_start(struct api_app *app, uint32_t interval_ms,
     p->interval_ms = interval_ms != 0 ? interval_ms : IDEMPOTENCY_PRUNE_INTERVAL_MS;
     clock_cond_init_mono(&p->wake);
     TL_ASSERT(pthread_mutex_init(&p->mutex, NULL) == 0);
-    if (pthread_create(&p->thread, NULL, idempotency_pruner_main, p) != 0) {
+    if (!thread_start(&p->thread, "tl-idem-prune", idempotency_pruner_main, p)) {
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->mutex);
         free(p);

@@ -17,6 +17,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -219,7 +220,7 @@ enum tl_err scheduler_start(const struct scheduler_config *config, struct api_ap
     s->store = store;
     clock_cond_init_mono(&s->wake);
     TL_ASSERT(pthread_mutex_init(&s->mutex, NULL) == 0);
-    if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {
+    if (!thread_start(&s->thread, "tl-scheduler", scheduler_main, s)) {
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->mutex);
         free(s);

@@ -12,6 +12,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 static_assert(STORE_HASH_BYTES == 32, "seen_note takes a 32-byte token hash");
 
@@ -90,7 +91,7 @@ enum tl_err seen_start(struct api_app *app, struct seen **out)
     clock_cond_init_mono(&seen->wake);
     clock_cond_init_mono(&seen->written);
     TL_ASSERT(pthread_mutex_init(&seen->mutex, NULL) == 0);
-    if (pthread_create(&seen->thread, NULL, seen_main, seen) != 0) {
+    if (!thread_start(&seen->thread, "tl-last-seen", seen_main, seen)) {
         pthread_cond_destroy(&seen->wake);
         pthread_cond_destroy(&seen->written);
         pthread_mutex_destroy(&seen->mutex);

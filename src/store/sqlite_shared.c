@@ -39,6 +39,7 @@
 
 #include "store/sqlite_private.h"
 #include "util/assert.h"
+#include "util/thread.h"
 
 /*
  * Flush pacing: each batch rewrites the next max(flush_min, dirty / SHARED_FLUSH_CYCLE)
@@ -786,7 +787,7 @@ enum tl_err store_sqlite_shared_attach(sqlite3 *db, const char *path,
     sh->limits_flush_rows = env_setting("TALLY_SQLITE_LIMITS_FLUSH_ROWS", 1,
                                         SHARED_LIMITS_FLUSH_ROWS, SHARED_LIMITS_FLUSH_ROWS);
     err = err == TL_OK ? store_sqlite_limits_open(db, sh->limits_flush_rows, &sh->limits) : err;
-    if (err == TL_OK && pthread_create(&sh->thread, NULL, checkpointer_main, sh) != 0) {
+    if (err == TL_OK && !thread_start(&sh->thread, "tl-checkpoint", checkpointer_main, sh)) {
         fprintf(stderr, "store.sqlite: cannot start the checkpointer\n");
         err = TL_ERR_STORAGE;
     }

@@ -29,6 +29,7 @@
 #include "util/assert.h"
 #include "util/clock.h"
 #include "util/limits.h"
+#include "util/thread.h"
 
 /* Histogram bounds for /metrics. Buckets are cumulative, Prometheus-style: a commit of x us
  * counts in every bucket whose bound >= x. The last bound is +Inf. Latency is finest around
@@ -950,7 +951,7 @@ enum tl_err writer_start(const struct writer_config *config, struct store *store
     if (err != TL_OK) {
         goto out_free;
     }
-    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    if (!thread_start(&w->thread, "tl-writer", writer_main, w)) {
         err = TL_ERR_INTERNAL;
         goto out_sync;
     }
