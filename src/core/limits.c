@@ -1,5 +1,6 @@
 #include "core/limits.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -217,6 +218,12 @@ uint64_t limits_bucket_ns(uint32_t window_s)
     TL_ASSERT(window_s <= LIMITS_WINDOW_S_MAX);
     uint64_t bucket_s = window_s / LIMITS_BUCKETS_PER_WINDOW;
     return (bucket_s > 0 ? bucket_s : 1u) * LIMITS_NS_PER_S;
+}
+
+uint64_t limits_dead_before(uint64_t newest_end_ns)
+{
+    static_assert(LIMITS_WINDOW_S_MAX / LIMITS_BUCKETS_PER_WINDOW >= 1, "a widest bucket");
+    return newest_end_ns > LIMITS_DEAD_AFTER_NS ? newest_end_ns - LIMITS_DEAD_AFTER_NS : 0;
 }
 
 uint64_t limits_bucket_end(uint64_t timestamp_ns, uint64_t bucket_ns)

@@ -122,6 +122,24 @@ uint64_t limits_frees_at(uint64_t oldest_ns, uint64_t window_ns);
  * LIMITS_BUCKETS_PER_WINDOW whole seconds, at least 1 s. Cannot fail. */
 uint64_t limits_bucket_ns(uint32_t window_s);
 
+/*
+ * Buckets no window can count again. No window is longer than LIMITS_WINDOW_S_MAX, and "now"
+ * is at least the newest movement's time, which is at most one bucket width (at most the
+ * longest window's) before the newest bucket's end. So a bucket that ends more than
+ * LIMITS_DEAD_AFTER_NS before the newest bucket end can never count again, whatever the
+ * configuration, now or after a change: the stores delete such rows (sqlite_limits.c,
+ * postgres_app.c), and what they delete depends only on what was committed, not on a clock.
+ */
+#define LIMITS_DEAD_AFTER_NS                                                                       \
+    ((uint64_t)LIMITS_WINDOW_S_MAX * LIMITS_NS_PER_S +                                             \
+     ((uint64_t)LIMITS_WINDOW_S_MAX / LIMITS_BUCKETS_PER_WINDOW) * LIMITS_NS_PER_S)
+/* Dead buckets are looked for at most once per hour of the data's clock (the newest end). */
+#define LIMITS_PRUNE_STEP_NS (3600ull * LIMITS_NS_PER_S)
+
+/* The end at or before which a bucket is dead when the newest bucket ends at newest_end_ns;
+ * 0 when none can be yet. Cannot fail. */
+uint64_t limits_dead_before(uint64_t newest_end_ns);
+
 /* The end of the bucket of width bucket_ns (> 0) that holds timestamp_ns: the first multiple
  * of bucket_ns strictly after it. timestamp_ns <= INT64_MAX - bucket_ns. Cannot fail. */
 uint64_t limits_bucket_end(uint64_t timestamp_ns, uint64_t bucket_ns);

@@ -27,9 +27,10 @@ struct sqlite3;
  * and it names the same tables, columns and meaning on every backend; each backend ships
  * exactly STORE_SCHEMA_VERSION migrations. What only serves lookups is each backend's own:
  * indexes, and what SQLite keeps instead of per-user indexes (schema v7: the audit links and
- * audit_heads; v9: payment_pairs, derived from payments), where PostgreSQL keeps indexes.
+ * audit_heads; v9: payment_pairs, derived from payments), where PostgreSQL keeps indexes
+ * (v10: limit_totals by end, which SQLite does not need).
  */
-#define STORE_SCHEMA_VERSION 9u
+#define STORE_SCHEMA_VERSION 10u
 
 /*
  * Every function that returns enum tl_err returns TL_OK, TL_ERR_STORAGE (the database refused

@@ -220,6 +220,7 @@ struct store_postgres {
     struct pg_id_slot *slots; /* accounts_get / transfers_get scratch, grown on demand */
     uint32_t slot_max;
     struct store_postgres_audit_head audit_head; /* read by batch_begin (postgres_audit.c) */
+    uint64_t limits_prune_due_ns; /* postgres_app.c: the bucket end that brings the next prune */
 };
 
 static struct store_postgres *pg_from(struct store *store)
@@ -232,6 +233,11 @@ static struct store_postgres *pg_from(struct store *store)
 struct store_postgres_audit_head *store_postgres_audit_head_of(struct store *store)
 {
     return &pg_from(store)->audit_head;
+}
+
+uint64_t *store_postgres_limits_prune_due_of(struct store *store)
+{
+    return &pg_from(store)->limits_prune_due_ns;
 }
 
 /* ---- Errors ---- */

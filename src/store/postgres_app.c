@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "store/backend.h"
 #include "store/plans_backend.h"
 #include "store/records_backend.h"
@@ -401,6 +402,10 @@ enum fx_rate_column {
       "$3::integer[], $4::bigint[], $5::bigint[]) AS r(u, c, d, e, a) GROUP BY u, c, d, e "        \
       "ON CONFLICT (user_id, currency, direction, end_ns) DO UPDATE SET amount = t.amount + "      \
       "excluded.amount, count = t.count + excluded.count")                                         \
+    /* Buckets no window can count again (migration 010: both ends are index ranges). */       \
+    X(ASTMT_LIMIT_TOTALS_PRUNE,                                                                    \
+      "DELETE FROM limit_totals WHERE end_ns <= (SELECT coalesce(max(end_ns), 0) FROM "            \
+      "limit_totals) - $1::bigint")                                                                \
     X(ASTMT_USER_TIER_SET, "INSERT INTO user_tiers (user_id, tier, updated_ns) VALUES "         \
                            "($1::bytea, $2::integer, $3::bigint) ON CONFLICT (user_id) DO "    \
                            "UPDATE SET tier = excluded.tier, updated_ns = excluded.updated_ns")
@@ -2176,6 +2181,42 @@ static enum tl_err limit_usage_send(struct store *store, const struct store_reco
                                         TL_ERR_STORAGE);
 }
 
+/*
+ * At most once per LIMITS_PRUNE_STEP_NS of the data's clock (the newest bucket end this handle
+ * has written), the batch also deletes the rows of limit_totals no window can count again
+ * (core/limits.h): those that end LIMITS_DEAD_AFTER_NS or more before the newest end in the
+ * table, this batch's rows included. The SQL finds both ends through the index of migration
+ * 010, so a batch with nothing dead pays two index probes. Batches of all nodes take turns
+ * (PG_BATCH_LOCK_KEY), so two nodes' prunes never wait on each other's rows.
+ */
+static enum tl_err limit_totals_prune_send(struct store *store, const struct store_record *records,
+                                           uint32_t count)
+{
+    uint64_t *due_ns = store_postgres_limits_prune_due_of(store);
+    uint64_t newest_ns = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (records[i].kind == STORE_RECORD_LIMIT_USAGE) {
+            struct store_limit_usage x;
+            store_record_limit_usage_decode(&records[i], &x);
+            newest_ns = x.end_ns > newest_ns ? x.end_ns : newest_ns;
+        }
+    }
+    TL_ASSERT(newest_ns > 0);
+    if (newest_ns < *due_ns) {
+        return TL_OK;
+    }
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_param_i64(&p, (int64_t)LIMITS_DEAD_AFTER_NS);
+    enum tl_err err = store_postgres_pipeline_send(store, "ASTMT_LIMIT_TOTALS_PRUNE", &p,
+                                                   "records_write: limit totals prune",
+                                                   PG_EXPECT_ANY, 0, TL_ERR_STORAGE);
+    if (err == TL_OK) {
+        *due_ns = newest_ns + LIMITS_PRUNE_STEP_NS;
+    }
+    return err;
+}
+
 enum tl_err store_postgres_app_records_send(struct store *store, const struct store_record *records,
                                             uint32_t count)
 {
@@ -2220,6 +2261,9 @@ enum tl_err store_postgres_app_records_send(struct store *store, const struct st
     }
     if (err == TL_OK && limit_usage > 0) {
         err = limit_usage_send(store, records, count, limit_usage); /* schema v6 */
+    }
+    if (err == TL_OK && limit_usage > 0) {
+        err = limit_totals_prune_send(store, records, count); /* schema v10 */
     }
     if (err == TL_OK) {
         err = store_postgres_records_ops.records_write(store, records, count); /* schema v6 */

@@ -250,6 +250,11 @@ void pg_params_resolve(struct pg_params *p, const struct pg_buf *buf);
 
 /* The array buffer of a handle, for postgres_app.c. Cannot fail. */
 struct pg_buf *store_postgres_buf(struct store *store);
+/* The handle's next limit-totals prune (postgres_app.c): a batch that adds to a bucket ending
+ * at or after it deletes the dead rows, then moves it LIMITS_PRUNE_STEP_NS past that end.
+ * 0 on a new handle: its first such batch prunes. Only a hint: a batch that rolls back after
+ * moving it delays the next prune, it never loses one (the DELETE is not incremental). */
+uint64_t *store_postgres_limits_prune_due_of(struct store *store);
 
 /*
  * Makes sure the handle is connected: after a lost connection the next call reconnects (the

@@ -23,13 +23,9 @@
  * one, as the SQL read did: the records of a batch were written only at its commit.
  *
  * Memory: one bucket (32 bytes) per row of limit_totals. Buckets that no window can count
- * again are pruned (prune_plan): no window is longer than LIMITS_WINDOW_S_MAX, and "now" is at
- * least the newest movement's time, which is at most one bucket width (at most the longest
- * window's) before the newest bucket's end. So a bucket that ends LIMITS_WINDOW_S_MAX plus that
- * width before the newest end is dead whatever the configuration, now or after a change; a
- * flush (at most once per LIMITS_PRUNE_STEP_NS of that clock) deletes the dead rows of
- * limit_totals in its transaction, and publish drops them from memory. The clock is the data's,
- * not the machine's: what is pruned depends only on what was committed.
+ * again (core/limits.h, limits_dead_before) are pruned (prune_plan): a flush, at most once per
+ * LIMITS_PRUNE_STEP_NS of the data's clock (the newest bucket end), deletes their rows of
+ * limit_totals in its transaction, and publish drops them from memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +36,6 @@
 #include "util/assert.h"
 
 #define LIMITS_SERIES_NONE UINT32_MAX
-/* Dead buckets are looked for at most once per hour of the data's clock (the newest end). */
-#define LIMITS_PRUNE_STEP_NS (3600ull * LIMITS_NS_PER_S)
 
 struct limits_bucket {
     uint64_t end_ns;
@@ -556,14 +550,6 @@ static enum tl_err flush_all(const struct sqlite_limits *l, struct sqlite_limits
     return TL_OK;
 }
 
-/* The end at or before which no window can count a bucket again (see the top), 0 for none. */
-static uint64_t prune_before(const struct sqlite_limits *l)
-{
-    uint64_t margin = (uint64_t)LIMITS_WINDOW_S_MAX * LIMITS_NS_PER_S +
-                      limits_bucket_ns(LIMITS_WINDOW_S_MAX);
-    return l->newest_end_ns > margin ? l->newest_end_ns - margin : 0;
-}
-
 /* Room for one prune per series: a flush prunes each series at most once. */
 static enum tl_err prunes_reserve(struct sqlite_limits_batch *b, uint32_t series_count)
 {
@@ -585,7 +571,7 @@ static enum tl_err prunes_reserve(struct sqlite_limits_batch *b, uint32_t series
 static enum tl_err prune_plan(const struct sqlite_limits *l, struct sqlite_limits_batch *b,
                               sqlite3 *db)
 {
-    uint64_t before = prune_before(l);
+    uint64_t before = limits_dead_before(l->newest_end_ns);
     TL_ASSERT(b->prune_count == 0);
     if (before == 0 || (l->pruned_before_ns != 0 && before < l->pruned_before_ns +
                                                                 LIMITS_PRUNE_STEP_NS)) {

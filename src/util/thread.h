@@ -14,9 +14,10 @@
 /* The kernel keeps at most 15 bytes of a thread's name (plus NUL). */
 #define THREAD_NAME_BYTES_MAX 15
 
-/* Starts main(arg) on a new joinable thread named name (1..THREAD_NAME_BYTES_MAX bytes).
- * Returns false, with no thread started, when the system refuses one; a name the kernel
- * refuses leaves the thread running under the process's name. */
+/* Starts main(arg) on a new joinable thread named name (1..THREAD_NAME_BYTES_MAX bytes); the
+ * name is set before main runs. Returns false, with no thread started, when the system
+ * refuses one (or memory for the start runs out); a name the kernel refuses leaves the thread
+ * running under the process's name. */
 bool thread_start(pthread_t *thread, const char *name, void *(*main)(void *), void *arg);
 
 #endif

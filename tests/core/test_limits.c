@@ -282,7 +282,37 @@ static void test_bucket_model(void **state)
     assert_true(refused > 100);
 }
 
+/*
+ * A dead bucket is one no window can count again: for every width up to the longest window,
+ * and every "now" the newest bucket end allows (at most one widest bucket before it), the
+ * window ending at now no longer counts a bucket that ended at limits_dead_before(newest), and
+ * the longest window still counts one that ended a second later.
+ */
+static void test_dead_before(void **state)
+{
+    (void)state;
+    uint64_t widest_ns = limits_bucket_ns(LIMITS_WINDOW_S_MAX);
+    assert_int_equal(LIMITS_DEAD_AFTER_NS, LIMITS_WINDOW_S_MAX * LIMITS_NS_PER_S + widest_ns);
+    assert_int_equal(limits_dead_before(0), 0);
+    assert_int_equal(limits_dead_before(LIMITS_DEAD_AFTER_NS), 0);
+    assert_int_equal(limits_dead_before(LIMITS_DEAD_AFTER_NS + 1), 1);
+    uint64_t newest_ns = 1700000000ull * LIMITS_NS_PER_S;
+    uint64_t dead_ns = limits_dead_before(newest_ns);
+    assert_int_equal(dead_ns, newest_ns - LIMITS_DEAD_AFTER_NS);
+    static const uint32_t windows_s[] = {1, 60, 3600, 86400, 7 * 86400, 30 * 86400,
+                                         LIMITS_WINDOW_S_MAX};
+    for (size_t i = 0; i < sizeof(windows_s) / sizeof(windows_s[0]); i++) {
+        uint64_t window_ns = (uint64_t)windows_s[i] * LIMITS_NS_PER_S;
+        for (uint64_t now_ns = newest_ns - widest_ns; now_ns <= newest_ns; now_ns += widest_ns / 4) {
+            assert_false(limits_bucket_counts(dead_ns, now_ns, window_ns));
+        }
+    }
+    uint64_t longest_ns = (uint64_t)LIMITS_WINDOW_S_MAX * LIMITS_NS_PER_S;
+    assert_true(limits_bucket_counts(dead_ns + LIMITS_NS_PER_S, newest_ns - widest_ns, longest_ns));
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_dead_before),
     cmocka_unit_test(test_spec_parse),
     cmocka_unit_test(test_spec_parse_refuses),
     cmocka_unit_test(test_spec_minor_rounds_down),

@@ -7,6 +7,7 @@
 
 #include <ftw.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,31 @@ static void pg_exec(const char *conninfo, const char *sql)
     }
     PQclear(res);
     PQfinish(conn);
+}
+
+int64_t fixture_sql_count(const struct store_fixture *f, const char *sql)
+{
+    int64_t n = 0;
+    if (strcmp(f->backend->name, "sqlite") == 0) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *stmt = NULL;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+        n = sqlite3_column_int64(stmt, 0);
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        return n;
+    }
+    PGconn *conn = pg_connect(f->path);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
+        fail_msg("postgres: %s: %s", sql, PQerrorMessage(conn));
+    }
+    n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(conn);
+    return n;
 }
 
 /* The database of the current test, from its conninfo (the dbname we appended last). */

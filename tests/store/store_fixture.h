@@ -46,6 +46,10 @@ void fixture_remove_store(struct store_fixture *f);
 struct store *fixture_open_writer(const struct store_fixture *f);
 struct store *fixture_open_reader(const struct store_fixture *f);
 
+/* The first column of the first row of sql (a count) on the fixture's store, through a
+ * connection of its own: sqlite3 on the file, libpq on the database. */
+int64_t fixture_sql_count(const struct store_fixture *f, const char *sql);
+
 /* ---- Exact comparisons ---- */
 
 void fixture_assert_id_eq(struct id128 a, struct id128 b);

@@ -206,19 +206,6 @@ static bool fixture_is_sqlite(const struct store_fixture *f)
     return strcmp(f->backend->name, "sqlite") == 0;
 }
 
-static int64_t sql_count(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-}
-
 #define CRASH_BATCHES 400
 
 /*
@@ -257,12 +244,12 @@ static void body_limits_crash(struct store_fixture *f)
         for (uint32_t i = 0; i < CRASH_BATCHES / 2; i++) {
             model_batch(NULL, &m, &prng);
         }
-        assert_true(sql_count(f->path, "SELECT count(*) FROM limit_usage_log") > 0);
-        assert_true(sql_count(f->path, "SELECT count(*) FROM limit_totals") > 0);
+        assert_true(fixture_sql_count(f, "SELECT count(*) FROM limit_usage_log") > 0);
+        assert_true(fixture_sql_count(f, "SELECT count(*) FROM limit_totals") > 0);
         struct store *reader = fixture_open_reader(f);
         model_check(reader, &m);
         store = fixture_open_writer(f); /* replays the log */
-        assert_int_equal(sql_count(f->path, "SELECT count(*) FROM limit_usage_log"), 0);
+        assert_int_equal(fixture_sql_count(f, "SELECT count(*) FROM limit_usage_log"), 0);
         model_check(store, &m);
         model_check(reader, &m);
         store_close(reader);
@@ -366,17 +353,17 @@ static int64_t window_amount(struct store *store, uint64_t after_ns)
 }
 
 /*
- * Buckets no window can count again are pruned (sqlite_limits.c): once the data's clock (the
- * newest bucket end) is past LIMITS_WINDOW_S_MAX plus one widest bucket after a bucket's end,
- * a flush deletes its row and publish drops it from memory; a year's window reads the same
- * before and after. Buckets at T0+20d and T0+40d, then a year and more later (T0+400d) enough
- * batches for a flush: the limit is T0+400d-366d-5.7d = T0+28.3d, so 20d goes and 40d stays.
+ * Buckets no window can count again are pruned on both backends (core/limits.h,
+ * limits_dead_before): once the data's clock (the newest bucket end) is past
+ * LIMITS_WINDOW_S_MAX plus one widest bucket after a bucket's end, its row goes (SQLite: a
+ * flush deletes it and publish drops it from memory; PostgreSQL: the batch deletes it, at most
+ * once per hour of that clock); a year's window reads the same before and after. Buckets at
+ * T0+20d and T0+40d, then a year and more later (T0+400d) enough batches for a flush: the limit
+ * is T0+400d-366d-5.7d = T0+28.3d, so 20d goes and 40d stays. At T0+412d (limit T0+40.3d), the
+ * 40d bucket goes too.
  */
 static void body_limits_prune(struct store_fixture *f)
 {
-    if (!fixture_is_sqlite(f)) {
-        return; /* PostgreSQL keeps its rows (docs/architecture.md) */
-    }
     char sql[160];
     struct store *store = fixture_open_writer(f);
     struct store_limit_usage old[2] = {usage_at(T0 + 20 * DAY_NS, 100),
@@ -394,10 +381,10 @@ static void body_limits_prune(struct store_fixture *f)
     assert_int_equal(window_amount(store, 0), 20 + recent); /* 20d is gone from memory */
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM limit_totals WHERE end_ns = %llu",
              (unsigned long long)(T0 + 20 * DAY_NS));
-    assert_int_equal(sql_count(f->path, sql), 0);
+    assert_int_equal(fixture_sql_count(f, sql), 0);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM limit_totals WHERE end_ns = %llu",
              (unsigned long long)(T0 + 40 * DAY_NS));
-    assert_int_equal(sql_count(f->path, sql), 1);
+    assert_int_equal(fixture_sql_count(f, sql), 1);
     store_close(store);
 
     /* Reopened (totals loaded from the table, the log replayed): the same. */
@@ -408,6 +395,19 @@ static void body_limits_prune(struct store_fixture *f)
     struct store *reader = fixture_open_reader(f);
     assert_int_equal(window_amount(reader, year_ago), 20 + recent);
     store_close(reader);
+
+    /* Twelve days on, past the 40d bucket's end plus the margin: it goes too, on the reopened
+     * handle (PostgreSQL's first batch after an open prunes; SQLite's next flush). */
+    store = fixture_open_writer(f);
+    int64_t later = 0;
+    for (uint32_t i = 0; i < 8; i++) {
+        struct store_limit_usage now = usage_at(T0 + 412 * DAY_NS + i * BUCKET_NS, 1000);
+        assert_int_equal(usage_commit(store, &now, 1), TL_OK);
+        later += 1000;
+    }
+    assert_int_equal(fixture_sql_count(f, sql), 0); /* sql still names the 40d bucket */
+    assert_int_equal(window_amount(store, 0), recent + later);
+    store_close(store);
 }
 
 static void test_limits_prune(void **state)

@@ -1,0 +1,6 @@
+-- Schema version 10, limits part: on PostgreSQL the writer's batches now delete the rows of
+-- limit_totals that no window can count again, found through a new index on their end
+-- (postgres_010_limits.sql). SQLite needs nothing new: it keeps the totals in memory by series
+-- and has deleted dead buckets by primary-key ranges since schema 8 (sqlite_limits.c). This
+-- file holds no statement; it exists so that version 10 names one schema generation on every
+-- backend.
