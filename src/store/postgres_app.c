@@ -640,6 +640,65 @@ static enum tl_err app_lookup(struct store *store, enum app_stmt which, const st
     return err;
 }
 
+/* Runs a statement that returns a list and decodes row i into the i-th of items (item_bytes
+ * each). When the statement asked for max + 1 rows (one_more) to tell "too many", that extra
+ * row answers TL_ERR_LIMIT; any other count over max is corrupt. *out_count is set only on
+ * TL_OK. */
+static enum tl_err app_list(struct store *store, enum app_stmt which, const struct pg_params *p,
+                            app_decode_fn decode, void *items, size_t item_bytes, uint32_t max,
+                            bool one_more, uint32_t *out_count)
+{
+    PGresult *res = NULL;
+    enum tl_err err = app_run(store, which, p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    if (rows < 0 || (uint64_t)rows > (uint64_t)max + (one_more ? 1u : 0u)) {
+        err = store_postgres_corrupt(app_stmt_name[which]);
+    } else if ((uint32_t)rows > max) {
+        err = TL_ERR_LIMIT;
+    }
+    for (int i = 0; err == TL_OK && i < rows; i++) {
+        if (!decode(res, i, (char *)items + (size_t)i * item_bytes)) {
+            err = store_postgres_corrupt(app_stmt_name[which]);
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = (uint32_t)rows;
+    }
+    PQclear(res);
+    return err;
+}
+
+/* Runs a page statement that asked for limit + 1 rows in its own direction (older: newest
+ * first; newer: oldest first) and decodes at most limit of them into items newest first;
+ * the extra row only says there are more. */
+static enum tl_err app_page(struct store *store, enum app_stmt which, const struct pg_params *p,
+                            app_decode_fn decode, void *items, size_t item_bytes, uint32_t limit,
+                            bool newer, uint32_t *out_count, bool *has_more)
+{
+    PGresult *res = NULL;
+    enum tl_err err = app_run(store, which, p, &res);
+    if (err != TL_OK) {
+        return err;
+    }
+    int rows = PQntuples(res);
+    uint32_t count = rows > (int)limit ? limit : (uint32_t)rows;
+    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+        uint32_t slot = newer ? count - 1 - i : i;
+        if (!decode(res, (int)i, (char *)items + (size_t)slot * item_bytes)) {
+            err = store_postgres_corrupt(app_stmt_name[which]);
+        }
+    }
+    if (err == TL_OK) {
+        *out_count = count;
+        *has_more = rows > (int)limit;
+    }
+    PQclear(res);
+    return err;
+}
+
 /* ---- Users ---- */
 
 /* Which unique field of user is taken already, NONE when none is: one round trip. */
@@ -1185,30 +1244,13 @@ static enum tl_err pg_app_sessions_list(struct store *store, struct id128 user_i
                                         uint32_t *out_count)
 {
     struct pg_params p;
-    PGresult *res = NULL;
 
     pg_params_init(&p);
     pg_param_id(&p, user_id);
     pg_param_u64_clamped(&p, now_ns);
     pg_param_i64(&p, max);
-    enum tl_err err = app_run(store, ASTMT_SESSIONS_LIST, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    int rows = PQntuples(res);
-    if (rows < 0 || (uint32_t)rows > max) {
-        err = store_postgres_corrupt("sessions_list");
-    }
-    for (int i = 0; err == TL_OK && i < rows; i++) {
-        if (!row_session(res, i, &out[i])) {
-            err = store_postgres_corrupt("sessions_list");
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = (uint32_t)rows;
-    }
-    PQclear(res);
-    return err;
+    return app_list(store, ASTMT_SESSIONS_LIST, &p, row_session, out, sizeof(*out), max, false,
+                    out_count);
 }
 
 static enum tl_err pg_app_session_revoke_id(struct store *store, struct id128 user_id,
@@ -1295,10 +1337,6 @@ static enum tl_err pg_app_payments_list(struct store *store, struct id128 user_i
     uint64_t cursor = newer ? page->ending_before_ts : page->starting_after_ts;
     enum app_stmt which = payments_stmt(direction, newer);
     struct pg_params p;
-    PGresult *res = NULL;
-    enum tl_err err;
-    uint32_t count;
-    int rows;
 
     if (cursor == 0) {
         cursor = UINT64_MAX;
@@ -1307,23 +1345,8 @@ static enum tl_err pg_app_payments_list(struct store *store, struct id128 user_i
     pg_param_id(&p, user_id);
     pg_param_u64_clamped(&p, cursor);
     pg_param_i64(&p, (int64_t)page->limit + 1);
-    err = app_run(store, which, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    rows = PQntuples(res);
-    count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!row_payment(res, (int)i, &out[newer ? count - 1 - i : i])) {
-            err = store_postgres_corrupt(app_stmt_name[which]);
-            goto out;
-        }
-    }
-    *out_count = count;
-    *has_more = rows > (int)page->limit;
-out:
-    PQclear(res);
-    return err;
+    return app_page(store, which, &p, row_payment, out, sizeof(*out), page->limit, newer, out_count,
+                    has_more);
 }
 
 /* ---- Idempotency ---- */
@@ -1831,10 +1854,6 @@ static enum tl_err pg_app_requests_list(struct store *store, struct id128 user_i
     bool newer = !id128_is_zero(page->ending_before);
     enum app_stmt which = newer ? ASTMT_REQUESTS_NEWER : ASTMT_REQUESTS_OLDER;
     struct pg_params p;
-    PGresult *res = NULL;
-    enum tl_err err;
-    uint32_t count;
-    int rows;
 
     pg_params_init(&p);
     pg_param_id(&p, user_id);
@@ -1847,23 +1866,8 @@ static enum tl_err pg_app_requests_list(struct store *store, struct id128 user_i
         pg_param_bytes(&p, top, ID128_BYTES); /* above every id */
     }
     pg_param_i64(&p, (int64_t)page->limit + 1);
-    err = app_run(store, which, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    rows = PQntuples(res);
-    count = rows > (int)page->limit ? page->limit : (uint32_t)rows;
-    for (uint32_t i = 0; i < count; i++) {
-        if (!row_request(res, (int)i, &out[newer ? count - 1 - i : i])) {
-            err = store_postgres_corrupt(app_stmt_name[which]);
-            goto out;
-        }
-    }
-    *out_count = count;
-    *has_more = rows > (int)page->limit;
-out:
-    PQclear(res);
-    return err;
+    return app_page(store, which, &p, row_request, out, sizeof(*out), page->limit, newer, out_count,
+                    has_more);
 }
 
 /* Runs an UPDATE of one row by id and says whether it changed it. */
@@ -2373,29 +2377,12 @@ static enum tl_err pg_app_passkeys_list(struct store *store, struct id128 user_i
                                         uint32_t *out_count)
 {
     struct pg_params p;
-    PGresult *res = NULL;
 
     pg_params_init(&p);
     pg_param_id(&p, user_id);
     pg_param_i64(&p, max);
-    enum tl_err err = app_run(store, ASTMT_PASSKEYS_LIST, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    int rows = PQntuples(res);
-    if (rows < 0 || (uint32_t)rows > max) {
-        err = store_postgres_corrupt("passkeys_list");
-    }
-    for (int i = 0; err == TL_OK && i < rows; i++) {
-        if (!row_passkey(res, i, &out[i])) {
-            err = store_postgres_corrupt("passkeys_list");
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = (uint32_t)rows;
-    }
-    PQclear(res);
-    return err;
+    return app_list(store, ASTMT_PASSKEYS_LIST, &p, row_passkey, out, sizeof(*out), max, false,
+                    out_count);
 }
 
 static enum tl_err pg_app_passkey_revoke(struct store *store, struct id128 user_id,
@@ -2592,30 +2579,11 @@ static enum tl_err pg_app_fx_rates_list(struct store *store, struct store_fx_rat
                                         uint32_t max, uint32_t *out_count)
 {
     struct pg_params p;
-    PGresult *res = NULL;
 
     pg_params_init(&p);
     pg_param_i64(&p, (int64_t)max + 1);
-    enum tl_err err = app_run(store, ASTMT_FX_RATES_LIST, &p, &res);
-    if (err != TL_OK) {
-        return err;
-    }
-    int rows = PQntuples(res);
-    if (rows < 0 || (uint32_t)rows > max + 1) {
-        err = store_postgres_corrupt("fx_rates_list");
-    } else if ((uint32_t)rows > max) {
-        err = TL_ERR_LIMIT;
-    }
-    for (int i = 0; err == TL_OK && i < rows; i++) {
-        if (!row_fx_rate(res, i, &out[i])) {
-            err = store_postgres_corrupt("fx_rates_list");
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = (uint32_t)rows;
-    }
-    PQclear(res);
-    return err;
+    return app_list(store, ASTMT_FX_RATES_LIST, &p, row_fx_rate, out, sizeof(*out), max, true,
+                    out_count);
 }
 
 const struct store_app_ops store_postgres_app_ops = {
