@@ -11,8 +11,10 @@
 # write_bytes) and any answer other than 201. wrk and tallyd share this machine's CPUs.
 #
 # It also prints tallyd's CPU time per payment (utime + stime from /proc/PID/stat over the run,
-# divided by the 201s: unlike payments/s it barely depends on what else runs on the machine)
-# and the writer's average batch (tally_writer_events_total / _batches_total in /metrics).
+# divided by the 201s: unlike payments/s it barely depends on what else runs on the machine),
+# the part of it the ledger writer thread spent ("writer", us per payment, from the task named
+# tl-writer), wrk's own CPU per request ("wrk us": wrk shares the CPUs), and the writer's
+# average batch (tally_writer_events_total / _batches_total in /metrics).
 #
 #   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256"  BENCH_USERS=64  BENCH_WRK_THREADS=2
 #   BENCH_PARTS="keyed tls fees"  (the runs after the plain ones; "" runs only those)
@@ -51,6 +53,19 @@ cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0
 }
 
+# writer_ticks : the ledger writer thread's utime + stime so far, in clock ticks (the thread
+# named tl-writer among /proc/PID/task; util/thread.c names it).
+writer_ticks() {
+    local task
+    for task in /proc/"$pid"/task/*; do
+        if [ "$(cat "$task/comm" 2>/dev/null)" = tl-writer ]; then
+            awk '{print $14 + $15}' "$task/stat" 2>/dev/null
+            return
+        fi
+    done
+    echo 0
+}
+
 # writer_counts : "EVENTS BATCHES" committed by the writer so far (/metrics).
 writer_counts() {
     curl -s "${metrics_curl_args[@]}" "$metrics_base/metrics" |
@@ -85,20 +100,26 @@ login_all() {
 run_wrk() {
     local label=$1 conns=$2 url=$3 keyed=$4 script=${5:-payments.lua} threads=$wrk_threads
     local line io_before io_after r_quotes=0 cpu_before cpu_after writer_before writer_after
+    local thread_before thread_after wrk_cpu_s
     [ "$threads" -le "$conns" ] || threads=$conns
     metrics_base=$url
     io_before=$(storage_bytes)
     cpu_before=$(cpu_ticks)
     writer_before=$(writer_counts)
+    thread_before=$(writer_ticks)
     local profiler=""
     if [ -n "${BENCH_PROFILE:-}" ]; then
         (sleep 1 && exec $BENCH_PROFILE "$pid") >"$work/profile.log" 2>&1 &
         profiler=$!
     fi
-    TALLY_BENCH_USERS="$work/users.txt" TALLY_BENCH_IDEMPOTENCY=$keyed \
+    # wrk's own CPU (bash's time keyword: user + system seconds of the child), because wrk
+    # shares the machine's CPUs with tallyd.
+    local TIMEFORMAT='%3U %3S'
+    { time TALLY_BENCH_USERS="$work/users.txt" TALLY_BENCH_IDEMPOTENCY=$keyed \
         TALLY_BENCH_RUN="run$conns-$RANDOM$RANDOM" \
         wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 10s --latency \
-        -s "$root/bench/$script" "$url" >"$work/wrk.txt" 2>&1
+        -s "$root/bench/$script" "$url" >"$work/wrk.txt" 2>&1; } 2>"$work/wrk_time.txt"
+    wrk_cpu_s=$(awk '{print $1 + $2}' "$work/wrk_time.txt")
     if [ -n "$profiler" ]; then
         pkill -INT -P "$profiler" 2>/dev/null
         kill -INT "$profiler" 2>/dev/null
@@ -107,6 +128,7 @@ run_wrk() {
     io_after=$(storage_bytes)
     cpu_after=$(cpu_ticks)
     writer_after=$(writer_counts)
+    thread_after=$(writer_ticks)
     line=$(grep '^RESULT ' "$work/wrk.txt")
     if [ -z "$line" ]; then
         echo "wrk failed:" >&2
@@ -122,17 +144,19 @@ run_wrk() {
     local others
     others=$(tr ',' '\n' <<<"$r_statuses" | grep -v '^201:' | paste -sd, -)
     [ "$r_socket_errors" = 0 ] || others="${others:+$others,}socket:$r_socket_errors"
-    local per_payment=- cpu_us=- batch=-
+    local per_payment=- cpu_us=- batch=- writer_us=- wrk_us=-
     if [ "$r_ok" -gt 0 ]; then
         per_payment=$(((io_after - io_before) / r_ok))
         cpu_us=$(((cpu_after - cpu_before) * 1000000 / clock_ticks / r_ok))
+        writer_us=$(((thread_after - thread_before) * 1000000 / clock_ticks / r_ok))
+        wrk_us=$(awk -v s="$wrk_cpu_s" -v n="$r_requests" 'BEGIN { printf "%d", s * 1000000 / n }')
     fi
     batch=$(awk -v a="$writer_before" -v b="$writer_after" 'BEGIN {
         split(a, x, " "); split(b, y, " ");
         if (y[2] > x[2]) printf "%.1f", (y[1] - x[1]) / (y[2] - x[2]); else print "-" }')
-    printf '%-26s %6s %12s %9s %9s %9s %9s %10s %8s %7s  %s\n' "$label" "$conns" "$r_ok_rps" \
-        "$r_p50_ms" "$r_p90_ms" "$r_p99_ms" "$r_max_ms" "$per_payment" "$cpu_us" "$batch" \
-        "${others:-none}" | tee -a "$work/table.txt"
+    printf '%-26s %6s %12s %9s %9s %9s %9s %10s %8s %8s %8s %7s  %s\n' "$label" "$conns" \
+        "$r_ok_rps" "$r_p50_ms" "$r_p90_ms" "$r_p99_ms" "$r_max_ms" "$per_payment" "$cpu_us" \
+        "$writer_us" "$wrk_us" "$batch" "${others:-none}" | tee -a "$work/table.txt"
     echo "$label $conns $r_ok_rps $r_p99_ms" >>"$work/points.txt"
     # quotes.lua: the quotes are requests too, counted apart from the payments
     local paid=$((r_requests - r_quotes))
@@ -162,8 +186,9 @@ while read -r token handle; do
 done <"$work/users.txt"
 echo "   tallyd worker threads: ${TALLY_SERVER_THREADS:-default ($("$tallyd" --help | awk '/--threads/ {getline; print $NF}'))}"
 
-printf '\n%-26s %6s %12s %9s %9s %9s %9s %10s %8s %7s  %s\n' run conns payments/s p50_ms p90_ms \
-    p99_ms max_ms "disk B/pay" "CPU us/pay" "batch" "other answers"
+printf '\n%-26s %6s %12s %9s %9s %9s %9s %10s %8s %8s %8s %7s  %s\n' run conns payments/s \
+    p50_ms p90_ms p99_ms max_ms "disk B/pay" "CPU us/pay" "writer" "wrk us" "batch" \
+    "other answers"
 TALLY_BENCH_USERS="$work/users.txt" wrk -t 1 -c 8 -d 2s -s "$root/bench/payments.lua" "$base" >/dev/null 2>&1 # warm-up
 for c in $connections; do
     run_wrk "plain HTTP" "$c" "$base" 0
