@@ -286,6 +286,7 @@ static int tallyd_start(struct tallyd *t)
     struct writer_config writer_config = {0};
     char error[SERVER_ERROR_BYTES];
     writer_config.on_expired = escrow_on_expired; /* escrow.expired, with the expiry */
+    writer_config.linger_us = c->writer_linger_us;
     enum tl_err err = store_open(&store_config, &t->store);
     if (err != TL_OK) {
         return tallyd_fail("cannot open the store", err);

@@ -106,7 +106,7 @@ struct writer {
     struct writer_command *queue_tail;
     uint32_t queue_count;
     bool stopping;
-    bool writer_idle;
+    bool writer_idle; /* waiting on queue_cond: submitters signal it */
 
     /* Writer thread only. */
     struct writer_command **commands;
@@ -114,6 +114,7 @@ struct writer {
     uint32_t command_events;
     uint64_t sweep_last_ns;
     bool sweep_again;
+    uint64_t linger_ns; /* how long a batch waits for company once its first command is in */
     struct ledger_transfer *expired;
     struct ledger_event *expire_events;
     struct ledger_event_result *expire_results;
@@ -501,9 +502,8 @@ static bool writer_sweep_due(const struct writer *w, uint64_t now_ns)
     return now_ns < w->sweep_last_ns || now_ns - w->sweep_last_ns >= w->expire_interval_ns;
 }
 
-static void writer_idle_wait(struct writer *w)
+static void writer_idle_wait(struct writer *w, uint64_t deadline_ns)
 {
-    uint64_t deadline_ns = clock_mono_ns() + w->expire_interval_ns;
     struct timespec deadline = {
         .tv_sec = (time_t)(deadline_ns / 1000000000u),
         .tv_nsec = (long)(deadline_ns % 1000000000u),
@@ -533,7 +533,14 @@ static bool writer_take(struct writer *w, bool *out_sweep)
             TL_ASSERT(pthread_mutex_unlock(&w->queue_mutex) == 0);
             return false;
         }
-        writer_idle_wait(w);
+        writer_idle_wait(w, clock_mono_ns() + w->expire_interval_ns);
+    }
+    if (w->linger_ns > 0 && w->queue_count > 0) {
+        /* Group commit on a slow disk: company for the first command, up to linger_ns. */
+        uint64_t until_ns = clock_mono_ns() + w->linger_ns;
+        while (!w->stopping && w->queue_count < w->batch_events_max && clock_mono_ns() < until_ns) {
+            writer_idle_wait(w, until_ns);
+        }
     }
     uint32_t budget = w->batch_events_max;
     uint32_t budget_used = 0;
@@ -890,7 +897,9 @@ static enum tl_err writer_config_apply(const struct writer_config *config, struc
     w->clock_ns = config->clock_ns ? config->clock_ns : clock_wall_ns;
     w->on_expired = config->on_expired;
     w->on_expired_ctx = config->on_expired_ctx;
-    if (w->batch_events_max > TL_BATCH_EVENTS_MAX || w->queue_max > TL_WRITER_QUEUE_MAX) {
+    w->linger_ns = (uint64_t)config->linger_us * 1000u;
+    if (w->batch_events_max > TL_BATCH_EVENTS_MAX || w->queue_max > TL_WRITER_QUEUE_MAX ||
+        config->linger_us > TL_WRITER_LINGER_US_MAX) {
         return TL_ERR_INVALID_REQUEST;
     }
     return TL_OK;

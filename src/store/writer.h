@@ -78,6 +78,13 @@ struct writer_config {
     uint32_t batch_events_max;  /* 1..TL_BATCH_EVENTS_MAX; 0 = TL_BATCH_EVENTS_MAX */
     uint32_t queue_max;         /* 1..TL_WRITER_QUEUE_MAX; 0 = TL_WRITER_QUEUE_MAX */
     uint32_t expire_interval_ms; /* how often to sweep expired holds; 0 = 1000 */
+    /*
+     * 0..TL_WRITER_LINGER_US_MAX: once a batch's first command is queued, how long the writer
+     * waits for more before it runs the batch (PostgreSQL's commit_delay): fewer, larger
+     * durable commits on a disk whose sync is slow, for that much more latency. A full batch
+     * or writer_stop ends the wait early. 0: none.
+     */
+    uint32_t linger_us;
     uint64_t (*clock_ns)(void); /* wall clock for batch timestamps; NULL = CLOCK_REALTIME */
     /*
      * Optional, writer thread: runs for each hold a sweep expired (event: its expire_pending

@@ -95,6 +95,10 @@ static const struct config_option config_options[] = {
             config_check_currency, "currency of new wallets (ISO 4217 code)"),
     OPT_U32("ledger", "accounts_max", NULL, accounts_max, TL_LEDGER_ACCOUNTS_DEFAULT, 1024,
             1u << 26, "accounts the in-memory ledger can hold"),
+    OPT_U32("writer", "linger_us", "--writer-linger-us", writer_linger_us, 0, 0,
+            TL_WRITER_LINGER_US_MAX,
+            "microseconds a batch waits for more commands once its first is queued: fewer, "
+            "larger commits on a disk whose fsync is slow, for that much latency (0: none)"),
     OPT_U32("auth", "session_ttl_s", "--session-ttl", auth_session_ttl_s, 86400, 60,
             90u * 86400u, "seconds a session token lives after login"),
     OPT_U32("auth", "mfa_challenge_ttl_s", NULL, auth_mfa_challenge_ttl_s, 300, 1, 3600,

@@ -84,6 +84,7 @@ struct config {
     char default_currency[4]; /* three upper-case letters */
     /* [ledger] */
     uint32_t accounts_max;
+    uint32_t writer_linger_us; /* a batch waits this long for company after its first command */
     /* [auth] */
     uint32_t auth_session_ttl_s; /* how long a session token from POST /v1/sessions lives */
     uint32_t auth_mfa_challenge_ttl_s; /* how long a login's TOTP challenge stays valid */

@@ -15,6 +15,8 @@
 #define TL_COMMAND_EVENTS_MAX 64
 /* Commands waiting in the writer's queue before submit answers TL_ERR_BUSY. */
 #define TL_WRITER_QUEUE_MAX 16384
+/* The longest a batch may wait for more commands once its first is queued ([writer] linger_us). */
+#define TL_WRITER_LINGER_US_MAX 100000u
 /* Attached store records (outbox rows, app rows) one command may add to a batch. A payment
  * with every option takes 9: its row, sealed note, device signature, two outbox events, an
  * audit entry, the idempotent answer and two limit running totals (api/kyc.h). */

@@ -56,7 +56,8 @@ metric() {
 
 # pay_many COUNT PARALLEL TOKEN TO KEYPREFIX : COUNT payments of 1 from TOKEN's user to TO with
 # PARALLEL curls at a time (to node 1), keyed KEYPREFIX-i, or all with the key K when KEYPREFIX is
-# "=K", or without a key when it is "-"; one line per answer into $WORK/many.txt: "code id".
+# "=K", or without a key when it is "-"; one line per answer into $WORK/many.txt: "code id
+# seconds" (id: the problem's code for an error).
 pay_many() {
     local count=$1 parallel=$2 tok=$3 to=$4 prefix=$5 base
     base=$(tl_node_base 1)
@@ -68,12 +69,15 @@ pay_many() {
         =*) key="Idempotency-Key: ${5#=}" ;;
         *) key="Idempotency-Key: $5-$1" ;;
         esac
-        out=$(curl -s --max-time 30 -w " %{http_code}" -X POST -H "Authorization: Bearer $2" \
+        out=$(curl -s --max-time 30 -w " %{time_total} %{http_code}" -X POST -H "Authorization: Bearer $2" \
             -H "Content-Type: application/json" ${key:+-H "$key"} \
             --data-binary "{\"to\": \"$3\", \"amount\": 1, \"currency\": \"USD\"}" "$4/v1/payments")
         code=${out##* }
-        id=$(printf "%s" "${out% *}" | "$TL_JQ" -r ".id // \"-\"" 2>/dev/null)
-        echo "$code ${id:--}" >>"$6"' _ {} "$tok" "$to" "$base" "$prefix" "$WORK/many.txt"
+        out=${out% *}
+        secs=${out##* }
+        id=$(printf "%s" "${out% *}" | "$TL_JQ" -r ".id // .code // \"-\"" 2>/dev/null)
+        echo "$code ${id:--} $secs" >>"$6"' _ {} "$tok" "$to" "$base" "$prefix" "$WORK/many.txt"
+    echo "   $count requests, the slowest answered in $(sort -k3 -n "$WORK/many.txt" | tail -n 1 | cut -d' ' -f3) s"
 }
 
 balance() {
@@ -108,7 +112,10 @@ parked_ok() {
 
 printf 'USD JPY 150\nJPY USD 0.0066\n' >"$WORK/rates.txt"
 echo "== one worker thread: payments share batches"
-if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
+# A batch lingers 20 ms for company ([writer] linger_us): the one worker gets that long to park
+# the next requests, so the batch counts below do not hang on how busy the machine is. A worker
+# that blocked on its command would still get one command per batch, only 20 ms slower each.
+if tl_start async --sandbox --threads 1 --writer-linger-us 20000 --fx-rates-file "$WORK/rates.txt"; then
     BASE="http://127.0.0.1:$PORT"
     tl_signup async_a || fail "sign-up async_a: $STATUS $BODY"
     A=$TOK
@@ -173,14 +180,8 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
     post_many "$WORK/list.txt" 30 "$A" /v1/payment_requests/@ID/pay '{}'
     # Before it parks, each request payment claims its request with a write through the app
     # handle, on the worker. On PostgreSQL that commit (fsync on) paces the one worker about as
-    # fast as the writer commits, so batches need not fill up there: the count is checked on
-    # SQLite, where the claim is cheap next to a batch.
-    if [ -z "${TL_PG_CONNINFO:-}" ]; then
-        parked_ok "request payments" 30 30
-    else
-        check_eq "30 concurrent request payments all answer 201" 30 \
-            "$(grep -c '^201$' "$WORK/statuses.txt")"
-    fi
+    # fast as the writer commits; the batches' 20 ms linger is what lets them fill up there.
+    parked_ok "request payments" 30 30
     check_eq "async_b received 30 x 3" $((b_before + 90)) "$(balance "$B")"
 
     echo "== duplicates of one Idempotency-Key park instead of blocking the only worker"
@@ -192,6 +193,7 @@ if tl_start async --sandbox --threads 1 --fx-rates-file "$WORK/rates.txt"; then
     check_eq "same key: charged once" $((a_before - 1)) "$(balance "$A")"
     pay_many 200 48 "$A" @async_b "many-$RANDOM"
     check_eq "200 concurrent keyed payments answer 201" 200 "$(grep -c '^201 pay_' "$WORK/many.txt")"
+    grep -v '^201 pay_' "$WORK/many.txt" | cut -d' ' -f1,2 | sort | uniq -c | head -5 # the odd ones out, if any
 
     echo "== clients that go away while parked: their keys are released"
     gone=$RANDOM

@@ -274,6 +274,9 @@ rc=$?
 check "bad port exits 2" test "$rc" -eq 2
 check "bad port one line" test "$(wc -l <"$work/cli.err")" -eq 1
 check "bad port names the option" grep -q 'server.port' "$work/cli.err"
+"$tallyd" --writer-linger-us 100001 --data-dir "$work/linger" 2>"$work/cli.err"
+check "a linger over 100 ms exits 2, naming the option" \
+    bash -c "[ $? -eq 2 ] && grep -q 'writer.linger_us' '$work/cli.err' && [ ! -e '$work/linger' ]"
 TALLY_SERVER_THREADS=abc "$tallyd" 2>"$work/cli.err"
 check "bad env names the variable" grep -q 'TALLY_SERVER_THREADS' "$work/cli.err"
 "$tallyd" --tls-cert "$work/missing.pem" --tls-key "$work/missing.pem" --data-dir "$work/nocert" --port 0 2>"$work/cli.err"
@@ -281,7 +284,7 @@ check "missing certificate refused" bash -c "[ $? -ne 0 ] && grep -q 'missing.pe
 "$tallyd" --help >"$work/help.txt"
 check "--help exits 0" test $? -eq 0
 for word in TALLY_SERVER_PORT TALLY_DATA_DIR TALLY_TLS_CERT TALLY_APP_DEFAULT_CURRENCY \
-    --allow-insecure-http --sandbox --threads 'default 8080'; do
+    --allow-insecure-http --sandbox --threads --writer-linger-us 'default 8080'; do
     check "--help mentions $word" grep -q -- "$word" "$work/help.txt"
 done
 "$tallyd" migrate --data-dir "$work/migrate" 2>"$work/migrate.log"

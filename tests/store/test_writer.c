@@ -2068,6 +2068,90 @@ static void test_submit_async_callbacks(void **state)
     fixture_remove(&f);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* [writer] linger_us: a batch waits that long for company once its first command is queued, so
+ * two commands handed over one after the other commit together and neither is durable before
+ * the linger ran out; a full batch, the next one and a stop do not wait; out of bounds refuses. */
+static void test_linger(void **state)
+{
+    (void)state;
+    enum { LINGER_US = 80000 };
+    struct fixture f;
+    struct writer_config config = {.linger_us = LINGER_US, .batch_events_max = 3};
+    struct callback_command cmds[5];
+    fixture_dir(&f);
+    fixture_start(&f, "sqlite", &config);
+    accounts_setup(f.writer, 2, 100);
+    callback_submitter = pthread_self();
+    atomic_store(&callback_done_count, 0);
+    struct writer_stats before, after;
+    writer_stats_get(f.writer, &before);
+
+    uint64_t start_ns = mono_ns();
+    for (uint32_t i = 0; i < 2; i++) {
+        callback_command_init(&cmds[i], 1);
+        assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
+                         TL_OK);
+    }
+    callback_wait(2);
+    assert_true(mono_ns() - start_ns >= (uint64_t)LINGER_US * 1000u);
+    writer_stats_get(f.writer, &after);
+    assert_int_equal(after.batches - before.batches, 1);
+    assert_int_equal(after.commands - before.commands, 2);
+    assert_int_equal(after.batch_events_last, 2);
+
+    /* Three fill a batch of three: one batch, which need not wait for a fourth. */
+    writer_stats_get(f.writer, &before);
+    for (uint32_t i = 2; i < 5; i++) {
+        callback_command_init(&cmds[i], 1);
+        assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
+                         TL_OK);
+    }
+    callback_wait(5);
+    writer_stats_get(f.writer, &after);
+    assert_int_equal(after.batches - before.batches, 1);
+    assert_int_equal(after.batch_events_last, 3);
+    for (uint32_t i = 0; i < 5; i++) {
+        assert_int_equal(cmds[i].err_seen, TL_OK);
+        assert_int_equal(cmds[i].result_seen, LEDGER_OK);
+    }
+
+    /* A stop while a lone command lingers commits it before writer_stop returns. */
+    struct callback_command last;
+    callback_command_init(&last, 1);
+    assert_int_equal(writer_submit_async(f.writer, &last.cmd, callback_done, &last), TL_OK);
+    struct ledger *ledger = f.ledger;
+    writer_stop(f.writer);
+    f.writer = NULL;
+    assert_int_equal(atomic_load(&last.calls), 1);
+    assert_int_equal(last.err_seen, TL_OK);
+    store_close(f.store);
+    ledger_matches_store(&f, ledger, 2);
+    const struct ledger_account *payer = ledger_account_get(ledger, fixture_account_id(1));
+    assert_non_null(payer);
+    assert_int_equal(payer->debits_posted, 6);
+    ledger_close(ledger);
+
+    /* Longer than TL_WRITER_LINGER_US_MAX: refused at start. */
+    struct store_config store_config = f.store_fixture.config;
+    struct ledger_config ledger_config = {.accounts_max = 1u << 12};
+    struct writer *writer = NULL;
+    config.linger_us = TL_WRITER_LINGER_US_MAX + 1u;
+    assert_int_equal(store_open(&store_config, &f.store), TL_OK);
+    assert_int_equal(ledger_open(&ledger_config, &f.ledger), TL_OK);
+    assert_int_equal(writer_start(&config, f.store, f.ledger, &writer), TL_ERR_INVALID_REQUEST);
+    assert_null(writer);
+    store_close(f.store);
+    ledger_close(f.ledger);
+    fixture_remove(&f);
+}
+
 /* Stopping drains: commands handed over before the stop get their callbacks with TL_OK and
  * are stored; after the stop began, writer_submit_async answers TL_ERR_SHUTDOWN. */
 static void test_submit_async_stop_drains(void **state)
@@ -2211,6 +2295,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stop_drains_and_refuses),
     cmocka_unit_test(test_submit_async_callbacks),
     cmocka_unit_test(test_submit_async_stop_drains),
+    cmocka_unit_test(test_linger),
     cmocka_unit_test(test_wal_checkpointed),
     cmocka_unit_test(test_batch_budget_and_stats),
     cmocka_unit_test(test_storage_failure_walk),
