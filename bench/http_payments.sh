@@ -16,7 +16,8 @@
 # tl-writer), wrk's own CPU per request ("wrk us": wrk shares the CPUs), and the writer's
 # average batch (tally_writer_events_total / _batches_total in /metrics).
 #
-#   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256"  BENCH_USERS=64  BENCH_WRK_THREADS=2
+#   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256" ("": no plain runs)  BENCH_USERS=64
+#   BENCH_WRK_THREADS=2
 #   BENCH_PARTS="keyed tls fees"  (the runs after the plain ones; "" runs only those)
 #   BENCH_PROFILE="perf record -F 999 -g -o /tmp/p.data -p"  (optional: during each run, this
 #   command is started 1 s after wrk with tallyd's pid appended, and stopped with SIGINT when
@@ -29,7 +30,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
 [[ $build = /* ]] || build="$root/$build"
 seconds=${BENCH_SECONDS:-10}
-connections=${BENCH_CONNECTIONS:-1 4 16 64 128 256}
+connections=${BENCH_CONNECTIONS-1 4 16 64 128 256}
 user_count=${BENCH_USERS:-64}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 parts=" ${BENCH_PARTS-keyed tls fees} "
