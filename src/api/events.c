@@ -375,7 +375,9 @@ static enum tl_err hub_poll_live(struct events_hub *hub, uint64_t cursor)
         for (uint32_t i = 0; i < count; i++) {
             TL_ASSERT(rows[i].seq > cursor);
             cursor = rows[i].seq;
-            if (hub->config.on_row != NULL) {
+            if (hub->config.on_row != NULL &&
+                (hub->config.on_row_topic == NULL ||
+                 strcmp(rows[i].topic, hub->config.on_row_topic) == 0)) {
                 hub->config.on_row(hub->config.on_row_ctx, &rows[i]);
             }
             for (struct events_stream *s = hub->streams; s != NULL; s = s->next) {
@@ -510,6 +512,44 @@ static void hub_beat_one(struct events_stream *s, void *ctx)
 }
 
 /* One poll: end everything when draining; otherwise live rows, catch-up, heartbeats. */
+/*
+ * No stream is open: the rows of on_row_topic up to the newest seq go to on_row (the cursor
+ * then jumps to that seq, every other row unread). Without on_row the cursor just jumps. On
+ * an error the cursor stays where on_row's last row left it, so the next poll resumes there.
+ */
+static enum tl_err hub_poll_quiet(struct events_hub *hub, uint64_t cursor)
+{
+    uint64_t seq_last = 0;
+    enum tl_err err = store_outbox_seq_last(hub->reader, &seq_last);
+    if (err == TL_OK && seq_last > cursor && hub->config.on_row != NULL &&
+        hub->config.on_row_topic == NULL) {
+        return hub_poll_live(hub, cursor); /* every row is wanted: read them all */
+    }
+    struct store_outbox_row rows[64];
+    const uint32_t page_rows = (uint32_t)(sizeof(rows) / sizeof(rows[0]));
+    for (uint32_t count = page_rows; err == TL_OK && seq_last > cursor &&
+                                     hub->config.on_row != NULL && count == page_rows;) {
+        err = store_outbox_list_topic(hub->reader, hub->config.on_row_topic, cursor, seq_last,
+                                      page_rows, rows, &count);
+        for (uint32_t i = 0; err == TL_OK && i < count; i++) {
+            hub->config.on_row(hub->config.on_row_ctx, &rows[i]);
+            cursor = rows[i].seq;
+        }
+        if (err == TL_OK) {
+            store_outbox_rows_free(rows, count);
+        }
+    }
+    if (err == TL_OK) {
+        cursor = seq_last > cursor ? seq_last : cursor;
+    }
+    TL_ASSERT(pthread_mutex_lock(&hub->mutex) == 0);
+    if (cursor > hub->cursor) {
+        hub->cursor = cursor;
+    }
+    TL_ASSERT(pthread_mutex_unlock(&hub->mutex) == 0);
+    return err;
+}
+
 static void hub_poll(struct events_hub *hub)
 {
     enum tl_err err = TL_OK;
@@ -523,14 +563,7 @@ static void hub_poll(struct events_hub *hub)
     uint64_t cursor = hub->cursor;
     TL_ASSERT(pthread_mutex_unlock(&hub->mutex) == 0);
     if (stream_count == 0) {
-        /* Nobody listens: skip to the newest row instead of reading every row. */
-        uint64_t seq_last = 0;
-        err = store_outbox_seq_last(hub->reader, &seq_last);
-        TL_ASSERT(pthread_mutex_lock(&hub->mutex) == 0);
-        if (err == TL_OK && seq_last > hub->cursor) {
-            hub->cursor = seq_last;
-        }
-        TL_ASSERT(pthread_mutex_unlock(&hub->mutex) == 0);
+        err = hub_poll_quiet(hub, cursor); /* nobody listens: only on_row's rows are read */
     } else {
         err = hub_poll_live(hub, cursor);
         if (err == TL_OK) {

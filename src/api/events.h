@@ -163,11 +163,14 @@ struct events_hub_config {
     uint32_t heartbeat_ms;         /* 0: EVENTS_HEARTBEAT_MS_MAX */
     uint32_t streams_max;          /* 0: EVENTS_STREAMS_MAX; at most EVENTS_STREAMS_MAX */
     uint32_t streams_per_user_max; /* 0: EVENTS_STREAMS_PER_USER_MAX */
-    /* Optional: called on the hub's thread for every outbox row the live poll reads, in seq
-     * order, whoever wrote it (this node or another): how other nodes learn of events that
-     * need action here, such as a session revoked elsewhere. Must not block. */
+    /* Optional: called on the hub's thread for every outbox row of on_row_topic (every row
+     * when on_row_topic is NULL), in seq order, whoever wrote it (this node or another): how
+     * other nodes learn of events that need action here, such as a session revoked elsewhere.
+     * With no stream open the hub reads only on_row_topic's rows (with on_row_topic NULL, every
+     * row). Must not block. */
     void (*on_row)(void *ctx, const struct store_outbox_row *row);
     void *on_row_ctx;
+    const char *on_row_topic; /* NULL: every topic */
 };
 
 /*

@@ -263,9 +263,11 @@ static enum tl_err tallyd_events_start(struct tallyd *t)
     struct events_hub_config events_config = {
         .heartbeat_ms = c->timeout_s * 1000u / 2u,
         .streams_max = c->connections_max / 4u > 0 ? c->connections_max / 4u : 1u,
-        /* Sessions revoked on any node leave this node's cache too. */
-        .on_row = sessions_outbox_row,
+        /* Sessions revoked on any node leave this node's cache too, streams open or not;
+         * one process alone on its database revokes in its own cache already. */
+        .on_row = store_exclusive(t->store) ? NULL : sessions_outbox_row,
         .on_row_ctx = t->authn,
+        .on_row_topic = EVENTS_TOPIC_SESSION_REVOKED,
     };
     enum tl_err err = store_open(&store_config, &t->events_reader);
     if (err == TL_OK) {

@@ -416,32 +416,55 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 
 /* ---- A key's outbox rows ---- */
 
-enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                  uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
-                                  uint32_t *out_count)
+static enum tl_err outbox_list_range(struct store *store, const struct store_outbox_filter *filter,
+                                     uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
+                                     struct store_outbox_row *out, uint32_t *out_count)
 {
     enum tl_err err;
 
     TL_ASSERT(out != NULL);
     TL_ASSERT(out_count != NULL);
-    TL_ASSERT(!id128_is_zero(key));
+    TL_ASSERT(id128_is_zero(filter->key) != (filter->topic == NULL));
     if (limit == 0 || limit > STORE_OUTBOX_LIST_MAX) {
         return TL_ERR_LIMIT;
     }
     if (upto_seq < after_seq) {
         return TL_ERR_INVALID_REQUEST;
     }
-    err = app_ops(store)->outbox_list_key(store, key, after_seq, upto_seq, limit, out, out_count);
+    err = app_ops(store)->outbox_list_range(store, filter, after_seq, upto_seq, limit, out,
+                                            out_count);
     if (err == TL_OK) {
         TL_ASSERT(*out_count <= limit);
         for (uint32_t i = 0; i < *out_count; i++) {
-            TL_ASSERT(id128_eq(out[i].key, key));
+            TL_ASSERT(filter->topic != NULL || id128_eq(out[i].key, filter->key));
+            TL_ASSERT(filter->topic == NULL || strcmp(out[i].topic, filter->topic) == 0);
             TL_ASSERT(out[i].seq > after_seq);
             TL_ASSERT(out[i].seq <= upto_seq);
             TL_ASSERT(out[i].seq > (i == 0 ? after_seq : out[i - 1].seq));
         }
     }
     return err;
+}
+
+enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
+                                  uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
+                                  uint32_t *out_count)
+{
+    TL_ASSERT(!id128_is_zero(key));
+    const struct store_outbox_filter filter = {.key = key, .topic = NULL};
+    return outbox_list_range(store, &filter, after_seq, upto_seq, limit, out, out_count);
+}
+
+enum tl_err store_outbox_list_topic(struct store *store, const char *topic, uint64_t after_seq,
+                                    uint64_t upto_seq, uint32_t limit,
+                                    struct store_outbox_row *out, uint32_t *out_count)
+{
+    TL_ASSERT(topic != NULL);
+    if (topic[0] == '\0' || strlen(topic) >= sizeof(out->topic)) {
+        return TL_ERR_INVALID_REQUEST;
+    }
+    const struct store_outbox_filter filter = {.key = id128_make(0, 0), .topic = topic};
+    return outbox_list_range(store, &filter, after_seq, upto_seq, limit, out, out_count);
 }
 
 enum tl_err store_outbox_append(struct store *store, struct id128 key, const char *topic,

@@ -382,6 +382,11 @@ enum tl_err store_idempotency_claims_prune(struct store *store, uint64_t now_ns,
 enum tl_err store_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
                                   uint64_t upto_seq, uint32_t limit, struct store_outbox_row *out,
                                   uint32_t *out_count);
+/* The same for the rows of one topic (NUL-terminated, shorter than 64 bytes), whoever's they
+ * are: an event hub with no stream open reads only the rows it acts on (session.revoked). */
+enum tl_err store_outbox_list_topic(struct store *store, const char *topic, uint64_t after_seq,
+                                    uint64_t upto_seq, uint32_t limit,
+                                    struct store_outbox_row *out, uint32_t *out_count);
 /* Appends one outbox row outside a batch, for an event that moves no money (a session
  * revoked), in its own transaction and in seq order with the batches' rows. topic is
  * NUL-terminated and shorter than 64 bytes; data_bytes at most STORE_OUTBOX_APPEND_MAX.

@@ -20,6 +20,12 @@ struct store_plans_ops; /* plans_backend.h */
 struct store_records_ops; /* records_backend.h */
 struct store_stepup_ops;
 
+/* Which outbox rows of a seq range outbox_list_range returns: one key's, or one topic's. */
+struct store_outbox_filter {
+    struct id128 key;  /* zero: any key (then topic is set) */
+    const char *topic; /* NULL: any topic (then key is set) */
+};
+
 /*
  * Every function returns TL_OK, TL_ERR_STORAGE (the database refused or failed; the cause is
  * logged) or TL_ERR_CORRUPT (a stored row fails an integrity check), plus TL_ERR_NOMEM where it
@@ -82,11 +88,12 @@ struct store_app_ops {
     enum tl_err (*idempotency_claims_prune)(struct store *store, uint64_t now_ns,
                                             uint32_t *out_deleted);
 
-    /* limit is 1..STORE_OUTBOX_LIST_MAX, after_seq <= upto_seq. On error nothing stays
+    /* The rows of filter's key (topic NULL) or topic (key zero) in (after_seq, upto_seq];
+     * limit is 1..STORE_OUTBOX_LIST_MAX, after_seq <= upto_seq. On error nothing stays
      * allocated. */
-    enum tl_err (*outbox_list_key)(struct store *store, struct id128 key, uint64_t after_seq,
-                                   uint64_t upto_seq, uint32_t limit,
-                                   struct store_outbox_row *out, uint32_t *out_count);
+    enum tl_err (*outbox_list_range)(struct store *store, const struct store_outbox_filter *filter,
+                                     uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
+                                     struct store_outbox_row *out, uint32_t *out_count);
     enum tl_err (*outbox_seq_last)(struct store *store, uint64_t *out_seq);
     enum tl_err (*outbox_append)(struct store *store, struct id128 key, const char *topic,
                                  const void *data, uint32_t data_bytes, uint64_t *out_seq);

@@ -487,16 +487,17 @@ static enum tl_err fault_idempotency_claims_prune(struct store *store, uint64_t 
     return fault_inner_app(f)->idempotency_claims_prune(f->inner, now_ns, out_deleted);
 }
 
-static enum tl_err fault_outbox_list_key(struct store *store, struct id128 key, uint64_t after_seq,
-                                         uint64_t upto_seq, uint32_t limit,
-                                         struct store_outbox_row *out, uint32_t *out_count)
+static enum tl_err fault_outbox_list_range(struct store *store,
+                                           const struct store_outbox_filter *filter,
+                                           uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
+                                           struct store_outbox_row *out, uint32_t *out_count)
 {
     struct store_fault *f = fault_from(store);
-    if (fault_hit(f, "outbox_list_key")) {
+    if (fault_hit(f, filter->topic == NULL ? "outbox_list_key" : "outbox_list_topic")) {
         return TL_ERR_STORAGE;
     }
-    return fault_inner_app(f)->outbox_list_key(f->inner, key, after_seq, upto_seq, limit, out,
-                                                  out_count);
+    return fault_inner_app(f)->outbox_list_range(f->inner, filter, after_seq, upto_seq, limit,
+                                                    out, out_count);
 }
 
 static enum tl_err fault_outbox_append(struct store *store, struct id128 key, const char *topic,
@@ -1386,7 +1387,7 @@ static const struct store_app_ops fault_app_ops = {
     .idempotency_claim = fault_idempotency_claim,
     .idempotency_claim_release = fault_idempotency_claim_release,
     .idempotency_claims_prune = fault_idempotency_claims_prune,
-    .outbox_list_key = fault_outbox_list_key,
+    .outbox_list_range = fault_outbox_list_range,
     .outbox_seq_last = fault_outbox_seq_last,
     .outbox_append = fault_outbox_append,
     .quote_create = fault_quote_create,

@@ -374,6 +374,9 @@ enum fx_rate_column {
     X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE seq > $2::bigint "    \
                              "AND seq <= $4::bigint AND key = $1::bytea ORDER BY seq "             \
                              "LIMIT $3::bigint")                                                   \
+    X(ASTMT_OUTBOX_LIST_TOPIC, "SELECT seq, key, topic, data FROM outbox WHERE seq > $2::bigint "  \
+                               "AND seq <= $4::bigint AND topic = $1::text ORDER BY seq "          \
+                               "LIMIT $3::bigint")                                                 \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0)::bigint FROM outbox")                \
     /* The batch lock first (the CTE's row feeds the insert), so the row's seq commits in     \
      * order with the batches' rows: the event hub's cursor never passes a later commit. */    \
@@ -1540,11 +1543,11 @@ static enum tl_err outbox_key_row(const PGresult *res, int row, struct store_out
     if (!pg_col_uint(res, row, 0, 1, INT64_MAX, &seq) || !col_id(res, row, 1, &key) ||
         !pg_col_text(res, row, 2, out->topic, sizeof(out->topic), false) ||
         PQgetisnull(res, row, 3)) {
-        return store_postgres_corrupt("outbox_list_key");
+        return store_postgres_corrupt("outbox_list_range");
     }
     data_bytes = PQgetlength(res, row, 3);
     if (data_bytes < 0 || data_bytes > TL_RECORD_BYTES_MAX) {
-        return store_postgres_corrupt("outbox_list_key");
+        return store_postgres_corrupt("outbox_list_range");
     }
     out->data = malloc((size_t)data_bytes + 1);
     if (out->data == NULL) {
@@ -1558,9 +1561,10 @@ static enum tl_err outbox_key_row(const PGresult *res, int row, struct store_out
     return TL_OK;
 }
 
-static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
-                                          uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
-                                          struct store_outbox_row *out, uint32_t *out_count)
+static enum tl_err pg_app_outbox_list_range(struct store *store,
+                                            const struct store_outbox_filter *filter,
+                                            uint64_t after_seq, uint64_t upto_seq, uint32_t limit,
+                                            struct store_outbox_row *out, uint32_t *out_count)
 {
     struct pg_params p;
     PGresult *res = NULL;
@@ -1568,16 +1572,21 @@ static enum tl_err pg_app_outbox_list_key(struct store *store, struct id128 key,
     enum tl_err err;
 
     pg_params_init(&p);
-    pg_param_id(&p, key);
+    if (filter->topic != NULL) {
+        pg_param_text(&p, filter->topic);
+    } else {
+        pg_param_id(&p, filter->key);
+    }
     pg_param_u64_clamped(&p, after_seq);
     pg_param_i64(&p, limit);
     pg_param_u64_clamped(&p, upto_seq);
-    err = app_run(store, ASTMT_OUTBOX_LIST_KEY, &p, &res);
+    err = app_run(store, filter->topic != NULL ? ASTMT_OUTBOX_LIST_TOPIC : ASTMT_OUTBOX_LIST_KEY,
+                  &p, &res);
     if (err != TL_OK) {
         return err;
     }
     if (PQntuples(res) < 0 || (uint32_t)PQntuples(res) > limit) {
-        err = store_postgres_corrupt("outbox_list_key");
+        err = store_postgres_corrupt("outbox_list_range");
     }
     for (; err == TL_OK && count < (uint32_t)PQntuples(res); count++) {
         err = outbox_key_row(res, (int)count, &out[count]);
@@ -2622,7 +2631,7 @@ const struct store_app_ops store_postgres_app_ops = {
     .idempotency_claim = pg_app_idempotency_claim,
     .idempotency_claim_release = pg_app_idempotency_claim_release,
     .idempotency_claims_prune = pg_app_idempotency_claims_prune,
-    .outbox_list_key = pg_app_outbox_list_key,
+    .outbox_list_range = pg_app_outbox_list_range,
     .outbox_seq_last = pg_app_outbox_seq_last,
     .outbox_append = pg_app_outbox_append,
     .quote_create = pg_app_quote_create,

@@ -296,6 +296,8 @@ enum fx_rate_column {
     /* A user's events in a seq range (a range of the rowid, no key index) and the newest seq. */  \
     X(ASTMT_OUTBOX_LIST_KEY, "SELECT seq, key, topic, data FROM outbox WHERE seq > ?2 AND "        \
                              "seq <= ?4 AND key = ?1 ORDER BY seq LIMIT ?3")                       \
+    X(ASTMT_OUTBOX_LIST_TOPIC, "SELECT seq, key, topic, data FROM outbox WHERE seq > ?2 AND "      \
+                               "seq <= ?4 AND topic = ?1 ORDER BY seq LIMIT ?3")                   \
     X(ASTMT_OUTBOX_SEQ_LAST, "SELECT coalesce(max(seq), 0) FROM outbox")                       \
     X(ASTMT_OUTBOX_APPEND, "INSERT INTO outbox (key, topic, data, created) "                       \
                            "VALUES (?1, ?2, ?3, ?4) RETURNING seq")                               \
@@ -1261,11 +1263,11 @@ static enum tl_err outbox_key_row(sqlite3_stmt *stmt, struct store_outbox_row *o
     if (!col_uint(stmt, 0, 1, INT64_MAX, &seq) || !col_id(stmt, 1, &key) ||
         !col_text(stmt, 2, out->topic, sizeof(out->topic), false) ||
         sqlite3_column_type(stmt, 3) != SQLITE_BLOB) {
-        return store_sqlite_corrupt("outbox_list_key");
+        return store_sqlite_corrupt("outbox_list_range");
     }
     data_bytes = sqlite3_column_bytes(stmt, 3);
     if (data_bytes < 0 || data_bytes > TL_RECORD_BYTES_MAX) {
-        return store_sqlite_corrupt("outbox_list_key");
+        return store_sqlite_corrupt("outbox_list_range");
     }
     out->data = malloc((size_t)data_bytes + 1);
     if (out->data == NULL) {
@@ -1281,19 +1283,25 @@ static enum tl_err outbox_key_row(sqlite3_stmt *stmt, struct store_outbox_row *o
     return TL_OK;
 }
 
-static enum tl_err sqlite_app_outbox_list_key(struct store *store, struct id128 key,
-                                              uint64_t after_seq, uint64_t upto_seq,
-                                              uint32_t limit, struct store_outbox_row *out,
-                                              uint32_t *out_count)
+static enum tl_err sqlite_app_outbox_list_range(struct store *store,
+                                                const struct store_outbox_filter *filter,
+                                                uint64_t after_seq, uint64_t upto_seq,
+                                                uint32_t limit, struct store_outbox_row *out,
+                                                uint32_t *out_count)
 {
     struct store_sqlite_app *a = app_from(store);
-    sqlite3_stmt *stmt = a->stmts[ASTMT_OUTBOX_LIST_KEY];
+    sqlite3_stmt *stmt = a->stmts[filter->topic != NULL ? ASTMT_OUTBOX_LIST_TOPIC
+                                                        : ASTMT_OUTBOX_LIST_KEY];
     uint8_t key_bytes[ID128_BYTES];
     enum tl_err err = TL_OK;
     uint32_t count = 0;
     int rc;
 
-    bind_id(stmt, 1, key, key_bytes);
+    if (filter->topic != NULL) {
+        bind_text(stmt, 1, filter->topic);
+    } else {
+        bind_id(stmt, 1, filter->key, key_bytes);
+    }
     store_sqlite_bind_u64(stmt, 2, after_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : after_seq);
     store_sqlite_bind_i64(stmt, 3, limit);
     store_sqlite_bind_u64(stmt, 4, upto_seq > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : upto_seq);
@@ -1305,7 +1313,7 @@ static enum tl_err sqlite_app_outbox_list_key(struct store *store, struct id128 
         }
     }
     if (err == TL_OK && rc != SQLITE_DONE) {
-        err = app_fail(a, rc, "outbox_list_key");
+        err = app_fail(a, rc, "outbox_list_range");
     }
     sqlite3_reset(stmt);
     if (err != TL_OK) {
@@ -2676,7 +2684,7 @@ const struct store_app_ops store_sqlite_app_ops = {
     .idempotency_claim = sqlite_app_idempotency_claim,
     .idempotency_claim_release = sqlite_app_idempotency_claim_release,
     .idempotency_claims_prune = sqlite_app_idempotency_claims_prune,
-    .outbox_list_key = sqlite_app_outbox_list_key,
+    .outbox_list_range = sqlite_app_outbox_list_range,
     .outbox_seq_last = sqlite_app_outbox_seq_last,
     .outbox_append = sqlite_app_outbox_append,
     .quote_create = sqlite_app_quote_create,

@@ -4,7 +4,7 @@
 # Starts a throwaway cluster (tests/pg/pg_cluster.sh: Debian's binaries, an unprivileged user,
 # a free loopback port, fsync on), then runs with TALLY_STORE_BACKENDS=postgres:
 #   test_store, test_store_app, test_store_claims, test_store_plans, test_store_refunds,
-#   test_store_limits,
+#   test_store_limits, tests/api/test_events_hub,
 #   test_writer
 #                                             the same suites SQLite passes, one database per test
 #   test_postgres                             what only a server has: lost connections,
@@ -87,6 +87,7 @@ run_stream() {
             test_store_refunds test_store_limits test_writer test_postgres; do
             run_suite "$label/$suite" "$dir/tests/store/$suite"
         done
+        run_suite "$label/test_events_hub" "$dir/tests/api/test_events_hub"
     fi
     echo "$passed $failed" >"$logs/$label.totals"
 }

@@ -426,6 +426,47 @@ static void body_outbox_append(struct store_fixture *f)
     assert_int_equal(store_outbox_seq_last(store, &seq), TL_OK);
     assert_true(seq > appended);
 
+    /* By topic, whoever's: the one session.revoked row among the payments; pages; a range. */
+    uint64_t revoked = appended;
+    assert_int_equal(store_outbox_append(store, user_id(1), "session.revoked", data,
+                                         (uint32_t)strlen(data), &appended),
+                     TL_OK);
+    assert_int_equal(store_outbox_list_topic(store, "session.revoked", 0, OUTBOX_ALL, 4, rows,
+                                             &count),
+                     TL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(rows[0].seq, revoked);
+    fixture_assert_id_eq(rows[0].key, user_id(2));
+    assert_int_equal(rows[1].seq, appended);
+    fixture_assert_id_eq(rows[1].key, user_id(1));
+    assert_string_equal(rows[1].data, data);
+    store_outbox_rows_free(rows, count);
+    assert_int_equal(store_outbox_list_topic(store, "session.revoked", 0, OUTBOX_ALL, 1, rows,
+                                             &count),
+                     TL_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(rows[0].seq, revoked);
+    store_outbox_rows_free(rows, count);
+    assert_int_equal(store_outbox_list_topic(store, "session.revoked", revoked, appended - 1, 4,
+                                             rows, &count),
+                     TL_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_outbox_list_topic(store, "payment.created", revoked, OUTBOX_ALL, 4,
+                                             rows, &count),
+                     TL_OK);
+    assert_int_equal(count, 1); /* the batch after the first append */
+    assert_string_equal(rows[0].topic, "payment.created");
+    store_outbox_rows_free(rows, count);
+    assert_int_equal(store_outbox_list_topic(store, "", 0, OUTBOX_ALL, 4, rows, &count),
+                     TL_ERR_INVALID_REQUEST);
+    assert_int_equal(store_outbox_list_topic(store, "session.revoked", 0, OUTBOX_ALL, 0, rows,
+                                             &count),
+                     TL_ERR_LIMIT);
+    assert_int_equal(store_outbox_list_topic(store, "session.revoked", appended, revoked, 4,
+                                             rows, &count),
+                     TL_ERR_INVALID_REQUEST);
+    seq = appended;
+
     assert_int_equal(store_outbox_append(store, id128_make(0, 0), "t", "", 0, &appended),
                      TL_ERR_INVALID_REQUEST);
     assert_int_equal(store_outbox_append(store, user_id(2), "", "", 0, &appended),
