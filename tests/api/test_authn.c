@@ -520,7 +520,7 @@ static void test_last_seen_off_the_request_path(void **state)
     assert_int_equal(authenticate_with(authn, &app, header, &req), TL_OK);
     uint64_t took_ns = clock_mono_ns() - start_ns;
     readers_release(f.readers, req.reader_);
-    assert_true(took_ns < (uint64_t)API_APP_STORE_WAIT_MS * 1000000u / 4u);
+    assert_true(took_ns < (uint64_t)API_APP_STORE_WAIT_MS * 1000000u * 3u / 4u); /* no wait */
     assert_int_equal(last_seen_of(held, f.user_id, row.id), 0); /* queued, not written */
     api_app_store_release(&app, held);
 

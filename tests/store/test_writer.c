@@ -594,8 +594,8 @@ static void test_hold_expiry(void **state)
     assert_false(hold_released(&f, fixture_account_id(1)));
 
     atomic_fetch_add(&fake_now_ns, 2ull * 1000000000u);
-    for (int i = 0; i < 400 && !hold_released(&f, fixture_account_id(1)); i++) {
-        sleep_ms(5);
+    for (int i = 0; i < 4000 && !hold_released(&f, fixture_account_id(1)); i++) {
+        sleep_ms(5); /* up to 20 s: a loaded machine may be slow to run the sweep */
     }
     assert_true(hold_released(&f, fixture_account_id(1)));
 
@@ -2093,30 +2093,40 @@ static void test_linger(void **state)
     struct writer_stats before, after;
     writer_stats_get(f.writer, &before);
 
+    /* The counts hold when the submits came well inside the linger: a machine that stopped
+     * this thread for longer between two calls proves nothing either way. */
+    const uint64_t gap_max_ns = (uint64_t)LINGER_US * 1000u / 2u;
     uint64_t start_ns = mono_ns();
     for (uint32_t i = 0; i < 2; i++) {
         callback_command_init(&cmds[i], 1);
         assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
                          TL_OK);
     }
+    bool close = mono_ns() - start_ns < gap_max_ns;
     callback_wait(2);
     assert_true(mono_ns() - start_ns >= (uint64_t)LINGER_US * 1000u);
     writer_stats_get(f.writer, &after);
-    assert_int_equal(after.batches - before.batches, 1);
     assert_int_equal(after.commands - before.commands, 2);
-    assert_int_equal(after.batch_events_last, 2);
+    if (close) {
+        assert_int_equal(after.batches - before.batches, 1);
+        assert_int_equal(after.batch_events_last, 2);
+    }
 
     /* Three fill a batch of three: one batch, which need not wait for a fourth. */
     writer_stats_get(f.writer, &before);
+    start_ns = mono_ns();
     for (uint32_t i = 2; i < 5; i++) {
         callback_command_init(&cmds[i], 1);
         assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
                          TL_OK);
     }
+    close = mono_ns() - start_ns < gap_max_ns;
     callback_wait(5);
     writer_stats_get(f.writer, &after);
-    assert_int_equal(after.batches - before.batches, 1);
-    assert_int_equal(after.batch_events_last, 3);
+    if (close) {
+        assert_int_equal(after.batches - before.batches, 1);
+        assert_int_equal(after.batch_events_last, 3);
+    }
     for (uint32_t i = 0; i < 5; i++) {
         assert_int_equal(cmds[i].err_seen, TL_OK);
         assert_int_equal(cmds[i].result_seen, LEDGER_OK);
