@@ -185,9 +185,15 @@ TOKEN=$A api DELETE "/v1/scheduled_payments/$S6"
 expect "cancel" 200 '.status == "canceled" and (.canceled_at | type) == "string" and .next_run_at == null'
 TOKEN=$A api DELETE "/v1/scheduled_payments/$S6"
 expect_problem "cancel twice" 409 schedule_canceled
-sleep 0.5
+# A run claimed before the cancel still pays, and is "running" until it has: count the payments
+# only once no occurrence is, then nothing may pay any more.
+if wait_sched "$A" "$S6" '([.occurrences[] | select(.status == "running")] | length) == 0' 20; then
+    pass
+else
+    fail "a run claimed before the cancel did not finish: $BODY"
+fi
 N1=$(paid_with cancel)
-sleep 2.5
+sleep 3
 check_eq "a canceled schedule pays no more" "$N1" "$(paid_with cancel)"
 
 # -- Lists --

@@ -270,8 +270,26 @@ count_status() {
         '[.[] | select(.status == $s and ($p == 0 or .port == $p))] | length' "$1"
 }
 
+# now_s : wall-clock seconds, with a fraction. A load's t counts from its own start, which comes
+# after a now_s taken just before it is launched (python's start-up), so EVENT - LAUNCH bounds the
+# event's t from above: a t greater than that is surely after the event.
+now_s() { date +%s.%N; }
+
+# wait_payments COUNT SECONDS : waits until the payments table has COUNT rows (the load is under
+# way), for up to SECONDS.
+wait_payments() {
+    local deadline=$((SECONDS + $2)) n
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        n=$(sql "SELECT count(*) FROM payments" 2>/dev/null)
+        [ "${n:-0}" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 payments_before=$(sql "SELECT count(*) FROM payments")
-$LOAD load --ports "$PORT_A,$PORT_B" --users "$WORK/users.json" --clients 8 --seconds 6 \
+# 10 s: every commit waits for fsync, and on a loaded machine 6 s left some runs short.
+$LOAD load --ports "$PORT_A,$PORT_B" --users "$WORK/users.json" --clients 8 --seconds 10 \
     --out "$WORK/bank.jsonl" --seed 1
 ok=$(count_status "$WORK/bank.jsonl" 201)
 echo "   $ok payments acknowledged ($(count_status "$WORK/bank.jsonl" 201 "$PORT_A") on A," \
@@ -288,13 +306,17 @@ done
 
 # ---------------------------------------------------------------------------------------------
 echo "-- kill -9 of node B mid-load"
-$LOAD load --ports "$PORT_A,$PORT_B" --users "$WORK/users.json" --clients 8 --seconds 5 \
+# The kill comes once the load has written payments (not at a fixed time, which python's start-up
+# and a slow machine eat into), and the load goes on long enough after it for A to show it works.
+rows=$(sql "SELECT count(*) FROM payments")
+launched=$(now_s)
+$LOAD load --ports "$PORT_A,$PORT_B" --users "$WORK/users.json" --clients 8 --seconds 10 \
     --out "$WORK/kill.jsonl" --seed 2 &
 load_pid=$!
 TL_JOBS+=("$load_pid")
-sleep 2
+wait_payments $((rows + 20)) 5
+killed_at=$(jq -n "$(now_s) - $launched")
 { kill -KILL "$PID_B" && wait "$PID_B"; } 2>/dev/null
-killed_at=2
 wait "$load_pid"
 check "kill: B's clients saw failures after the kill" \
     test "$(count_status "$WORK/kill.jsonl" 0 "$PORT_B")" -gt 0
@@ -336,20 +358,41 @@ HA_DB="host=127.0.0.1,127.0.0.1 port=$TALLY_PG_PORT,$TALLY_PG_REPLICA_PORT user=
 HA_DB="$HA_DB target_session_attrs=read-write connect_timeout=2"
 if tl_start ha "${NODE_ARGS[@]}" --store-path "$HA_DB" --secret-file "$SECRET"; then
     PORT_H=$PORT
-    $LOAD load --ports "$PORT_H" --users "$WORK/users.json" --clients 6 --seconds 9 \
+    # 20 s: the kill comes once the load has written payments, the promotion takes its time and
+    # the node's reconnect backoff doubles up to 5 s; what counts is the load after its reconnect.
+    rows=$(sql "SELECT count(*) FROM payments")
+    launched=$(now_s)
+    $LOAD load --ports "$PORT_H" --users "$WORK/users.json" --clients 6 --seconds 20 \
         --out "$WORK/failover.jsonl" --seed 3 &
     load_pid=$!
     TL_JOBS+=("$load_pid")
-    sleep 2
+    wait_payments $((rows + 30)) 8
+    reconnects=$(grep -c 'store.postgres: reconnected' "$WORK/ha.log")
+    # An upper bound of the kill's t: with the primary dead nothing more can be acknowledged
+    # until the node has reconnected to the promoted replica, so "before" counts no later 201.
+    killed_at=$(jq -n "$(now_s) - $launched")
     $CLUSTER kill "$TALLY_PG_DIR"
     sleep 0.5
     $CLUSTER promote "$TALLY_PG_REPLICA_DIR"
+    # When the node logged its reconnect (polled, so no earlier than it was): "after" counts from
+    # there; never logged, it counts nothing.
+    reconnected_at=1e9
+    while kill -0 "$load_pid" 2>/dev/null; do
+        if [ "$(grep -c 'store.postgres: reconnected' "$WORK/ha.log")" -gt "$reconnects" ]; then
+            reconnected_at=$(jq -n "$(now_s) - $launched")
+            break
+        fi
+        sleep 0.1
+    done
     wait "$load_pid"
     DB="$TALLY_PG_REPLICA_CONNINFO dbname=nodes"
     check_eq "failover: the replica is now a primary" f "$(sql "SELECT pg_is_in_recovery()")"
-    before=$(jq -s '[.[] | select(.status == 201 and .t < 2)] | length' "$WORK/failover.jsonl")
-    after=$(jq -s '[.[] | select(.status == 201 and .t > 3)] | length' "$WORK/failover.jsonl")
-    echo "   $before payments acknowledged before the kill, $after after the promotion," \
+    before=$(jq -s --argjson k "$killed_at" '[.[] | select(.status == 201 and .t < $k)] | length' \
+        "$WORK/failover.jsonl")
+    after=$(jq -s --argjson r "$reconnected_at" '[.[] | select(.status == 201 and .t > $r)] | length' \
+        "$WORK/failover.jsonl")
+    echo "   $before payments acknowledged before the kill (t < $killed_at)," \
+        "$after after the reconnect (t > $reconnected_at)," \
         "$(count_status "$WORK/failover.jsonl" 0) connection failures," \
         "$(jq -s '[.[] | select(.status >= 500)] | length' "$WORK/failover.jsonl") 5xx"
     check "failover: payments acknowledged before the kill" test "$before" -gt 10
