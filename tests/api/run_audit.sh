@@ -210,8 +210,14 @@ for _ in $(seq 1 50); do
 done
 check_eq "the schedule's run was skipped" "skipped insufficient_funds" \
     "$(jqb '.occurrences[0] | "\(.status) \(.reason)"')"
-sleep 1.5 # the sweep voids the hold within a second of its expiry
-AE=$(entries "$A")
+# The sweep voids the hold (and writes escrow.expired, one entry both parties list) about a
+# second after the expiry; a loaded machine can take longer, so poll for up to 10 s.
+deadline=$((SECONDS + 10))
+until AE=$(entries "$A") && jq -e --arg e3 "$ESC3" \
+    'any(.[]; .subject == $e3 and .action == "escrow.expired")' <<<"$AE" >/dev/null 2>&1 ||
+    [ $SECONDS -ge $deadline ]; do
+    sleep 0.2
+done
 BE=$(entries "$B")
 CE=$(entries "$C")
 DE=$(entries "$D")

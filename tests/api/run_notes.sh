@@ -253,6 +253,7 @@ expect_problem "carol cannot read it" 404 not_found
 CONTROL="control-note-$(head -c 9 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')"
 pay "$A" "$(jq -nc --arg n "$CONTROL" '{to: "@bob", amount: 100, currency: "USD", note: $n}')"
 expect "a plaintext note still works" 201 '.sealed_note == null'
+CONTROL_PAY=$(jqb .id)
 TOKEN=$B api GET "/v1/payments?direction=received"
 expect "bob's list" 200 '(.data | length) == 2'
 check_eq "bob's list: the recipient copy" "$R_BOX" \
@@ -263,9 +264,24 @@ check_eq "alice's list: the sender copy" "$S_BOX" \
     "$(jq -r --arg p "$PAY" '.data[] | select(.id == $p) | .sealed_note' <<<"$BODY")"
 
 # Events: each party's payment.created carries their own copy.
+# events_of TOKEN : the sealed note of the payment.created of $PAY in the user's events, read
+# from the start (Last-Event-ID 0) until the message of the control payment, made after it, has
+# ended (a blank line after the line naming it), or for 15 s: a loaded machine can take seconds
+# to replay them, and a stream replays in order, so every event of $PAY has come by then.
 events_of() {
-    curl -s -N --max-time 3 -H "Authorization: Bearer $1" -H 'Last-Event-ID: 0' \
-        "$(tl_url)/v1/events" | sed -n 's/^data: //p' |
+    local file="$WORK/events.sse" deadline=$((SECONDS + 15)) pid
+    : >"$file" # emptied here: curl's own redirection may come after the first look below
+    curl -s -N --max-time 20 -H "Authorization: Bearer $1" -H 'Last-Event-ID: 0' \
+        "$(tl_url)/v1/events" >"$file" 2>/dev/null &
+    pid=$!
+    TL_JOBS+=("$pid")
+    until awk -v p="$CONTROL_PAY" 'index($0, p) {at = NR} END {exit !(at && NR > at)}' "$file" ||
+        [ $SECONDS -ge $deadline ]; do
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    sed -n 's/^data: //p' "$file" |
         jq -r --arg p "$PAY" 'select(.type == "payment.created" and .data.payment_id == $p) | .data.sealed_note'
 }
 check_eq "bob's event: the recipient copy" "$R_BOX" "$(events_of "$B")"
