@@ -19,6 +19,8 @@
 #   BENCH_SECONDS=10  BENCH_CONNECTIONS="1 4 16 64 128 256" ("": no plain runs)  BENCH_USERS=64
 #   BENCH_WRK_THREADS=2
 #   BENCH_PARTS="keyed tls fees"  (the runs after the plain ones; "" runs only those)
+#   BENCH_STORE=postgres  (default sqlite: tallyd on a throwaway PostgreSQL cluster instead,
+#   tests/pg/pg_cluster.sh: loopback, fsync and synchronous_commit on; one node, a new database)
 #   BENCH_PROFILE="perf record -F 999 -g -o /tmp/p.data -p"  (optional: during each run, this
 #   command is started 1 s after wrk with tallyd's pid appended, and stopped with SIGINT when
 #   wrk ends; for the profiles in docs/performance.md)
@@ -39,6 +41,17 @@ parts=" ${BENCH_PARTS-keyed tls fees} "
 bench_name=http_payments.sh
 # shellcheck source=lib.sh
 . "$root/bench/lib.sh"
+case ${BENCH_STORE:-sqlite} in
+sqlite) ;;
+postgres)
+    env_lines=$(TALLY_PG_OPTIONS="-c max_connections=300 -c shared_buffers=256MB" \
+        bash "$root/tests/pg/pg_cluster.sh" start) || die "cannot start a PostgreSQL cluster"
+    eval "$env_lines"
+    trap 'cleanup; bash "$root/tests/pg/pg_cluster.sh" stop "$TALLY_PG_DIR"' EXIT
+    export TALLY_STORE_BACKEND=postgres TALLY_STORE_PATH="$TALLY_PG_CONNINFO"
+    ;;
+*) die "BENCH_STORE is sqlite or postgres, not '$BENCH_STORE'" ;;
+esac
 export TALLY_SERVER_CONNECTIONS_MAX=${TALLY_SERVER_CONNECTIONS_MAX:-4096} TALLY_SERVER_CONNECTIONS_PER_IP_MAX=${TALLY_SERVER_CONNECTIONS_PER_IP_MAX:-4096}
 export TALLY_LOG_LEVEL=${TALLY_LOG_LEVEL:-warn}
 
@@ -168,7 +181,7 @@ run_wrk() {
 }
 
 status=0
-echo "== http_payments: POST /v1/payments over keep-alive on loopback, $user_count users, ${seconds} s per run"
+echo "== http_payments: POST /v1/payments over keep-alive on loopback, $user_count users, ${seconds} s per run, store ${BENCH_STORE:-sqlite}"
 echo "== $(nproc) CPUs shared by wrk ($wrk_threads threads) and tallyd; $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)"
 
 start --listen 127.0.0.1

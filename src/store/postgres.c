@@ -588,13 +588,21 @@ static enum tl_err pg_connect(struct store_postgres *s, bool migrate)
         goto out_close;
     }
     (void)PQsetNoticeProcessor(s->conn, pg_notice, NULL);
-    /* Durable on commit whatever the server's default; readers can never write. */
+    /*
+     * Durable on commit whatever the server's default; readers can never write. Every
+     * execution of a prepared statement is planned for its parameters and the tables' sizes
+     * now: a generic plan cached while a table was small (a new database, before autovacuum
+     * first analyzes it) kept the writer's prefetch a sequential scan of transfers, slower with
+     * every batch (docs/performance.md, "PostgreSQL over HTTP").
+     */
     err = pg_exec(s->conn,
                   s->base.read_only
                       ? "SET client_min_messages = warning; SET synchronous_commit = on; "
-                        "SET default_transaction_read_only = on"
+                        "SET default_transaction_read_only = on; "
+                        "SET plan_cache_mode = force_custom_plan"
                       : "SET client_min_messages = warning; SET synchronous_commit = on; "
-                        "SET default_transaction_read_only = off",
+                        "SET default_transaction_read_only = off; "
+                        "SET plan_cache_mode = force_custom_plan",
                   "session");
     err = err == TL_OK && migrate ? pg_migrate(s->conn) : err;
     err = err == TL_OK ? pg_version_read(s->conn, &version) : err;
