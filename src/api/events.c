@@ -511,7 +511,6 @@ static void hub_beat_one(struct events_stream *s, void *ctx)
     stream_push(s, beat, sizeof(beat) - 1);
 }
 
-/* One poll: end everything when draining; otherwise live rows, catch-up, heartbeats. */
 /*
  * No stream is open: the rows of on_row_topic up to the newest seq go to on_row (the cursor
  * then jumps to that seq, every other row unread). Without on_row the cursor just jumps. On
@@ -550,6 +549,7 @@ static enum tl_err hub_poll_quiet(struct events_hub *hub, uint64_t cursor)
     return err;
 }
 
+/* One poll: end everything when draining; otherwise live rows, catch-up, heartbeats. */
 static void hub_poll(struct events_hub *hub)
 {
     enum tl_err err = TL_OK;
