@@ -304,6 +304,26 @@ enum tl_err store_postgres_corrupt(const char *what)
     return TL_ERR_CORRUPT;
 }
 
+enum tl_err store_postgres_rows_decode(const PGresult *res, const char *what,
+                                       store_postgres_decode_fn decode, void *items,
+                                       size_t item_bytes, uint32_t limit, bool reverse,
+                                       uint32_t *out_count, bool *has_more)
+{
+    int rows = PQntuples(res);
+    uint32_t count = rows > (int)limit ? limit : (uint32_t)rows;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t slot = reverse ? count - 1 - i : i;
+        if (!decode(res, (int)i, (char *)items + (size_t)slot * item_bytes)) {
+            return store_postgres_corrupt(what);
+        }
+    }
+    *out_count = count;
+    if (has_more != NULL) {
+        *has_more = rows > (int)limit;
+    }
+    return TL_OK;
+}
+
 /* ---- Array buffers ---- */
 
 enum tl_err pg_buf_reset(struct pg_buf *buf, size_t bytes_max)

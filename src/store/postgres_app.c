@@ -622,7 +622,7 @@ static enum tl_err row_idempotency(const PGresult *res, int row, struct store_id
     return TL_OK;
 }
 
-typedef bool (*app_decode_fn)(const PGresult *res, int row, void *item);
+typedef store_postgres_decode_fn app_decode_fn;
 
 /* Runs a statement that returns at most one row and decodes it into item. */
 static enum tl_err app_lookup(struct store *store, enum app_stmt which, const struct pg_params *p,
@@ -686,18 +686,8 @@ static enum tl_err app_page(struct store *store, enum app_stmt which, const stru
     if (err != TL_OK) {
         return err;
     }
-    int rows = PQntuples(res);
-    uint32_t count = rows > (int)limit ? limit : (uint32_t)rows;
-    for (uint32_t i = 0; err == TL_OK && i < count; i++) {
-        uint32_t slot = newer ? count - 1 - i : i;
-        if (!decode(res, (int)i, (char *)items + (size_t)slot * item_bytes)) {
-            err = store_postgres_corrupt(app_stmt_name[which]);
-        }
-    }
-    if (err == TL_OK) {
-        *out_count = count;
-        *has_more = rows > (int)limit;
-    }
+    err = store_postgres_rows_decode(res, app_stmt_name[which], decode, items, item_bytes, limit,
+                                     newer, out_count, has_more);
     PQclear(res);
     return err;
 }

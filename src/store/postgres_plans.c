@@ -182,7 +182,7 @@ static enum tl_err plans_write(struct store *store, enum plans_stmt which,
     return err;
 }
 
-typedef bool (*plans_decode_fn)(const PGresult *res, int row, void *out);
+typedef store_postgres_decode_fn plans_decode_fn;
 
 /* Decodes up to max rows into out (item_bytes each); *has_more (may be NULL) when there are
  * more. reverse: the rows came oldest first (a newer page) and are stored newest first. */
@@ -196,20 +196,8 @@ static enum tl_err plans_rows(struct store *store, enum plans_stmt which,
     if (err != TL_OK) {
         return err;
     }
-    int rows = PQntuples(res);
-    uint32_t count = rows > (int)max ? max : (uint32_t)rows;
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t at = reverse ? count - 1 - i : i;
-        if (!decode(res, (int)i, (char *)out + (size_t)at * item_bytes)) {
-            err = store_postgres_corrupt(store_postgres_plans_stmts[which].name);
-            goto out;
-        }
-    }
-    *out_count = count;
-    if (has_more != NULL) {
-        *has_more = rows > (int)max;
-    }
-out:
+    err = store_postgres_rows_decode(res, store_postgres_plans_stmts[which].name, decode, out,
+                                     item_bytes, max, reverse, out_count, has_more);
     PQclear(res);
     return err;
 }

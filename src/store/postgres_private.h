@@ -297,6 +297,21 @@ enum tl_err store_postgres_pipeline_send(struct store *store, const char *stmt,
  * always TL_ERR_CORRUPT. */
 enum tl_err store_postgres_corrupt(const char *what);
 
+/* Decodes row `row` of res into item; false when a value is not one we could have written. */
+typedef bool (*store_postgres_decode_fn)(const PGresult *res, int row, void *item);
+
+/*
+ * Decodes at most limit rows of res into items (item_bytes each), in the rows' order or,
+ * with reverse, the last decoded row first (a page read oldest first, stored newest first).
+ * A row past limit only sets *has_more (has_more may be NULL). *out_count and *has_more are
+ * set only on TL_OK; a row that does not decode is TL_ERR_CORRUPT naming what. res stays
+ * the caller's.
+ */
+enum tl_err store_postgres_rows_decode(const PGresult *res, const char *what,
+                                       store_postgres_decode_fn decode, void *items,
+                                       size_t item_bytes, uint32_t limit, bool reverse,
+                                       uint32_t *out_count, bool *has_more);
+
 /* postgres_app.c: sends the batch's payment and idempotency records (kinds of app.h) in the
  * commit pipeline, one statement per kind. */
 enum tl_err store_postgres_app_records_send(struct store *store, const struct store_record *records,

@@ -12,11 +12,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/events.h"
 #include "store/app.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #define SEEN_MAX 16
 
@@ -47,20 +47,13 @@ static uint32_t seen_count(struct seen *s)
     return count;
 }
 
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* Waits up to 20 s for at least count rows, then two more polls' worth for any extra. */
 static void seen_wait(struct seen *s, uint32_t count)
 {
     for (int i = 0; i < 2000 && seen_count(s) < count; i++) {
-        sleep_ms(10);
+        clock_sleep_ms(10);
     }
-    sleep_ms(60);
+    clock_sleep_ms(60);
     assert_int_equal(seen_count(s), count);
 }
 

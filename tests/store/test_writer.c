@@ -24,6 +24,7 @@
 #include "store/fault.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "util/clock.h"
 #include "util/limits.h"
 
 #define WALLET_FLAGS LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -2068,13 +2069,6 @@ static void test_submit_async_callbacks(void **state)
     fixture_remove(&f);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* [writer] linger_us: a batch waits that long for company once its first command is queued, so
  * two commands handed over one after the other commit together and neither is durable before
  * the linger ran out; a full batch, the next one and a stop do not wait; out of bounds refuses. */
@@ -2096,15 +2090,15 @@ static void test_linger(void **state)
     /* The counts hold when the submits came well inside the linger: a machine that stopped
      * this thread for longer between two calls proves nothing either way. */
     const uint64_t gap_max_ns = (uint64_t)LINGER_US * 1000u / 2u;
-    uint64_t start_ns = mono_ns();
+    uint64_t start_ns = clock_mono_ns();
     for (uint32_t i = 0; i < 2; i++) {
         callback_command_init(&cmds[i], 1);
         assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
                          TL_OK);
     }
-    bool close = mono_ns() - start_ns < gap_max_ns;
+    bool close = clock_mono_ns() - start_ns < gap_max_ns;
     callback_wait(2);
-    assert_true(mono_ns() - start_ns >= (uint64_t)LINGER_US * 1000u);
+    assert_true(clock_mono_ns() - start_ns >= (uint64_t)LINGER_US * 1000u);
     writer_stats_get(f.writer, &after);
     assert_int_equal(after.commands - before.commands, 2);
     if (close) {
@@ -2114,13 +2108,13 @@ static void test_linger(void **state)
 
     /* Three fill a batch of three: one batch, which need not wait for a fourth. */
     writer_stats_get(f.writer, &before);
-    start_ns = mono_ns();
+    start_ns = clock_mono_ns();
     for (uint32_t i = 2; i < 5; i++) {
         callback_command_init(&cmds[i], 1);
         assert_int_equal(writer_submit_async(f.writer, &cmds[i].cmd, callback_done, &cmds[i]),
                          TL_OK);
     }
-    close = mono_ns() - start_ns < gap_max_ns;
+    close = clock_mono_ns() - start_ns < gap_max_ns;
     callback_wait(5);
     writer_stats_get(f.writer, &after);
     if (close) {
